@@ -1,0 +1,50 @@
+// Server configuration: every limit, rate and throttle of the server, settable by flag.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace liveshare {
+
+struct TokenBucketConfig {
+    double burst = 0;
+    double per_second = 0;  // 0 disables the limit
+};
+
+struct ServerConfig {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: pick a free port; the bound port is the first stdout line
+    unsigned threads = 2;
+    std::string db_path = "liveshare.db";  // "" disables persistence
+    bool require_rest_create = false;      // rooms must be created with POST /room/{id}
+    std::size_t max_users_per_room = 50;   // the original's cap
+    std::size_t max_rooms = 10000;
+    std::size_t max_connections = 20000;
+    std::size_t max_frame_bytes = 1 << 20;        // larger frames: close 1009
+    std::size_t send_queue_soft_bytes = 256 << 10;  // above: volatile messages are dropped
+    std::size_t send_queue_hard_bytes = 8 << 20;    // above: close 4008 (resync required)
+    std::size_t seq_log_entries = 4096;  // per-room durable log for resume
+    std::uint32_t handshake_timeout_ms = 10000;
+    std::uint32_t idle_timeout_ms = 60000;  // websocket ping/pong keep-alive
+    std::uint32_t snapshot_interval_ms = 25000;
+    std::size_t snapshots_kept = 10;
+    std::size_t snapshot_max_bytes = 10u << 20;
+    unsigned kdf_threads = 1;
+    unsigned bcrypt_cost = 12;  // the original's cost  // password hashing runs here, never on the I/O threads
+    // Rate limits (token buckets per connection, checked before auth as the original does).
+    TokenBucketConfig rate_volatile{120, 60};
+    TokenBucketConfig rate_low{60, 30};
+    TokenBucketConfig rate_critical{20, 10};
+    // Throttles of the original: cursor at most one per 20 ms and >= 1 px; graph ops one per
+    // 150 ms (ours rejects the excess with an Error instead of dropping it silently).
+    std::uint32_t cursor_min_interval_ms = 20;
+    double cursor_min_distance_px = 1.0;
+    std::uint32_t graphop_min_interval_ms = 150;
+    bool quiet = false;
+};
+
+// Parses argv; on --help prints usage and exits 0; on a bad flag prints why and exits 2.
+ServerConfig parse_server_args(int argc, char** argv);
+std::string server_usage();
+
+}  // namespace liveshare

@@ -1,0 +1,76 @@
+#include "metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace liveshare {
+
+namespace {
+constexpr std::array<const char*, static_cast<std::size_t>(DropReason::Count)> kDropNames = {
+    "volatile_queue_full", "coalesced", "cursor_throttle", "rate_limited",
+    "graphop_throttled", "invalid_message", "not_authenticated", "frame_too_large"};
+}
+
+void Metrics::queue_bytes_changed(std::int64_t delta, std::size_t session_depth) {
+    send_queue_bytes.fetch_add(delta, std::memory_order_relaxed);
+    auto prev = send_queue_bytes_max.load(std::memory_order_relaxed);
+    while (session_depth > prev &&
+           !send_queue_bytes_max.compare_exchange_weak(prev, session_depth, std::memory_order_relaxed)) {
+    }
+}
+
+void Metrics::observe_snapshot_ms(double ms) {
+    std::size_t i = 0;
+    while (i < kSnapshotBucketsMs.size() && ms > kSnapshotBucketsMs[i]) ++i;
+    snapshot_buckets_[i].fetch_add(1);
+    snapshot_count_.fetch_add(1);
+    double cur = snapshot_sum_ms_.load();
+    while (!snapshot_sum_ms_.compare_exchange_weak(cur, cur + ms)) {
+    }
+}
+
+std::string Metrics::render() const {
+    std::string o;
+    auto gauge = [&](const char* name, const char* help, auto v) {
+        o += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
+    };
+    auto counter = [&](const char* name, const char* help, auto v) {
+        o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+    };
+    gauge("liveshare_connections", "Open WebSocket connections.", connections.load());
+    gauge("liveshare_rooms", "Rooms in memory.", rooms.load());
+    gauge("liveshare_send_queue_bytes", "Bytes queued for sending, all sessions.", send_queue_bytes.load());
+    gauge("liveshare_send_queue_bytes_max", "Deepest single send queue seen, in bytes.", send_queue_bytes_max.load());
+    counter("liveshare_connections_total", "WebSocket connections accepted.", connections_total.load());
+    counter("liveshare_connections_rejected_total", "Connections refused at the connection limit.", connections_rejected.load());
+    counter("liveshare_auth_failures_total", "Auth attempts answered with success:false.", auth_failures.load());
+    counter("liveshare_sessions_replaced_total", "Sessions closed because the same user_id connected again.", sessions_replaced.load());
+    counter("liveshare_slow_consumer_closes_total", "Sessions closed with 4008 because their send queue passed the hard limit.", slow_consumer_closes.load());
+    counter("liveshare_handshake_timeouts_total", "Connections closed before completing the handshake in time.", handshake_timeouts.load());
+    counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());
+    counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", bytes_out.load());
+    counter("liveshare_http_requests_total", "Plain HTTP requests served.", http_requests.load());
+    o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE liveshare_messages_in_total counter\n";
+    for (std::size_t i = 0; i < kMsgTypeCount; ++i)
+        if (auto v = messages_in[i].load())
+            o += fmt::format("liveshare_messages_in_total{{type=\"{}\"}} {}\n", to_string(static_cast<MsgType>(i)), v);
+    o += "# HELP liveshare_messages_out_total Messages queued to clients, by type.\n# TYPE liveshare_messages_out_total counter\n";
+    for (std::size_t i = 0; i < kMsgTypeCount; ++i)
+        if (auto v = messages_out[i].load())
+            o += fmt::format("liveshare_messages_out_total{{type=\"{}\"}} {}\n", to_string(static_cast<MsgType>(i)), v);
+    o += "# HELP liveshare_drops_total Messages not relayed, by reason.\n# TYPE liveshare_drops_total counter\n";
+    for (std::size_t i = 0; i < kDropNames.size(); ++i)
+        o += fmt::format("liveshare_drops_total{{reason=\"{}\"}} {}\n", kDropNames[i], drops[i].load());
+    o += "# HELP liveshare_snapshot_write_ms Snapshot write time.\n# TYPE liveshare_snapshot_write_ms histogram\n";
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < kSnapshotBucketsMs.size(); ++i) {
+        cum += snapshot_buckets_[i].load();
+        o += fmt::format("liveshare_snapshot_write_ms_bucket{{le=\"{}\"}} {}\n", kSnapshotBucketsMs[i], cum);
+    }
+    cum += snapshot_buckets_.back().load();
+    o += fmt::format("liveshare_snapshot_write_ms_bucket{{le=\"+Inf\"}} {}\n", cum);
+    o += fmt::format("liveshare_snapshot_write_ms_sum {}\nliveshare_snapshot_write_ms_count {}\n",
+                     snapshot_sum_ms_.load(), snapshot_count_.load());
+    return o;
+}
+
+}  // namespace liveshare

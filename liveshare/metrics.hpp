@@ -1,0 +1,49 @@
+// Server counters, rendered as Prometheus text at GET /metrics.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "protocol/messages.hpp"
+
+namespace liveshare {
+
+enum class DropReason : std::uint8_t {
+    VolatileQueueFull,  // send queue above the soft limit: volatile frame dropped
+    Coalesced,          // volatile frame replaced by a newer one from the same sender
+    CursorThrottle,     // cursor move within 20 ms or under 1 px of the last relayed one
+    RateLimited,        // token bucket empty: Error sent
+    GraphOpThrottled,   // graph op within the per-connection interval: Error sent
+    InvalidMessage,     // Error invalid_message sent
+    NotAuthenticated,   // message before Auth: Error sent
+    FrameTooLarge,      // closed with 1009
+    Count
+};
+
+class Metrics {
+public:
+    using Counter = std::atomic<std::uint64_t>;
+    Counter connections_total{0}, auth_failures{0}, sessions_replaced{0}, slow_consumer_closes{0};
+    Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, idle_timeouts{0};
+    Counter connections_rejected{0};
+    std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
+    std::atomic<std::uint64_t> send_queue_bytes_max{0};
+    std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};
+    std::array<Counter, static_cast<std::size_t>(DropReason::Count)> drops{};
+
+    void drop(DropReason r) { drops[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    void count_in(MsgType t) { messages_in[index_of(t)].fetch_add(1, std::memory_order_relaxed); }
+    void count_out(MsgType t) { messages_out[index_of(t)].fetch_add(1, std::memory_order_relaxed); }
+    void queue_bytes_changed(std::int64_t delta, std::size_t session_depth);
+    void observe_snapshot_ms(double ms);
+    std::string render() const;
+
+private:
+    static constexpr std::array<double, 11> kSnapshotBucketsMs = {0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000};
+    std::array<Counter, kSnapshotBucketsMs.size() + 1> snapshot_buckets_{};
+    Counter snapshot_count_{0};
+    std::atomic<double> snapshot_sum_ms_{0};
+};
+
+}  // namespace liveshare

@@ -1,0 +1,22 @@
+// What a room needs from a connected client; the WebSocket session implements it.
+#pragma once
+#include <string>
+
+#include "send_queue.hpp"
+
+namespace liveshare {
+
+class Participant {
+public:
+    virtual ~Participant() = default;
+    virtual const std::string& user_id() const = 0;
+    virtual const std::string& username() const = 0;
+    // Negotiated the liveshare.v2 subprotocol: wants "seq" on durable messages.
+    virtual bool wants_seq() const = 0;
+    // Queues a frame; never blocks. On overflow the participant closes itself (4008).
+    virtual void deliver(OutFrame frame) = 0;
+    // The same user_id joined from another connection: close this one (4001).
+    virtual void close_replaced() = 0;
+};
+
+}  // namespace liveshare

@@ -1,0 +1,250 @@
+#include "room.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <functional>
+
+namespace liveshare {
+
+namespace {
+constexpr const char* kColors[] = {"#ef4444", "#f59e0b", "#10b981", "#3b82f6",
+                                   "#8b5cf6", "#ec4899", "#14b8a6", "#f97316"};
+
+std::shared_ptr<const std::string> make_frame(const std::function<void(std::string&)>& enc) {
+    auto s = std::make_shared<std::string>();
+    enc(*s);
+    return s;
+}
+
+std::uint64_t coalesce_key(const std::string& user_id, MsgType t) {
+    return (std::hash<std::string>{}(user_id) * 31 + index_of(t)) | 1;
+}
+}  // namespace
+
+std::string now_rfc3339() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::int64_t now_unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Room::Room(RoomSettings s, Metrics& metrics) : settings_(std::move(s)), metrics_(metrics) {
+    if (settings_.created_at.empty()) settings_.created_at = now_rfc3339();
+    if (settings_.name.empty()) settings_.name = "Room " + settings_.id.substr(0, 8);
+}
+
+RoomInfo Room::room_info_locked() const {
+    RoomInfo info;
+    info.id = settings_.id;
+    info.name = settings_.name;
+    info.websocket_url = "/room/" + settings_.id;
+    info.is_protected = is_protected();
+    info.user_count = members_.size();
+    info.max_users = settings_.max_users;
+    info.owner_id = settings_.owner_id;
+    info.created_at = settings_.created_at;
+    for (const auto& m : members_) {
+        std::size_t h = std::hash<std::string>{}(m.p->user_id());
+        info.users.push_back({m.p->user_id(), m.p->username(), kColors[h % std::size(kColors)]});
+    }
+    return info;
+}
+
+Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
+                            std::optional<std::uint64_t> last_seq) {
+    std::lock_guard lock(mu_);
+    bool replaced = false;
+    for (auto it = members_.begin(); it != members_.end(); ++it) {
+        if (it->p->user_id() == p->user_id()) {
+            // The newest connection of a user wins; the old one learns why it was closed.
+            it->p->close_replaced();
+            metrics_.sessions_replaced.fetch_add(1);
+            members_.erase(it);
+            replaced = true;
+            break;
+        }
+    }
+    if (members_.size() >= settings_.max_users) return JoinResult::Full;
+    members_.push_back({p});
+    if (settings_.owner_id.empty()) settings_.owner_id = p->user_id();
+
+    auto deliver = [&](Participant& to, MsgType type, std::shared_ptr<const std::string> data) {
+        metrics_.count_out(type);
+        to.deliver({std::move(data), type, Delivery::Control, 0, false});
+    };
+    RoomInfo info = room_info_locked();
+    deliver(*p, MsgType::AuthResult, make_frame([&](std::string& s) { encode_auth_ok(s, info); }));
+    if (!replaced) {
+        auto joined = make_frame([&](std::string& s) { encode_user_joined(s, p->user_id(), p->username()); });
+        for (auto& m : members_)
+            if (m.p != p) deliver(*m.p, MsgType::UserJoined, joined);
+    }
+    // Resume from the log when it still holds everything after last_seq; else the full state.
+    const bool v2 = p->wants_seq();
+    bool resumed = false;
+    if (v2 && last_seq && *last_seq <= seq_) {
+        std::uint64_t oldest = log_.empty() ? seq_ + 1 : log_.front().seq;
+        if (*last_seq + 1 >= oldest) {
+            for (const auto& e : log_)
+                if (e.seq > *last_seq) {
+                    metrics_.count_out(e.frame.type);
+                    p->deliver(e.frame);
+                }
+            resumed = true;
+        }
+    }
+    if (!resumed) {
+        std::string state = state_.to_json();
+        auto opt_seq = v2 ? std::optional<std::uint64_t>(seq_) : std::nullopt;
+        deliver(*p, MsgType::GraphState,
+                make_frame([&](std::string& s) { encode_graph_state(s, state, p->user_id(), opt_seq); }));
+    }
+    if (last_snapshot_ && !resumed) {
+        const SnapshotInfo& sn = *last_snapshot_;
+        deliver(*p, MsgType::SnapshotRecovery, make_frame([&](std::string& s) {
+                    encode_snapshot_recovery(s, sn.id, sn.state_json, sn.element_count, sn.created_at);
+                }));
+    }
+    return JoinResult::Ok;
+}
+
+bool Room::leave(const Participant* p) {
+    std::lock_guard lock(mu_);
+    for (auto it = members_.begin(); it != members_.end(); ++it) {
+        if (it->p.get() == p) {
+            std::string uid = p->user_id();
+            members_.erase(it);
+            auto left = make_frame([&](std::string& s) { encode_user_left(s, uid); });
+            for (auto& m : members_) {
+                metrics_.count_out(MsgType::UserLeft);
+                m.p->deliver({left, MsgType::UserLeft, Delivery::Control, 0, false});
+            }
+            return members_.empty();
+        }
+    }
+    return false;
+}
+
+void Room::fan_out_locked(const Participant* exclude, OutFrame v1, OutFrame v2) {
+    for (auto& m : members_) {
+        if (m.p.get() == exclude) continue;
+        const OutFrame& f = (v2.data && m.p->wants_seq()) ? v2 : v1;
+        metrics_.count_out(f.type);
+        m.p->deliver(f);
+    }
+}
+
+void Room::durable_locked(Participant& from, MsgType type,
+                          const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode) {
+    const std::uint64_t seq = ++seq_;
+    OutFrame v1{make_frame([&](std::string& s) { encode(s, std::nullopt); }), type, Delivery::Durable, 0, false};
+    OutFrame v2{make_frame([&](std::string& s) { encode(s, seq); }), type, Delivery::Durable, 0, false};
+    log_.push_back({seq, v2});
+    while (log_.size() > settings_.log_entries) log_.pop_front();
+    // Durable messages are echoed to the sender: the echo is its acknowledgement and tells it
+    // the order (and, with v2, the seq) every other member applies.
+    fan_out_locked(nullptr, std::move(v1), std::move(v2));
+    (void)from;
+}
+
+void Room::relay(Participant& from, const ClientMessage& m) {
+    const std::string& uid = from.user_id();
+    if (delivery_of(m.type) == Delivery::Durable) {
+        std::lock_guard lock(mu_);
+        if (m.type == MsgType::GraphOp) {
+            state_.apply(m.op);
+            dirty_ = true;
+        }
+        durable_locked(from, m.type, [&](std::string& s, std::optional<std::uint64_t> seq) {
+            encode_relay(s, m.type, uid, m.payload, seq);
+        });
+        return;
+    }
+    // Volatile: encoded once outside the lock, not echoed, coalesced per sender and type.
+    OutFrame f{make_frame([&](std::string& s) { encode_relay(s, m.type, uid, m.payload, std::nullopt); }),
+               m.type, Delivery::Volatile, coalesce_key(uid, m.type), false};
+    std::lock_guard lock(mu_);
+    fan_out_locked(&from, std::move(f), OutFrame{});
+}
+
+void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {
+    std::lock_guard lock(mu_);
+    durable_locked(from, MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
+        encode_update_bytes(s, from.user_id(), update, seq);
+    });
+}
+
+void Room::send_state(Participant& to) {
+    std::lock_guard lock(mu_);
+    std::string state = state_.to_json();
+    auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(seq_) : std::nullopt;
+    metrics_.count_out(MsgType::GraphState);
+    to.deliver({make_frame([&](std::string& s) { encode_graph_state(s, state, to.user_id(), opt_seq); }),
+                MsgType::GraphState, Delivery::Control, 0, false});
+}
+
+void Room::forward_to(Participant& from, const std::string& target, MsgType type,
+                      std::string_view raw_payload) {
+    auto frame = make_frame([&](std::string& s) { encode_relay(s, type, from.user_id(), raw_payload, std::nullopt); });
+    std::lock_guard lock(mu_);
+    for (auto& m : members_)
+        if (m.p->user_id() == target) {
+            metrics_.count_out(type);
+            m.p->deliver({frame, type, Delivery::Control, 0, false});
+        }
+}
+
+std::optional<RoomSnapshot> Room::take_snapshot_if_dirty() {
+    std::lock_guard lock(mu_);
+    if (!dirty_) return std::nullopt;
+    dirty_ = false;
+    return RoomSnapshot{state_.to_json(), seq_, state_.element_count()};
+}
+
+void Room::restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap) {
+    std::lock_guard lock(mu_);
+    state_ = std::move(state);
+    seq_ = seq;
+    last_snapshot_ = std::move(snap);
+}
+
+void Room::set_last_snapshot(SnapshotInfo info) {
+    std::lock_guard lock(mu_);
+    last_snapshot_ = std::move(info);
+}
+
+void Room::clear_members() {
+    std::lock_guard lock(mu_);
+    members_.clear();
+}
+
+void Room::mark_dirty() {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+}
+
+std::size_t Room::member_count() const {
+    std::lock_guard lock(mu_);
+    return members_.size();
+}
+
+std::uint64_t Room::seq() const {
+    std::lock_guard lock(mu_);
+    return seq_;
+}
+
+std::string Room::state_json() const {
+    std::lock_guard lock(mu_);
+    return state_.to_json();
+}
+
+}  // namespace liveshare

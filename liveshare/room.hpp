@@ -1,0 +1,92 @@
+// A room: its members, its authoritative schema state, and the sequenced durable log.
+// Every fan-out happens under the room lock so all members see durable messages in seq order.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics.hpp"
+#include "participant.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/schema_state.hpp"
+
+namespace liveshare {
+
+struct RoomSettings {
+    std::string id, name, owner_id, password_hash, created_at;
+    std::size_t max_users = 50;
+    std::size_t log_entries = 4096;
+};
+
+struct SnapshotInfo {
+    std::int64_t id = 0;
+    std::string state_json, created_at;
+    std::uint64_t element_count = 0;
+};
+
+struct RoomSnapshot {
+    std::string state_json;
+    std::uint64_t seq = 0, element_count = 0;
+};
+
+class Room {
+public:
+    Room(RoomSettings s, Metrics& metrics);
+    enum class JoinResult { Ok, Full };
+    // Adds the participant (replacing one with the same user_id), queues AuthResult, the
+    // state or the missed log entries, and SnapshotRecovery; tells the others.
+    JoinResult join(const std::shared_ptr<Participant>& p, std::optional<std::uint64_t> last_seq);
+    // Removes p if it is still the member for its user_id; returns true if the room is empty.
+    bool leave(const Participant* p);
+    // Relays a parsed client message. Durable ones are sequenced, applied and echoed.
+    void relay(Participant& from, const ClientMessage& m);
+    void relay_binary_update(Participant& from, std::span<const std::uint8_t> update);
+    // Sends the current state to one member (RequestGraphState).
+    void send_state(Participant& to);
+    // Forwards a GraphStateResponse to its target only (not the original's broadcast).
+    void forward_to(Participant& from, const std::string& target, MsgType type,
+                    std::string_view raw_payload);
+
+    std::optional<RoomSnapshot> take_snapshot_if_dirty();
+    void restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap);
+    void set_last_snapshot(SnapshotInfo info);
+    void mark_dirty();
+    void clear_members();  // at shutdown, so sessions die before the I/O context
+    const RoomSettings& settings() const { return settings_; }
+    bool is_protected() const { return !settings_.password_hash.empty(); }
+    std::size_t member_count() const;
+    std::uint64_t seq() const;
+    std::string state_json() const;
+
+private:
+    struct Member {
+        std::shared_ptr<Participant> p;
+    };
+    struct LogEntry {
+        std::uint64_t seq;
+        OutFrame frame;  // the v2 form, with "seq"
+    };
+    void fan_out_locked(const Participant* exclude, OutFrame v1, OutFrame v2);
+    void durable_locked(Participant& from, MsgType type, const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode);
+    RoomInfo room_info_locked() const;
+
+    RoomSettings settings_;
+    Metrics& metrics_;
+    mutable std::mutex mu_;
+    std::vector<Member> members_;
+    SchemaState state_;
+    std::uint64_t seq_ = 0;
+    bool dirty_ = false;
+    std::deque<LogEntry> log_;
+    std::optional<SnapshotInfo> last_snapshot_;
+};
+
+std::string now_rfc3339();
+std::int64_t now_unix_ms();
+
+}  // namespace liveshare

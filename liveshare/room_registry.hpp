@@ -1,0 +1,37 @@
+// All rooms by id; creates them on first join unless REST creation is required.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config.hpp"
+#include "metrics.hpp"
+#include "room.hpp"
+
+namespace liveshare {
+
+class RoomRegistry {
+public:
+    RoomRegistry(const ServerConfig& cfg, Metrics& metrics) : cfg_(cfg), metrics_(metrics) {}
+    enum class Status { Found, Created, NotFound, TooMany, Exists };
+
+    std::shared_ptr<Room> find(const std::string& id) const;
+    // For a WebSocket join: finds, or creates when the configuration allows it.
+    std::pair<std::shared_ptr<Room>, Status> get_or_create(const std::string& id);
+    // For POST /room/{id} and restore: Created, Exists or TooMany.
+    std::pair<std::shared_ptr<Room>, Status> create(RoomSettings s);
+    std::vector<std::shared_ptr<Room>> all() const;
+
+private:
+    const ServerConfig& cfg_;
+    Metrics& metrics_;
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;
+};
+
+// "/room/<uuid>" ids: 36 characters of hex digits and dashes in the UUID layout.
+bool is_valid_room_id(std::string_view id);
+
+}  // namespace liveshare
