@@ -214,6 +214,7 @@ void Room::restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotI
     std::lock_guard lock(mu_);
     state_ = std::move(state);
     seq_ = seq;
+    dirty_ = false;
     last_snapshot_ = std::move(snap);
 }
 

@@ -81,7 +81,7 @@ private:
     std::vector<Member> members_;
     SchemaState state_;
     std::uint64_t seq_ = 0;
-    bool dirty_ = false;
+    bool dirty_ = true;  // a new room is worth one snapshot, even empty
     std::deque<LogEntry> log_;
     std::optional<SnapshotInfo> last_snapshot_;
 };

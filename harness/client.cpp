@@ -1,0 +1,750 @@
+#include "client.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "server_process.hpp"
+#include "workload.hpp"
+
+namespace harness {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using liveshare::MsgType;
+
+Endpoint parse_ws_url(const std::string& url) {
+    std::string_view s = url;
+    if (s.starts_with("ws://")) s.remove_prefix(5);
+    else throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
+    if (auto slash = s.find('/'); slash != std::string_view::npos) s = s.substr(0, slash);
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) throw std::invalid_argument("target needs a port: '" + url + "'");
+    Endpoint ep{std::string(s.substr(0, colon)), 0};
+    auto p = s.substr(colon + 1);
+    auto r = std::from_chars(p.data(), p.data() + p.size(), ep.port);
+    if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || ep.port == 0)
+        throw std::invalid_argument("bad port in '" + url + "'");
+    return ep;
+}
+
+HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
+                          const std::string& body, std::chrono::milliseconds timeout) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    tcp::resolver resolver(ioc);
+    stream.expires_after(timeout);
+    beast::error_code ec;
+    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    if (ec) throw std::runtime_error("resolve " + ep.host + ": " + ec.message());
+    stream.connect(results, ec);
+    if (ec) throw std::runtime_error("connect: " + ec.message());
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, ep.host);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req, ec);
+    if (ec) throw std::runtime_error("write: " + ec.message());
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res, ec);
+    if (ec) throw std::runtime_error("read: " + ec.message());
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return {static_cast<int>(res.result_int()), res.body()};
+}
+
+// ------------------------------------------------------------------ SyncClient
+
+struct SyncClient::Impl {
+    net::io_context ioc;
+    websocket::stream<beast::tcp_stream> ws{ioc};
+    beast::flat_buffer buffer;
+    std::thread thread;
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Frame> frames;
+    bool is_closed = false;
+    std::uint16_t code = 0;
+    std::string accepted_protocol;
+    std::deque<std::pair<std::shared_ptr<std::string>, bool>> outbox;
+    bool writing = false;
+
+    void read_loop() {
+        ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+            std::lock_guard lock(mu);
+            if (ec) {
+                is_closed = true;
+                code = ws.reason().code;
+                cv.notify_all();
+                return;
+            }
+            frames.push_back({beast::buffers_to_string(buffer.data()), ws.got_binary()});
+            buffer.consume(buffer.size());
+            cv.notify_all();
+            net::post(ioc, [this] { read_loop(); });
+        });
+    }
+    void write_next() {
+        if (writing || outbox.empty()) return;
+        writing = true;
+        auto [data, binary] = outbox.front();
+        outbox.pop_front();
+        ws.binary(binary);
+        ws.async_write(net::buffer(*data), [this, data](beast::error_code ec, std::size_t) {
+            writing = false;
+            if (!ec) write_next();
+        });
+    }
+    void enqueue(std::string data, bool binary) {
+        auto p = std::make_shared<std::string>(std::move(data));
+        net::post(ioc, [this, p, binary] {
+            outbox.emplace_back(p, binary);
+            write_next();
+        });
+    }
+};
+
+SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2,
+                       std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+    tcp::resolver resolver(impl_->ioc);
+    auto& layer = beast::get_lowest_layer(impl_->ws);
+    layer.expires_after(timeout);
+    layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
+    if (offer_v2)
+        impl_->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, liveshare::kSubprotocolV2);
+        }));
+    websocket::response_type res;
+    impl_->ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
+    impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);
+    layer.expires_never();
+    impl_->read_loop();
+    impl_->thread = std::thread([this] {
+        auto guard = net::make_work_guard(impl_->ioc);
+        impl_->ioc.run();
+    });
+}
+
+SyncClient::~SyncClient() {
+    abort();
+    impl_->ioc.stop();
+    if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void SyncClient::send(std::string_view text) { impl_->enqueue(std::string(text), false); }
+void SyncClient::send_binary(std::span<const std::uint8_t> data) {
+    impl_->enqueue(std::string(reinterpret_cast<const char*>(data.data()), data.size()), true);
+}
+
+std::optional<SyncClient::Frame> SyncClient::recv(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(impl_->mu);
+    impl_->cv.wait_for(lock, timeout, [&] { return !impl_->frames.empty() || impl_->is_closed; });
+    if (impl_->frames.empty()) return std::nullopt;
+    Frame f = std::move(impl_->frames.front());
+    impl_->frames.pop_front();
+    return f;
+}
+
+bool SyncClient::recv_type(MsgType type, liveshare::ServerMessage& out, std::chrono::milliseconds timeout) {
+    liveshare::Parser parser;
+    const auto deadline = Clock::now() + timeout;
+    for (int i = 0; i < 1000000 && Clock::now() < deadline; ++i) {
+        auto f = recv(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+        if (!f) return false;
+        std::string err;
+        if (f->binary || !parser.parse_server(f->data, out, err)) continue;
+        if (out.type == type) return true;
+    }
+    return false;
+}
+
+bool SyncClient::wait_closed(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(impl_->mu);
+    return impl_->cv.wait_for(lock, timeout, [&] { return impl_->is_closed; });
+}
+
+bool SyncClient::closed() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->is_closed;
+}
+
+std::uint16_t SyncClient::close_code() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->code;
+}
+
+std::string SyncClient::subprotocol() const { return impl_->accepted_protocol; }
+
+std::size_t SyncClient::queued() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->frames.size();
+}
+
+void SyncClient::close() {
+    net::post(impl_->ioc, [this] {
+        impl_->ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+    });
+    wait_closed(std::chrono::milliseconds(2000));
+}
+
+void SyncClient::abort() {
+    net::post(impl_->ioc, [this] {
+        beast::error_code ec;
+        beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    });
+}
+
+// ------------------------------------------------------------------ load run
+
+namespace {
+
+// Durable deliveries from one sender as one receiver saw them.
+struct SeqTracker {
+    std::vector<bool> seen;
+    std::uint64_t max_seen = 0;
+    bool any = false;
+};
+
+struct Shared;
+
+class SimUser {
+public:
+    SimUser(net::io_context& ioc, Shared& sh, std::size_t index);
+    void connect();
+    void start_schedule();
+    void close();
+    UserMetrics metrics;
+    liveshare::SchemaState state;
+    bool joined = false, schedule_done = false, closed = false;
+    std::uint64_t durable_unique = 0;
+    std::size_t room = 0;
+
+private:
+    void on_connect(beast::error_code ec);
+    void on_handshake(beast::error_code ec);
+    void do_read();
+    void on_read(beast::error_code ec, std::size_t n);
+    void handle(std::size_t n);
+    void schedule_next();
+    void on_timer(beast::error_code ec);
+    void enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq = -1);
+    void do_write();
+    void fail(const std::string& kind);
+
+    Shared& sh_;
+    std::size_t index_;
+    net::io_context& ioc_;
+    websocket::stream<beast::tcp_stream> ws_;
+    net::steady_timer timer_;
+    beast::flat_buffer buffer_;
+    std::string in_;
+    liveshare::Parser parser_;
+    liveshare::ServerMessage msg_;
+    UserScript script_;
+    Planned next_;
+    bool has_next_ = false;
+    struct Out {
+        std::shared_ptr<const std::string> data;
+        MsgType type;
+        std::int64_t durable_seq;  // -1: not a measured durable message
+    };
+    std::deque<Out> outbox_;
+    bool writing_ = false, authed_ = false, closing_ = false;
+    Clock::time_point connect_started_;
+    std::unordered_map<std::uint32_t, SeqTracker> trackers_;
+};
+
+struct Shared {
+    const LoadTestConfig& cfg;
+    Endpoint ep;
+    tcp::endpoint address;
+    std::vector<std::string> user_ids, table_ids, room_ids;
+    std::unordered_map<std::string, std::uint32_t> index_of;
+    std::vector<std::size_t> room_of;
+    // Actual write start per sender and durable seq, for the uncorrected latency.
+    std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
+    std::size_t sent_at_cap = 0;
+    Clock::time_point epoch;
+    std::int64_t warmup_us = 0;
+    std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
+    std::atomic<std::uint64_t> durable_received{0}, sent{0};
+    std::vector<std::atomic<std::uint64_t>> live_hist;  // progress only
+    // Per room: durable messages sent and not rejected, and members joined (for the drain).
+    std::unique_ptr<std::atomic<std::int64_t>[]> room_accepted;
+    std::unique_ptr<std::atomic<std::int64_t>[]> room_joined;
+
+    explicit Shared(const LoadTestConfig& c) : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
+    std::int64_t now_us() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch).count();
+    }
+};
+
+SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
+    : sh_(sh),
+      index_(index),
+      ioc_(ioc),
+      ws_(ioc),
+      timer_(ioc),
+      script_(sh.cfg, index, sh.user_ids[index], sh.table_ids[index], sh.cfg.seed * 1000003 + index) {
+    room = sh.room_of[index];
+}
+
+void SimUser::fail(const std::string& kind) {
+    metrics.error(kind);
+    if (!joined) {
+        joined = true;  // counted, so the run does not wait for it
+        sh_.join_failed.fetch_add(1);
+    }
+    if (!schedule_done) {
+        schedule_done = true;
+        sh_.done.fetch_add(1);
+    }
+    if (!closed) {
+        closed = true;
+        sh_.closed.fetch_add(1);
+    }
+    timer_.cancel();
+}
+
+void SimUser::connect() {
+    connect_started_ = Clock::now();
+    beast::get_lowest_layer(ws_).expires_after(sh_.cfg.join_timeout);
+    beast::get_lowest_layer(ws_).async_connect(sh_.address, [this](beast::error_code ec) { on_connect(ec); });
+}
+
+void SimUser::on_connect(beast::error_code ec) {
+    if (ec) return fail("connect: " + ec.message());
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+    if (sh_.cfg.negotiate_seq)
+        ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, liveshare::kSubprotocolV2);
+        }));
+    ws_.async_handshake(sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
+                        [this](beast::error_code ec) { on_handshake(ec); });
+}
+
+void SimUser::on_handshake(beast::error_code ec) {
+    if (ec) return fail("handshake: " + ec.message());
+    beast::get_lowest_layer(ws_).expires_never();
+    std::string auth;
+    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), std::nullopt, std::nullopt);
+    enqueue(std::make_shared<const std::string>(std::move(auth)), MsgType::Auth);
+    do_read();
+}
+
+void SimUser::do_read() {
+    ws_.async_read(buffer_, [this](beast::error_code ec, std::size_t n) { on_read(ec, n); });
+}
+
+void SimUser::on_read(beast::error_code ec, std::size_t n) {
+    if (ec) {
+        if (!closed && !closing_) {
+            if (ec != websocket::error::closed && ec != net::error::operation_aborted)
+                metrics.error("disconnected: " + ec.message());
+            else if (!sh_.done.load() || ws_.reason().code != websocket::close_code::normal)
+                metrics.error("closed by server: code " + std::to_string(ws_.reason().code));
+            closed = true;
+            sh_.closed.fetch_add(1);
+            if (!schedule_done) {
+                schedule_done = true;
+                sh_.done.fetch_add(1);
+            }
+            if (!joined) {
+                joined = true;
+                sh_.join_failed.fetch_add(1);
+            }
+        }
+        return;
+    }
+    metrics.bytes_in += n;
+    ++metrics.received;
+    if (!ws_.got_binary()) {
+        in_.resize(n + liveshare::kParsePadding);
+        std::memcpy(in_.data(), buffer_.cdata().data(), n);
+        handle(n);
+    }
+    buffer_.consume(buffer_.size());
+    do_read();
+}
+
+void SimUser::handle(std::size_t n) {
+    std::string err;
+    if (!parser_.parse_server(in_.data(), n, msg_, err)) {
+        metrics.error("unparseable server message");
+        return;
+    }
+    metrics.bytes_in_by_type[liveshare::index_of(msg_.type)] += n;
+    ++metrics.msgs_in_by_type[liveshare::index_of(msg_.type)];
+    const auto now = sh_.now_us();
+    switch (msg_.type) {
+        case MsgType::AuthResult:
+            if (!msg_.success) return fail("auth failed: " + msg_.error);
+            authed_ = true;
+            return;
+        case MsgType::GraphState:
+            state = std::move(msg_.state);
+            if (authed_ && !joined) {
+                joined = true;
+                metrics.join_time.record(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_).count()));
+                sh_.joined.fetch_add(1);
+                sh_.room_joined[room].fetch_add(1);
+            }
+            return;
+        case MsgType::Error: {
+            metrics.error("server error: " + msg_.code);
+            // Our durable sends are the only ones the server rejects out loud.
+            if (msg_.error.find("GraphOp") != std::string::npos) {
+                ++metrics.durable_rejected;
+                sh_.room_accepted[room].fetch_sub(1);
+            }
+            return;
+        }
+        case MsgType::GraphOp: {
+            state.apply(msg_.op);
+            auto it = sh_.index_of.find(msg_.user_id);
+            auto mark = extract_marker(msg_);
+            if (it == sh_.index_of.end() || !mark) return;
+            if (it->second == index_) {
+                ++metrics.echoes;
+                return;
+            }
+            SeqTracker& t = trackers_[it->second];
+            if (t.seen.size() <= mark->seq) t.seen.resize(mark->seq + 64, false);
+            if (t.seen[mark->seq]) {
+                ++metrics.durable_duplicates;
+                return;
+            }
+            t.seen[mark->seq] = true;
+            if (t.any && mark->seq < t.max_seen) ++metrics.durable_out_of_order;
+            t.max_seen = std::max(t.max_seen, mark->seq);
+            t.any = true;
+            ++metrics.durable_received;
+            ++durable_unique;
+            sh_.durable_received.fetch_add(1, std::memory_order_relaxed);
+            if (mark->t_us < sh_.warmup_us) return;
+            auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
+            metrics.latency.record(lat);
+            if (sh_.cfg.progress) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
+            if (mark->seq < sh_.sent_at_cap) {
+                std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
+                if (actual > 0) metrics.latency_uncorrected.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
+            }
+            return;
+        }
+        case MsgType::CursorMove:
+        case MsgType::Awareness:
+        case MsgType::TableDragStart:
+        case MsgType::TableDragEnd:
+        case MsgType::IdleStatus:
+        case MsgType::UserViewport: {
+            ++metrics.volatile_received;
+            auto mark = extract_marker(msg_);
+            if (mark && mark->t_us >= sh_.warmup_us)
+                metrics.staleness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
+            return;
+        }
+        default: return;
+    }
+}
+
+void SimUser::start_schedule() {
+    if (closed) return;
+    schedule_next();
+}
+
+void SimUser::schedule_next() {
+    has_next_ = script_.next(next_);
+    if (!has_next_) {
+        if (!schedule_done) {
+            schedule_done = true;
+            sh_.done.fetch_add(1);
+        }
+        return;
+    }
+    timer_.expires_at(sh_.epoch + std::chrono::microseconds(next_.t_us));
+    timer_.async_wait([this](beast::error_code ec) { on_timer(ec); });
+}
+
+void SimUser::on_timer(beast::error_code ec) {
+    if (ec || closed) return;
+    const auto now = sh_.now_us();
+    metrics.send_lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
+    if (next_.durable) {
+        ++metrics.sent_durable;
+        sh_.room_accepted[room].fetch_add(1);
+    }
+    auto frame = std::make_shared<const std::string>(std::move(next_.frame));
+    enqueue(std::move(frame), next_.type, next_.durable ? static_cast<std::int64_t>(next_.seq) : -1);
+    schedule_next();
+}
+
+void SimUser::enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq) {
+    outbox_.push_back({std::move(frame), type, durable_seq});
+    do_write();
+}
+
+void SimUser::do_write() {
+    if (writing_ || outbox_.empty() || closed) return;
+    writing_ = true;
+    Out& o = outbox_.front();
+    // The actual write start: the uncorrected latency counts from here.
+    if (o.durable_seq >= 0 && static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
+        sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(sh_.now_us(), std::memory_order_release);
+    ws_.async_write(net::buffer(*o.data), [this](beast::error_code ec, std::size_t n) {
+        writing_ = false;
+        Out o = std::move(outbox_.front());
+        outbox_.pop_front();
+        if (ec) return fail("write: " + ec.message());
+        metrics.bytes_out += n;
+        metrics.bytes_out_by_type[liveshare::index_of(o.type)] += n;
+        ++metrics.msgs_out_by_type[liveshare::index_of(o.type)];
+        if (o.type != MsgType::Auth) {
+            ++metrics.sent;
+            sh_.sent.fetch_add(1, std::memory_order_relaxed);
+        }
+        do_write();
+    });
+}
+
+void SimUser::close() {
+    timer_.cancel();
+    if (closed || closing_) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::normal, [this](beast::error_code) {
+        if (!closed) {
+            closed = true;
+            sh_.closed.fetch_add(1);
+        }
+    });
+}
+
+}  // namespace
+
+namespace {
+
+// A fresh observer joins each room and reads the server's state: every client must hold it.
+bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users, std::string& detail) {
+    std::vector<std::string> server_state(sh.room_ids.size());
+    liveshare::Parser parser;
+    for (std::size_t r = 0; r < sh.room_ids.size(); ++r) {
+        try {
+            SyncClient obs(sh.ep, sh.room_ids[r], false);
+            std::string auth;
+            liveshare::encode_auth(auth, "00000000-0000-4000-8000-0000000000" + std::to_string(10 + r % 90),
+                                   "observer", std::nullopt, std::nullopt);
+            obs.send(auth);
+            liveshare::ServerMessage m;
+            if (!obs.recv_type(MsgType::GraphState, m, std::chrono::milliseconds(10000))) {
+                detail = "observer got no GraphState in room " + std::to_string(r);
+                return false;
+            }
+            server_state[r] = m.state.to_json();
+            obs.close();
+        } catch (const std::exception& e) {
+            detail = std::string("observer failed: ") + e.what();
+            return false;
+        }
+    }
+    std::size_t diverged = 0, checked = 0;
+    for (auto& u : users) {
+        if (u->metrics.errors.size() && !u->joined) continue;
+        ++checked;
+        if (u->state.to_json() != server_state[u->room]) ++diverged;
+    }
+    detail = std::to_string(checked - diverged) + "/" + std::to_string(checked) + " clients equal the server state";
+    return diverged == 0;
+}
+
+}  // namespace
+
+LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
+    Shared sh(cfg);
+    sh.ep = parse_ws_url(cfg.target);
+    {
+        net::io_context tmp;
+        tcp::resolver resolver(tmp);
+        sh.address = *resolver.resolve(sh.ep.host, std::to_string(sh.ep.port)).begin();
+    }
+    // Deterministic identities from the seed.
+    std::mt19937_64 rng(cfg.seed);
+    const std::size_t room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
+    const std::size_t rooms = (cfg.users + room_size - 1) / room_size;
+    for (std::size_t r = 0; r < rooms; ++r) sh.room_ids.push_back(make_uuid(rng));
+    sh.room_accepted.reset(new std::atomic<std::int64_t>[rooms]);
+    sh.room_joined.reset(new std::atomic<std::int64_t>[rooms]);
+    for (std::size_t r = 0; r < rooms; ++r) {
+        sh.room_accepted[r] = 0;
+        sh.room_joined[r] = 0;
+    }
+    for (std::size_t i = 0; i < cfg.users; ++i) {
+        sh.user_ids.push_back(make_uuid(rng));
+        sh.table_ids.push_back(make_uuid(rng));
+        sh.index_of.emplace(sh.user_ids.back(), static_cast<std::uint32_t>(i));
+        sh.room_of.push_back(i / room_size);
+    }
+    const auto total = cfg.warmup + cfg.duration;
+    const auto min_interval = cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
+    sh.sent_at_cap = static_cast<std::size_t>(total / std::max(min_interval, std::chrono::milliseconds(1))) + 8;
+    if (cfg.messages_per_user) sh.sent_at_cap = std::min(sh.sent_at_cap, cfg.messages_per_user + 8);
+    for (std::size_t i = 0; i < cfg.users; ++i) {
+        sh.sent_at.emplace_back(new std::atomic<std::int64_t>[sh.sent_at_cap]);
+        for (std::size_t k = 0; k < sh.sent_at_cap; ++k) sh.sent_at.back()[k].store(0);
+    }
+    sh.warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
+
+    // Many users per generator thread, each thread its own io_context (wrk-style).
+    const unsigned nthreads = std::max(1u, cfg.generator_threads);
+    std::vector<std::unique_ptr<net::io_context>> iocs;
+    for (unsigned t = 0; t < nthreads; ++t) iocs.push_back(std::make_unique<net::io_context>(1));
+    std::vector<std::unique_ptr<SimUser>> users;
+    for (std::size_t i = 0; i < cfg.users; ++i) users.push_back(std::make_unique<SimUser>(*iocs[i % nthreads], sh, i));
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    for (auto& ioc : iocs) guards.push_back(net::make_work_guard(*ioc));
+    std::vector<std::thread> threads;
+    for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
+
+    std::unique_ptr<ProcessSampler> sampler;
+    if (server_pid > 0) {
+        sampler = std::make_unique<ProcessSampler>(server_pid);
+        sampler->start();
+    }
+    const double cpu0 = self_cpu_seconds();
+    const bool show = cfg.progress && isatty(STDERR_FILENO);
+
+    // Phase 1: everyone joins (all at once: for join_storm this is the measurement).
+    const auto join_start = Clock::now();
+    sh.epoch = join_start;
+    for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
+    const auto join_deadline = join_start + cfg.join_timeout + std::chrono::milliseconds(10 * cfg.users);
+    while (sh.joined + sh.join_failed < cfg.users && Clock::now() < join_deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    LoadTestResult result;
+    LoadTestMetrics& M = result.metrics;
+    M.join_all_ms = std::chrono::duration<double, std::milli>(Clock::now() - join_start).count();
+    M.users = cfg.users;
+    M.users_joined = sh.joined.load();
+    M.rooms = rooms;
+
+    // Phase 2: the open-model schedule, from a common epoch slightly in the future.
+    sh.epoch = Clock::now() + std::chrono::milliseconds(50);
+    const auto send_start = sh.epoch;
+    if (cfg.workload != Workload::JoinStorm)
+        for (std::size_t i = 0; i < users.size(); ++i)
+            net::post(*iocs[i % nthreads], [p = users[i].get()] { p->start_schedule(); });
+    else
+        sh.done = cfg.users;
+    auto last_print = Clock::now();
+    std::uint64_t last_sent = 0;
+    const auto send_deadline = send_start + total + std::chrono::seconds(5);
+    while (sh.done < cfg.users && Clock::now() < send_deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (show && Clock::now() - last_print >= std::chrono::seconds(1)) {
+            std::uint64_t cnt = 0, acc = 0, p99 = 0;
+            for (auto& b : sh.live_hist) cnt += b.load(std::memory_order_relaxed);
+            for (std::size_t i = 0; i < sh.live_hist.size() && cnt; ++i) {
+                acc += sh.live_hist[i].load(std::memory_order_relaxed);
+                if (acc * 100 >= cnt * 99) {
+                    p99 = Histogram::highest_of(i);
+                    break;
+                }
+            }
+            std::uint64_t sent = sh.sent.load();
+            std::fprintf(stderr, "\r[load] users %zu/%zu  t=%.0fs  sent/s %llu  delivered %llu  p99 %.1f ms   ",
+                         sh.joined.load(), cfg.users,
+                         std::chrono::duration<double>(Clock::now() - send_start).count(),
+                         static_cast<unsigned long long>(sent - last_sent),
+                         static_cast<unsigned long long>(sh.durable_received.load()), static_cast<double>(p99) / 1000.0);
+            last_sent = sent;
+            last_print = Clock::now();
+        }
+    }
+    M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
+    if (show) std::fprintf(stderr, "\n");
+
+    // Phase 3: drain until every expected durable delivery arrived, or the drain time is up.
+    auto expected_total = [&] {
+        std::int64_t e = 0;
+        for (std::size_t r = 0; r < rooms; ++r)
+            e += sh.room_accepted[r].load() * std::max<std::int64_t>(sh.room_joined[r].load() - 1, 0);
+        return static_cast<std::uint64_t>(std::max<std::int64_t>(e, 0));
+    };
+    const auto drain_deadline = Clock::now() + cfg.drain;
+    while (Clock::now() < drain_deadline && sh.durable_received.load() < expected_total())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+
+    if (cfg.check_convergence && cfg.workload != Workload::JoinStorm && cfg.workload != Workload::CursorStorm) {
+        M.converged = check_convergence(sh, users, M.convergence_detail);
+    } else {
+        M.converged = true;
+        M.convergence_detail = "not checked for this workload";
+    }
+
+    if (sampler) {
+        sampler->stop();
+        auto s = sampler->summary();
+        M.server_measured = s.samples >= 2;
+        M.server_cpu_pct = s.cpu_pct;
+        M.server_cpu_peak_pct = s.cpu_peak_pct;
+        M.server_rss_mb = s.rss_mb;
+        M.server_rss_peak_mb = s.rss_peak_mb;
+    }
+    const double gen_cpu = self_cpu_seconds() - cpu0;
+    const double wall = std::chrono::duration<double>(Clock::now() - join_start).count();
+
+    // Phase 4: close every connection (bounded), then stop the generator threads.
+    for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->close(); });
+    const auto close_deadline = Clock::now() + std::chrono::seconds(3);
+    while (sh.closed < cfg.users && Clock::now() < close_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    guards.clear();
+    for (auto& ioc : iocs) ioc->stop();
+    for (auto& t : threads) t.join();
+
+    // Phase 5: totals. Expected durable deliveries per receiver: what the others in its room
+    // sent (minus what the server rejected out loud) while it was in the room.
+    std::vector<std::uint64_t> room_sent(rooms, 0);
+    for (auto& u : users)
+        room_sent[u->room] += u->metrics.sent_durable - std::min(u->metrics.sent_durable, u->metrics.durable_rejected);
+    for (auto& u : users) {
+        if (u->metrics.join_time.count())
+            u->metrics.durable_expected = room_sent[u->room] - (u->metrics.sent_durable - std::min(u->metrics.sent_durable, u->metrics.durable_rejected));
+        M.totals.merge(u->metrics);
+        result.per_user.push_back(u->metrics);
+    }
+    const auto& T = M.totals;
+    const double secs = std::max(M.measured_s, 1e-3);
+    M.msgs_sent_per_s = static_cast<double>(T.sent) / secs;
+    M.deliveries_per_s = static_cast<double>(T.durable_received + T.volatile_received) / secs;
+    M.mb_per_s_in = static_cast<double>(T.bytes_out) / secs / 1e6;   // client -> server
+    M.mb_per_s_out = static_cast<double>(T.bytes_in) / secs / 1e6;   // server -> clients
+    M.mbps_in = M.mb_per_s_in * 8;
+    M.mbps_out = M.mb_per_s_out * 8;
+    M.lost = T.durable_expected > T.durable_received ? T.durable_expected - T.durable_received : 0;
+    M.delivery_pct = T.durable_expected ? 100.0 * static_cast<double>(T.durable_received) / static_cast<double>(T.durable_expected) : 100.0;
+    for (auto& [k, v] : T.errors) M.error_count += v;
+    M.error_pct = 100.0 * static_cast<double>(M.error_count) / static_cast<double>(std::max<std::uint64_t>(T.sent + cfg.users, 1));
+    M.generator_cpu_pct = wall > 0 ? 100.0 * gen_cpu / wall : 0;
+    M.send_lag_p99_ms = static_cast<double>(T.send_lag.percentile(99)) / 1000.0;
+    // The generator, not the server, limits the run when its threads are busy or its timers late.
+    M.generator_saturated = M.generator_cpu_pct > 90.0 * nthreads || M.send_lag_p99_ms > 10.0;
+    return result;
+}
+
+}  // namespace harness

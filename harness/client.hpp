@@ -1,0 +1,78 @@
+// WebSocket clients of the harness (Boost.Beast, one translation unit): the simulated users
+// of a load run, and a small blocking client for tests and convergence checks.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "load_config.hpp"
+#include "metrics.hpp"
+#include "protocol/codec.hpp"
+
+namespace harness {
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+// Parses "ws://HOST:PORT[/...]"; throws std::invalid_argument with the reason.
+Endpoint parse_ws_url(const std::string& url);
+
+struct HttpResponse {
+    int status = 0;
+    std::string body;
+};
+// One blocking HTTP/1.1 request with a timeout; throws std::runtime_error on failure.
+HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
+                          const std::string& body = "",
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
+// A blocking client with a background reader: received frames queue up, recv() waits.
+class SyncClient {
+public:
+    struct Frame {
+        std::string data;
+        bool binary = false;
+    };
+    SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2 = false,
+               std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    ~SyncClient();
+    SyncClient(const SyncClient&) = delete;
+    SyncClient& operator=(const SyncClient&) = delete;
+
+    void send(std::string_view text);
+    void send_binary(std::span<const std::uint8_t> data);
+    // Next frame, or nullopt on timeout or once the connection is closed.
+    std::optional<Frame> recv(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    // Reads frames until one of `type` arrives (parsed into out); false on timeout/close.
+    bool recv_type(liveshare::MsgType type, liveshare::ServerMessage& out,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    bool wait_closed(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    bool closed() const;
+    std::uint16_t close_code() const;  // the peer's close code once closed (0 if none)
+    std::string subprotocol() const;   // what the server accepted
+    void close();                      // a normal close handshake
+    void abort();                      // drop the TCP connection without a close frame
+    std::size_t queued() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct LoadTestResult {
+    LoadTestMetrics metrics;
+    std::vector<UserMetrics> per_user;
+};
+
+// Runs one load test against cfg.target. When server_pid > 0 its CPU and RSS are sampled.
+LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid = -1);
+
+}  // namespace harness

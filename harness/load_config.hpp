@@ -1,0 +1,68 @@
+// LoadTestConfig: what one load run does. Defaults are the original load test's
+// (10 users, 100 messages per user, 100 ms interval, 60 s); the builder changes them.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace harness {
+
+enum class Workload { Seed, Editing, CursorStorm, JoinStorm };
+const char* to_string(Workload w);
+bool workload_from(const std::string& s, Workload& out);
+
+struct NetworkSimulation {
+    bool enabled = false;  // impairment is the netsim issue's; off here
+    double latency_ms = 0, jitter_ms = 0, loss_pct = 0;
+};
+
+struct LoadTestConfig {
+    std::size_t users = 10;
+    std::size_t room_size = 0;  // users per room; 0: all users in one room
+    std::chrono::milliseconds interval{100};  // per-user send interval (seed workload)
+    std::size_t messages_per_user = 100;      // 0: unbounded, duration decides
+    std::chrono::milliseconds duration{60000};
+    std::chrono::milliseconds warmup{0};      // samples sent before this are discarded
+    std::chrono::milliseconds drain{2000};    // wait for late deliveries at most this long
+    std::chrono::milliseconds join_timeout{15000};
+    Workload workload = Workload::Seed;
+    std::size_t payload_bytes = 512;          // approximate client frame size (seed)
+    NetworkSimulation network;
+    std::uint64_t seed = 42;
+    std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
+    unsigned generator_threads = 1;
+    bool negotiate_seq = true;   // offer the liveshare.v2 subprotocol
+    bool progress = false;       // progress line on stderr (when it is a terminal)
+    bool check_convergence = true;
+};
+
+class LoadTestConfigBuilder {
+public:
+    LoadTestConfigBuilder& users(std::size_t n) { c_.users = n; return *this; }
+    LoadTestConfigBuilder& room_size(std::size_t n) { c_.room_size = n; return *this; }
+    LoadTestConfigBuilder& interval(std::chrono::milliseconds i) { c_.interval = i; return *this; }
+    LoadTestConfigBuilder& rate_per_user(double hz) {
+        c_.interval = std::chrono::milliseconds(static_cast<long>(1000.0 / hz));
+        return *this;
+    }
+    LoadTestConfigBuilder& messages_per_user(std::size_t n) { c_.messages_per_user = n; return *this; }
+    LoadTestConfigBuilder& duration(std::chrono::milliseconds d) { c_.duration = d; return *this; }
+    LoadTestConfigBuilder& warmup(std::chrono::milliseconds d) { c_.warmup = d; return *this; }
+    LoadTestConfigBuilder& drain(std::chrono::milliseconds d) { c_.drain = d; return *this; }
+    LoadTestConfigBuilder& workload(Workload w) { c_.workload = w; return *this; }
+    LoadTestConfigBuilder& payload_bytes(std::size_t n) { c_.payload_bytes = n; return *this; }
+    LoadTestConfigBuilder& network(NetworkSimulation n) { c_.network = n; return *this; }
+    LoadTestConfigBuilder& seed(std::uint64_t s) { c_.seed = s; return *this; }
+    LoadTestConfigBuilder& target(std::string t) { c_.target = std::move(t); return *this; }
+    LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }
+    LoadTestConfigBuilder& negotiate_seq(bool b) { c_.negotiate_seq = b; return *this; }
+    LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
+    LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
+    LoadTestConfig build() const { return c_; }
+
+private:
+    LoadTestConfig c_;
+};
+
+}  // namespace harness

@@ -1,0 +1,203 @@
+#include "server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace harness {
+
+namespace {
+const double kTicks = static_cast<double>(sysconf(_SC_CLK_TCK));
+const double kPageMb = static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}  // namespace
+
+bool read_proc(pid_t pid, ProcSample& out) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    // The command name may contain spaces: fields start after the last ')'.
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return false;
+    std::istringstream in(line.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    long long rss_pages = 0;
+    for (int i = 3; i <= 24 && in >> field; ++i) {
+        if (i == 3 && field == "Z") return false;  // zombie: gone
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+        if (i == 24) rss_pages = std::stoll(field);
+    }
+    out.cpu_seconds = static_cast<double>(utime + stime) / kTicks;
+    out.rss_mb = static_cast<double>(rss_pages) * kPageMb;
+    return true;
+}
+
+double self_cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+void ProcessSampler::start(std::chrono::milliseconds period) {
+    stop_ = false;
+    {
+        std::lock_guard lock(mu_);
+        samples_.clear();
+    }
+    thread_ = std::thread([this, period] {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 36000 && !stop_; ++i) {  // bounded: one hour at 10 Hz
+            ProcSample s;
+            if (!read_proc(pid_, s)) break;
+            double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            {
+                std::lock_guard lock(mu_);
+                samples_.emplace_back(t, s);
+            }
+            std::this_thread::sleep_for(period);
+        }
+    });
+}
+
+void ProcessSampler::stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+ProcessSampler::Summary ProcessSampler::summary() const {
+    std::lock_guard lock(mu_);
+    Summary s;
+    s.samples = samples_.size();
+    if (samples_.size() < 2) return s;
+    const auto& first = samples_.front();
+    const auto& last = samples_.back();
+    double wall = last.first - first.first;
+    if (wall > 0) s.cpu_pct = 100.0 * (last.second.cpu_seconds - first.second.cpu_seconds) / wall;
+    double rss_sum = 0;
+    for (std::size_t i = 0; i < samples_.size(); ++i) {
+        rss_sum += samples_[i].second.rss_mb;
+        s.rss_peak_mb = std::max(s.rss_peak_mb, samples_[i].second.rss_mb);
+        if (i == 0) continue;
+        // Peak over windows of at least ~0.5 s: single 100 ms windows are tick-quantized.
+        std::size_t j = i;
+        while (j > 0 && samples_[i].first - samples_[j].first < 0.5) --j;
+        double dt = samples_[i].first - samples_[j].first;
+        if (dt > 0)
+            s.cpu_peak_pct = std::max(s.cpu_peak_pct, 100.0 * (samples_[i].second.cpu_seconds - samples_[j].second.cpu_seconds) / dt);
+    }
+    s.rss_mb = rss_sum / static_cast<double>(samples_.size());
+    return s;
+}
+
+ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                             std::chrono::milliseconds start_timeout) {
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    std::vector<std::string> argv_s = {binary, "--port=0", "--address=127.0.0.1"};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid_ == 0) {
+        dup2(out_pipe[1], STDOUT_FILENO);
+        dup2(err_pipe[1], STDERR_FILENO);
+        execv(binary.c_str(), argv.data());
+        std::fprintf(stderr, "exec %s: %s\n", binary.c_str(), std::strerror(errno));
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    stdout_fd_ = out_pipe[0];
+    int err_fd = err_pipe[0];
+    // The first stdout line is the bound port.
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + start_timeout;
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{stdout_fd_, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        char buf[64];
+        ssize_t n = read(stdout_fd_, buf, sizeof buf);
+        if (n <= 0) break;
+        line.append(buf, static_cast<std::size_t>(n));
+    }
+    if (line.find('\n') != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(line.c_str()));
+    if (port_ == 0) {
+        std::string err;
+        fcntl(err_fd, F_SETFL, O_NONBLOCK);
+        char buf[4096];
+        ssize_t n = read(err_fd, buf, sizeof buf);
+        if (n > 0) err.assign(buf, static_cast<std::size_t>(n));
+        close(err_fd);
+        stop(std::chrono::milliseconds(1000));
+        throw std::runtime_error("liveshare-server did not start: " + err);
+    }
+    // Keep draining stderr so a chatty server never blocks on a full pipe.
+    std::thread([err_fd] {
+        char buf[4096];
+        while (read(err_fd, buf, sizeof buf) > 0) {
+        }
+        close(err_fd);
+    }).detach();
+}
+
+ServerProcess::~ServerProcess() {
+    if (pid_ > 0) stop();
+}
+
+int ServerProcess::stop(std::chrono::milliseconds grace) {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    pid_t r = 0;
+    while ((r = waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (r == 0) {
+        ::kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+    if (stdout_fd_ >= 0) close(stdout_fd_);
+    stdout_fd_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+void ServerProcess::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+std::string find_server_binary() {
+    if (const char* env = std::getenv("LIVESHARE_SERVER")) return env;
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        for (auto dir = self.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+            for (auto rel : {"liveshare/liveshare-server", "liveshare-server"}) {
+                auto p = dir / rel;
+                if (std::filesystem::exists(p, ec)) return p.string();
+            }
+        }
+    }
+    return "liveshare-server";
+}
+
+}  // namespace harness

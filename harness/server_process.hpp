@@ -1,0 +1,71 @@
+// Starts liveshare-server as a child process on port 0, samples its CPU and RSS from /proc
+// about ten times a second, and stops it with SIGTERM (SIGKILL after a grace period).
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace harness {
+
+struct ProcSample {
+    double cpu_seconds = 0;  // utime + stime
+    double rss_mb = 0;
+};
+// Reads /proc/PID/stat and /proc/PID/status; false if the process is gone.
+bool read_proc(pid_t pid, ProcSample& out);
+double self_cpu_seconds();  // this process, all threads (getrusage)
+
+class ProcessSampler {
+public:
+    explicit ProcessSampler(pid_t pid) : pid_(pid) {}
+    ~ProcessSampler() { stop(); }
+    void start(std::chrono::milliseconds period = std::chrono::milliseconds(100));
+    void stop();
+    // Mean and peak over the samples since start (CPU in % of one core).
+    struct Summary {
+        double cpu_pct = 0, cpu_peak_pct = 0, rss_mb = 0, rss_peak_mb = 0;
+        std::size_t samples = 0;
+    };
+    Summary summary() const;
+
+private:
+    pid_t pid_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mu_;
+    std::vector<std::pair<double, ProcSample>> samples_;  // (seconds since start, sample)
+};
+
+class ServerProcess {
+public:
+    // Starts `binary --port=0 --address=127.0.0.1 <args...>` and waits for its port line.
+    // Throws std::runtime_error with the server's stderr tail when it does not come up.
+    ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                  std::chrono::milliseconds start_timeout = std::chrono::milliseconds(10000));
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    std::uint16_t port() const { return port_; }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
+    // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status (or -signal).
+    int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+    void kill_hard();  // SIGKILL now (fault tests)
+    bool running() const { return pid_ > 0; }
+
+private:
+    pid_t pid_ = -1;
+    std::uint16_t port_ = 0;
+    int stdout_fd_ = -1;
+};
+
+// Locates liveshare-server: $LIVESHARE_SERVER, then next to the running binary's build tree.
+std::string find_server_binary();
+
+}  // namespace harness
