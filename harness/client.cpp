@@ -82,10 +82,13 @@ struct SyncClient::Impl {
     std::uint16_t code = 0;
     std::string accepted_protocol;
     std::deque<std::pair<std::shared_ptr<std::string>, bool>> outbox;
-    bool writing = false;
+    bool writing = false, paused = false, reading = false;
 
     void read_loop() {
+        if (paused || reading) return;
+        reading = true;
         ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+            reading = false;
             std::lock_guard lock(mu);
             if (ec) {
                 is_closed = true;
@@ -190,6 +193,17 @@ std::uint16_t SyncClient::close_code() const {
 }
 
 std::string SyncClient::subprotocol() const { return impl_->accepted_protocol; }
+
+void SyncClient::pause_reading() {
+    net::post(impl_->ioc, [this] { impl_->paused = true; });
+}
+
+void SyncClient::resume_reading() {
+    net::post(impl_->ioc, [this] {
+        impl_->paused = false;
+        impl_->read_loop();
+    });
+}
 
 std::size_t SyncClient::queued() const {
     std::lock_guard lock(impl_->mu);

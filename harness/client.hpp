@@ -60,6 +60,9 @@ public:
     std::string subprotocol() const;   // what the server accepted
     void close();                      // a normal close handshake
     void abort();                      // drop the TCP connection without a close frame
+    // Stop reading from the socket (a slow consumer), or start again.
+    void pause_reading();
+    void resume_reading();
     std::size_t queued() const;
 
 private:

@@ -57,6 +57,7 @@ public:
     LoadTestConfigBuilder& target(std::string t) { c_.target = std::move(t); return *this; }
     LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }
     LoadTestConfigBuilder& negotiate_seq(bool b) { c_.negotiate_seq = b; return *this; }
+    LoadTestConfigBuilder& join_timeout(std::chrono::milliseconds t) { c_.join_timeout = t; return *this; }
     LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
     LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
     LoadTestConfig build() const { return c_; }

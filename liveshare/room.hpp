@@ -19,7 +19,7 @@ namespace liveshare {
 
 struct RoomSettings {
     std::string id, name, owner_id, password_hash, created_at;
-    std::size_t max_users = 50;
+    std::size_t max_users = 0;  // 0: the server's --max-users
     std::size_t log_entries = 4096;
 };
 

@@ -1,0 +1,303 @@
+#include "load.hpp"
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "client.hpp"
+#include "criteria.hpp"
+#include "options.hpp"
+#include "server_process.hpp"
+
+namespace bench {
+
+using harness::LoadTestConfig;
+using harness::LoadTestConfigBuilder;
+using harness::LoadTestMetrics;
+using harness::LoadTestResult;
+using harness::Workload;
+using ms = std::chrono::milliseconds;
+
+namespace {
+
+std::map<std::size_t, LoadTestMetrics> g_seed_runs;        // users -> last seed run
+std::optional<LoadTestResult> g_latency_run, g_bandwidth_run;
+
+ms secs(double s) { return ms(static_cast<long>(s * 1000)); }
+
+LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
+    const Options& o = options();
+    return LoadTestConfigBuilder()
+        .users(users)
+        .room_size(o.room_size)
+        .workload(w)
+        .warmup(secs(o.warmup_s))
+        .duration(secs(o.duration_s))
+        .drain(secs(o.drain_s))
+        .messages_per_user(0)
+        .generator_threads(o.generator_threads)
+        .seed(o.seed)
+        .progress(o.progress);
+}
+
+// One load run against the --target, or against a fresh server process started for it.
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label) {
+    const Options& o = options();
+    if (!o.target.empty()) {
+        cfg.target = o.target;
+        label = "target " + o.target + " (server CPU/RSS not measured)";
+        return harness::run_load_test(cfg);
+    }
+    static int run_no = 0;
+    const std::string db = fmt::format("/tmp/liveshare-bench-{}-{}.db", getpid(), run_no++);
+    // The seed sends a graph op every 100 ms: the original's 150 ms per-connection throttle and
+    // 10/s critical bucket would reject a third of them, so the load runs lift both (the
+    // protocol tests cover them). Rooms are raised to hold every user of the run.
+    std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads), "--db=" + db,
+                                     "--max-users=" + std::to_string(max_room_users + 1),
+                                     "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"};
+    args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
+    std::string binary = o.server_binary.empty() ? harness::find_server_binary() : o.server_binary;
+    harness::ServerProcess server(binary, args);
+    cfg.target = server.url();
+    auto result = harness::run_load_test(cfg, server.pid());
+    try {
+        auto res = harness::http_request(harness::parse_ws_url(cfg.target), "GET", "/metrics");
+        std::istringstream in(res.body);
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty() || line[0] == '#') continue;
+            auto sp = line.rfind(' ');
+            if (sp != std::string::npos) result.metrics.server_metrics[line.substr(0, sp)] = std::atof(line.c_str() + sp + 1);
+        }
+    } catch (const std::exception& e) {
+        label = std::string("metrics scrape failed: ") + e.what();
+    }
+    server.stop();
+    for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+    return result;
+}
+
+void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
+    auto& c = st.counters;
+    c["p50_ms"] = m.p_ms(50);
+    c["p90_ms"] = m.p_ms(90);
+    c["p95_ms"] = m.p_ms(95);
+    c["p99_ms"] = m.p_ms(99);
+    c["p999_ms"] = m.p_ms(99.9);
+    c["max_ms"] = static_cast<double>(m.totals.latency.max()) / 1000.0;
+    c["p99_uncorrected_ms"] = m.p_uncorrected_ms(99);
+    c["msgs_sent_per_s"] = m.msgs_sent_per_s;
+    c["deliveries_per_s"] = m.deliveries_per_s;
+    c["delivery_pct"] = m.delivery_pct;
+    c["lost"] = static_cast<double>(m.lost);
+    c["duplicates"] = static_cast<double>(m.totals.durable_duplicates);
+    c["out_of_order"] = static_cast<double>(m.totals.durable_out_of_order);
+    c["error_pct"] = m.error_pct;
+    c["mbps_in"] = m.mbps_in;
+    c["mbps_out"] = m.mbps_out;
+    c["server_cpu_pct"] = m.server_cpu_pct;
+    c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
+    c["server_rss_mb"] = m.server_rss_peak_mb;
+    c["generator_cpu_pct"] = m.generator_cpu_pct;
+    c["generator_saturated"] = m.generator_saturated ? 1 : 0;
+    c["converged"] = m.converged ? 1 : 0;
+    c["users_joined"] = static_cast<double>(m.users_joined);
+    if (m.totals.staleness.count()) {
+        c["staleness_p50_ms"] = static_cast<double>(m.totals.staleness.percentile(50)) / 1000.0;
+        c["staleness_p99_ms"] = static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
+        c["volatile_received"] = static_cast<double>(m.totals.volatile_received);
+    }
+}
+
+std::string describe(const LoadTestMetrics& m, std::string label) {
+    std::vector<std::string> notes;
+    if (!label.empty()) notes.push_back(std::move(label));
+    if (m.generator_saturated)
+        notes.push_back(fmt::format("GENERATOR-BOUND (cpu {:.0f}%, timer lag p99 {:.1f} ms)", m.generator_cpu_pct, m.send_lag_p99_ms));
+    if (!m.converged) notes.push_back("NOT CONVERGED: " + m.convergence_detail);
+    if (!m.totals.errors.empty()) {
+        auto& [k, v] = *m.totals.errors.begin();
+        notes.push_back(fmt::format("errors: {} x '{}'{}", v, k, m.totals.errors.size() > 1 ? " ..." : ""));
+    }
+    std::string s;
+    for (auto& n : notes) s += (s.empty() ? "" : "; ") + n;
+    return s;
+}
+
+// Iteration time (manual) = p99 latency of durable deliveries, from intended send time, so
+// comparison tools see latency changes in the time column.
+void finish(benchmark::State& st, const LoadTestResult& r, const std::string& label) {
+    const auto& m = r.metrics;
+    if (m.users_joined == 0) {
+        st.SkipWithError(("no user could join: " + describe(m, label)).c_str());
+        return;
+    }
+    // Volatile-only workloads (cursor_storm) have no durable latency: their time is staleness.
+    const bool durable = m.totals.latency.count() > 0;
+    const double p99 = durable ? m.p_ms(99) : static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
+    st.SetIterationTime(std::max(p99, 0.001) / 1000.0);
+    set_counters(st, m);
+    st.SetLabel(describe(m, durable ? label : (label.empty() ? "" : label + "; ") + "time = volatile staleness p99"));
+}
+
+void bm_users(benchmark::State& st, std::size_t users, Workload w) {
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(users, w).build();
+        auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label);
+        finish(st, r, label);
+        if (w == Workload::Seed) g_seed_runs[users] = r.metrics;
+    }
+}
+
+void bm_bandwidth(benchmark::State& st) {
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(30, Workload::Seed).build();
+        auto r = run_against_server(cfg, 30, label);
+        finish(st, r, label);
+        const double secs_run = std::max(r.metrics.measured_s, 1e-3);
+        for (std::size_t i = 0; i < liveshare::kMsgTypeCount; ++i) {
+            auto name = liveshare::to_string(static_cast<liveshare::MsgType>(i));
+            if (auto b = r.metrics.totals.bytes_out_by_type[i])
+                st.counters[std::string("mbps_in_") + name] = static_cast<double>(b) * 8 / secs_run / 1e6;
+            if (auto b = r.metrics.totals.bytes_in_by_type[i])
+                st.counters[std::string("mbps_out_") + name] = static_cast<double>(b) * 8 / secs_run / 1e6;
+        }
+        g_bandwidth_run = std::move(r);
+    }
+}
+
+// The seed's latency scenario: 10 users x 20 messages.
+void bm_latency(benchmark::State& st) {
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(10, Workload::Seed).messages_per_user(20).warmup(ms(0)).duration(ms(60000)).build();
+        auto r = run_against_server(cfg, 10, label);
+        finish(st, r, label);
+        g_latency_run = std::move(r);
+    }
+}
+
+// Doubles users (rooms of capacity_room_size) until p99 passes the SLO or durable delivery
+// drops below 99.9%; reports the last passing step.
+void bm_capacity(benchmark::State& st) {
+    const Options& o = options();
+    for (auto _ : st) {
+        std::size_t pass_users = 0, steps = 0;
+        double pass_deliveries = 0, pass_p99 = 0;
+        std::string stop_reason = "reached --capacity_max_users";
+        LoadTestMetrics last;
+        for (std::size_t users = o.capacity_room_size; users <= o.capacity_max_users; users *= 2) {
+            std::string label;
+            auto cfg = base_config(users, Workload::Seed).room_size(o.capacity_room_size)
+                           .warmup(secs(std::min(o.warmup_s, 1.0))).duration(secs(std::min(o.duration_s, 3.0))).build();
+            auto r = run_against_server(cfg, o.capacity_room_size, label);
+            ++steps;
+            const auto& m = r.metrics;
+            last = m;
+            if (o.progress) std::fprintf(stderr, "[capacity] %zu users: p99 %.1f ms, delivery %.3f%%, %.0f deliveries/s%s\n",
+                                         users, m.p_ms(99), m.delivery_pct, m.deliveries_per_s,
+                                         m.generator_saturated ? " (generator-bound)" : "");
+            if (m.p_ms(99) > o.slo_p99_ms || m.delivery_pct < 99.9 || m.users_joined < users) {
+                stop_reason = fmt::format("{} users failed: p99 {:.1f} ms, delivery {:.3f}%, joined {}{}", users, m.p_ms(99),
+                                          m.delivery_pct, m.users_joined, m.generator_saturated ? ", generator-bound" : "");
+                break;
+            }
+            pass_users = users;
+            pass_deliveries = m.deliveries_per_s;
+            pass_p99 = m.p_ms(99);
+        }
+        st.SetIterationTime(std::max(pass_p99, 0.001) / 1000.0);
+        st.counters["capacity_users"] = static_cast<double>(pass_users);
+        st.counters["capacity_deliveries_per_s"] = pass_deliveries;
+        st.counters["p99_ms"] = pass_p99;
+        st.counters["steps"] = static_cast<double>(steps);
+        st.SetLabel(fmt::format("slo p99<{}ms; stopped: {}", o.slo_p99_ms, stop_reason));
+    }
+}
+
+void bm_join_storm(benchmark::State& st) {
+    const std::size_t users = options().join_storm_users;
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(users, Workload::JoinStorm).build();
+        auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label);
+        const auto& m = r.metrics;
+        if (m.users_joined == 0) {
+            st.SkipWithError(("no user could join: " + describe(m, label)).c_str());
+            continue;
+        }
+        st.SetIterationTime(m.join_all_ms / 1000.0);
+        st.counters["join_all_ms"] = m.join_all_ms;
+        st.counters["join_p50_ms"] = static_cast<double>(m.totals.join_time.percentile(50)) / 1000.0;
+        st.counters["join_p99_ms"] = static_cast<double>(m.totals.join_time.percentile(99)) / 1000.0;
+        st.counters["users_joined"] = static_cast<double>(m.users_joined);
+        st.counters["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
+        st.counters["server_rss_mb"] = m.server_rss_peak_mb;
+        st.SetLabel(describe(m, label));
+    }
+}
+
+benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
+    return b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+void register_load_benchmarks() {
+    for (std::size_t u : options().users)
+        load(benchmark::RegisterBenchmark(fmt::format("load/users:{}", u).c_str(), bm_users, u, Workload::Seed));
+    load(benchmark::RegisterBenchmark("load/bandwidth/users:30", bm_bandwidth));
+    load(benchmark::RegisterBenchmark("load/latency/users:10/messages:20", bm_latency));
+    load(benchmark::RegisterBenchmark("load/editing/users:50", bm_users, std::size_t{50}, Workload::Editing));
+    load(benchmark::RegisterBenchmark("load/cursor_storm/users:50", bm_users, std::size_t{50}, Workload::CursorStorm));
+    load(benchmark::RegisterBenchmark(fmt::format("load/join_storm/users:{}", options().join_storm_users).c_str(), bm_join_storm));
+    load(benchmark::RegisterBenchmark("load/capacity", bm_capacity));
+}
+
+int print_load_reports() {
+    std::FILE* out = options().reports_to_stderr ? stderr : stdout;
+    if (g_latency_run) {
+        std::fprintf(out, "\nload/latency: per-user durable latency (ms, from intended send time)\n");
+        std::fprintf(out, "%-6s %8s %8s %8s %8s %8s %8s %8s\n", "user", "recv", "min", "mean", "p50", "p99", "max", "lost");
+        for (std::size_t i = 0; i < g_latency_run->per_user.size(); ++i) {
+            const auto& u = g_latency_run->per_user[i];
+            const auto& h = u.latency;
+            std::fprintf(out, "%-6zu %8llu %8.2f %8.2f %8.2f %8.2f %8.2f %8llu\n", i,
+                        static_cast<unsigned long long>(u.durable_received), h.min() / 1000.0, h.mean() / 1000.0,
+                        h.percentile(50) / 1000.0, h.percentile(99) / 1000.0, h.max() / 1000.0,
+                        static_cast<unsigned long long>(u.durable_expected > u.durable_received ? u.durable_expected - u.durable_received : 0));
+        }
+    }
+    if (g_bandwidth_run) {
+        const auto& m = g_bandwidth_run->metrics;
+        const double s = std::max(m.measured_s, 1e-3);
+        std::fprintf(out, "\nload/bandwidth: 30 users, by message type (client view; in = clients to server)\n");
+        std::fprintf(out, "%-20s %12s %10s %12s %10s\n", "type", "msgs in", "Mbps in", "msgs out", "Mbps out");
+        for (std::size_t i = 0; i < liveshare::kMsgTypeCount; ++i) {
+            auto bi = m.totals.bytes_out_by_type[i], bo = m.totals.bytes_in_by_type[i];
+            if (!bi && !bo) continue;
+            std::fprintf(out, "%-20s %12llu %10.3f %12llu %10.3f\n", liveshare::to_string(static_cast<liveshare::MsgType>(i)),
+                        static_cast<unsigned long long>(m.totals.msgs_out_by_type[i]), bi * 8 / s / 1e6,
+                        static_cast<unsigned long long>(m.totals.msgs_in_by_type[i]), bo * 8 / s / 1e6);
+        }
+        std::fprintf(out, "%-20s %12s %10.3f %12s %10.3f\n", "total", "", m.mbps_in, "", m.mbps_out);
+    }
+    if (g_seed_runs.empty()) return 0;
+    auto results = harness::evaluate_seed_criteria(g_seed_runs, options().server_threads);
+    std::fprintf(out, "\nSeed success criteria (load/users:N, seed workload)\n%s", harness::format_criteria(results).c_str());
+    bool failed = std::any_of(results.begin(), results.end(), [](auto& r) { return !r.pass; });
+    if (failed && options().criteria_exit) {
+        std::fprintf(out, "criteria: FAIL (--criteria_exit)\n");
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace bench

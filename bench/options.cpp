@@ -1,0 +1,94 @@
+#include "options.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string_view>
+
+namespace bench {
+
+Options& options() {
+    static Options o;
+    return o;
+}
+
+std::string options_usage() {
+    return R"(liveshare bench flags (besides Google Benchmark's --benchmark_*):
+  --target=ws://HOST:PORT     run the load family against a running server (default: start one)
+  --server=PATH               liveshare-server binary to start (default: next to bench)
+  --server_flags="--a=1 --b=2"  extra flags for the started server
+  --users=10,50,100           user counts of load/users:N (seed workload)
+  --room_size=N               users per room (default 0: one room per run)
+  --warmup_s=1 --duration_s=5 --drain_s=3   per run; --long sets 2/20/5
+  --server_threads=1 --generator_threads=1
+  --slo_p99_ms=200            load/capacity: the p99 a step must stay under
+  --capacity_room_size=50 --capacity_max_users=800
+  --join_storm_users=100
+  --criteria_exit             exit 1 when a success criterion FAILs (CI gate)
+  --no_progress               no progress line on stderr
+  --seed=42
+)";
+}
+
+namespace {
+[[noreturn]] void die(const std::string& m) {
+    std::fprintf(stderr, "bench: %s\n%s", m.c_str(), options_usage().c_str());
+    std::exit(2);
+}
+double num(std::string_view flag, const std::string& v) {
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end) die("bad number for --" + std::string(flag) + ": '" + v + "'");
+    return d;
+}
+}  // namespace
+
+void parse_options(int& argc, char** argv) {
+    Options& o = options();
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(options_usage().c_str(), stdout);
+            argv[out++] = argv[i];  // let Google Benchmark print its part too
+            continue;
+        }
+        if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console") o.reports_to_stderr = true;
+        if (!a.starts_with("--") || a.starts_with("--benchmark_") || a.starts_with("--v=")) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        auto eq = a.find('=');
+        std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
+        if (name == "target") o.target = v;
+        else if (name == "server") o.server_binary = v;
+        else if (name == "server_flags") {
+            std::istringstream in(v);
+            for (std::string f; in >> f;) o.server_flags.push_back(f);
+        } else if (name == "users") {
+            o.users.clear();
+            std::istringstream in(v);
+            for (std::string f; std::getline(in, f, ',');)
+                if (!f.empty()) o.users.push_back(static_cast<std::size_t>(num(name, f)));
+        } else if (name == "room_size") o.room_size = static_cast<std::size_t>(num(name, v));
+        else if (name == "warmup_s") o.warmup_s = num(name, v);
+        else if (name == "duration_s") o.duration_s = num(name, v);
+        else if (name == "drain_s") o.drain_s = num(name, v);
+        else if (name == "long") { o.warmup_s = 2; o.duration_s = 20; o.drain_s = 5; }
+        else if (name == "server_threads") o.server_threads = static_cast<unsigned>(num(name, v));
+        else if (name == "generator_threads") o.generator_threads = static_cast<unsigned>(num(name, v));
+        else if (name == "slo_p99_ms") o.slo_p99_ms = num(name, v);
+        else if (name == "capacity_room_size") o.capacity_room_size = static_cast<std::size_t>(num(name, v));
+        else if (name == "capacity_max_users") o.capacity_max_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "join_storm_users") o.join_storm_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "criteria_exit") o.criteria_exit = true;
+        else if (name == "no_progress") o.progress = false;
+        else if (name == "seed") o.seed = static_cast<std::uint64_t>(num(name, v));
+        else die("unknown flag " + a);
+    }
+    argc = out;
+    argv[argc] = nullptr;
+}
+
+}  // namespace bench

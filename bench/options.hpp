@@ -1,0 +1,30 @@
+// The bench binary's own flags (Google Benchmark's --benchmark_* flags pass through).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct Options {
+    std::string target;                 // ws://HOST:PORT of a running server; empty: start one
+    std::string server_binary;          // default: found next to this binary
+    std::vector<std::string> server_flags;  // extra flags for the server we start
+    std::vector<std::size_t> users = {10, 50, 100};
+    std::size_t room_size = 0;          // 0: all users of a run in one room
+    double warmup_s = 1, duration_s = 5, drain_s = 3;
+    unsigned server_threads = 1, generator_threads = 1;
+    double slo_p99_ms = 200;            // load/capacity
+    std::size_t capacity_room_size = 50, capacity_max_users = 800;
+    std::size_t join_storm_users = 100;
+    bool criteria_exit = false;         // a FAIL in the criteria table fails the process
+    bool progress = true;
+    bool reports_to_stderr = false;     // stdout carries JSON/CSV: keep it machine-readable
+    std::uint64_t seed = 42;
+};
+
+Options& options();
+// Removes our flags from argv (so benchmark::Initialize sees only its own); exits 2 on errors.
+void parse_options(int& argc, char** argv);
+std::string options_usage();
+
+}  // namespace bench

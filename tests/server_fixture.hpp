@@ -1,0 +1,90 @@
+// A real liveshare-server process per test, and helpers to talk to it.
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <random>
+
+#include "client.hpp"
+#include "server_process.hpp"
+#include "workload.hpp"
+
+namespace lstest {
+
+using namespace std::chrono_literals;
+using liveshare::MsgType;
+using liveshare::ServerMessage;
+
+inline std::string temp_db(const std::string& name) {
+    auto p = std::filesystem::temp_directory_path() / ("liveshare-test-" + std::to_string(getpid()) + "-" + name + ".db");
+    for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p.string() + suffix);
+    return p.string();
+}
+
+inline std::string uuid() {
+    static std::mt19937_64 rng{std::random_device{}()};
+    return harness::make_uuid(rng);
+}
+
+inline std::unique_ptr<harness::ServerProcess> start_server(std::vector<std::string> args) {
+    return std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args);
+}
+
+inline harness::Endpoint endpoint(const harness::ServerProcess& s) { return {"127.0.0.1", s.port()}; }
+
+// Connects and authenticates; returns after AuthResult (success asserted) and GraphState.
+inline std::unique_ptr<harness::SyncClient> join(const harness::ServerProcess& s, const std::string& room,
+                                                 const std::string& user, bool v2 = false,
+                                                 std::optional<std::uint64_t> last_seq = {},
+                                                 std::optional<std::string> password = {}) {
+    auto c = std::make_unique<harness::SyncClient>(endpoint(s), room, v2);
+    std::string auth;
+    liveshare::encode_auth(auth, user, "name-" + user.substr(0, 4),
+                           password ? std::optional<std::string_view>(*password) : std::nullopt, last_seq);
+    c->send(auth);
+    ServerMessage m;
+    EXPECT_TRUE(c->recv_type(MsgType::AuthResult, m)) << "no AuthResult";
+    EXPECT_TRUE(m.success) << m.error;
+    return c;
+}
+
+// Next parsed message of any type (skips nothing); false on timeout.
+inline bool next(harness::SyncClient& c, ServerMessage& m, std::chrono::milliseconds t = 5000ms) {
+    static thread_local liveshare::Parser p;
+    auto f = c.recv(t);
+    if (!f) return false;
+    std::string err;
+    EXPECT_TRUE(p.parse_server(f->data, m, err)) << err << " in " << f->data;
+    return true;
+}
+
+inline std::string move_op(const std::string& node, double x, double y) {
+    liveshare::GraphOp op;
+    op.type = liveshare::OpType::MoveTable;
+    op.node_id = op.table_uuid = node;
+    op.position = {x, y};
+    std::string s;
+    liveshare::encode_graph_op(s, op);
+    return s;
+}
+
+inline std::string create_op(const std::string& node) {
+    liveshare::GraphOp op;
+    op.type = liveshare::OpType::CreateTable;
+    op.node_id = op.table_uuid = node;
+    op.name = "orders";
+    std::string s;
+    liveshare::encode_graph_op(s, op);
+    return s;
+}
+
+inline double metric(const harness::ServerProcess& s, const std::string& name) {
+    auto res = harness::http_request(endpoint(s), "GET", "/metrics");
+    auto pos = res.body.find("\n" + name + " ");
+    if (pos == std::string::npos) return -1;
+    return std::atof(res.body.c_str() + pos + name.size() + 2);
+}
+
+}  // namespace lstest
