@@ -411,7 +411,7 @@ enum Key : unsigned {
 };
 
 unsigned required_keys(MsgType t, bool from_server) {
-    unsigned relayed = from_server ? K_USER : 0;
+    unsigned relayed = from_server ? static_cast<unsigned>(K_USER) : 0u;
     switch (t) {
         case MsgType::Auth: return K_USER | K_USERNAME;
         case MsgType::SyncStep1:
@@ -520,7 +520,8 @@ struct Parser::Impl {
         if (auto e = parser.iterate(data, len, len + kParsePadding).get(doc))
             return fail(err, "message", std::string("malformed JSON (") + simdjson::error_message(e) + ")");
         od::object root;
-        if (doc.get_object().get(root)) return fail(err, "message", "expected a JSON object");
+        if (auto e = doc.get_object().get(root))
+            return fail(err, "message", std::string("malformed JSON or not an object (") + simdjson::error_message(e) + ")");
         std::string_view type_name;
         bool has_type = false;
         od::object payload;
