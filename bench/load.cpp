@@ -82,8 +82,7 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
     return result;
 }
 
-void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
-    auto& c = st.counters;
+void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
     c["p50_ms"] = m.p_ms(50);
     c["p90_ms"] = m.p_ms(90);
     c["p95_ms"] = m.p_ms(95);
@@ -91,6 +90,11 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     c["p999_ms"] = m.p_ms(99.9);
     c["max_ms"] = static_cast<double>(m.totals.latency.max()) / 1000.0;
     c["p99_uncorrected_ms"] = m.p_uncorrected_ms(99);
+}
+
+void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
+    auto& c = st.counters;
+    if (m.totals.latency.count()) set_latency_counters(c, m);
     c["msgs_sent_per_s"] = m.msgs_sent_per_s;
     c["deliveries_per_s"] = m.deliveries_per_s;
     c["delivery_pct"] = m.delivery_pct;

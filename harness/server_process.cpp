@@ -56,8 +56,9 @@ void ProcessSampler::start(std::chrono::milliseconds period) {
         std::lock_guard lock(mu_);
         samples_.clear();
     }
+    started_ = std::chrono::steady_clock::now();
     thread_ = std::thread([this, period] {
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = started_;
         for (int i = 0; i < 36000 && !stop_; ++i) {  // bounded: one hour at 10 Hz
             ProcSample s;
             if (!read_proc(pid_, s)) break;
@@ -73,7 +74,15 @@ void ProcessSampler::start(std::chrono::milliseconds period) {
 
 void ProcessSampler::stop() {
     stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    thread_.join();
+    // A closing sample, so even a run shorter than one period has a start and an end.
+    ProcSample s;
+    std::lock_guard lock(mu_);
+    if (!samples_.empty() && read_proc(pid_, s)) {
+        double t = samples_.front().first + std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        samples_.emplace_back(t, s);
+    }
 }
 
 ProcessSampler::Summary ProcessSampler::summary() const {

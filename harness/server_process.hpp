@@ -36,6 +36,7 @@ public:
 private:
     pid_t pid_;
     std::thread thread_;
+    std::chrono::steady_clock::time_point started_;
     std::atomic<bool> stop_{false};
     mutable std::mutex mu_;
     std::vector<std::pair<double, ProcSample>> samples_;  // (seconds since start, sample)
