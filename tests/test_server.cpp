@@ -335,3 +335,28 @@ TEST(Server, FloodOfGarbageDoesNotStarveOthers) {
     EXPECT_TRUE(got);
     EXPECT_GE(metric(*s, "liveshare_drops_total{reason=\"rate_limited\"}"), 1);
 }
+
+TEST(Server, SecondAuthAndStillCursorsAreHandled) {
+    auto s = start_server(relaxed());
+    const auto room = uuid(), u = uuid();
+    auto a = join(*s, room, u);
+    auto b = join(*s, room, uuid());
+    std::string auth;
+    liveshare::encode_auth(auth, u, "again", std::nullopt, std::nullopt);
+    a->send(auth);
+    ServerMessage m;
+    ASSERT_TRUE(a->recv_type(MsgType::Error, m));
+    EXPECT_EQ(m.error, "already authenticated");
+    // The second of two moves to the same spot is under 1 px: throttled, never relayed.
+    a->send(R"({"type":"CursorMove","payload":{"position":[5,5]}})");
+    a->send(R"({"type":"CursorMove","payload":{"position":[5,5]}})");
+    a->send(create_op(uuid()));  // a durable marker after both
+    int cursors = 0;
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(next(*b, m));
+        if (m.type == MsgType::GraphOp) break;
+        cursors += m.type == MsgType::CursorMove;
+    }
+    EXPECT_EQ(cursors, 1);
+    EXPECT_GE(metric(*s, "liveshare_drops_total{reason=\"cursor_throttle\"}"), 1);
+}

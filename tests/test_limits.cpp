@@ -1,0 +1,50 @@
+// Connection-level limits, with raw sockets where a WebSocket client would be too polite.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server_fixture.hpp"
+
+using namespace lstest;
+
+namespace {
+int raw_connect(std::uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{20, 0};  // bound every read
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+}  // namespace
+
+TEST(Limits, SlowlorisHandshakeIsDroppedAndOthersStillJoin) {
+    auto s = start_server({"--db=", "--handshake-timeout-ms=300", "--quiet=1"});
+    int fd = raw_connect(s->port());
+    const char partial[] = "GET /room/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(write(fd, partial, sizeof partial - 1), 0);
+    // The server closes it: read returns 0 (EOF) rather than blocking for the 20 s bound.
+    char buf[64];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 0);
+    close(fd);
+    EXPECT_GE(metric(*s, "liveshare_handshake_timeouts_total"), 1);
+    auto ok = join(*s, uuid(), uuid());
+    EXPECT_FALSE(ok->closed());
+}
+
+TEST(Limits, ConnectionLimitRefusesWith503) {
+    auto s = start_server({"--db=", "--max-connections=1", "--quiet=1"});
+    auto a = join(*s, uuid(), uuid());
+    EXPECT_THROW(harness::SyncClient(endpoint(*s), uuid()), std::exception);
+    EXPECT_GE(metric(*s, "liveshare_connections_rejected_total"), 1);
+}
+
+TEST(Limits, BadPathsAreRefused) {
+    auto s = start_server({"--db=", "--quiet=1"});
+    EXPECT_THROW(harness::SyncClient(endpoint(*s), "not-a-uuid"), std::exception);
+    EXPECT_EQ(harness::http_request(endpoint(*s), "DELETE", "/metrics").status, 404);
+}
