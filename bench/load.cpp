@@ -42,11 +42,14 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .messages_per_user(0)
         .generator_threads(o.generator_threads)
         .seed(o.seed)
+        .offer_batch(o.client_batch)
+        .offer_deflate(o.client_deflate)
         .progress(o.progress);
 }
 
 // One load run against the --target, or against a fresh server process started for it.
-LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label) {
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
+                                  const std::string& profile = "") {
     const Options& o = options();
     if (!o.target.empty()) {
         cfg.target = o.target;
@@ -61,6 +64,7 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
     std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads), "--db=" + db,
                                      "--max-users=" + std::to_string(max_room_users + 1),
                                      "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"};
+    if (!profile.empty()) args.push_back("--profile=" + profile);
     args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
     std::string binary = o.server_binary.empty() ? harness::find_server_binary() : o.server_binary;
     harness::ServerProcess server(binary, args);
@@ -107,6 +111,9 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     c["server_cpu_pct"] = m.server_cpu_pct;
     c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
     c["server_rss_mb"] = m.server_rss_peak_mb;
+    c["server_write_mbps"] = m.server_write_mbps;
+    if (m.deliveries_per_s > 0 && m.server_measured)
+        c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
     c["generator_cpu_pct"] = m.generator_cpu_pct;
     c["generator_saturated"] = m.generator_saturated ? 1 : 0;
     c["converged"] = m.converged ? 1 : 0;
@@ -156,6 +163,15 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
         auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label);
         finish(st, r, label);
         if (w == Workload::Seed) g_seed_runs[users] = r.metrics;
+    }
+}
+
+void bm_users_profile(benchmark::State& st, std::size_t users, std::string profile) {
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(users, Workload::Seed).build();
+        auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label, profile);
+        finish(st, r, label);
     }
 }
 
@@ -257,6 +273,9 @@ benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
 void register_load_benchmarks() {
     for (std::size_t u : options().users)
         load(benchmark::RegisterBenchmark(fmt::format("load/users:{}", u).c_str(), bm_users, u, Workload::Seed));
+    for (const auto& p : options().profiles)
+        for (std::size_t u : options().users)
+            load(benchmark::RegisterBenchmark(fmt::format("load/users:{}/profile:{}", u, p).c_str(), bm_users_profile, u, p));
     load(benchmark::RegisterBenchmark("load/bandwidth/users:30", bm_bandwidth));
     load(benchmark::RegisterBenchmark("load/latency/users:10/messages:20", bm_latency));
     load(benchmark::RegisterBenchmark("load/editing/users:50", bm_users, std::size_t{50}, Workload::Editing));

@@ -27,6 +27,9 @@ std::string options_usage() {
   --criteria_exit             exit 1 when a success criterion FAILs (CI gate)
   --no_progress               no progress line on stderr
   --seed=42
+  --profiles=baseline;optimized   also register load/users:N/profile:P for each server profile
+                              (';'-separated; a profile may be a list like serialize:dom,batch:off)
+  --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
 )";
 }
 
@@ -85,6 +88,13 @@ void parse_options(int& argc, char** argv) {
         else if (name == "criteria_exit") o.criteria_exit = true;
         else if (name == "no_progress") o.progress = false;
         else if (name == "seed") o.seed = static_cast<std::uint64_t>(num(name, v));
+        else if (name == "profiles") {
+            o.profiles.clear();
+            std::istringstream in(v);
+            for (std::string f; std::getline(in, f, ';');)
+                if (!f.empty()) o.profiles.push_back(f);
+        } else if (name == "client_batch") o.client_batch = num(name, v) != 0;
+        else if (name == "client_deflate") o.client_deflate = num(name, v) != 0;
         else die("unknown flag " + a);
     }
     argc = out;

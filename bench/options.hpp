@@ -20,6 +20,8 @@ struct Options {
     bool progress = true;
     bool reports_to_stderr = false;     // stdout carries JSON/CSV: keep it machine-readable
     std::uint64_t seed = 42;
+    std::vector<std::string> profiles;  // load/users:N/profile:P for each (server --profile=P)
+    bool client_batch = true, client_deflate = false;
 };
 
 Options& options();

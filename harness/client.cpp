@@ -282,6 +282,9 @@ private:
     bool writing_ = false, authed_ = false, closing_ = false;
     Clock::time_point connect_started_;
     std::unordered_map<std::uint32_t, SeqTracker> trackers_;
+    std::vector<std::string_view> parts_;
+    std::string batch_in_;
+    std::vector<std::pair<std::size_t, std::size_t>> spans_;
 };
 
 struct Shared {
@@ -346,10 +349,18 @@ void SimUser::on_connect(beast::error_code ec) {
     if (ec) return fail("connect: " + ec.message());
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
-    if (sh_.cfg.negotiate_seq)
-        ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-            req.set(http::field::sec_websocket_protocol, liveshare::kSubprotocolV2);
+    if (sh_.cfg.negotiate_seq) {
+        std::string offer = sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2";
+        ws_.set_option(websocket::stream_base::decorator([offer](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, offer);
         }));
+    }
+    if (sh_.cfg.offer_deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.client_enable = true;
+        pmd.client_no_context_takeover = true;
+        ws_.set_option(pmd);
+    }
     ws_.async_handshake(sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
                         [this](beast::error_code ec) { on_handshake(ec); });
 }
@@ -392,7 +403,26 @@ void SimUser::on_read(beast::error_code ec, std::size_t n) {
     if (!ws_.got_binary()) {
         in_.resize(n + liveshare::kParsePadding);
         std::memcpy(in_.data(), buffer_.cdata().data(), n);
-        handle(n);
+        if (n && in_[0] == '[') {
+            // A batch frame: handle each message in order.
+            std::string err;
+            if (!parser_.split_batch(in_.data(), n, parts_, err)) {
+                metrics.error("unparseable batch frame");
+            } else {
+                // The parts point into in_, which each message reuses: keep offsets and a copy.
+                batch_in_.assign(in_.data(), n);
+                spans_.clear();
+                for (auto part : parts_) spans_.emplace_back(static_cast<std::size_t>(part.data() - in_.data()), part.size());
+                for (auto [off, len] : spans_) {
+                    in_.assign(batch_in_, off, len);
+                    in_.resize(len + liveshare::kParsePadding);
+                    handle(len);
+                }
+                metrics.received += parts_.size() - 1;
+            }
+        } else {
+            handle(n);
+        }
     }
     buffer_.consume(buffer_.size());
     do_read();
@@ -719,6 +749,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.server_cpu_peak_pct = s.cpu_peak_pct;
         M.server_rss_mb = s.rss_mb;
         M.server_rss_peak_mb = s.rss_peak_mb;
+        M.server_write_mbps = s.write_mbps;
     }
     const double gen_cpu = self_cpu_seconds() - cpu0;
     const double wall = std::chrono::duration<double>(Clock::now() - join_start).count();

@@ -33,6 +33,8 @@ struct LoadTestConfig {
     std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
     unsigned generator_threads = 1;
     bool negotiate_seq = true;   // offer the liveshare.v2 subprotocol
+    bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
+    bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
     bool check_convergence = true;
 };
@@ -58,6 +60,8 @@ public:
     LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }
     LoadTestConfigBuilder& negotiate_seq(bool b) { c_.negotiate_seq = b; return *this; }
     LoadTestConfigBuilder& join_timeout(std::chrono::milliseconds t) { c_.join_timeout = t; return *this; }
+    LoadTestConfigBuilder& offer_batch(bool b) { c_.offer_batch = b; return *this; }
+    LoadTestConfigBuilder& offer_deflate(bool b) { c_.offer_deflate = b; return *this; }
     LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
     LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
     LoadTestConfig build() const { return c_; }

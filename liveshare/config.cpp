@@ -85,6 +85,11 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                            [](auto& c, auto v) { c.cursor_min_distance_px = to_number<double>("cursor-min-px", v); }}},
         {"graphop-interval-ms", {"minimum interval between graph ops per connection; excess gets an Error (default 150)",
                                  [](auto& c, auto v) { c.graphop_min_interval_ms = to_number<std::uint32_t>("graphop-interval-ms", v); }}},
+        {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
+                     [](auto& c, auto v) {
+                         std::string err;
+                         if (!parse_profile(std::string(v), c.profile, err)) die(err);
+                     }}},
         {"quiet", {"no log lines on stderr (0|1)",
                    [](auto& c, auto v) { c.quiet = to_number<int>("quiet", v) != 0; }}},
     };

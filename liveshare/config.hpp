@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "profile.hpp"
+
 namespace liveshare {
 
 struct TokenBucketConfig {
@@ -40,6 +42,7 @@ struct ServerConfig {
     std::uint32_t cursor_min_interval_ms = 20;
     double cursor_min_distance_px = 1.0;
     std::uint32_t graphop_min_interval_ms = 150;
+    Profile profile = optimized_profile();  // --profile
     bool quiet = false;
 };
 

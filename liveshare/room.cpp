@@ -1,5 +1,8 @@
 #include "room.hpp"
 
+#include "fanout/fanout.hpp"
+#include "serialization/dom_encoder.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -37,7 +40,8 @@ std::int64_t now_unix_ms() {
         .count();
 }
 
-Room::Room(RoomSettings s, Metrics& metrics) : settings_(std::move(s)), metrics_(metrics) {
+Room::Room(RoomSettings s, Metrics& metrics, const Profile& profile)
+    : settings_(std::move(s)), metrics_(metrics), profile_(profile) {
     if (settings_.created_at.empty()) settings_.created_at = now_rfc3339();
     if (settings_.name.empty()) settings_.name = "Room " + settings_.id.substr(0, 8);
 }
@@ -134,53 +138,70 @@ bool Room::leave(const Participant* p) {
     return false;
 }
 
-void Room::fan_out_locked(const Participant* exclude, OutFrame v1, OutFrame v2) {
+void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
+                          const FrameSource& source) {
     for (auto& m : members_) {
         if (m.p.get() == exclude) continue;
-        const OutFrame& f = (v2.data && m.p->wants_seq()) ? v2 : v1;
-        metrics_.count_out(f.type);
-        m.p->deliver(f);
+        metrics_.count_out(type);
+        m.p->deliver({source(m.p->wants_seq()), type, d, key, false});
     }
 }
 
-void Room::durable_locked(Participant& from, MsgType type,
-                          const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode) {
+void Room::durable_locked(MsgType type,
+                          const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
+                          bool per_recipient) {
     const std::uint64_t seq = ++seq_;
-    OutFrame v1{make_frame([&](std::string& s) { encode(s, std::nullopt); }), type, Delivery::Durable, 0, false};
-    OutFrame v2{make_frame([&](std::string& s) { encode(s, seq); }), type, Delivery::Durable, 0, false};
-    log_.push_back({seq, v2});
+    auto v2 = make_frame([&](std::string& s) { encode(s, seq); });
+    log_.push_back({seq, {v2, type, Delivery::Durable, 0, false}});
     while (log_.size() > settings_.log_entries) log_.pop_front();
     // Durable messages are echoed to the sender: the echo is its acknowledgement and tells it
     // the order (and, with v2, the seq) every other member applies.
-    fan_out_locked(nullptr, std::move(v1), std::move(v2));
-    (void)from;
+    if (per_recipient) {
+        // Baseline: every recipient's writer serializes the message again.
+        fan_out_locked(nullptr, type, Delivery::Durable, 0, [&](bool want_seq) {
+            return make_frame([&](std::string& s) { encode(s, want_seq ? std::optional<std::uint64_t>(seq) : std::nullopt); });
+        });
+        return;
+    }
+    auto v1 = make_frame([&](std::string& s) { encode(s, std::nullopt); });
+    fan_out_locked(nullptr, type, Delivery::Durable, 0,
+                   [&](bool want_seq) { return frame_for_recipient(want_seq ? v2 : v1, profile_.fanout); });
 }
 
 void Room::relay(Participant& from, const ClientMessage& m) {
     const std::string& uid = from.user_id();
+    const bool dom = profile_.serialize == SerializeMode::Dom;
+    // Baseline: parse the payload into a DOM once, as the original's reader does.
+    std::optional<DomMessage> dm;
+    if (dom) dm.emplace(m.type, uid, m.payload);
+    auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) {
+        if (dm) s = dm->serialize(seq);
+        else encode_relay(s, m.type, uid, m.payload, seq);
+    };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
         if (m.type == MsgType::GraphOp) {
             state_.apply(m.op);
             dirty_ = true;
         }
-        durable_locked(from, m.type, [&](std::string& s, std::optional<std::uint64_t> seq) {
-            encode_relay(s, m.type, uid, m.payload, seq);
-        });
+        durable_locked(m.type, encode, dom);
         return;
     }
-    // Volatile: encoded once outside the lock, not echoed, coalesced per sender and type.
-    OutFrame f{make_frame([&](std::string& s) { encode_relay(s, m.type, uid, m.payload, std::nullopt); }),
-               m.type, Delivery::Volatile, coalesce_key(uid, m.type), false};
+    // Volatile: not echoed; coalesced per sender and type in each queue (cursor:coalesce).
+    const std::uint64_t key = profile_.cursor == CursorMode::Coalesce ? coalesce_key(uid, m.type) : 0;
+    std::shared_ptr<const std::string> once;
+    if (!dom) once = make_frame([&](std::string& s) { encode(s, std::nullopt); });
     std::lock_guard lock(mu_);
-    fan_out_locked(&from, std::move(f), OutFrame{});
+    fan_out_locked(&from, m.type, Delivery::Volatile, key, [&](bool) {
+        return dom ? make_frame([&](std::string& s) { encode(s, std::nullopt); }) : frame_for_recipient(once, profile_.fanout);
+    });
 }
 
 void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {
     std::lock_guard lock(mu_);
-    durable_locked(from, MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
+    durable_locked(MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
         encode_update_bytes(s, from.user_id(), update, seq);
-    });
+    }, profile_.serialize == SerializeMode::Dom);
 }
 
 void Room::send_state(Participant& to) {

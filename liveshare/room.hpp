@@ -12,6 +12,7 @@
 
 #include "metrics.hpp"
 #include "participant.hpp"
+#include "profile.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/schema_state.hpp"
 
@@ -36,7 +37,7 @@ struct RoomSnapshot {
 
 class Room {
 public:
-    Room(RoomSettings s, Metrics& metrics);
+    Room(RoomSettings s, Metrics& metrics, const Profile& profile);
     enum class JoinResult { Ok, Full };
     // Adds the participant (replacing one with the same user_id), queues AuthResult, the
     // state or the missed log entries, and SnapshotRecovery; tells the others.
@@ -71,12 +72,18 @@ private:
         std::uint64_t seq;
         OutFrame frame;  // the v2 form, with "seq"
     };
-    void fan_out_locked(const Participant* exclude, OutFrame v1, OutFrame v2);
-    void durable_locked(Participant& from, MsgType type, const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode);
+    // Produces the frame for one recipient (true: it negotiated seq numbers).
+    using FrameSource = std::function<std::shared_ptr<const std::string>(bool v2)>;
+    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
+                        const FrameSource& source);
+    // Sequences, logs and fans out a durable message; `encode` writes it with or without seq.
+    void durable_locked(MsgType type, const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
+                        bool per_recipient);
     RoomInfo room_info_locked() const;
 
     RoomSettings settings_;
     Metrics& metrics_;
+    const Profile& profile_;
     mutable std::mutex mu_;
     std::vector<Member> members_;
     SchemaState state_;

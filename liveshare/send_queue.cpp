@@ -45,6 +45,29 @@ bool SendQueue::pop(OutFrame& f) {
     return true;
 }
 
+bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
+    std::lock_guard lock(mu_);
+    out.clear();
+    if (q_.empty()) {
+        writing_ = false;
+        return false;
+    }
+    std::size_t bytes = 0;
+    while (!q_.empty() && (out.empty() || bytes + q_.front().data->size() <= max_bytes)) {
+        OutFrame& f = q_.front();
+        if (f.coalesce_key != 0) {
+            auto it = coalesce_.find(f.coalesce_key);
+            if (it != coalesce_.end() && it->second == front_id_) coalesce_.erase(it);
+        }
+        bytes += f.data->size();
+        out.push_back(std::move(f));
+        q_.pop_front();
+        ++front_id_;
+    }
+    inflight_ = bytes;
+    return true;
+}
+
 void SendQueue::write_done() {
     std::lock_guard lock(mu_);
     bytes_ -= inflight_;

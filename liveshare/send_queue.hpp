@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/messages.hpp"
 
@@ -34,6 +35,9 @@ public:
     PushResult push(OutFrame f);
     // Moves the next frame into `f` and marks it in flight; false (and the writer idle) if empty.
     bool pop(OutFrame& f);
+    // Moves up to max_bytes of queued frames (at least one) into `out`, all in flight as one
+    // write; false (and the writer idle) if empty.
+    bool pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes);
     // The in-flight write finished.
     void write_done();
     std::size_t bytes() const;

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "batching/batch.hpp"
 #include "metrics.hpp"
 #include "password.hpp"
 #include "persister.hpp"
@@ -85,19 +86,41 @@ public:
           bucket_critical_(ctx.cfg.rate_critical) {}
 
     void run(http::request<http::string_body> req) {
-        // The extension is opt-in: only a client that offers liveshare.v2 gets seq numbers.
-        auto offered = req[http::field::sec_websocket_protocol];
-        wants_seq_ = offered.find(kSubprotocolV2) != beast::string_view::npos;
+        // Extensions are opt-in: only a client that offers liveshare.v2 gets seq numbers, and
+        // only one that offers liveshare.v2+batch (on a batching profile) gets array frames.
+        const auto& profile = ctx_.cfg.profile;
+        std::string offered(req[http::field::sec_websocket_protocol]);
+        std::string selected;
+        for (std::size_t pos = 0; pos < offered.size();) {
+            std::size_t end = offered.find(',', pos);
+            if (end == std::string::npos) end = offered.size();
+            std::string token = offered.substr(pos, end - pos);
+            token.erase(0, token.find_first_not_of(' '));
+            token.erase(token.find_last_not_of(' ') + 1);
+            if (token == kSubprotocolV2Batch && profile.batch) selected = token;
+            else if (token == kSubprotocolV2 && selected.empty()) selected = token;
+            pos = end + 1;
+        }
+        wants_seq_ = !selected.empty();
+        batch_ = selected == kSubprotocolV2Batch;
         websocket::stream_base::timeout t;
         t.handshake_timeout = std::chrono::milliseconds(ctx_.cfg.handshake_timeout_ms);
         t.idle_timeout = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
         t.keep_alive_pings = true;
         ws_.set_option(t);
         ws_.read_message_max(ctx_.cfg.max_frame_bytes);
-        bool v2 = wants_seq_;
-        ws_.set_option(websocket::stream_base::decorator([v2](websocket::response_type& res) {
+        if (profile.compress == CompressMode::Deflate) {
+            // permessage-deflate, what browsers offer; used only if the client offers it too.
+            websocket::permessage_deflate pmd;
+            pmd.server_enable = true;
+            pmd.server_no_context_takeover = true;  // bounded memory per connection
+            pmd.compLevel = 6;
+            pmd.msg_size_threshold = 64;
+            ws_.set_option(pmd);
+        }
+        ws_.set_option(websocket::stream_base::decorator([selected](websocket::response_type& res) {
             res.set(http::field::server, "liveshare-cpp");
-            if (v2) res.set(http::field::sec_websocket_protocol, kSubprotocolV2);
+            if (!selected.empty()) res.set(http::field::sec_websocket_protocol, selected);
         }));
         ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
     }
@@ -331,6 +354,7 @@ private:
 
     void do_write() {
         if (closing_ || writing_) return;
+        if (batch_) return do_write_batch();
         OutFrame f;
         if (!queue_.pop(f)) {
             if (close_after_flush_) do_close(close_after_flush_, "authentication failed");
@@ -344,10 +368,46 @@ private:
         });
     }
 
+    // Batching candidate: everything queued (up to 64 KiB) goes out as one array frame, after
+    // an optional window that lets more arrive.
+    void do_write_batch() {
+        const auto window = ctx_.cfg.profile.batch_window_us;
+        if (window > 0 && !window_waited_) {
+            window_waited_ = true;
+            writing_ = true;
+            batch_timer_.expires_after(std::chrono::microseconds(window));
+            batch_timer_.async_wait([self = shared_from_this()](beast::error_code) {
+                self->writing_ = false;
+                self->do_write_batch();
+            });
+            return;
+        }
+        window_waited_ = false;
+        if (!queue_.pop_batch(batch_frames_, 64 * 1024)) {
+            if (close_after_flush_) do_close(close_after_flush_, "authentication failed");
+            return;
+        }
+        writing_ = true;
+        auto out = std::make_shared<std::string>();
+        if (batch_frames_.size() == 1) {
+            *out = *batch_frames_.front().data;
+        } else {
+            std::vector<std::shared_ptr<const std::string>> parts;
+            for (auto& f : batch_frames_) parts.push_back(f.data);
+            append_batch(*out, parts);
+        }
+        batch_frames_.clear();
+        ws_.text(true);
+        ws_.async_write(net::buffer(*out), [self = shared_from_this(), out](beast::error_code ec, std::size_t n) {
+            self->on_write(ec, n);
+        });
+    }
+
     void on_write(beast::error_code ec, std::size_t n) {
         writing_ = false;
+        const auto released = static_cast<std::int64_t>(queue_.bytes());
         queue_.write_done();
-        ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(n), 0);
+        ctx_.metrics.queue_bytes_changed(static_cast<std::int64_t>(queue_.bytes()) - released, 0);
         if (ec) {
             if (!is_harmless(ec)) ctx_.log("write: " + ec.message());
             return;  // the read side sees the failure and cleans up
@@ -385,6 +445,9 @@ private:
     std::shared_ptr<Room> room_;
     std::string user_id_, username_;
     std::optional<std::uint64_t> last_seq_;
+    net::steady_timer batch_timer_{ws_.get_executor()};
+    std::vector<OutFrame> batch_frames_;
+    bool batch_ = false, window_waited_ = false;
     bool wants_seq_ = false, accepted_ = false, authed_ = false, auth_pending_ = false;
     bool writing_ = false, closing_ = false, disconnected_ = false;
     std::uint16_t close_after_flush_ = 0;

@@ -586,6 +586,24 @@ bool Parser::parse_client(const char* data, std::size_t len, ClientMessage& out,
 bool Parser::parse_server(const char* data, std::size_t len, ServerMessage& out, std::string& error) {
     return impl_->parse(data, len, out, true, error);
 }
+bool Parser::split_batch(const char* data, std::size_t len, std::vector<std::string_view>& out, std::string& err) {
+    out.clear();
+    od::document doc;
+    od::array arr;
+    if (impl_->parser.iterate(data, len, len + kParsePadding).get(doc) || doc.get_array().get(arr))
+        return fail(err, "batch", "expected a JSON array of messages");
+    for (auto el : arr) {
+        od::value v;
+        od::object obj;
+        std::string_view raw;
+        if (std::move(el).get(v) || v.get_object().get(obj) || obj.raw_json().get(raw))
+            return fail(err, "batch", "elements must be message objects");
+        out.push_back(raw);
+    }
+    if (has_trailing(doc)) return fail(err, "batch", "trailing content");
+    return true;
+}
+
 bool Parser::parse_client(std::string_view text, ClientMessage& out, std::string& error) {
     std::string copy(text);
     copy.append(kParsePadding, '\0');

@@ -54,6 +54,9 @@ public:
     // On failure returns false and sets `error` to what was wrong (for Error.message).
     bool parse_client(const char* data, std::size_t len, ClientMessage& out, std::string& error);
     bool parse_server(const char* data, std::size_t len, ServerMessage& out, std::string& error);
+    // A batch frame ("[m1,m2,...]", the batching extension): the raw text of each element.
+    // `data` as for parse_*; the views point into it.
+    bool split_batch(const char* data, std::size_t len, std::vector<std::string_view>& out, std::string& error);
     // Convenience for callers without padded buffers (copies).
     bool parse_client(std::string_view text, ClientMessage& out, std::string& error);
     bool parse_server(std::string_view text, ServerMessage& out, std::string& error);

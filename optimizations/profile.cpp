@@ -1,0 +1,72 @@
+#include "profile.hpp"
+
+#include <charconv>
+#include <sstream>
+
+namespace liveshare {
+
+Profile baseline_profile() {
+    Profile p;
+    p.name = "baseline";
+    p.serialize = SerializeMode::Dom;
+    p.fanout = FanoutMode::Copy;
+    p.cursor = CursorMode::Forward;
+    p.compress = CompressMode::None;
+    p.batch = false;
+    return p;
+}
+
+// The candidates that won on this machine (optimizations/README.md has the numbers).
+Profile optimized_profile() {
+    Profile p;
+    p.name = "optimized";
+    p.serialize = SerializeMode::Splice;
+    p.fanout = FanoutMode::Shared;
+    p.cursor = CursorMode::Coalesce;
+    p.compress = CompressMode::None;
+    p.batch = true;
+    p.batch_window_us = 0;
+    return p;
+}
+
+std::string Profile::describe() const {
+    std::string s = "serialize:";
+    s += serialize == SerializeMode::Dom ? "dom" : "splice";
+    s += fanout == FanoutMode::Copy ? ",fanout:copy" : ",fanout:shared";
+    s += cursor == CursorMode::Forward ? ",cursor:forward" : ",cursor:coalesce";
+    s += compress == CompressMode::None ? ",compress:none" : ",compress:deflate";
+    s += batch ? ",batch:" + std::to_string(batch_window_us) : ",batch:off";
+    return s;
+}
+
+bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
+    if (spec == "baseline") return out = baseline_profile(), true;
+    if (spec == "optimized") return out = optimized_profile(), true;
+    Profile p = optimized_profile();
+    p.name = spec;
+    std::istringstream in(spec);
+    for (std::string item; std::getline(in, item, ',');) {
+        auto colon = item.find(':');
+        std::string path = item.substr(0, colon), v = colon == std::string::npos ? "" : item.substr(colon + 1);
+        if (path == "serialize" && (v == "dom" || v == "splice")) p.serialize = v == "dom" ? SerializeMode::Dom : SerializeMode::Splice;
+        else if (path == "fanout" && (v == "copy" || v == "shared")) p.fanout = v == "copy" ? FanoutMode::Copy : FanoutMode::Shared;
+        else if (path == "cursor" && (v == "forward" || v == "coalesce")) p.cursor = v == "forward" ? CursorMode::Forward : CursorMode::Coalesce;
+        else if (path == "compress" && (v == "none" || v == "deflate")) p.compress = v == "none" ? CompressMode::None : CompressMode::Deflate;
+        else if (path == "batch" && v == "off") p.batch = false;
+        else if (path == "batch") {
+            std::uint32_t w = 0;
+            auto r = std::from_chars(v.data(), v.data() + v.size(), w);
+            if (r.ec != std::errc{} || r.ptr != v.data() + v.size()) return error = "bad batch window '" + v + "'", false;
+            p.batch = true;
+            p.batch_window_us = w;
+        } else {
+            error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:dom|splice, "
+                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>)";
+            return false;
+        }
+    }
+    out = p;
+    return true;
+}
+
+}  // namespace liveshare

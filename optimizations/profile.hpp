@@ -1,0 +1,33 @@
+// Optimization profiles: which candidate each hot path uses, chosen at run time so one build
+// compares them in one run. `baseline` mirrors the original's architecture.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace liveshare {
+
+enum class SerializeMode { Dom, Splice };      // serialization/
+enum class FanoutMode { Copy, Shared };        // fanout/
+enum class CursorMode { Forward, Coalesce };   // cursors/
+enum class CompressMode { None, Deflate };     // compression/ (zstd: micro only, see README)
+
+struct Profile {
+    std::string name = "optimized";
+    SerializeMode serialize = SerializeMode::Splice;
+    FanoutMode fanout = FanoutMode::Shared;
+    CursorMode cursor = CursorMode::Coalesce;
+    CompressMode compress = CompressMode::None;
+    std::uint32_t batch_window_us = 0;  // batching/: 0 = a frame per message
+    bool batch = false;
+
+    std::string describe() const;  // "serialize:splice,fanout:shared,..."
+};
+
+Profile baseline_profile();
+Profile optimized_profile();
+// "baseline", "optimized", or a comma list of path:variant over optimized's defaults, e.g.
+// "serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250" (batch:<window_us>
+// or batch:off). Returns false and sets `error` on an unknown name.
+bool parse_profile(const std::string& spec, Profile& out, std::string& error);
+
+}  // namespace liveshare

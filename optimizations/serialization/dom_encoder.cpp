@@ -1,0 +1,36 @@
+#include "serialization/dom_encoder.hpp"
+
+#include <boost/json.hpp>
+
+#include <stdexcept>
+
+namespace liveshare {
+
+struct DomMessage::Impl {
+    MsgType type;
+    boost::json::object payload;
+};
+
+DomMessage::DomMessage(MsgType type, std::string_view user_id, std::string_view raw_payload)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->type = type;
+    boost::json::error_code ec;
+    boost::json::value v = raw_payload.empty() ? boost::json::value(boost::json::object()) : boost::json::parse(raw_payload, ec);
+    if (ec || !v.is_object()) throw std::invalid_argument("payload is not a JSON object");
+    // user_id first, as the splice encoder writes it.
+    impl_->payload.emplace("user_id", user_id);
+    for (auto& kv : v.as_object()) impl_->payload.emplace(kv.key(), kv.value());
+}
+
+DomMessage::~DomMessage() = default;
+DomMessage::DomMessage(DomMessage&&) noexcept = default;
+
+std::string DomMessage::serialize(std::optional<std::uint64_t> seq) const {
+    boost::json::object msg;
+    msg.emplace("type", to_string(impl_->type));
+    if (seq) msg.emplace("seq", *seq);
+    msg.emplace("payload", impl_->payload);
+    return boost::json::serialize(msg);
+}
+
+}  // namespace liveshare
