@@ -111,7 +111,7 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     c["server_cpu_pct"] = m.server_cpu_pct;
     c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
     c["server_rss_mb"] = m.server_rss_peak_mb;
-    c["server_write_mbps"] = m.server_write_mbps;
+    c["loopback_mbps"] = m.loopback_mbps;
     if (m.deliveries_per_s > 0 && m.server_measured)
         c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
     c["generator_cpu_pct"] = m.generator_cpu_pct;

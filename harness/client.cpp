@@ -690,6 +690,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
     sh.epoch = Clock::now() + std::chrono::milliseconds(50);
     const auto send_start = sh.epoch;
+    const double lo_before = loopback_tx_bytes();
     if (cfg.workload != Workload::JoinStorm)
         for (std::size_t i = 0; i < users.size(); ++i)
             net::post(*iocs[i % nthreads], [p = users[i].get()] { p->start_schedule(); });
@@ -721,6 +722,8 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         }
     }
     M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
+    if (sh.ep.host == "127.0.0.1" || sh.ep.host == "localhost")
+        M.loopback_mbps = (loopback_tx_bytes() - lo_before) * 8 / std::max(M.measured_s, 1e-3) / 1e6;
     if (show) std::fprintf(stderr, "\n");
 
     // Phase 3: drain until every expected durable delivery arrived, or the drain time is up.
@@ -749,7 +752,6 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.server_cpu_peak_pct = s.cpu_peak_pct;
         M.server_rss_mb = s.rss_mb;
         M.server_rss_peak_mb = s.rss_peak_mb;
-        M.server_write_mbps = s.write_mbps;
     }
     const double gen_cpu = self_cpu_seconds() - cpu0;
     const double wall = std::chrono::duration<double>(Clock::now() - join_start).count();

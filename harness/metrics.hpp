@@ -46,7 +46,9 @@ struct LoadTestMetrics {
     // Server, when we started it.
     bool server_measured = false;
     double server_cpu_pct = 0, server_cpu_peak_pct = 0, server_rss_mb = 0, server_rss_peak_mb = 0;
-    double server_write_mbps = 0;  // bytes the server process wrote (wire, compressed if so)
+    // Loopback traffic during the sending phase (all of lo, both directions, TCP/IP headers
+    // and compression included): the wire cost, when the target is on this machine.
+    double loopback_mbps = 0;
     std::map<std::string, double> server_metrics;  // scraped from /metrics at the end
 
     double p_ms(double p) const { return static_cast<double>(totals.latency.percentile(p)) / 1000.0; }

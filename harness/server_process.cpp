@@ -40,12 +40,6 @@ bool read_proc(pid_t pid, ProcSample& out) {
     }
     out.cpu_seconds = static_cast<double>(utime + stime) / kTicks;
     out.rss_mb = static_cast<double>(rss_pages) * kPageMb;
-    std::ifstream io("/proc/" + std::to_string(pid) + "/io");
-    for (std::string key; io >> key;) {
-        double v = 0;
-        io >> v;
-        if (key == "wchar:") out.write_bytes = v;
-    }
     return true;
 }
 
@@ -54,6 +48,13 @@ double self_cpu_seconds() {
     getrusage(RUSAGE_SELF, &ru);
     auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
     return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+double loopback_tx_bytes() {
+    std::ifstream in("/sys/class/net/lo/statistics/tx_bytes");
+    double v = 0;
+    in >> v;
+    return v;
 }
 
 void ProcessSampler::start(std::chrono::milliseconds period) {
@@ -99,10 +100,7 @@ ProcessSampler::Summary ProcessSampler::summary() const {
     const auto& first = samples_.front();
     const auto& last = samples_.back();
     double wall = last.first - first.first;
-    if (wall > 0) {
-        s.cpu_pct = 100.0 * (last.second.cpu_seconds - first.second.cpu_seconds) / wall;
-        s.write_mbps = (last.second.write_bytes - first.second.write_bytes) * 8 / wall / 1e6;
-    }
+    if (wall > 0) s.cpu_pct = 100.0 * (last.second.cpu_seconds - first.second.cpu_seconds) / wall;
     double rss_sum = 0;
     for (std::size_t i = 0; i < samples_.size(); ++i) {
         rss_sum += samples_[i].second.rss_mb;

@@ -15,11 +15,12 @@ namespace harness {
 struct ProcSample {
     double cpu_seconds = 0;  // utime + stime
     double rss_mb = 0;
-    double write_bytes = 0;  // /proc/PID/io wchar: bytes written by syscalls (sockets, files)
 };
 // Reads /proc/PID/stat and /proc/PID/status; false if the process is gone.
 bool read_proc(pid_t pid, ProcSample& out);
 double self_cpu_seconds();  // this process, all threads (getrusage)
+// Bytes sent on the loopback interface so far (all processes, both directions, with headers).
+double loopback_tx_bytes();
 
 class ProcessSampler {
 public:
@@ -30,7 +31,6 @@ public:
     // Mean and peak over the samples since start (CPU in % of one core).
     struct Summary {
         double cpu_pct = 0, cpu_peak_pct = 0, rss_mb = 0, rss_peak_mb = 0;
-        double write_mbps = 0;  // what the server wrote, framing and all, in Mbit/s
         std::size_t samples = 0;
     };
     Summary summary() const;

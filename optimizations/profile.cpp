@@ -42,10 +42,15 @@ std::string Profile::describe() const {
 bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
     if (spec == "baseline") return out = baseline_profile(), true;
     if (spec == "optimized") return out = optimized_profile(), true;
+    // A list starts from optimized, or from the profile it names first ("baseline,batch:0").
     Profile p = optimized_profile();
-    p.name = spec;
     std::istringstream in(spec);
-    for (std::string item; std::getline(in, item, ',');) {
+    bool first = true;
+    for (std::string item; std::getline(in, item, ','); first = false) {
+        if (first && (item == "baseline" || item == "optimized")) {
+            p = item == "baseline" ? baseline_profile() : optimized_profile();
+            continue;
+        }
         auto colon = item.find(':');
         std::string path = item.substr(0, colon), v = colon == std::string::npos ? "" : item.substr(colon + 1);
         if (path == "serialize" && (v == "dom" || v == "splice")) p.serialize = v == "dom" ? SerializeMode::Dom : SerializeMode::Splice;
@@ -65,6 +70,7 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
             return false;
         }
     }
+    p.name = spec;
     out = p;
     return true;
 }
