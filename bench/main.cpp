@@ -4,12 +4,24 @@
 
 #include <csignal>
 
+#include <functional>
+
 #include "load.hpp"
 #include "options.hpp"
+
+using Fixer = std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>;
+void register_micro_optimizations(const Fixer& fixed);
+void register_micro_harness(const Fixer& fixed);
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     bench::parse_options(argc, argv);
+    // --fixed_iterations=N pins every micro benchmark's iteration count, so instruction
+    // counts under callgrind are comparable run to run.
+    const auto n = bench::options().fixed_iterations;
+    auto fixed = [n](benchmark::internal::Benchmark* b) { return n > 0 ? b->Iterations(n) : b; };
+    register_micro_optimizations(fixed);
+    register_micro_harness(fixed);
     bench::register_load_benchmarks();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <random>
+#include <functional>
 #include <thread>
 
 #include "batching/batch.hpp"
@@ -20,6 +21,8 @@
 #include "workload.hpp"
 
 using namespace liveshare;
+
+void register_micro_optimizations(const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed);
 
 namespace {
 
@@ -247,25 +250,27 @@ void persist(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(parse_dom, graphop, MsgType::GraphOp)->Name("parse/dom/type:GraphOp");
-BENCHMARK_CAPTURE(parse_dom, cursor, MsgType::CursorMove)->Name("parse/dom/type:CursorMove");
-BENCHMARK_CAPTURE(parse_dom, awareness, MsgType::Awareness)->Name("parse/dom/type:Awareness");
-BENCHMARK_CAPTURE(parse_simdjson, graphop, MsgType::GraphOp)->Name("parse/simdjson/type:GraphOp");
-BENCHMARK_CAPTURE(parse_simdjson, cursor, MsgType::CursorMove)->Name("parse/simdjson/type:CursorMove");
-BENCHMARK_CAPTURE(parse_simdjson, awareness, MsgType::Awareness)->Name("parse/simdjson/type:Awareness");
-BENCHMARK_CAPTURE(serialize_dom, graphop, MsgType::GraphOp)->Name("serialize/dom/type:GraphOp");
-BENCHMARK_CAPTURE(serialize_dom, cursor, MsgType::CursorMove)->Name("serialize/dom/type:CursorMove");
-BENCHMARK_CAPTURE(serialize_splice, graphop, MsgType::GraphOp)->Name("serialize/splice/type:GraphOp");
-BENCHMARK_CAPTURE(serialize_splice, cursor, MsgType::CursorMove)->Name("serialize/splice/type:CursorMove");
-BENCHMARK_CAPTURE(fanout, copy, FanoutMode::Copy)->Name("fanout/copy")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000);
-BENCHMARK_CAPTURE(fanout, shared, FanoutMode::Shared)->Name("fanout/shared_buffer")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000);
-BENCHMARK_CAPTURE(batch, per_message, false)->Name("batch/per_message")->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000);
-BENCHMARK_CAPTURE(batch, coalesced, true)->Name("batch/coalesced")->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000);
-BENCHMARK_CAPTURE(compress, none, "none", 0)->Name("compress/none/level:0")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK_CAPTURE(compress, deflate1, "deflate", 1)->Name("compress/deflate/level:1")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK_CAPTURE(compress, deflate6, "deflate", 6)->Name("compress/deflate/level:6")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK_CAPTURE(compress, zstd1, "zstd", 1)->Name("compress/zstd/level:1")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK_CAPTURE(compress, zstd3, "zstd", 3)->Name("compress/zstd/level:3")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK_CAPTURE(compress, zstd_dict3, "zstd_dict", 3)->Name("compress/zstd_dict/level:3")->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536);
-BENCHMARK(persist)->Name("persist/per_op")->ArgName("ops_per_commit")->Arg(1)->UseRealTime();
-BENCHMARK(persist)->Name("persist/group_commit")->ArgName("ops_per_commit")->Arg(16)->Arg(256)->UseRealTime();
+void register_micro_optimizations(const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
+    fixed(benchmark::RegisterBenchmark("parse/dom/type:GraphOp", parse_dom, MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("parse/dom/type:CursorMove", parse_dom, MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("parse/dom/type:Awareness", parse_dom, MsgType::Awareness));
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:GraphOp", parse_simdjson, MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:CursorMove", parse_simdjson, MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:Awareness", parse_simdjson, MsgType::Awareness));
+    fixed(benchmark::RegisterBenchmark("serialize/dom/type:GraphOp", serialize_dom, MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("serialize/dom/type:CursorMove", serialize_dom, MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("serialize/splice/type:GraphOp", serialize_splice, MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("serialize/splice/type:CursorMove", serialize_splice, MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("fanout/copy", fanout, FanoutMode::Copy)->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("fanout/shared_buffer", fanout, FanoutMode::Shared)->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("batch/per_message", batch, false)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
+    fixed(benchmark::RegisterBenchmark("batch/coalesced", batch, true)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
+    fixed(benchmark::RegisterBenchmark("compress/none/level:0", compress, "none", 0)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/deflate/level:1", compress, "deflate", 1)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/deflate/level:6", compress, "deflate", 6)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd/level:1", compress, "zstd", 1)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd/level:3", compress, "zstd", 3)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd_dict/level:3", compress, "zstd_dict", 3)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("persist/per_op", persist)->ArgName("ops_per_commit")->Arg(1)->UseRealTime());
+    fixed(benchmark::RegisterBenchmark("persist/group_commit", persist)->ArgName("ops_per_commit")->Arg(16)->Arg(256)->UseRealTime());
+}

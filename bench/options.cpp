@@ -29,6 +29,7 @@ std::string options_usage() {
   --seed=42
   --profiles=baseline;optimized   also register load/users:N/profile:P for each server profile
                               (';'-separated; a profile may be a list like serialize:dom,batch:off)
+  --fixed_iterations=N        micro benchmarks run exactly N iterations (for callgrind counts)
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
 )";
 }
@@ -95,6 +96,7 @@ void parse_options(int& argc, char** argv) {
                 if (!f.empty()) o.profiles.push_back(f);
         } else if (name == "client_batch") o.client_batch = num(name, v) != 0;
         else if (name == "client_deflate") o.client_deflate = num(name, v) != 0;
+        else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
         else die("unknown flag " + a);
     }
     argc = out;

@@ -1,5 +1,6 @@
 // The bench binary's own flags (Google Benchmark's --benchmark_* flags pass through).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct Options {
     std::uint64_t seed = 42;
     std::vector<std::string> profiles;  // load/users:N/profile:P for each (server --profile=P)
     bool client_batch = true, client_deflate = false;
+    std::int64_t fixed_iterations = 0;  // micro benchmarks: exact iterations (instruction counts)
 };
 
 Options& options();

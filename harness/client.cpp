@@ -123,15 +123,16 @@ struct SyncClient::Impl {
 };
 
 SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2,
-                       std::chrono::milliseconds timeout)
+                       std::chrono::milliseconds timeout, std::string protocols)
     : impl_(std::make_unique<Impl>()) {
     tcp::resolver resolver(impl_->ioc);
     auto& layer = beast::get_lowest_layer(impl_->ws);
     layer.expires_after(timeout);
     layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
-    if (offer_v2)
-        impl_->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-            req.set(http::field::sec_websocket_protocol, liveshare::kSubprotocolV2);
+    if (offer_v2 && protocols.empty()) protocols = std::string(liveshare::kSubprotocolV2);
+    if (!protocols.empty())
+        impl_->ws.set_option(websocket::stream_base::decorator([protocols](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, protocols);
         }));
     websocket::response_type res;
     impl_->ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);

@@ -41,8 +41,9 @@ public:
         std::string data;
         bool binary = false;
     };
+    // offer_v2 offers "liveshare.v2"; `protocols` (if set) is offered instead, verbatim.
     SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2 = false,
-               std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+               std::chrono::milliseconds timeout = std::chrono::milliseconds(5000), std::string protocols = "");
     ~SyncClient();
     SyncClient(const SyncClient&) = delete;
     SyncClient& operator=(const SyncClient&) = delete;

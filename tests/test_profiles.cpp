@@ -1,0 +1,106 @@
+// Optimization profiles: every profile speaks the original protocol to a client that
+// negotiates nothing; extensions only reach clients that ask for them.
+#include "profile.hpp"
+#include "server_fixture.hpp"
+
+using namespace lstest;
+
+TEST(Profiles, ParseNamedAndListed) {
+    liveshare::Profile p;
+    std::string err;
+    ASSERT_TRUE(liveshare::parse_profile("baseline", p, err));
+    EXPECT_EQ(p.serialize, liveshare::SerializeMode::Dom);
+    EXPECT_EQ(p.fanout, liveshare::FanoutMode::Copy);
+    EXPECT_FALSE(p.batch);
+    ASSERT_TRUE(liveshare::parse_profile("baseline,serialize:splice,batch:250", p, err)) << err;
+    EXPECT_EQ(p.serialize, liveshare::SerializeMode::Splice);
+    EXPECT_EQ(p.fanout, liveshare::FanoutMode::Copy);
+    EXPECT_TRUE(p.batch);
+    EXPECT_EQ(p.batch_window_us, 250u);
+    ASSERT_TRUE(liveshare::parse_profile("optimized,compress:deflate", p, err));
+    EXPECT_EQ(p.compress, liveshare::CompressMode::Deflate);
+    EXPECT_FALSE(liveshare::parse_profile("serialize:xml", p, err));
+    EXPECT_NE(err.find("serialize:xml"), std::string::npos);
+}
+
+TEST(Profiles, UnknownProfileIsAStartupError) {
+    EXPECT_THROW(start_server({"--db=", "--profile=turbo"}), std::runtime_error);
+}
+
+TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
+    for (std::string profile : {"baseline", "optimized", "optimized,compress:deflate", "optimized,batch:1000",
+                                "baseline,cursor:coalesce"}) {
+        SCOPED_TRACE(profile);
+        auto s = start_server({"--db=", "--graphop-interval-ms=0", "--quiet=1", "--profile=" + profile});
+        const auto room = uuid(), ua = uuid(), node = uuid();
+        auto a = join(*s, room, ua);
+        auto b = join(*s, room, uuid());
+        EXPECT_EQ(b->subprotocol(), "");
+        a->send(create_op(node));
+        a->send(R"({"type":"CursorMove","payload":{"position":[3,4]}})");
+        a->send(move_op(node, 9, 9));
+        // b sees single JSON objects (never arrays), without seq, with a's user_id, in order.
+        std::vector<MsgType> types;
+        ServerMessage m;
+        for (int i = 0; i < 20 && types.size() < 3; ++i) {
+            auto f = b->recv(5000ms);
+            ASSERT_TRUE(f);
+            ASSERT_EQ(f->data.front(), '{') << f->data;
+            liveshare::Parser p;
+            std::string err;
+            ASSERT_TRUE(p.parse_server(f->data, m, err)) << err;
+            if (m.type != MsgType::GraphOp && m.type != MsgType::CursorMove) continue;
+            EXPECT_FALSE(m.seq.has_value());
+            EXPECT_EQ(m.user_id, ua);
+            types.push_back(m.type);
+        }
+        EXPECT_EQ(types, (std::vector<MsgType>{MsgType::GraphOp, MsgType::CursorMove, MsgType::GraphOp}));
+        EXPECT_EQ(m.op.position.x, 9);
+    }
+}
+
+TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
+    for (std::string profile : {"baseline", "optimized"}) {
+        SCOPED_TRACE(profile);
+        auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1", "--profile=" + profile});
+        const auto room = uuid(), node = uuid();
+        auto sender = join(*s, room, uuid());
+        harness::SyncClient c(endpoint(*s), room, false, 5000ms, "liveshare.v2+batch, liveshare.v2");
+        EXPECT_EQ(c.subprotocol(), profile == "baseline" ? "liveshare.v2" : "liveshare.v2+batch");
+        std::string auth;
+        liveshare::encode_auth(auth, uuid(), "batcher", std::nullopt, std::nullopt);
+        c.send(auth);
+        ServerMessage m;
+        ASSERT_TRUE(c.recv_type(MsgType::AuthResult, m));
+        sender->send(create_op(node));
+        for (int i = 0; i < 200; ++i) sender->send(move_op(node, i, i));
+        // Count the ops however they are framed; arrays split back into messages.
+        liveshare::Parser p;
+        std::size_t ops = 0, arrays = 0;
+        std::uint64_t last_seq = 0;
+        for (int i = 0; i < 1000 && ops < 201; ++i) {
+            auto f = c.recv(5000ms);
+            ASSERT_TRUE(f);
+            std::string buf = f->data + std::string(liveshare::kParsePadding, '\0');
+            std::vector<std::string_view> parts;
+            std::string err;
+            if (f->data.front() == '[') {
+                ++arrays;
+                ASSERT_TRUE(p.split_batch(buf.data(), f->data.size(), parts, err)) << err;
+            } else {
+                parts.push_back(f->data);
+            }
+            for (auto part : parts) {
+                liveshare::Parser q;
+                ASSERT_TRUE(q.parse_server(part, m, err)) << err;
+                if (m.type != MsgType::GraphOp) continue;
+                ++ops;
+                ASSERT_TRUE(m.seq.has_value());
+                EXPECT_GT(*m.seq, last_seq);  // in order, nothing skipped
+                last_seq = *m.seq;
+            }
+        }
+        EXPECT_EQ(ops, 201u);
+        if (profile == "baseline") EXPECT_EQ(arrays, 0u);
+    }
+}
