@@ -83,6 +83,7 @@ struct SyncClient::Impl {
     std::string accepted_protocol;
     std::deque<std::pair<std::shared_ptr<std::string>, bool>> outbox;
     bool writing = false, paused = false, reading = false;
+    liveshare::Parser batch_parser;
 
     void read_loop() {
         if (paused || reading) return;
@@ -96,7 +97,19 @@ struct SyncClient::Impl {
                 cv.notify_all();
                 return;
             }
-            frames.push_back({beast::buffers_to_string(buffer.data()), ws.got_binary()});
+            std::string data = beast::buffers_to_string(buffer.data());
+            if (!ws.got_binary() && !data.empty() && data.front() == '[') {
+                // A batch frame: queue its messages one by one, in order.
+                std::string padded = data + std::string(liveshare::kParsePadding, '\0');
+                std::vector<std::string_view> parts;
+                std::string err;
+                if (batch_parser.split_batch(padded.data(), data.size(), parts, err))
+                    for (auto part : parts) frames.push_back({std::string(part), false, true});
+                else
+                    frames.push_back({std::move(data), false, false});
+            } else {
+                frames.push_back({std::move(data), ws.got_binary(), false});
+            }
             buffer.consume(buffer.size());
             cv.notify_all();
             net::post(ioc, [this] { read_loop(); });

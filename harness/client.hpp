@@ -40,6 +40,7 @@ public:
     struct Frame {
         std::string data;
         bool binary = false;
+        bool from_batch = false;  // one message of a batch (array) frame, split by the reader
     };
     // offer_v2 offers "liveshare.v2"; `protocols` (if set) is offered instead, verbatim.
     SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2 = false,
