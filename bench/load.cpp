@@ -112,6 +112,18 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
     c["server_rss_mb"] = m.server_rss_peak_mb;
     c["loopback_mbps"] = m.loopback_mbps;
+    // From the server's own /metrics at the end of the run.
+    auto scraped = [&](const char* k) {
+        auto it = m.server_metrics.find(k);
+        return it == m.server_metrics.end() ? 0.0 : it->second;
+    };
+    if (!m.server_metrics.empty()) {
+        c["server_queue_max_kb"] = scraped("liveshare_send_queue_bytes_max") / 1024.0;
+        c["server_volatile_drops"] = scraped("liveshare_drops_total{reason=\"volatile_queue_full\"}") +
+                                     scraped("liveshare_drops_total{reason=\"cursor_throttle\"}");
+        c["server_coalesced"] = scraped("liveshare_drops_total{reason=\"coalesced\"}");
+        c["slow_consumer_closes"] = scraped("liveshare_slow_consumer_closes_total");
+    }
     if (m.deliveries_per_s > 0 && m.server_measured)
         c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
     c["generator_cpu_pct"] = m.generator_cpu_pct;
