@@ -1,5 +1,7 @@
 #include "workload.hpp"
 
+#include "protocol/uuid.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -42,13 +44,8 @@ std::optional<Marker> from_pair(liveshare::Vec2 p) {
 }  // namespace
 
 std::string make_uuid(std::mt19937_64& rng) {
-    std::uint64_t a = rng(), b = rng();
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                  static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                  static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
-                  static_cast<unsigned long long>(b & 0xffffffffffffULL));
-    return buf;
+    const std::uint64_t a = rng();
+    return liveshare::format_uuid_v4(a, rng());
 }
 
 std::optional<Marker> extract_marker(const liveshare::ServerMessage& m) {

@@ -18,6 +18,7 @@
 #include "password.hpp"
 #include "persister.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/uuid.hpp"
 #include "rate_limiter.hpp"
 #include "room_registry.hpp"
 #include "snapshot_store.hpp"
@@ -43,13 +44,8 @@ bool is_harmless(beast::error_code ec) {
 
 std::string random_uuid() {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uint64_t a = rng(), b = rng();
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                  static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                  static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
-                  static_cast<unsigned long long>(b & 0xffffffffffffULL));
-    return buf;
+    const std::uint64_t a = rng();
+    return format_uuid_v4(a, rng());
 }
 
 class WsSession;
