@@ -112,3 +112,20 @@ TEST(SchemaState, ExplicitClocksConvergeInAnyOrder) {
         EXPECT_EQ(s.to_json(), reference.to_json()) << "trial " << trial;
     }
 }
+
+// Found by fuzz_graph_ops: a create whose explicit clock loses must not leave an empty
+// element behind (it serialized as a table without node_id).
+TEST(SchemaState, LosingCreateLeavesNothing) {
+    SchemaState s;
+    GraphOp op = create("a");
+    op.version = 0;
+    op.last_modified_at = 0;
+    EXPECT_FALSE(s.apply(op));
+    EXPECT_EQ(s.element_count(), 0u);
+    GraphOp rel;
+    rel.type = OpType::CreateRelationship;
+    rel.edge_id = "e";
+    rel.version = 0;
+    EXPECT_FALSE(s.apply(rel));
+    EXPECT_EQ(s.element_count(), 0u);
+}

@@ -43,7 +43,10 @@ bool SchemaState::apply(const GraphOp& op) {
         case OpType::CreateTable: {
             auto [it, inserted] = tables_.try_emplace(op.node_id);
             Table& t = it->second;
-            if (!advance_clock(t, op)) return false;
+            if (!advance_clock(t, op)) {
+                if (inserted) tables_.erase(it);  // a losing create leaves nothing behind
+                return false;
+            }
             t.node_id = op.node_id;
             t.table_uuid = op.table_uuid;
             t.name = op.name;
@@ -54,7 +57,10 @@ bool SchemaState::apply(const GraphOp& op) {
         case OpType::CreateRelationship: {
             auto [it, inserted] = relationships_.try_emplace(op.edge_id);
             Relationship& r = it->second;
-            if (!advance_clock(r, op)) return false;
+            if (!advance_clock(r, op)) {
+                if (inserted) relationships_.erase(it);
+                return false;
+            }
             r.edge_id = op.edge_id;
             r.from_node = op.from_node;
             r.to_node = op.to_node;
