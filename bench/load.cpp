@@ -276,6 +276,32 @@ void bm_join_storm(benchmark::State& st) {
     }
 }
 
+// Idle connections: N users join (rooms of 50) and stay; server RSS per connection, and a
+// fresh client's /healthz, join and ping while they are all connected.
+void bm_conn_idle(benchmark::State& st, std::size_t connections) {
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(connections, Workload::JoinStorm).room_size(50).idle_hold(ms(2000))
+                       .join_timeout(ms(60000)).build();
+        auto r = run_against_server(cfg, 50, label);
+        const auto& m = r.metrics;
+        if (m.users_joined == 0) {
+            st.SkipWithError(("no connection joined: " + describe(m, label)).c_str());
+            continue;
+        }
+        st.SetIterationTime(std::max(m.probe_join_ms, 0.001) / 1000.0);
+        st.counters["connections"] = static_cast<double>(m.users_joined);
+        st.counters["server_rss_mb"] = m.held_server_rss_mb;
+        st.counters["server_rss_per_conn_kb"] =
+            (m.held_server_rss_mb - m.start_server_rss_mb) * 1024.0 / static_cast<double>(m.users_joined);
+        st.counters["join_all_ms"] = m.join_all_ms;
+        st.counters["probe_healthz_ms"] = m.probe_healthz_ms;
+        st.counters["probe_join_ms"] = m.probe_join_ms;
+        st.counters["probe_pong_ms"] = m.probe_pong_ms;
+        st.SetLabel(describe(m, label.empty() ? "time = a fresh client's join while all are connected" : label));
+    }
+}
+
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
     return b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 }
@@ -294,6 +320,8 @@ void register_load_benchmarks() {
     load(benchmark::RegisterBenchmark("load/cursor_storm/users:50", bm_users, std::size_t{50}, Workload::CursorStorm));
     load(benchmark::RegisterBenchmark(fmt::format("load/join_storm/users:{}", options().join_storm_users).c_str(), bm_join_storm));
     load(benchmark::RegisterBenchmark("load/capacity", bm_capacity));
+    for (std::size_t n : {1000, 10000})
+        load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(), bm_conn_idle, n));
 }
 
 int print_load_reports() {

@@ -679,6 +679,9 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     std::vector<std::thread> threads;
     for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 
+    LoadTestResult result;
+    LoadTestMetrics& M = result.metrics;
+    if (ProcSample ps; server_pid > 0 && read_proc(server_pid, ps)) M.start_server_rss_mb = ps.rss_mb;
     std::unique_ptr<ProcessSampler> sampler;
     if (server_pid > 0) {
         sampler = std::make_unique<ProcessSampler>(server_pid);
@@ -694,12 +697,38 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     const auto join_deadline = join_start + cfg.join_timeout + std::chrono::milliseconds(10 * cfg.users);
     while (sh.joined + sh.join_failed < cfg.users && Clock::now() < join_deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    LoadTestResult result;
-    LoadTestMetrics& M = result.metrics;
     M.join_all_ms = std::chrono::duration<double, std::milli>(Clock::now() - join_start).count();
     M.users = cfg.users;
     M.users_joined = sh.joined.load();
     M.rooms = rooms;
+
+    if (cfg.idle_hold.count() > 0) {
+        // Idle connections: hold them, then check the server still answers quickly.
+        std::this_thread::sleep_for(cfg.idle_hold);
+        ProcSample ps;
+        if (server_pid > 0 && read_proc(server_pid, ps)) M.held_server_rss_mb = ps.rss_mb;
+        try {
+            auto t0 = Clock::now();
+            http_request(sh.ep, "GET", "/healthz");
+            M.probe_healthz_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+            t0 = Clock::now();
+            SyncClient probe(sh.ep, make_uuid(rng), false);
+            std::string auth;
+            liveshare::encode_auth(auth, make_uuid(rng), "probe", std::nullopt, std::nullopt);
+            probe.send(auth);
+            liveshare::ServerMessage m;
+            if (probe.recv_type(MsgType::GraphState, m, std::chrono::milliseconds(10000))) {
+                M.probe_join_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                t0 = Clock::now();
+                probe.send("{\"type\":\"Ping\"}");
+                if (probe.recv_type(MsgType::Pong, m, std::chrono::milliseconds(10000)))
+                    M.probe_pong_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+            }
+            probe.close();
+        } catch (const std::exception& e) {
+            M.totals.error(std::string("probe: ") + e.what());
+        }
+    }
 
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
     sh.epoch = Clock::now() + std::chrono::milliseconds(50);

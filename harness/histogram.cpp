@@ -12,7 +12,8 @@ constexpr std::uint64_t kHalf = kSub / 2;                     // 128
 constexpr std::size_t kBuckets = kSub + Histogram::kMaxExp * kHalf;
 }  // namespace
 
-Histogram::Histogram() : counts_(kBuckets, 0) {}
+// Buckets are allocated on the first record, so idle users of a big run cost nothing.
+Histogram::Histogram() = default;
 
 // Values below 256 map one to one; above, each power of two [2^e, 2^(e+1)) splits into 128
 // equal buckets, indexed after the linear part.
@@ -38,6 +39,7 @@ std::uint64_t Histogram::highest_of(std::size_t index) {
 }
 
 void Histogram::record(std::uint64_t v, std::uint64_t n) {
+    if (counts_.empty()) counts_.assign(kBuckets, 0);
     counts_[index_of(v)] += n;
     count_ += n;
     sum_ += static_cast<unsigned __int128>(v) * n;
@@ -46,6 +48,8 @@ void Histogram::record(std::uint64_t v, std::uint64_t n) {
 }
 
 void Histogram::merge(const Histogram& o) {
+    if (o.counts_.empty()) return;
+    if (counts_.empty()) counts_.assign(kBuckets, 0);
     for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
     count_ += o.count_;
     sum_ += o.sum_;

@@ -1,6 +1,6 @@
 // HDR-style log-linear histogram of non-negative integers (we record microseconds):
 // 256 sub-buckets per power of two bound the relative error by 1/128 (0.78%), memory is
-// fixed (about 40 KB), and histograms merge by adding counts.
+// fixed (about 43 KB, allocated on first use), and histograms merge by adding counts.
 #pragma once
 #include <cstdint>
 #include <vector>

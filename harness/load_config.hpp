@@ -37,6 +37,8 @@ struct LoadTestConfig {
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
     bool check_convergence = true;
+    // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
+    std::chrono::milliseconds idle_hold{0};
 };
 
 class LoadTestConfigBuilder {
@@ -64,6 +66,7 @@ public:
     LoadTestConfigBuilder& offer_deflate(bool b) { c_.offer_deflate = b; return *this; }
     LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
     LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
+    LoadTestConfigBuilder& idle_hold(std::chrono::milliseconds d) { c_.idle_hold = d; return *this; }
     LoadTestConfig build() const { return c_; }
 
 private:

@@ -39,6 +39,8 @@ struct LoadTestMetrics {
     bool converged = false;
     std::string convergence_detail;
     double join_all_ms = 0;       // time until every user had joined
+    // While every user is connected (idle_hold): server RSS, and a fresh client's probe.
+    double start_server_rss_mb = 0, held_server_rss_mb = 0, probe_healthz_ms = -1, probe_join_ms = -1, probe_pong_ms = -1;
     // Generator self-check.
     double generator_cpu_pct = 0;   // of one core
     double send_lag_p99_ms = 0;     // how late the generator sent versus intended
