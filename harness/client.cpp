@@ -780,7 +780,10 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     while (Clock::now() < drain_deadline && sh.durable_received.load() < expected_total())
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
 
-    if (cfg.check_convergence && cfg.workload != Workload::JoinStorm && cfg.workload != Workload::CursorStorm) {
+    if (M.users_joined == 0) {
+        M.converged = false;
+        M.convergence_detail = "no user joined";
+    } else if (cfg.check_convergence && cfg.workload != Workload::JoinStorm && cfg.workload != Workload::CursorStorm) {
         M.converged = check_convergence(sh, users, M.convergence_detail);
     } else {
         M.converged = true;
