@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "client.hpp"
 #include "criteria.hpp"
@@ -276,6 +277,46 @@ void bm_join_storm(benchmark::State& st) {
     }
 }
 
+// Protected rooms under a join storm: bcrypt (cost 12, as the original) runs on the server's
+// KDF pool while 10 users of another room keep sending the seed workload. Time = that
+// room's p99 during the storm; the storm's own join time is a counter.
+void bm_join_storm_protected(benchmark::State& st) {
+    const Options& o = options();
+    const std::size_t storm_users = 20;
+    for (auto _ : st) {
+        if (!o.target.empty()) {
+            st.SkipWithError("load/join_storm/protected starts its own server");
+            break;
+        }
+        const std::string db = fmt::format("/tmp/liveshare-bench-{}-protected.db", getpid());
+        harness::ServerProcess server(o.server_binary.empty() ? harness::find_server_binary() : o.server_binary,
+                                      {"--threads=" + std::to_string(o.server_threads), "--db=" + db, "--quiet=1",
+                                       "--graphop-interval-ms=0", "--rate-critical=0/0", "--bcrypt-cost=12"});
+        auto steady = base_config(10, Workload::Seed).warmup(ms(500)).duration(ms(8000)).seed(o.seed + 1)
+                          .target(server.url()).build();
+        auto storm = base_config(storm_users, Workload::JoinStorm).room_password("correct horse")
+                         .join_timeout(ms(60000)).seed(o.seed + 2).progress(false).target(server.url()).build();
+        harness::LoadTestResult steady_result, storm_result;
+        std::thread steady_thread([&] { steady_result = harness::run_load_test(steady, server.pid()); });
+        std::this_thread::sleep_for(ms(2000));  // the storm starts inside the measured window
+        try {
+            storm_result = harness::run_load_test(storm);
+        } catch (const std::exception& e) {
+            st.SkipWithError(e.what());
+        }
+        steady_thread.join();
+        server.stop();
+        for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+        const auto& m = steady_result.metrics;
+        st.SetIterationTime(std::max(m.p_ms(99), 0.001) / 1000.0);
+        set_counters(st, m);
+        st.counters["storm_users_joined"] = static_cast<double>(storm_result.metrics.users_joined);
+        st.counters["storm_join_all_ms"] = storm_result.metrics.join_all_ms;
+        st.counters["storm_join_p50_ms"] = static_cast<double>(storm_result.metrics.totals.join_time.percentile(50)) / 1000.0;
+        st.SetLabel(describe(m, "time = p99 of an unprotected room during a protected join storm"));
+    }
+}
+
 // Idle connections: N users join (rooms of 50) and stay; server RSS per connection, and a
 // fresh client's /healthz, join and ping while they are all connected.
 void bm_conn_idle(benchmark::State& st, std::size_t connections) {
@@ -320,6 +361,7 @@ void register_load_benchmarks() {
     load(benchmark::RegisterBenchmark("load/cursor_storm/users:50", bm_users, std::size_t{50}, Workload::CursorStorm));
     load(benchmark::RegisterBenchmark(fmt::format("load/join_storm/users:{}", options().join_storm_users).c_str(), bm_join_storm));
     load(benchmark::RegisterBenchmark("load/capacity", bm_capacity));
+    load(benchmark::RegisterBenchmark("load/join_storm/protected", bm_join_storm_protected));
     for (std::size_t n : {1000, 10000})
         load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(), bm_conn_idle, n));
 }

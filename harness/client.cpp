@@ -383,7 +383,9 @@ void SimUser::on_handshake(beast::error_code ec) {
     if (ec) return fail("handshake: " + ec.message());
     beast::get_lowest_layer(ws_).expires_never();
     std::string auth;
-    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), std::nullopt, std::nullopt);
+    std::optional<std::string_view> password;
+    if (!sh_.cfg.room_password.empty()) password = sh_.cfg.room_password;
+    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password, std::nullopt);
     enqueue(std::make_shared<const std::string>(std::move(auth)), MsgType::Auth);
     do_read();
 }
@@ -668,6 +670,14 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
     sh.warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
 
+    if (!cfg.room_password.empty()) {
+        // Protected rooms exist before anyone joins (the server hashes on its KDF pool).
+        for (const auto& id : sh.room_ids) {
+            auto res = http_request(sh.ep, "POST", "/room/" + id, "{\"password\":\"" + cfg.room_password + "\"}",
+                                    std::chrono::milliseconds(30000));
+            if (res.status != 201) throw std::runtime_error("POST /room/" + id + " answered " + std::to_string(res.status));
+        }
+    }
     // Many users per generator thread, each thread its own io_context (wrk-style).
     const unsigned nthreads = std::max(1u, cfg.generator_threads);
     std::vector<std::unique_ptr<net::io_context>> iocs;

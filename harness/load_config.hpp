@@ -37,6 +37,8 @@ struct LoadTestConfig {
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
     bool check_convergence = true;
+    // Rooms are created with POST /room/{id} and this password first; users send it in Auth.
+    std::string room_password;
     // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
     std::chrono::milliseconds idle_hold{0};
 };
@@ -66,6 +68,7 @@ public:
     LoadTestConfigBuilder& offer_deflate(bool b) { c_.offer_deflate = b; return *this; }
     LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
     LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
+    LoadTestConfigBuilder& room_password(std::string p) { c_.room_password = std::move(p); return *this; }
     LoadTestConfigBuilder& idle_hold(std::chrono::milliseconds d) { c_.idle_hold = d; return *this; }
     LoadTestConfig build() const { return c_; }
 
