@@ -274,6 +274,7 @@ private:
     void enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq = -1);
     void do_write();
     void fail(const std::string& kind);
+    void retire();
 
     Shared& sh_;
     std::size_t index_;
@@ -336,10 +337,11 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
     room = sh.room_of[index];
 }
 
-void SimUser::fail(const std::string& kind) {
-    metrics.error(kind);
+// This user is out of the run: every phase stops waiting for it (a join that never
+// completed counts as failed).
+void SimUser::retire() {
     if (!joined) {
-        joined = true;  // counted, so the run does not wait for it
+        joined = true;
         sh_.join_failed.fetch_add(1);
     }
     if (!schedule_done) {
@@ -350,6 +352,11 @@ void SimUser::fail(const std::string& kind) {
         closed = true;
         sh_.closed.fetch_add(1);
     }
+}
+
+void SimUser::fail(const std::string& kind) {
+    metrics.error(kind);
+    retire();
     timer_.cancel();
 }
 
@@ -401,16 +408,7 @@ void SimUser::on_read(beast::error_code ec, std::size_t n) {
                 metrics.error("disconnected: " + ec.message());
             else if (!sh_.done.load() || ws_.reason().code != websocket::close_code::normal)
                 metrics.error("closed by server: code " + std::to_string(ws_.reason().code));
-            closed = true;
-            sh_.closed.fetch_add(1);
-            if (!schedule_done) {
-                schedule_done = true;
-                sh_.done.fetch_add(1);
-            }
-            if (!joined) {
-                joined = true;
-                sh_.join_failed.fetch_add(1);
-            }
+            retire();
         }
         return;
     }

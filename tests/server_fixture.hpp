@@ -50,6 +50,22 @@ inline std::unique_ptr<harness::SyncClient> join(const harness::ServerProcess& s
     return c;
 }
 
+// An Auth that the server must refuse: returns its AuthResult (success asserted false).
+inline ServerMessage refused_auth(const harness::ServerProcess& s, const std::string& room,
+                                  std::optional<std::string> password = {}) {
+    harness::SyncClient c(endpoint(s), room);
+    std::string auth;
+    liveshare::encode_auth(auth, uuid(), "refused", password ? std::optional<std::string_view>(*password) : std::nullopt,
+                           std::nullopt);
+    c.send(auth);
+    ServerMessage m;
+    EXPECT_TRUE(c.recv_type(MsgType::AuthResult, m));
+    EXPECT_FALSE(m.success);
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_EQ(c.close_code(), liveshare::kCloseAuthFailed);
+    return m;
+}
+
 // Next parsed message of any type (skips nothing); false on timeout.
 inline bool next(harness::SyncClient& c, ServerMessage& m, std::chrono::milliseconds t = 5000ms) {
     static thread_local liveshare::Parser p;

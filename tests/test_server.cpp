@@ -182,16 +182,7 @@ TEST(Server, FullRoomRefusesWithRoomFull) {
     const auto room = uuid();
     auto a = join(*s, room, uuid());
     auto b = join(*s, room, uuid());
-    harness::SyncClient c(endpoint(*s), room);
-    std::string auth;
-    liveshare::encode_auth(auth, uuid(), "third", std::nullopt, std::nullopt);
-    c.send(auth);
-    ServerMessage m;
-    ASSERT_TRUE(c.recv_type(MsgType::AuthResult, m));
-    EXPECT_FALSE(m.success);
-    EXPECT_EQ(m.error, "Room is full");
-    EXPECT_TRUE(c.wait_closed());
-    EXPECT_EQ(c.close_code(), liveshare::kCloseAuthFailed);
+    EXPECT_EQ(refused_auth(*s, room).error, "Room is full");
 }
 
 TEST(Server, RestCreationAndProtectedRooms) {
@@ -199,15 +190,7 @@ TEST(Server, RestCreationAndProtectedRooms) {
     args.insert(args.end(), {"--require-rest-create=1", "--bcrypt-cost=4"});
     auto s = start_server(args);
     const auto room = uuid();
-    {
-        harness::SyncClient c(endpoint(*s), room);
-        std::string auth;
-        liveshare::encode_auth(auth, uuid(), "x", std::nullopt, std::nullopt);
-        c.send(auth);
-        ServerMessage m;
-        ASSERT_TRUE(c.recv_type(MsgType::AuthResult, m));
-        EXPECT_EQ(m.error, "Room not found");
-    }
+    EXPECT_EQ(refused_auth(*s, room).error, "Room not found");
     auto r = harness::http_request(endpoint(*s), "POST", "/room/" + room, R"({"name":"Design","password":"s3cret"})");
     EXPECT_EQ(r.status, 201);
     EXPECT_NE(r.body.find("\"is_protected\":true"), std::string::npos);
@@ -217,15 +200,7 @@ TEST(Server, RestCreationAndProtectedRooms) {
     EXPECT_EQ(info.status, 200);
     EXPECT_NE(info.body.find("\"name\":\"Design\""), std::string::npos);
     EXPECT_EQ(harness::http_request(endpoint(*s), "GET", "/room/" + uuid() + "/info").status, 404);
-    {
-        harness::SyncClient c(endpoint(*s), room);
-        std::string auth;
-        liveshare::encode_auth(auth, uuid(), "x", std::string_view("wrong"), std::nullopt);
-        c.send(auth);
-        ServerMessage m;
-        ASSERT_TRUE(c.recv_type(MsgType::AuthResult, m));
-        EXPECT_EQ(m.error, "Invalid password");
-    }
+    EXPECT_EQ(refused_auth(*s, room, std::string("wrong")).error, "Invalid password");
     auto ok = join(*s, room, uuid(), false, {}, std::string("s3cret"));
     EXPECT_FALSE(ok->closed());
 }
