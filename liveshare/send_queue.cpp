@@ -11,9 +11,10 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
             if (it != coalesce_.end() && it->second >= front_id_) {
                 // Latest wins: replace the queued, not yet written frame in place.
                 OutFrame& slot = q_[it->second - front_id_];
+                const auto delta = static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.data->size());
                 bytes_ = bytes_ - slot.data->size() + size;
                 slot = std::move(f);
-                return {Result::Coalesced, false};
+                return {Result::Coalesced, false, delta};
             }
         }
         if (bytes_ + size > soft_) return {Result::Dropped, false};
@@ -25,7 +26,7 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
     q_.push_back(std::move(f));
     bool start = !writing_;
     writing_ = true;
-    return {Result::Queued, start};
+    return {Result::Queued, start, static_cast<std::int64_t>(size)};
 }
 
 bool SendQueue::pop(OutFrame& f) {

@@ -28,6 +28,7 @@ public:
     struct PushResult {
         Result result;
         bool start_writer;  // the caller must start the write loop (it was idle)
+        std::int64_t bytes_delta = 0;  // change of the queued bytes
     };
 
     SendQueue(std::size_t soft_bytes, std::size_t hard_bytes) : soft_(soft_bytes), hard_(hard_bytes) {}

@@ -127,12 +127,10 @@ public:
     bool wants_seq() const override { return wants_seq_; }
 
     void deliver(OutFrame f) override {
-        const auto size = static_cast<std::int64_t>(f.data->size());
         auto r = queue_.push(std::move(f));
+        if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, queue_.bytes());
         switch (r.result) {
-            case SendQueue::Result::Queued:
-                ctx_.metrics.queue_bytes_changed(size, queue_.bytes());
-                break;
+            case SendQueue::Result::Queued: break;
             case SendQueue::Result::Coalesced: ctx_.metrics.drop(DropReason::Coalesced); break;
             case SendQueue::Result::Dropped: ctx_.metrics.drop(DropReason::VolatileQueueFull); break;
             case SendQueue::Result::Overflow:
@@ -217,6 +215,17 @@ private:
             reject_rate(msg_.type);
             return true;
         }
+        // Nothing a client sends may take an I/O thread down: a failure is this message's Error.
+        try {
+            return dispatch();
+        } catch (const std::exception& e) {
+            ctx_.log(std::string("message failed: ") + e.what());
+            send_error("internal_error", std::string(to_string(msg_.type)) + " failed on the server; not applied");
+            return true;
+        }
+    }
+
+    bool dispatch() {
         if (msg_.type == MsgType::Auth) return handle_auth();
         if (!authed_) {
             reject_unauthenticated();
@@ -551,8 +560,10 @@ private:
             return write(make_text(req, http::status::bad_request, "{\"error\":\"" + err + "\"}\n", "application/json"), req.keep_alive());
         if (ctx_.rooms.find(id))
             return write(make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
-        auto finish = [self = shared_from_this(), req = std::move(req), id, body](std::string hash) mutable {
-            RoomSettings s{id, body.name, body.owner_id, std::move(hash), ""};
+        auto finish = [self = shared_from_this(), req = std::move(req), id, body](std::optional<std::string> hash) mutable {
+            if (!hash)
+                return self->write(self->make_text(req, http::status::internal_server_error, "{\"error\":\"password hashing failed\"}\n", "application/json"), req.keep_alive());
+            RoomSettings s{id, body.name, body.owner_id, std::move(*hash), ""};
             s.max_users = body.max_users;
             auto [room, st] = self->ctx_.rooms.create(std::move(s));
             if (st == RoomRegistry::Status::Exists)
@@ -561,10 +572,15 @@ private:
                 return self->write(self->make_text(req, http::status::service_unavailable, "{\"error\":\"Too many rooms\"}\n", "application/json"), req.keep_alive());
             self->write(self->make_text(req, http::status::created, info_json(*room), "application/json"), req.keep_alive());
         };
-        if (!body.password) return finish("");
+        if (!body.password) return finish(std::string());
         // Hash on the KDF pool, answer back on this connection's strand.
         net::post(ctx_.kdf, [self = shared_from_this(), pw = *body.password, finish = std::move(finish)]() mutable {
-            std::string hash = hash_password(pw, self->ctx_.cfg.bcrypt_cost);
+            std::optional<std::string> hash;
+            try {
+                hash = hash_password(pw, self->ctx_.cfg.bcrypt_cost);
+            } catch (const std::exception& e) {
+                self->ctx_.log(std::string("hash_password: ") + e.what());
+            }
             net::post(self->stream_.get_executor(), [finish = std::move(finish), hash = std::move(hash)]() mutable {
                 finish(std::move(hash));
             });

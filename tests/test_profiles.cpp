@@ -98,3 +98,21 @@ TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
         if (profile == "baseline") EXPECT_EQ(arrays, 0u);
     }
 }
+
+TEST(Profiles, DeepButValidPayloadsRelayUnderTheDomBaseline) {
+    auto s = start_server({"--db=", "--quiet=1", "--profile=baseline"});
+    const auto room = uuid();
+    auto a = join(*s, room, uuid());
+    auto b = join(*s, room, uuid());
+    // As deep as the codec allows (it rejects beyond 32 levels).
+    std::string deep = R"({"type":"CursorMove","payload":{"position":[7,8],"extra":)";
+    for (int i = 0; i < 30; ++i) deep += "[";
+    for (int i = 0; i < 30; ++i) deep += "]";
+    deep += "}}";
+    a->send(deep);
+    ServerMessage m;
+    ASSERT_TRUE(b->recv_type(MsgType::CursorMove, m));
+    EXPECT_EQ(m.position.y, 8);
+    a->send(R"({"type":"Ping"})");
+    EXPECT_TRUE(a->recv_type(MsgType::Pong, m));  // the session (and the server) live on
+}

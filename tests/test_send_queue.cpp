@@ -28,7 +28,9 @@ TEST(SendQueue, FirstPushStartsTheWriterOnce) {
 TEST(SendQueue, VolatileCoalescesToLatestPerKey) {
     SendQueue q(1000, 10000);
     q.push(frame(10, Delivery::Volatile, 7, 'a'));
-    EXPECT_EQ(q.push(frame(12, Delivery::Volatile, 7, 'b')).result, SendQueue::Result::Coalesced);
+    auto r = q.push(frame(12, Delivery::Volatile, 7, 'b'));
+    EXPECT_EQ(r.result, SendQueue::Result::Coalesced);
+    EXPECT_EQ(r.bytes_delta, 2);
     EXPECT_EQ(q.push(frame(10, Delivery::Volatile, 8, 'c')).result, SendQueue::Result::Queued);
     EXPECT_EQ(q.frames(), 2u);
     EXPECT_EQ(q.bytes(), 22u);
