@@ -312,7 +312,11 @@ struct Shared {
     // Actual write start per sender and durable seq, for the uncorrected latency.
     std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
     std::size_t sent_at_cap = 0;
-    Clock::time_point epoch;
+    // The run's time origin; the main thread moves it (join, then schedule) while user
+    // threads read it, so it is an atomic count of steady-clock ticks.
+    std::atomic<Clock::rep> epoch_ticks{0};
+    Clock::time_point epoch() const { return Clock::time_point(Clock::duration(epoch_ticks.load(std::memory_order_acquire))); }
+    void set_epoch(Clock::time_point t) { epoch_ticks.store(t.time_since_epoch().count(), std::memory_order_release); }
     std::int64_t warmup_us = 0;
     std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
     std::atomic<std::uint64_t> durable_received{0}, sent{0};
@@ -323,7 +327,7 @@ struct Shared {
 
     explicit Shared(const LoadTestConfig& c) : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
     std::int64_t now_us() const {
-        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch).count();
+        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch()).count();
     }
 };
 
@@ -537,7 +541,7 @@ void SimUser::schedule_next() {
         }
         return;
     }
-    timer_.expires_at(sh_.epoch + std::chrono::microseconds(next_.t_us));
+    timer_.expires_at(sh_.epoch() + std::chrono::microseconds(next_.t_us));
     timer_.async_wait([this](beast::error_code ec) { on_timer(ec); });
 }
 
@@ -599,7 +603,8 @@ void SimUser::close() {
 namespace {
 
 // A fresh observer joins each room and reads the server's state: every client must hold it.
-bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users, std::string& detail) {
+bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
+                       std::vector<std::unique_ptr<net::io_context>>& iocs, std::string& detail) {
     std::vector<std::string> server_state(sh.room_ids.size());
     liveshare::Parser parser;
     for (std::size_t r = 0; r < sh.room_ids.size(); ++r) {
@@ -621,11 +626,28 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
             return false;
         }
     }
+    // Each client's state is read on its own thread: a late echo may still be applying it.
+    std::vector<std::string> client_state(users.size());
+    std::vector<char> include(users.size(), 0);
+    std::atomic<std::size_t> read{0};
+    for (std::size_t i = 0; i < users.size(); ++i)
+        net::post(*iocs[i % iocs.size()], [&, i] {
+            include[i] = !(users[i]->metrics.errors.size() && !users[i]->joined);
+            client_state[i] = users[i]->state.to_json();
+            read.fetch_add(1, std::memory_order_release);
+        });
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (read.load(std::memory_order_acquire) < users.size() && Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (read.load(std::memory_order_acquire) < users.size()) {
+        detail = "client states could not be read in time";
+        return false;
+    }
     std::size_t diverged = 0, checked = 0;
-    for (auto& u : users) {
-        if (u->metrics.errors.size() && !u->joined) continue;
+    for (std::size_t i = 0; i < users.size(); ++i) {
+        if (!include[i]) continue;
         ++checked;
-        if (u->state.to_json() != server_state[u->room]) ++diverged;
+        if (client_state[i] != server_state[users[i]->room]) ++diverged;
     }
     detail = std::to_string(checked - diverged) + "/" + std::to_string(checked) + " clients equal the server state";
     return diverged == 0;
@@ -700,7 +722,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
 
     // Phase 1: everyone joins (all at once: for join_storm this is the measurement).
     const auto join_start = Clock::now();
-    sh.epoch = join_start;
+    sh.set_epoch(join_start);
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
     const auto join_deadline = join_start + cfg.join_timeout + std::chrono::milliseconds(10 * cfg.users);
     while (sh.joined + sh.join_failed < cfg.users && Clock::now() < join_deadline)
@@ -739,8 +761,8 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
 
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
-    sh.epoch = Clock::now() + std::chrono::milliseconds(50);
-    const auto send_start = sh.epoch;
+    sh.set_epoch(Clock::now() + std::chrono::milliseconds(50));
+    const auto send_start = sh.epoch();
     const double lo_before = loopback_tx_bytes();
     if (cfg.workload != Workload::JoinStorm)
         for (std::size_t i = 0; i < users.size(); ++i)
@@ -792,7 +814,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.converged = false;
         M.convergence_detail = "no user joined";
     } else if (cfg.check_convergence && cfg.workload != Workload::JoinStorm && cfg.workload != Workload::CursorStorm) {
-        M.converged = check_convergence(sh, users, M.convergence_detail);
+        M.converged = check_convergence(sh, users, iocs, M.convergence_detail);
     } else {
         M.converged = true;
         M.convergence_detail = "not checked for this workload";
