@@ -13,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <map>
 #include <unordered_map>
 
 #include "server_process.hpp"
@@ -264,24 +265,34 @@ public:
     std::size_t room = 0;
 
 private:
-    void on_connect(beast::error_code ec);
-    void on_handshake(beast::error_code ec);
+    // One connection; a reconnect makes a new one and keeps the old object alive until the
+    // end, so its cancelled operations complete safely (and are ignored as stale).
+    struct Conn {
+        websocket::stream<beast::tcp_stream> ws;
+        beast::flat_buffer buffer;
+        explicit Conn(net::io_context& ioc) : ws(ioc) {}
+    };
+    void on_connect(Conn* c, beast::error_code ec);
+    void on_handshake(Conn* c, beast::error_code ec);
     void do_read();
-    void on_read(beast::error_code ec, std::size_t n);
+    void on_read(Conn* c, beast::error_code ec, std::size_t n);
     void handle(std::size_t n);
     void schedule_next();
     void on_timer(beast::error_code ec);
     void enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq = -1);
+    void send_control(std::string frame, MsgType type);
     void do_write();
     void fail(const std::string& kind);
+    void lost_connection(const std::string& why);
+    void schedule_reconnect(const std::string& why);
     void retire();
 
     Shared& sh_;
     std::size_t index_;
     net::io_context& ioc_;
-    websocket::stream<beast::tcp_stream> ws_;
-    net::steady_timer timer_;
-    beast::flat_buffer buffer_;
+    std::unique_ptr<Conn> c_;
+    std::vector<std::unique_ptr<Conn>> old_;
+    net::steady_timer timer_, retry_timer_;
     std::string in_;
     liveshare::Parser parser_;
     liveshare::ServerMessage msg_;
@@ -293,8 +304,15 @@ private:
         MsgType type;
         std::int64_t durable_seq;  // -1: not a measured durable message
     };
-    std::deque<Out> outbox_;
-    bool writing_ = false, authed_ = false, closing_ = false;
+    std::deque<Out> control_;  // Auth and Ping: before anything else, on the current connection
+    std::deque<Out> outbox_;   // the workload's messages, held while (re)joining
+    bool writing_ = false, authed_ = false, closing_ = false, connected_ = false;
+    bool reconnecting_ = false, resuming_ = false, resynced_ = false;
+    unsigned attempts_ = 0;
+    std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
+    // Own durable messages written and not yet echoed: resent after a resume if the server
+    // never got them (the echo is the acknowledgement).
+    std::map<std::uint64_t, Out> unacked_;
     Clock::time_point connect_started_;
     std::unordered_map<std::uint32_t, SeqTracker> trackers_;
     std::vector<std::string_view> parts_;
@@ -335,8 +353,8 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
     : sh_(sh),
       index_(index),
       ioc_(ioc),
-      ws_(ioc),
       timer_(ioc),
+      retry_timer_(ioc),
       script_(sh.cfg, index, sh.user_ids[index], sh.table_ids[index], sh.cfg.seed * 1000003 + index) {
     room = sh.room_of[index];
 }
@@ -362,21 +380,30 @@ void SimUser::fail(const std::string& kind) {
     metrics.error(kind);
     retire();
     timer_.cancel();
+    retry_timer_.cancel();
 }
 
 void SimUser::connect() {
+    if (c_) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(c_->ws).socket().close(ignored);
+        old_.push_back(std::move(c_));
+    }
+    c_ = std::make_unique<Conn>(ioc_);
     connect_started_ = Clock::now();
-    beast::get_lowest_layer(ws_).expires_after(sh_.cfg.join_timeout);
-    beast::get_lowest_layer(ws_).async_connect(sh_.address, [this](beast::error_code ec) { on_connect(ec); });
+    Conn* c = c_.get();
+    beast::get_lowest_layer(c->ws).expires_after(sh_.cfg.join_timeout);
+    beast::get_lowest_layer(c->ws).async_connect(sh_.address, [this, c](beast::error_code ec) { on_connect(c, ec); });
 }
 
-void SimUser::on_connect(beast::error_code ec) {
-    if (ec) return fail("connect: " + ec.message());
+void SimUser::on_connect(Conn* c, beast::error_code ec) {
+    if (c != c_.get()) return;
+    if (ec) return lost_connection("connect: " + ec.message());
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+    beast::get_lowest_layer(c->ws).socket().set_option(tcp::no_delay(true), ignored);
     if (sh_.cfg.negotiate_seq) {
         std::string offer = sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2";
-        ws_.set_option(websocket::stream_base::decorator([offer](websocket::request_type& req) {
+        c->ws.set_option(websocket::stream_base::decorator([offer](websocket::request_type& req) {
             req.set(http::field::sec_websocket_protocol, offer);
         }));
     }
@@ -384,43 +411,85 @@ void SimUser::on_connect(beast::error_code ec) {
         websocket::permessage_deflate pmd;
         pmd.client_enable = true;
         pmd.client_no_context_takeover = true;
-        ws_.set_option(pmd);
+        c->ws.set_option(pmd);
     }
-    ws_.async_handshake(sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
-                        [this](beast::error_code ec) { on_handshake(ec); });
+    c->ws.async_handshake(sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
+                          [this, c](beast::error_code ec) { on_handshake(c, ec); });
 }
 
-void SimUser::on_handshake(beast::error_code ec) {
-    if (ec) return fail("handshake: " + ec.message());
-    beast::get_lowest_layer(ws_).expires_never();
+void SimUser::on_handshake(Conn* c, beast::error_code ec) {
+    if (c != c_.get()) return;
+    if (ec) return lost_connection("handshake: " + ec.message());
+    beast::get_lowest_layer(c->ws).expires_never();
+    connected_ = true;
     std::string auth;
     std::optional<std::string_view> password;
     if (!sh_.cfg.room_password.empty()) password = sh_.cfg.room_password;
-    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password, std::nullopt);
-    enqueue(std::make_shared<const std::string>(std::move(auth)), MsgType::Auth);
+    // A reconnect resumes after the last seq it saw; the server replays the rest or, when its
+    // log no longer reaches back that far, sends the whole state.
+    const auto resume_from = reconnecting_ && sh_.cfg.negotiate_seq ? last_seq_ : std::nullopt;
+    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password, resume_from);
+    send_control(std::move(auth), MsgType::Auth);
     do_read();
 }
 
-void SimUser::do_read() {
-    ws_.async_read(buffer_, [this](beast::error_code ec, std::size_t n) { on_read(ec, n); });
+// The connection broke. Without a reconnect policy the user is out of the run; with one it
+// comes back after a backoff and resumes.
+void SimUser::lost_connection(const std::string& why) {
+    if (closed || closing_) return;
+    if (!sh_.cfg.reconnect.enabled) return fail(why);
+    if (connected_) ++metrics.disconnects;
+    connected_ = authed_ = resuming_ = resynced_ = false;
+    if (writing_) {
+        // The frame in flight may or may not have arrived: a durable one is in unacked_.
+        if (!control_.empty()) control_.pop_front();
+        else if (!outbox_.empty()) outbox_.pop_front();
+        writing_ = false;
+    }
+    control_.clear();  // Auth and Ping belong to the connection that is gone
+    if (joined) reconnecting_ = true;
+    schedule_reconnect(why);
 }
 
-void SimUser::on_read(beast::error_code ec, std::size_t n) {
+void SimUser::schedule_reconnect(const std::string& why) {
+    const auto& pol = sh_.cfg.reconnect;
+    if (++attempts_ > pol.max_attempts)
+        return fail("reconnect gave up after " + std::to_string(pol.max_attempts) + " attempts: " + why);
+    const auto shift = std::min(attempts_ - 1, 16u);
+    const auto base = std::min(pol.max_backoff, pol.initial_backoff * (1L << shift));
+    // Full backoff with jitter in [base/2, base], from a per-user deterministic stream.
+    const double u = static_cast<double>((sh_.cfg.seed * 6364136223846793005ULL + index_ * 1442695040888963407ULL +
+                                          attempts_ * 2862933555777941757ULL) >> 11) / static_cast<double>(1ULL << 53);
+    retry_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(base * (0.5 + 0.5 * u)));
+    retry_timer_.async_wait([this](beast::error_code ec) {
+        if (!ec && !closed && !closing_) connect();
+    });
+}
+
+void SimUser::do_read() {
+    Conn* c = c_.get();
+    c->ws.async_read(c->buffer, [this, c](beast::error_code ec, std::size_t n) { on_read(c, ec, n); });
+}
+
+void SimUser::on_read(Conn* c, beast::error_code ec, std::size_t n) {
+    if (c != c_.get()) return;
     if (ec) {
         if (!closed && !closing_) {
+            std::string why;
             if (ec != websocket::error::closed && ec != net::error::operation_aborted)
-                metrics.error("disconnected: " + ec.message());
-            else if (!sh_.done.load() || ws_.reason().code != websocket::close_code::normal)
-                metrics.error("closed by server: code " + std::to_string(ws_.reason().code));
-            retire();
+                why = "disconnected: " + ec.message();
+            else if (!sh_.done.load() || c->ws.reason().code != websocket::close_code::normal)
+                why = "closed by server: code " + std::to_string(c->ws.reason().code);
+            if (!why.empty()) lost_connection(why);
+            else retire();
         }
         return;
     }
     metrics.bytes_in += n;
     ++metrics.received;
-    if (!ws_.got_binary()) {
+    if (!c->ws.got_binary()) {
         in_.resize(n + liveshare::kParsePadding);
-        std::memcpy(in_.data(), buffer_.cdata().data(), n);
+        std::memcpy(in_.data(), c->buffer.cdata().data(), n);
         if (n && in_[0] == '[') {
             // A batch frame: handle each message in order.
             std::string err;
@@ -435,15 +504,17 @@ void SimUser::on_read(beast::error_code ec, std::size_t n) {
                     in_.assign(batch_in_, off, len);
                     in_.resize(len + liveshare::kParsePadding);
                     handle(len);
+                    if (c != c_.get()) return;  // handling failed the connection
                 }
                 metrics.received += parts_.size() - 1;
             }
         } else {
             handle(n);
+            if (c != c_.get()) return;
         }
     }
-    buffer_.consume(buffer_.size());
-    do_read();
+    c->buffer.consume(c->buffer.size());
+    if (!closed) do_read();
 }
 
 void SimUser::handle(std::size_t n) {
@@ -459,8 +530,38 @@ void SimUser::handle(std::size_t n) {
         case MsgType::AuthResult:
             if (!msg_.success) return fail("auth failed: " + msg_.error);
             authed_ = true;
+            attempts_ = 0;
+            if (reconnecting_) {
+                // Back in the room. The replay (or the state) was queued with the AuthResult,
+                // so a Pong to this Ping marks its end.
+                ++metrics.reconnects;
+                resuming_ = true;
+                std::string ping;
+                liveshare::encode_simple(ping, MsgType::Ping);
+                send_control(std::move(ping), MsgType::Ping);
+            }
+            return;
+        case MsgType::Pong:
+            if (resuming_) {
+                resuming_ = reconnecting_ = false;
+                if (resynced_) resynced_ = false;
+                else ++metrics.resumes;
+                // What was written but never echoed did not reach the room: send it again,
+                // before anything newer, in its original order.
+                for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
+                    outbox_.push_front(it->second);
+                    ++metrics.resent;
+                }
+                unacked_.clear();
+                do_write();
+            }
             return;
         case MsgType::GraphState:
+            if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
+            if (resuming_) {
+                ++metrics.resyncs;  // the log did not reach back: the whole state instead
+                resynced_ = true;
+            }
             state = std::move(msg_.state);
             if (authed_ && !joined) {
                 joined = true;
@@ -481,11 +582,14 @@ void SimUser::handle(std::size_t n) {
         }
         case MsgType::GraphOp: {
             state.apply(msg_.op);
+            if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
+            if (resuming_) ++metrics.replayed;
             auto it = sh_.index_of.find(msg_.user_id);
             auto mark = extract_marker(msg_);
             if (it == sh_.index_of.end() || !mark) return;
             if (it->second == index_) {
                 ++metrics.echoes;
+                unacked_.erase(mark->seq);
                 return;
             }
             SeqTracker& t = trackers_[it->second];
@@ -563,22 +667,36 @@ void SimUser::enqueue(std::shared_ptr<const std::string> frame, MsgType type, st
     do_write();
 }
 
+void SimUser::send_control(std::string frame, MsgType type) {
+    control_.push_back({std::make_shared<const std::string>(std::move(frame)), type, -1});
+    do_write();
+}
+
+// Control frames first; the workload's only once joined and not resuming (held meanwhile).
 void SimUser::do_write() {
-    if (writing_ || outbox_.empty() || closed) return;
+    if (writing_ || closed || !connected_) return;
+    const bool control = !control_.empty();
+    if (!control && (outbox_.empty() || !authed_ || resuming_)) return;
     writing_ = true;
-    Out& o = outbox_.front();
-    // The actual write start: the uncorrected latency counts from here.
-    if (o.durable_seq >= 0 && static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
-        sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(sh_.now_us(), std::memory_order_release);
-    ws_.async_write(net::buffer(*o.data), [this](beast::error_code ec, std::size_t n) {
+    Out& o = control ? control_.front() : outbox_.front();
+    if (o.durable_seq >= 0) {
+        // The actual write start: the uncorrected latency counts from here.
+        if (static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
+            sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(sh_.now_us(), std::memory_order_release);
+        if (sh_.cfg.reconnect.enabled) unacked_[static_cast<std::uint64_t>(o.durable_seq)] = o;
+    }
+    Conn* c = c_.get();
+    c->ws.async_write(net::buffer(*o.data), [this, c, control](beast::error_code ec, std::size_t n) {
+        if (c != c_.get() || !writing_) return;  // a connection given up meanwhile
         writing_ = false;
-        Out o = std::move(outbox_.front());
-        outbox_.pop_front();
-        if (ec) return fail("write: " + ec.message());
+        auto& q = control ? control_ : outbox_;
+        Out o = std::move(q.front());
+        q.pop_front();
+        if (ec) return lost_connection("write: " + ec.message());
         metrics.bytes_out += n;
         metrics.bytes_out_by_type[liveshare::index_of(o.type)] += n;
         ++metrics.msgs_out_by_type[liveshare::index_of(o.type)];
-        if (o.type != MsgType::Auth) {
+        if (o.type != MsgType::Auth && !control) {
             ++metrics.sent;
             sh_.sent.fetch_add(1, std::memory_order_relaxed);
         }
@@ -588,9 +706,15 @@ void SimUser::do_write() {
 
 void SimUser::close() {
     timer_.cancel();
+    retry_timer_.cancel();
     if (closed || closing_) return;
     closing_ = true;
-    ws_.async_close(websocket::close_code::normal, [this](beast::error_code) {
+    if (!connected_ || !c_) {
+        closed = true;
+        sh_.closed.fetch_add(1);
+        return;
+    }
+    c_->ws.async_close(websocket::close_code::normal, [this](beast::error_code) {
         if (!closed) {
             closed = true;
             sh_.closed.fetch_add(1);

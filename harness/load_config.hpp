@@ -12,9 +12,13 @@ enum class Workload { Seed, Editing, CursorStorm, JoinStorm };
 const char* to_string(Workload w);
 bool workload_from(const std::string& s, Workload& out);
 
-struct NetworkSimulation {
-    bool enabled = false;  // impairment is the netsim issue's; off here
-    double latency_ms = 0, jitter_ms = 0, loss_pct = 0;
+// Client behaviour when a connection breaks: reconnect with exponential backoff (with
+// jitter) and resume from the last seen seq (liveshare.v2), resending own durable messages
+// that were written but never echoed.
+struct ReconnectPolicy {
+    bool enabled = false;
+    std::chrono::milliseconds initial_backoff{50}, max_backoff{2000};
+    unsigned max_attempts = 40;  // consecutive failures before the user gives up
 };
 
 struct LoadTestConfig {
@@ -28,7 +32,7 @@ struct LoadTestConfig {
     std::chrono::milliseconds join_timeout{15000};
     Workload workload = Workload::Seed;
     std::size_t payload_bytes = 512;          // approximate client frame size (seed)
-    NetworkSimulation network;
+    ReconnectPolicy reconnect;
     std::uint64_t seed = 42;
     std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
     unsigned generator_threads = 1;
@@ -58,7 +62,7 @@ public:
     LoadTestConfigBuilder& drain(std::chrono::milliseconds d) { c_.drain = d; return *this; }
     LoadTestConfigBuilder& workload(Workload w) { c_.workload = w; return *this; }
     LoadTestConfigBuilder& payload_bytes(std::size_t n) { c_.payload_bytes = n; return *this; }
-    LoadTestConfigBuilder& network(NetworkSimulation n) { c_.network = n; return *this; }
+    LoadTestConfigBuilder& reconnect(bool on) { c_.reconnect.enabled = on; return *this; }
     LoadTestConfigBuilder& seed(std::uint64_t s) { c_.seed = s; return *this; }
     LoadTestConfigBuilder& target(std::string t) { c_.target = std::move(t); return *this; }
     LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }

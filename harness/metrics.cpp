@@ -15,6 +15,12 @@ void UserMetrics::merge(const UserMetrics& o) {
     durable_rejected += o.durable_rejected;
     echoes += o.echoes;
     volatile_received += o.volatile_received;
+    disconnects += o.disconnects;
+    reconnects += o.reconnects;
+    resumes += o.resumes;
+    resyncs += o.resyncs;
+    replayed += o.replayed;
+    resent += o.resent;
     for (auto& [k, v] : o.errors) errors[k] += v;
     for (std::size_t i = 0; i < bytes_in_by_type.size(); ++i) {
         bytes_in_by_type[i] += o.bytes_in_by_type[i];

@@ -15,6 +15,8 @@ struct UserMetrics {
     std::uint64_t durable_received = 0, durable_duplicates = 0, durable_out_of_order = 0;
     std::uint64_t durable_expected = 0, durable_rejected = 0, echoes = 0;
     std::uint64_t volatile_received = 0;
+    // Faults: connections lost and re-established, how each resumed, what was resent.
+    std::uint64_t disconnects = 0, reconnects = 0, resumes = 0, resyncs = 0, replayed = 0, resent = 0;
     std::map<std::string, std::uint64_t> errors;  // by kind
     Histogram latency;        // durable deliveries from others, from intended send time (us)
     Histogram latency_uncorrected;  // same deliveries, from the actual write time (us)

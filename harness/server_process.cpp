@@ -118,11 +118,13 @@ ProcessSampler::Summary ProcessSampler::summary() const {
 }
 
 ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
-                             std::chrono::milliseconds start_timeout) {
+                             std::chrono::milliseconds start_timeout, const ServerLaunch& launch)
+    : address_(launch.address) {
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-    std::vector<std::string> argv_s = {binary, "--port=0", "--address=127.0.0.1"};
+    std::vector<std::string> argv_s = launch.prefix;
+    argv_s.insert(argv_s.end(), {binary, "--port=" + std::to_string(launch.port), "--address=" + launch.address});
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -132,8 +134,8 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
     if (pid_ == 0) {
         dup2(out_pipe[1], STDOUT_FILENO);
         dup2(err_pipe[1], STDERR_FILENO);
-        execv(binary.c_str(), argv.data());
-        std::fprintf(stderr, "exec %s: %s\n", binary.c_str(), std::strerror(errno));
+        execv(argv[0], argv.data());
+        std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
         _exit(127);
     }
     close(out_pipe[1]);

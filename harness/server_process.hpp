@@ -44,19 +44,29 @@ private:
     std::vector<std::pair<double, ProcSample>> samples_;  // (seconds since start, sample)
 };
 
+// Where and how the server runs: address and port to listen on, and a command prefix
+// (e.g. `ip netns exec NS` to run it inside a network namespace).
+struct ServerLaunch {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0;  // 0: a free one
+    std::vector<std::string> prefix;
+};
+
 class ServerProcess {
 public:
-    // Starts `binary --port=0 --address=127.0.0.1 <args...>` and waits for its port line.
+    // Starts `[prefix...] binary --port=P --address=A <args...>` and waits for its port line.
     // Throws std::runtime_error with the server's stderr tail when it does not come up.
     ServerProcess(const std::string& binary, const std::vector<std::string>& args,
-                  std::chrono::milliseconds start_timeout = std::chrono::milliseconds(10000));
+                  std::chrono::milliseconds start_timeout = std::chrono::milliseconds(10000),
+                  const ServerLaunch& launch = {});
     ~ServerProcess();
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
 
     pid_t pid() const { return pid_; }
     std::uint16_t port() const { return port_; }
-    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
+    const std::string& address() const { return address_; }
+    std::string url() const { return "ws://" + address_ + ":" + std::to_string(port_); }
     // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status (or -signal).
     int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
     void kill_hard();  // SIGKILL now (fault tests)
@@ -65,6 +75,7 @@ public:
 private:
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
+    std::string address_;
     int stdout_fd_ = -1;
 };
 

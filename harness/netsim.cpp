@@ -1,0 +1,528 @@
+#include "netsim.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+namespace harness {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// ------------------------------------------------------------------ the proxy
+
+struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Impl> {
+    struct Segment {
+        std::shared_ptr<std::vector<char>> data;
+        Clock::time_point due;
+    };
+    struct Conn;
+    // One direction of one connection: reads from `from`, delays, writes to `to`.
+    struct Pipe {
+        std::deque<Segment> queue;
+        std::size_t queued_bytes = 0;
+        Clock::time_point last_due{}, link_free{};
+        Clock::time_point stalled_until{};
+        bool reading = false, writing = false, eof = false;
+        std::array<char, 16384> buf;
+    };
+    struct Conn : std::enable_shared_from_this<Conn> {
+        std::uint64_t id;
+        tcp::socket client, server;
+        net::steady_timer timer[2];
+        Pipe pipe[2];
+        bool dead = false;
+        Conn(net::io_context& ioc, std::uint64_t i, tcp::socket c)
+            : id(i), client(std::move(c)), server(ioc), timer{net::steady_timer(ioc), net::steady_timer(ioc)} {}
+        tcp::socket& src(int dir) { return dir == 0 ? client : server; }
+        tcp::socket& dst(int dir) { return dir == 0 ? server : client; }
+    };
+
+    ImpairmentSettings s;
+    net::io_context ioc{1};
+    tcp::acceptor acceptor{ioc};
+    net::steady_timer reset_timer{ioc}, stall_timer{ioc};
+    std::thread thread;
+    std::mt19937_64 rng;
+    std::string up_host;
+    std::uint16_t up_port;
+    tcp::endpoint upstream;
+    std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> conns;
+    std::uint64_t next_id = 1;
+    Clock::time_point t0 = Clock::now();
+    bool record;
+    mutable std::mutex mu;  // stats and events (read from other threads)
+    ProxyStats st;
+    std::vector<ProxyEvent> ev;
+    std::atomic<std::size_t> open{0};
+
+    Impl(std::string host, std::uint16_t port, ImpairmentSettings settings, bool rec)
+        : s(settings), rng(settings.seed), up_host(std::move(host)), up_port(port), record(rec) {}
+
+    void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes, Clock::time_point due = {}) {
+        if (!record) return;
+        std::lock_guard lock(mu);
+        if (ev.size() >= 200000) return;
+        auto us = [&](Clock::time_point t) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(t - t0).count();
+        };
+        ev.push_back({k, conn, dir, us(Clock::now()), bytes, due == Clock::time_point{} ? 0 : us(due)});
+    }
+    double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng); }
+    Clock::duration ms(double v) {
+        return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(v));
+    }
+
+    void resolve_upstream() {
+        tcp::resolver r(ioc);
+        upstream = *r.resolve(up_host, std::to_string(up_port)).begin();
+    }
+
+    void start() {
+        resolve_upstream();
+        tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
+        acceptor.open(ep.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor.bind(ep);
+        acceptor.listen(1024);
+        do_accept();
+        if (s.resets_per_min > 0) schedule_fault(reset_timer, s.resets_per_min, true);
+        if (s.stalls_per_min > 0 && s.stall_ms > 0) schedule_fault(stall_timer, s.stalls_per_min, false);
+        thread = std::thread([this] { ioc.run(); });
+    }
+
+    void do_accept() {
+        acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket sock) {
+            if (ec) {
+                if (ec != net::error::operation_aborted) self->do_accept();
+                return;
+            }
+            auto c = std::make_shared<Conn>(self->ioc, self->next_id++, std::move(sock));
+            self->conns[c->id] = c;
+            self->open.fetch_add(1);
+            {
+                std::lock_guard lock(self->mu);
+                ++self->st.connections;
+            }
+            self->event(ProxyEvent::Accepted, c->id, 0, 0);
+            boost::system::error_code ignored;
+            c->client.set_option(tcp::no_delay(true), ignored);
+            c->server.async_connect(self->upstream, [self, c](boost::system::error_code ec) {
+                if (ec) {
+                    {
+                        std::lock_guard lock(self->mu);
+                        ++self->st.upstream_failures;
+                    }
+                    return self->kill(c, true);
+                }
+                boost::system::error_code ignored2;
+                c->server.set_option(tcp::no_delay(true), ignored2);
+                self->read(c, 0);
+                self->read(c, 1);
+            });
+            self->do_accept();
+        });
+    }
+
+    // Poisson arrivals: exponential gaps with mean 60 / per_min seconds.
+    void schedule_fault(net::steady_timer& t, double per_min, bool reset) {
+        const double gap_s = -std::log(1.0 - uniform()) * 60.0 / per_min;
+        t.expires_after(ms(gap_s * 1000));
+        t.async_wait([self = shared_from_this(), &t, per_min, reset](boost::system::error_code ec) {
+            if (ec) return;
+            std::vector<std::shared_ptr<Conn>> live;
+            for (auto& [id, w] : self->conns)
+                if (auto c = w.lock(); c && !c->dead) live.push_back(c);
+            std::sort(live.begin(), live.end(), [](auto& a, auto& b) { return a->id < b->id; });
+            if (!live.empty()) {
+                auto& c = live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(self->rng)];
+                if (reset) {
+                    self->event(ProxyEvent::Reset, c->id, 0, 0);
+                    {
+                        std::lock_guard lock(self->mu);
+                        ++self->st.resets;
+                    }
+                    self->kill(c, true);
+                } else {
+                    const int dir = static_cast<int>(self->rng() & 1);
+                    c->pipe[dir].stalled_until = Clock::now() + self->ms(self->s.stall_ms);
+                    self->event(ProxyEvent::Stalled, c->id, dir, 0);
+                    {
+                        std::lock_guard lock(self->mu);
+                        ++self->st.stalls;
+                    }
+                }
+            }
+            self->schedule_fault(t, per_min, reset);
+        });
+    }
+
+    // Closes both sides; with rst the peers see a reset (SO_LINGER 0), not an orderly close.
+    void kill(const std::shared_ptr<Conn>& c, bool rst) {
+        if (c->dead) return;
+        c->dead = true;
+        boost::system::error_code ec;
+        for (tcp::socket* sock : {&c->client, &c->server}) {
+            if (rst && sock->is_open()) sock->set_option(net::socket_base::linger(true, 0), ec);
+            sock->close(ec);
+        }
+        c->timer[0].cancel();
+        c->timer[1].cancel();
+        conns.erase(c->id);
+        open.fetch_sub(1);
+        event(ProxyEvent::Closed, c->id, 0, 0);
+    }
+
+    void read(const std::shared_ptr<Conn>& c, int dir) {
+        Pipe& p = c->pipe[dir];
+        if (c->dead || p.reading || p.eof || p.queued_bytes >= s.max_buffered_bytes) return;
+        p.reading = true;
+        c->src(dir).async_read_some(net::buffer(p.buf), [self = shared_from_this(), c, dir](boost::system::error_code ec, std::size_t n) {
+            Pipe& p = c->pipe[dir];
+            p.reading = false;
+            if (c->dead) return;
+            if (ec) {
+                if (ec == net::error::eof) {
+                    p.eof = true;
+                    self->pump(c, dir);  // shuts the other side down once the queue drained
+                } else {
+                    self->kill(c, true);  // a reset on one side resets the other
+                }
+                return;
+            }
+            self->event(ProxyEvent::Read, c->id, dir, n);
+            self->enqueue(c, dir, n);
+            self->read(c, dir);
+        });
+    }
+
+    void enqueue(const std::shared_ptr<Conn>& c, int dir, std::size_t n) {
+        Pipe& p = c->pipe[dir];
+        const auto now = Clock::now();
+        std::uint64_t lost = 0, segs = 0;
+        for (std::size_t off = 0; off < n; off += s.segment_bytes) {
+            const std::size_t len = std::min(s.segment_bytes, n - off);
+            ++segs;
+            Clock::time_point due = now;
+            if (s.bandwidth_mbps > 0) {
+                p.link_free = std::max(p.link_free, now) + ms(static_cast<double>(len) * 8 / (s.bandwidth_mbps * 1000));
+                due = p.link_free;
+            }
+            double delay = s.latency_ms;
+            if (s.jitter_ms > 0) delay += (uniform() * 2 - 1) * s.jitter_ms;
+            due += ms(std::max(delay, 0.0));
+            // The model of loss: each lost transmission costs a timeout, doubling (backoff).
+            for (double rto = s.rto_ms; s.loss_pct > 0 && uniform() * 100 < s.loss_pct && rto < 60000; rto *= 2) {
+                due += ms(rto);
+                ++lost;
+            }
+            due = std::max(due, p.last_due);  // in order: nothing overtakes a held segment
+            p.last_due = due;
+            p.queue.push_back({std::make_shared<std::vector<char>>(p.buf.begin() + static_cast<std::ptrdiff_t>(off),
+                                                                  p.buf.begin() + static_cast<std::ptrdiff_t>(off + len)),
+                               due});
+            p.queued_bytes += len;
+        }
+        {
+            std::lock_guard lock(mu);
+            st.segments += segs;
+            st.segments_lost += lost;
+        }
+        pump(c, dir);
+    }
+
+    // Writes the head segment once it is due (and the direction is not stalled).
+    void pump(const std::shared_ptr<Conn>& c, int dir) {
+        Pipe& p = c->pipe[dir];
+        if (c->dead || p.writing) return;
+        if (p.queue.empty()) {
+            if (p.eof) {
+                boost::system::error_code ec;
+                c->dst(dir).shutdown(tcp::socket::shutdown_send, ec);
+                if (c->pipe[1 - dir].eof && c->pipe[1 - dir].queue.empty()) kill(c, false);
+            }
+            return;
+        }
+        const auto due = std::max(p.queue.front().due, p.stalled_until);
+        if (due > Clock::now()) {
+            p.writing = true;  // the timer owns the head
+            c->timer[dir].expires_at(due);
+            c->timer[dir].async_wait([self = shared_from_this(), c, dir](boost::system::error_code ec) {
+                c->pipe[dir].writing = false;
+                if (!ec) self->pump(c, dir);
+            });
+            return;
+        }
+        // Everything due goes out in one write.
+        std::vector<net::const_buffer> bufs;
+        std::vector<std::shared_ptr<std::vector<char>>> keep;
+        std::size_t bytes = 0;
+        const auto now = Clock::now();
+        const auto head_due = p.queue.front().due;
+        while (!p.queue.empty() && std::max(p.queue.front().due, p.stalled_until) <= now && bufs.size() < 64) {
+            bufs.push_back(net::buffer(*p.queue.front().data));
+            bytes += p.queue.front().data->size();
+            keep.push_back(std::move(p.queue.front().data));
+            p.queue.pop_front();
+        }
+        p.writing = true;
+        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due](boost::system::error_code ec, std::size_t) {
+            Pipe& p = c->pipe[dir];
+            p.writing = false;
+            if (c->dead) return;
+            if (ec) return self->kill(c, true);
+            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due);
+            {
+                std::lock_guard lock(self->mu);
+                (dir == 0 ? self->st.bytes_to_server : self->st.bytes_to_client) += bytes;
+            }
+            p.queued_bytes -= bytes;
+            self->read(c, dir);  // room again below the buffer bound
+            self->pump(c, dir);
+        });
+    }
+};
+
+ImpairmentProxy::ImpairmentProxy(std::string upstream_host, std::uint16_t upstream_port, ImpairmentSettings s,
+                                 bool record_events)
+    : impl_(std::make_shared<Impl>(std::move(upstream_host), upstream_port, s, record_events)) {
+    impl_->start();
+}
+
+ImpairmentProxy::~ImpairmentProxy() {
+    net::post(impl_->ioc, [impl = impl_] {
+        boost::system::error_code ec;
+        impl->acceptor.close(ec);
+        impl->reset_timer.cancel();
+        impl->stall_timer.cancel();
+        std::vector<std::shared_ptr<Impl::Conn>> live;
+        for (auto& [id, w] : impl->conns)
+            if (auto c = w.lock()) live.push_back(c);
+        for (auto& c : live) impl->kill(c, true);
+    });
+    // Bounded: everything above completes at once; stop() covers a stuck write.
+    for (int i = 0; i < 200 && impl_->open.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    impl_->ioc.stop();
+    if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::uint16_t ImpairmentProxy::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void ImpairmentProxy::set_upstream(std::string host, std::uint16_t port) {
+    std::atomic<bool> done{false};
+    net::post(impl_->ioc, [&] {
+        impl_->up_host = std::move(host);
+        impl_->up_port = port;
+        impl_->resolve_upstream();
+        done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void ImpairmentProxy::reset_all() {
+    std::atomic<bool> done{false};
+    net::post(impl_->ioc, [&] {
+        std::vector<std::shared_ptr<Impl::Conn>> live;
+        for (auto& [id, w] : impl_->conns)
+            if (auto c = w.lock()) live.push_back(c);
+        for (auto& c : live) {
+            impl_->event(ProxyEvent::Reset, c->id, 0, 0);
+            {
+                std::lock_guard lock(impl_->mu);
+                ++impl_->st.resets;
+            }
+            impl_->kill(c, true);
+        }
+        done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+std::size_t ImpairmentProxy::open_connections() const { return impl_->open.load(); }
+
+ProxyStats ImpairmentProxy::stats() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->st;
+}
+
+std::vector<ProxyEvent> ImpairmentProxy::events() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->ev;
+}
+
+// ------------------------------------------------------------------ the namespace
+
+namespace {
+
+// Runs argv (no shell), returns its exit status and combined output.
+int run(const std::vector<std::string>& args, std::string& out, const std::string& input = "") {
+    int in_pipe[2], out_pipe[2];
+    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        dup2(in_pipe[0], STDIN_FILENO);
+        dup2(out_pipe[1], STDOUT_FILENO);
+        dup2(out_pipe[1], STDERR_FILENO);
+        close(in_pipe[0]); close(in_pipe[1]); close(out_pipe[0]); close(out_pipe[1]);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    if (!input.empty()) {
+        ssize_t w = write(in_pipe[1], input.data(), input.size());
+        (void)w;
+    }
+    close(in_pipe[1]);
+    char buf[4096];
+    for (ssize_t n; (n = read(out_pipe[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    close(out_pipe[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void must(const std::vector<std::string>& args, const std::string& input = "") {
+    std::string out;
+    if (run(args, out, input) != 0) {
+        std::string cmd;
+        for (auto& a : args) cmd += (cmd.empty() ? "" : " ") + a;
+        throw std::runtime_error("netns setup failed: '" + cmd + "': " + out);
+    }
+}
+
+const char* kIp = "/usr/sbin/ip";
+const char* kNft = "/usr/sbin/nft";
+
+// Namespaces of ours whose creator is gone (a killed run) are removed before making one.
+void remove_stale() {
+    std::string out;
+    if (run({kIp, "netns", "list"}, out) != 0) return;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+        auto name = line.substr(0, line.find(' '));
+        if (!name.starts_with("lsb")) continue;
+        const pid_t owner = std::atoi(name.c_str() + 3);
+        if (owner > 0 && (::kill(owner, 0) == 0 || errno != ESRCH)) continue;
+        std::string ignored;
+        run({kNft, "delete", "table", "netdev", "lsloss_" + name.substr(3)}, ignored);
+        run({kIp, "netns", "del", name}, ignored);
+        run({kIp, "link", "del", "lsv" + name.substr(3)}, ignored);
+    }
+}
+
+}  // namespace
+
+bool LossNamespace::available(std::string& why) {
+    if (geteuid() != 0) {
+        why = "not root: real packet loss needs a network namespace (ip netns, nftables)";
+        return false;
+    }
+    if (!std::filesystem::exists(kIp) || !std::filesystem::exists(kNft)) {
+        why = "ip or nft missing (apt-get install iproute2 nftables)";
+        return false;
+    }
+    return true;
+}
+
+LossNamespace::LossNamespace(double loss_pct) {
+    std::string why;
+    if (!available(why)) throw std::runtime_error(why);
+    remove_stale();
+    static std::atomic<int> counter{0};
+    const int n = counter.fetch_add(1);
+    const std::string tag = std::to_string(getpid()) + "x" + std::to_string(n);
+    name_ = "lsb" + tag;
+    host_if_ = "lsv" + tag;             // interface names stay under 15 characters
+    const std::string inner_if = "lsw" + tag;
+    // A /30 of 10.213.0.0/16 from our pid and a counter.
+    const int x = static_cast<int>((static_cast<unsigned>(getpid()) * 7u + static_cast<unsigned>(n)) % 16384u);
+    const std::string base = "10.213." + std::to_string(x / 64) + ".";
+    host_addr_ = base + std::to_string((x % 64) * 4 + 1);
+    inner_addr_ = base + std::to_string((x % 64) * 4 + 2);
+    try {
+        must({kIp, "netns", "add", name_});
+        must({kIp, "link", "add", host_if_, "type", "veth", "peer", "name", inner_if});
+        must({kIp, "link", "set", inner_if, "netns", name_});
+        // One packet per segment: with segmentation offload a drop would take tens at once.
+        must({kIp, "link", "set", host_if_, "gso_max_segs", "1"});
+        must({kIp, "-n", name_, "link", "set", inner_if, "gso_max_segs", "1"});
+        must({kIp, "addr", "add", host_addr_ + "/30", "dev", host_if_});
+        must({kIp, "link", "set", host_if_, "up"});
+        must({kIp, "-n", name_, "addr", "add", inner_addr_ + "/30", "dev", inner_if});
+        must({kIp, "-n", name_, "link", "set", inner_if, "up"});
+        must({kIp, "-n", name_, "link", "set", "lo", "up"});
+        // Drops on the receiving side of the wire, in both directions: the sender's stack
+        // really transmitted the packet, so its TCP recovers as from a real loss.
+        const int per_mille = static_cast<int>(std::lround(loss_pct * 10));
+        auto table = [&](const std::string& tname, const std::string& dev) {
+            return "table netdev " + tname + " {\n chain in { type filter hook ingress device \"" + dev +
+                   "\" priority 0; ip protocol tcp numgen random mod 1000 < " + std::to_string(per_mille) +
+                   " counter drop; }\n}\n";
+        };
+        must({kIp, "netns", "exec", name_, kNft, "-f", "-"}, table("lsloss", inner_if));
+        must({kNft, "-f", "-"}, table(host_table(), host_if_));
+    } catch (...) {
+        cleanup();
+        throw;
+    }
+}
+
+void LossNamespace::cleanup() {
+    std::string ignored;
+    run({kNft, "delete", "table", "netdev", host_table()}, ignored);
+    run({kIp, "netns", "del", name_}, ignored);
+    run({kIp, "link", "del", host_if_}, ignored);
+}
+
+LossNamespace::~LossNamespace() { cleanup(); }
+
+std::uint64_t LossNamespace::dropped_packets() const {
+    std::string out;
+    run({kIp, "netns", "exec", name_, kNft, "list", "table", "netdev", "lsloss"}, out);
+    run({kNft, "list", "table", "netdev", host_table()}, out);
+    std::uint64_t total = 0;
+    for (std::size_t pos = 0; (pos = out.find("packets ", pos)) != std::string::npos; pos += 8)
+        total += std::strtoull(out.c_str() + pos + 8, nullptr, 10);
+    return total;
+}
+
+std::uint64_t LossNamespace::tcp_retransmits() const {
+    std::string out;
+    if (run({kIp, "netns", "exec", name_, "/bin/cat", "/proc/net/snmp"}, out) != 0) return 0;
+    // Two "Tcp:" lines: names, then values.
+    std::istringstream in(out);
+    std::vector<std::string> names, values;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.starts_with("Tcp:")) continue;
+        std::istringstream ls(line);
+        std::vector<std::string>& dst = names.empty() ? names : values;
+        for (std::string w; ls >> w;) dst.push_back(w);
+    }
+    for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
+        if (names[i] == "RetransSegs") return std::strtoull(values[i].c_str(), nullptr, 10);
+    return 0;
+}
+
+}  // namespace harness

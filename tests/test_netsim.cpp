@@ -1,0 +1,248 @@
+// The impairment proxy, real packet loss in a namespace, and the harness's reconnect and
+// resume under resets. Timing is checked only as lower bounds the proxy itself guarantees
+// (its timers never fire early) and by the order of events, never as a performance figure.
+#include <thread>
+
+#include "netsim.hpp"
+#include "server_fixture.hpp"
+
+using namespace lstest;
+using harness::ImpairmentProxy;
+using harness::ImpairmentSettings;
+using harness::LoadTestConfigBuilder;
+using harness::ProxyEvent;
+
+namespace {
+
+harness::Endpoint proxy_ep(const ImpairmentProxy& p) { return {"127.0.0.1", p.port()}; }
+
+std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const std::string& room, const std::string& user,
+                                              bool v2 = true) {
+    auto c = std::make_unique<harness::SyncClient>(proxy_ep(p), room, v2, 10000ms);
+    std::string auth;
+    liveshare::encode_auth(auth, user, "u", std::nullopt, std::nullopt);
+    c->send(auth);
+    ServerMessage m;
+    EXPECT_TRUE(c->recv_type(MsgType::GraphState, m, 10000ms)) << "no GraphState through the proxy";
+    return c;
+}
+
+std::string op_frame(const std::string& table, int i, std::size_t pad = 0) {
+    liveshare::GraphOp op;
+    op.type = pad ? liveshare::OpType::CreateTable : liveshare::OpType::MoveTable;
+    op.node_id = table;
+    op.table_uuid = table;
+    op.position = {static_cast<double>(i), 0};
+    op.name = std::string(pad, 'x');
+    std::string f;
+    liveshare::encode_graph_op(f, op);
+    return f;
+}
+
+// First event of a kind in a direction, and last Forwarded one.
+const ProxyEvent* first(const std::vector<ProxyEvent>& ev, ProxyEvent::Kind k, int dir) {
+    for (auto& e : ev)
+        if (e.kind == k && e.dir == dir) return &e;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST(Netsim, ProxyDelaysEachDirectionByAtLeastTheLatencyAndKeepsBytesInOrder) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
+    ImpairmentSettings is;
+    is.latency_ms = 40;
+    is.jitter_ms = 20;  // 20..60 ms per segment, yet nothing may overtake
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
+    const std::string room = uuid(), table = uuid();
+    auto c = join_via(proxy, room, uuid());
+    for (int i = 0; i < 30; ++i) c->send(op_frame(table, i));
+    // Every echo arrives, in the order sent: the jitter never reorders the byte stream.
+    ServerMessage m;
+    for (int i = 0; i < 30; ++i) {
+        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 10000ms)) << "echo " << i;
+        EXPECT_DOUBLE_EQ(m.op.position.x, i);
+    }
+    auto ev = proxy.events();
+    std::uint64_t read[2] = {0, 0}, fwd[2] = {0, 0};
+    for (auto& e : ev) {
+        if (e.kind == ProxyEvent::Read) read[e.dir] += e.bytes;
+        if (e.kind == ProxyEvent::Forwarded) {
+            fwd[e.dir] += e.bytes;
+            EXPECT_GE(e.t_us, e.due_us) << "forwarded before it was due";
+        }
+    }
+    EXPECT_EQ(read[0], fwd[0]);
+    EXPECT_GT(fwd[1], 0u);
+    for (int dir : {0, 1}) {
+        auto* r = first(ev, ProxyEvent::Read, dir);
+        auto* f = first(ev, ProxyEvent::Forwarded, dir);
+        ASSERT_TRUE(r && f);
+        EXPECT_GE(f->t_us - r->t_us, 20000) << "direction " << dir << " was not delayed";  // latency - jitter
+    }
+    EXPECT_EQ(proxy.stats().connections, 1u);
+}
+
+TEST(Netsim, BandwidthCapSpacesTheBytes) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
+    ImpairmentSettings is;
+    is.bandwidth_mbps = 1;  // 100 KB take at least 0.8 s
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
+    auto c = join_via(proxy, uuid(), uuid());
+    c->send(op_frame(uuid(), 1, 100000));
+    ServerMessage m;
+    ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms));
+    EXPECT_EQ(m.op.name.size(), 100000u);
+    auto ev = proxy.events();
+    std::int64_t first_read = -1, last_fwd = -1;
+    for (auto& e : ev) {
+        if (e.dir != 0) continue;
+        if (e.kind == ProxyEvent::Read && e.bytes > 1000 && first_read < 0) first_read = e.t_us;
+        if (e.kind == ProxyEvent::Forwarded) last_fwd = e.t_us;
+    }
+    ASSERT_GE(first_read, 0);
+    EXPECT_GE(last_fwd - first_read, 700000) << "100 KB crossed a 1 Mbit/s cap too fast";
+}
+
+TEST(Netsim, LossModelHoldsSegmentsButLosesNoByte) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
+    ImpairmentSettings is;
+    is.loss_pct = 30;
+    is.rto_ms = 20;
+    is.seed = 7;
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
+    const std::string table = uuid();
+    auto c = join_via(proxy, uuid(), uuid());
+    for (int i = 0; i < 40; ++i) c->send(op_frame(table, i, 2000));
+    ServerMessage m;
+    for (int i = 0; i < 40; ++i) {
+        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms)) << "echo " << i;
+        EXPECT_DOUBLE_EQ(m.op.position.x, i);
+    }
+    auto st = proxy.stats();
+    EXPECT_GT(st.segments_lost, 0u);
+    EXPECT_LT(st.segments_lost, st.segments * 2);
+    // A held segment is forwarded at least one timeout after it was read.
+    bool saw_hold = false;
+    for (auto& e : proxy.events())
+        if (e.kind == ProxyEvent::Forwarded && e.t_us >= e.due_us && e.due_us > 0) saw_hold = true;
+    EXPECT_TRUE(saw_hold);
+}
+
+TEST(Netsim, ResetsCloseConnectionsAbruptlyAtTheirRate) {
+    auto s = start_server({"--db=", "--quiet=1"});
+    ImpairmentSettings is;
+    is.resets_per_min = 1200;  // one every 50 ms on average, over all connections
+    is.seed = 3;
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
+    const std::string room = uuid();
+    std::vector<std::unique_ptr<harness::SyncClient>> clients;
+    // A reset may hit a connection during its handshake: then that client is made again.
+    for (int tries = 0; clients.size() < 3 && tries < 50; ++tries) {
+        try {
+            clients.push_back(std::make_unique<harness::SyncClient>(proxy_ep(proxy), room, true));
+        } catch (const std::exception&) {
+        }
+    }
+    ASSERT_EQ(clients.size(), 3u);
+    // Bounded wait for every connection to be reset: each sees the TCP connection end
+    // without a WebSocket close frame.
+    for (auto& c : clients) EXPECT_TRUE(c->wait_closed(20000ms));
+    for (auto& c : clients) EXPECT_EQ(c->close_code(), 0) << "a reset carries no close code";
+    const auto resets = proxy.stats().resets;
+    EXPECT_GE(resets, 3u);
+    std::uint64_t reset_events = 0;
+    for (auto& e : proxy.events()) reset_events += e.kind == ProxyEvent::Reset;
+    EXPECT_EQ(reset_events, resets);
+    EXPECT_EQ(proxy.open_connections(), 0u);
+}
+
+TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
+    ImpairmentSettings is;
+    is.stalls_per_min = 600;  // one every 100 ms on average
+    is.stall_ms = 150;
+    is.seed = 5;
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
+    const std::string table = uuid();
+    auto c = join_via(proxy, uuid(), uuid());
+    for (int i = 0; i < 200 && proxy.stats().stalls < 3; ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_GE(proxy.stats().stalls, 3u);
+    for (int i = 0; i < 10; ++i) c->send(op_frame(table, i));
+    ServerMessage m;
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms)) << "echo " << i;
+        EXPECT_DOUBLE_EQ(m.op.position.x, i);
+    }
+    // Each stall is followed by forwarding held until it ended (order of events).
+    auto ev = proxy.events();
+    int stalled = 0;
+    for (auto& e : ev) stalled += e.kind == ProxyEvent::Stalled;
+    EXPECT_GE(stalled, 3);
+}
+
+TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
+    ImpairmentSettings is;
+    is.latency_ms = 2;
+    ImpairmentProxy proxy("127.0.0.1", s->port(), is);
+    auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(20000ms)
+                   .drain(15000ms).reconnect(true).target(proxy.url()).build();
+    harness::LoadTestResult r;
+    std::thread run([&] { r = harness::run_load_test(cfg, s->pid()); });
+    // Reset every connection three times while the run sends (it lasts about 2.4 s).
+    for (int k = 0; k < 3; ++k) {
+        std::this_thread::sleep_for(600ms);
+        proxy.reset_all();
+    }
+    run.join();
+    const auto& m = r.metrics;
+    EXPECT_EQ(m.users_joined, 5u);
+    EXPECT_GE(proxy.stats().resets, 5u);
+    EXPECT_GE(m.totals.reconnects, 5u);
+    EXPECT_EQ(m.totals.reconnects, m.totals.resumes + m.totals.resyncs);
+    EXPECT_EQ(m.totals.resyncs, 0u) << "the server's log covers a few seconds of ops";
+    EXPECT_EQ(m.totals.durable_expected, 5u * 4 * 60);
+    EXPECT_EQ(m.lost, 0u);
+    EXPECT_DOUBLE_EQ(m.delivery_pct, 100.0);
+    EXPECT_TRUE(m.converged) << m.convergence_detail;
+}
+
+TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
+    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0", "--seq-log=1"});
+    ImpairmentProxy proxy("127.0.0.1", s->port(), ImpairmentSettings{});
+    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(40).interval(30ms).duration(20000ms)
+                   .drain(3000ms).reconnect(true).target(proxy.url()).build();
+    harness::LoadTestResult r;
+    std::thread run([&] { r = harness::run_load_test(cfg, s->pid()); });
+    for (int k = 0; k < 2; ++k) {
+        std::this_thread::sleep_for(500ms);
+        proxy.reset_all();
+    }
+    run.join();
+    const auto& m = r.metrics;
+    EXPECT_GE(m.totals.reconnects, 4u);
+    EXPECT_GT(m.totals.resyncs, 0u);
+    EXPECT_TRUE(m.converged) << m.convergence_detail;  // the state, not every message, arrives
+}
+
+TEST(Netsim, RealPacketLossInANamespaceLosesNoDurableMessage) {
+    std::string why;
+    if (!harness::LossNamespace::available(why)) GTEST_SKIP() << why;
+    harness::LossNamespace ns(5);
+    harness::ServerLaunch launch;
+    launch.address = ns.inner_address();
+    launch.prefix = ns.exec_prefix();
+    harness::ServerProcess s(harness::find_server_binary(),
+                             {"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"}, 20000ms, launch);
+    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(50).interval(20ms).duration(30000ms)
+                   .drain(20000ms).reconnect(true).target(s.url()).build();
+    auto r = harness::run_load_test(cfg, s.pid());
+    const auto& m = r.metrics;
+    EXPECT_EQ(m.users_joined, 4u);
+    EXPECT_GT(ns.dropped_packets(), 0u) << "nftables dropped nothing";
+    EXPECT_GT(ns.tcp_retransmits(), 0u);
+    EXPECT_EQ(m.lost, 0u);
+    EXPECT_DOUBLE_EQ(m.delivery_pct, 100.0);
+    EXPECT_TRUE(m.converged) << m.convergence_detail;
+}
