@@ -29,6 +29,9 @@ std::string options_usage() {
   --seed=42
   --profiles=baseline;optimized   also register load/users:N/profile:P for each server profile
                               (';'-separated; a profile may be a list like serialize:dom,batch:off)
+  --netsim_users=20           users of load/netsim/... and load/faults/...
+  --netsim_jitter_ms=0        jitter added to every load/netsim latency (one way, each direction)
+  --loss_model                model packet loss in the proxy even when real loss is possible
   --fixed_iterations=N        micro benchmarks run exactly N iterations (for callgrind counts)
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
 )";
@@ -96,6 +99,9 @@ void parse_options(int& argc, char** argv) {
                 if (!f.empty()) o.profiles.push_back(f);
         } else if (name == "client_batch") o.client_batch = num(name, v) != 0;
         else if (name == "client_deflate") o.client_deflate = num(name, v) != 0;
+        else if (name == "netsim_users") o.netsim_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "netsim_jitter_ms") o.netsim_jitter_ms = num(name, v);
+        else if (name == "loss_model") o.loss_model = true;
         else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
         else die("unknown flag " + a);
     }

@@ -23,6 +23,9 @@ struct Options {
     std::uint64_t seed = 42;
     std::vector<std::string> profiles;  // load/users:N/profile:P for each (server --profile=P)
     bool client_batch = true, client_deflate = false;
+    std::size_t netsim_users = 20;      // load/netsim... and load/faults/...
+    double netsim_jitter_ms = 0;        // added to every load/netsim latency
+    bool loss_model = false;            // model packet loss in the proxy even as root
     std::int64_t fixed_iterations = 0;  // micro benchmarks: exact iterations (instruction counts)
 };
 
