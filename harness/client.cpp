@@ -557,6 +557,10 @@ void SimUser::handle(std::size_t n) {
             }
             return;
         case MsgType::GraphState:
+            if (resuming_ && msg_.seq && last_seq_ && *msg_.seq < *last_seq_) {
+                ++metrics.rollbacks;
+                last_seq_ = msg_.seq;  // the server's history restarts here
+            }
             if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
             if (resuming_) {
                 ++metrics.resyncs;  // the log did not reach back: the whole state instead

@@ -21,6 +21,7 @@ void UserMetrics::merge(const UserMetrics& o) {
     resyncs += o.resyncs;
     replayed += o.replayed;
     resent += o.resent;
+    rollbacks += o.rollbacks;
     for (auto& [k, v] : o.errors) errors[k] += v;
     for (std::size_t i = 0; i < bytes_in_by_type.size(); ++i) {
         bytes_in_by_type[i] += o.bytes_in_by_type[i];

@@ -17,6 +17,9 @@ struct UserMetrics {
     std::uint64_t volatile_received = 0;
     // Faults: connections lost and re-established, how each resumed, what was resent.
     std::uint64_t disconnects = 0, reconnects = 0, resumes = 0, resyncs = 0, replayed = 0, resent = 0;
+    // After a reconnect the server's seq was below what this user had already received:
+    // the server forgot durable messages a client had seen (a crash without durability).
+    std::uint64_t rollbacks = 0;
     std::map<std::string, std::uint64_t> errors;  // by kind
     Histogram latency;        // durable deliveries from others, from intended send time (us)
     Histogram latency_uncorrected;  // same deliveries, from the actual write time (us)

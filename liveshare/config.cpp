@@ -85,6 +85,12 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                            [](auto& c, auto v) { c.cursor_min_distance_px = to_number<double>("cursor-min-px", v); }}},
         {"graphop-interval-ms", {"minimum interval between graph ops per connection; excess gets an Error (default 150)",
                                  [](auto& c, auto v) { c.graphop_min_interval_ms = to_number<std::uint32_t>("graphop-interval-ms", v); }}},
+        {"durability", {"none | group: commit every durable message to the op log (in --db) before fan-out, group-committed, so kill -9 loses nothing a client received (default none)",
+                        [](auto& c, auto v) {
+                            if (v == "none") c.durable = false;
+                            else if (v == "group") c.durable = true;
+                            else die("--durability must be none or group, got '" + std::string(v) + "'");
+                        }}},
         {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
                      [](auto& c, auto v) {
                          std::string err;
@@ -132,6 +138,7 @@ ServerConfig parse_server_args(int argc, char** argv) {
         if (it == flags().end()) die("unknown flag --" + std::string(name));
         it->second.set(c, value);
     }
+    if (c.durable && c.db_path.empty()) die("--durability=group needs a database (--db=PATH)");
     return c;
 }
 

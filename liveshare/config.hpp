@@ -18,6 +18,7 @@ struct ServerConfig {
     std::uint16_t port = 8080;  // 0: pick a free port; the bound port is the first stdout line
     unsigned threads = 2;
     std::string db_path = "liveshare.db";  // "" disables persistence
+    bool durable = false;                  // --durability=group: op log committed before fan-out
     bool require_rest_create = false;      // rooms must be created with POST /room/{id}
     std::size_t max_users_per_room = 50;   // the original's cap
     std::size_t max_rooms = 10000;

@@ -44,6 +44,9 @@ std::string Metrics::render() const {
     counter("liveshare_connections_rejected_total", "Connections refused at the connection limit.", connections_rejected.load());
     counter("liveshare_auth_failures_total", "Auth attempts answered with success:false.", auth_failures.load());
     counter("liveshare_sessions_replaced_total", "Sessions closed because the same user_id connected again.", sessions_replaced.load());
+    counter("liveshare_durable_commits_total", "Group commits of the durability mode's op log.", durable_commits.load());
+    counter("liveshare_durable_ops_total", "Durable messages committed before fan-out (durability mode).", durable_ops.load());
+    counter("liveshare_durable_commit_failures_total", "Op log commits that failed and were retried.", durable_commit_failures.load());
     counter("liveshare_slow_consumer_closes_total", "Sessions closed with 4008 because their send queue passed the hard limit.", slow_consumer_closes.load());
     counter("liveshare_handshake_timeouts_total", "Connections closed before completing the handshake in time.", handshake_timeouts.load());
     counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());

@@ -27,6 +27,8 @@ public:
     Counter connections_total{0}, auth_failures{0}, sessions_replaced{0}, slow_consumer_closes{0};
     Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, idle_timeouts{0};
     Counter connections_rejected{0};
+    // Durability mode: group commits, ops committed, failed commits (retried).
+    Counter durable_commits{0}, durable_ops{0}, durable_commit_failures{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
     std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};

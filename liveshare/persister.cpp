@@ -70,6 +70,7 @@ void Persister::save(Room& room) {
     }
     metrics_.observe_snapshot_ms(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (durable_) durable_->prune(rs.id, snap->seq);
     room.set_last_snapshot({s.id, std::move(s.state_json), s.created_at, s.element_count});
 }
 

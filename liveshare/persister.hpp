@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "durable_log.hpp"
 #include "metrics.hpp"
 #include "room_registry.hpp"
 #include "snapshot_store.hpp"
@@ -23,6 +24,8 @@ public:
     void start();
     void request(std::shared_ptr<Room> room);  // snapshot soon (last leave)
     void stop_and_flush();                     // blocks until every dirty room is written
+    // Durability mode: ops a saved snapshot covers are pruned from the op log.
+    void set_durable_log(DurableLog* log) { durable_ = log; }
 
 private:
     void run();
@@ -37,6 +40,7 @@ private:
     std::deque<std::shared_ptr<Room>> pending_;
     bool stop_ = false;
     std::thread thread_;
+    DurableLog* durable_ = nullptr;
 };
 
 }  // namespace liveshare

@@ -1,5 +1,7 @@
 #include "room.hpp"
 
+#include "durable_log.hpp"
+
 #include "fanout/fanout.hpp"
 #include "serialization/dom_encoder.hpp"
 
@@ -95,8 +97,8 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     // Resume from the log when it still holds everything after last_seq; else the full state.
     const bool v2 = p->wants_seq();
     bool resumed = false;
-    if (v2 && last_seq && *last_seq <= seq_) {
-        std::uint64_t oldest = log_.empty() ? seq_ + 1 : log_.front().seq;
+    if (v2 && last_seq && *last_seq <= published_seq_) {
+        std::uint64_t oldest = log_.empty() ? published_seq_ + 1 : log_.front().seq;
         if (*last_seq + 1 >= oldest) {
             for (const auto& e : log_)
                 if (e.seq > *last_seq) {
@@ -108,7 +110,7 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     }
     if (!resumed) {
         std::string state = state_.to_json();
-        auto opt_seq = v2 ? std::optional<std::uint64_t>(seq_) : std::nullopt;
+        auto opt_seq = v2 ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
         deliver(*p, MsgType::GraphState,
                 make_frame([&](std::string& s) { encode_graph_state(s, state, p->user_id(), opt_seq); }));
     }
@@ -147,13 +149,29 @@ void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, 
     }
 }
 
+void Room::log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2) {
+    log_.push_back({seq, {std::move(v2), type, Delivery::Durable, 0, false}});
+    while (log_.size() > settings_.log_entries) log_.pop_front();
+    published_seq_ = seq;
+}
+
 void Room::durable_locked(MsgType type,
                           const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
-                          bool per_recipient) {
+                          bool per_recipient, const GraphOp* op) {
     const std::uint64_t seq = ++seq_;
     auto v2 = make_frame([&](std::string& s) { encode(s, seq); });
-    log_.push_back({seq, {v2, type, Delivery::Durable, 0, false}});
-    while (log_.size() > settings_.log_entries) log_.pop_front();
+    if (durable_) {
+        // Durability mode: nothing is applied or sent before the op log has it on disk.
+        auto v1 = make_frame([&](std::string& s) { encode(s, std::nullopt); });
+        held_.push_back({seq, type, std::move(v1), v2, op ? std::optional<GraphOp>(*op) : std::nullopt});
+        durable_->append(shared_from_this(), seq, std::move(v2));
+        return;
+    }
+    if (op) {
+        state_.apply(*op);
+        dirty_ = true;
+    }
+    log_locked(seq, type, v2);
     // Durable messages are echoed to the sender: the echo is its acknowledgement and tells it
     // the order (and, with v2, the seq) every other member applies.
     if (per_recipient) {
@@ -168,6 +186,30 @@ void Room::durable_locked(MsgType type,
                    [&](bool want_seq) { return frame_for_recipient(want_seq ? v2 : v1, profile_.fanout); });
 }
 
+void Room::publish_committed(std::uint64_t upto_seq) {
+    std::lock_guard lock(mu_);
+    while (!held_.empty() && held_.front().seq <= upto_seq) {
+        Held h = std::move(held_.front());
+        held_.pop_front();
+        if (h.op) {
+            state_.apply(*h.op);
+            dirty_ = true;
+        }
+        log_locked(h.seq, h.type, h.v2);
+        fan_out_locked(nullptr, h.type, Delivery::Durable, 0,
+                       [&](bool want_seq) { return frame_for_recipient(want_seq ? h.v2 : h.v1, profile_.fanout); });
+    }
+}
+
+void Room::replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame) {
+    std::lock_guard lock(mu_);
+    if (seq <= published_seq_) return;
+    if (m.type == MsgType::GraphOp) state_.apply(m.op);
+    dirty_ = true;
+    seq_ = seq;
+    log_locked(seq, m.type, std::move(frame));
+}
+
 void Room::relay(Participant& from, const ClientMessage& m) {
     const std::string& uid = from.user_id();
     const bool dom = profile_.serialize == SerializeMode::Dom;
@@ -180,11 +222,7 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
-        if (m.type == MsgType::GraphOp) {
-            state_.apply(m.op);
-            dirty_ = true;
-        }
-        durable_locked(m.type, encode, dom);
+        durable_locked(m.type, encode, dom, m.type == MsgType::GraphOp ? &m.op : nullptr);
         return;
     }
     // Volatile: not echoed; coalesced per sender and type in each queue (cursor:coalesce).
@@ -201,13 +239,13 @@ void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> 
     std::lock_guard lock(mu_);
     durable_locked(MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
         encode_update_bytes(s, from.user_id(), update, seq);
-    }, profile_.serialize == SerializeMode::Dom);
+    }, profile_.serialize == SerializeMode::Dom, nullptr);
 }
 
 void Room::send_state(Participant& to) {
     std::lock_guard lock(mu_);
     std::string state = state_.to_json();
-    auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(seq_) : std::nullopt;
+    auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
     metrics_.count_out(MsgType::GraphState);
     to.deliver({make_frame([&](std::string& s) { encode_graph_state(s, state, to.user_id(), opt_seq); }),
                 MsgType::GraphState, Delivery::Control, 0, false});
@@ -228,13 +266,13 @@ std::optional<RoomSnapshot> Room::take_snapshot_if_dirty() {
     std::lock_guard lock(mu_);
     if (!dirty_) return std::nullopt;
     dirty_ = false;
-    return RoomSnapshot{state_.to_json(), seq_, state_.element_count()};
+    return RoomSnapshot{state_.to_json(), published_seq_, state_.element_count()};
 }
 
 void Room::restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap) {
     std::lock_guard lock(mu_);
     state_ = std::move(state);
-    seq_ = seq;
+    seq_ = published_seq_ = seq;
     dirty_ = false;
     last_snapshot_ = std::move(snap);
 }
@@ -261,7 +299,7 @@ std::size_t Room::member_count() const {
 
 std::uint64_t Room::seq() const {
     std::lock_guard lock(mu_);
-    return seq_;
+    return published_seq_;
 }
 
 std::string Room::state_json() const {

@@ -35,7 +35,9 @@ struct RoomSnapshot {
     std::uint64_t seq = 0, element_count = 0;
 };
 
-class Room {
+class DurableLog;
+
+class Room : public std::enable_shared_from_this<Room> {
 public:
     Room(RoomSettings s, Metrics& metrics, const Profile& profile);
     enum class JoinResult { Ok, Full };
@@ -52,6 +54,13 @@ public:
     // Forwards a GraphStateResponse to its target only (not the original's broadcast).
     void forward_to(Participant& from, const std::string& target, MsgType type,
                     std::string_view raw_payload);
+
+    // Durability mode: durable messages wait for their commit before fan-out.
+    void attach_durable_log(DurableLog* log) { durable_ = log; }
+    // The op log committed everything up to seq: apply, log and fan out those messages.
+    void publish_committed(std::uint64_t upto_seq);
+    // At start: a committed message from the op log, applied on top of the snapshot.
+    void replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame);
 
     std::optional<RoomSnapshot> take_snapshot_if_dirty();
     void restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap);
@@ -78,7 +87,8 @@ private:
                         const FrameSource& source);
     // Sequences, logs and fans out a durable message; `encode` writes it with or without seq.
     void durable_locked(MsgType type, const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
-                        bool per_recipient);
+                        bool per_recipient, const GraphOp* op);
+    void log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2);
     RoomInfo room_info_locked() const;
 
     RoomSettings settings_;
@@ -87,10 +97,19 @@ private:
     mutable std::mutex mu_;
     std::vector<Member> members_;
     SchemaState state_;
-    std::uint64_t seq_ = 0;
+    std::uint64_t seq_ = 0;        // last seq assigned
+    std::uint64_t published_seq_ = 0;  // last seq applied and sent (= seq_ unless durable_)
     bool dirty_ = true;  // a new room is worth one snapshot, even empty
     std::deque<LogEntry> log_;
     std::optional<SnapshotInfo> last_snapshot_;
+    DurableLog* durable_ = nullptr;
+    struct Held {  // sequenced, waiting for its commit
+        std::uint64_t seq;
+        MsgType type;
+        std::shared_ptr<const std::string> v1, v2;
+        std::optional<GraphOp> op;
+    };
+    std::deque<Held> held_;
 };
 
 std::string now_rfc3339();

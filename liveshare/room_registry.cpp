@@ -1,5 +1,7 @@
 #include "room_registry.hpp"
 
+#include "durable_log.hpp"
+
 namespace liveshare {
 
 bool is_valid_room_id(std::string_view id) {
@@ -39,6 +41,10 @@ std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::create(Room
     if (s.max_users == 0 || s.max_users > cfg_.max_users_per_room) s.max_users = cfg_.max_users_per_room;
     s.log_entries = cfg_.seq_log_entries;
     auto room = std::make_shared<Room>(std::move(s), metrics_, cfg_.profile);
+    if (durable_) {
+        room->attach_durable_log(durable_);
+        durable_->room_created(room->settings());
+    }
     rooms_.emplace(room->settings().id, room);
     metrics_.rooms.store(static_cast<std::int64_t>(rooms_.size()));
     return {room, Status::Created};

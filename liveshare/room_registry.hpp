@@ -23,8 +23,11 @@ public:
     // For POST /room/{id} and restore: Created, Exists or TooMany.
     std::pair<std::shared_ptr<Room>, Status> create(RoomSettings s);
     std::vector<std::shared_ptr<Room>> all() const;
+    // Durability mode: new rooms are recorded in the op log and hold messages until committed.
+    void set_durable_log(DurableLog* log) { durable_ = log; }
 
 private:
+    DurableLog* durable_ = nullptr;
     const ServerConfig& cfg_;
     Metrics& metrics_;
     mutable std::mutex mu_;

@@ -16,6 +16,7 @@
 #include "batching/batch.hpp"
 #include "metrics.hpp"
 #include "password.hpp"
+#include "durable_log.hpp"
 #include "persister.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/uuid.hpp"
@@ -58,6 +59,7 @@ struct Context {
     net::thread_pool kdf;
     std::unique_ptr<SnapshotStore> store;
     std::unique_ptr<Persister> persister;
+    std::unique_ptr<DurableLog> durable;
     std::atomic<bool> stopping{false};
     std::mutex sessions_mu;
     std::set<std::weak_ptr<WsSession>, std::owner_less<std::weak_ptr<WsSession>>> sessions;
@@ -651,8 +653,18 @@ int run_server(const ServerConfig& cfg) {
             ctx.store = std::make_unique<SnapshotStore>(cfg.db_path, cfg.snapshots_kept);
             ctx.persister = std::make_unique<Persister>(*ctx.store, ctx.rooms, ctx.metrics,
                                                         cfg.snapshot_interval_ms, cfg.quiet);
+            if (cfg.durable) {
+                ctx.durable = std::make_unique<DurableLog>(cfg.db_path, ctx.metrics);
+                ctx.rooms.set_durable_log(ctx.durable.get());
+                ctx.persister->set_durable_log(ctx.durable.get());
+            }
             std::size_t restored = ctx.persister->restore();
             if (restored) ctx.log("restored " + std::to_string(restored) + " room(s) from " + cfg.db_path);
+            if (ctx.durable) {
+                std::size_t ops = ctx.durable->restore(ctx.rooms);
+                ctx.log("durability mode: replayed " + std::to_string(ops) + " committed op(s) from the op log");
+                ctx.durable->start();
+            }
             ctx.persister->start();
         } catch (const std::exception& e) {
             std::fprintf(stderr, "liveshare-server: %s\n", e.what());
@@ -698,6 +710,7 @@ int run_server(const ServerConfig& cfg) {
     for (auto& t : threads) t.join();
     ctx.kdf.join();
     for (auto& r : ctx.rooms.all()) r->clear_members();
+    if (ctx.durable) ctx.durable->stop();  // commits what is queued before the last snapshots
     if (ctx.persister) ctx.persister->stop_and_flush();
     ctx.log("stopped");
     return 0;

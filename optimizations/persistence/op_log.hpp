@@ -13,6 +13,16 @@ struct sqlite3;
 
 namespace liveshare {
 
+struct OpRecord {
+    std::string room;
+    std::uint64_t seq = 0;
+    std::string frame;
+};
+struct RoomRecord {
+    std::string room, name, owner_id, password_hash, created_at;
+};
+
+// The server's durability mode writes through this class too (liveshare/durable_log).
 class OpLog {
 public:
     explicit OpLog(const std::string& path);  // throws std::runtime_error
@@ -21,6 +31,12 @@ public:
     OpLog& operator=(const OpLog&) = delete;
     // Writes the ops in one transaction.
     void commit(std::string_view room, std::uint64_t first_seq, const std::vector<std::string>& frames);
+    // One transaction: rooms (upserted), ops, and for each (room, seq) the ops up to seq
+    // dropped (a snapshot covers them). Throws on failure, with nothing written.
+    void commit(const std::vector<RoomRecord>& rooms, const std::vector<OpRecord>& ops,
+                const std::vector<std::pair<std::string, std::uint64_t>>& prune = {});
+    std::vector<RoomRecord> load_rooms();
+    std::vector<OpRecord> load_ops(const std::string& room, std::uint64_t after_seq);
     std::uint64_t count();
 
 private:
