@@ -515,6 +515,8 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
         remove_db(db);
         finish(st, r, label + (label.empty() ? "" : "; ") + "durability " + durability);
         auto& c = st.counters;
+        // Two server processes served this run: per-process CPU and RSS would mislead.
+        for (auto k : {"server_cpu_pct", "server_cpu_peak_pct", "server_rss_mb", "server_cpu_us_per_delivery"}) c.erase(k);
         const auto& T = r.metrics.totals;
         c["reconnects"] = static_cast<double>(T.reconnects);
         c["resyncs"] = static_cast<double>(T.resyncs);

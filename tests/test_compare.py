@@ -90,6 +90,26 @@ class CompareScript(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn("0 regression(s), 0 improvement(s)", p.stdout)
 
+    def test_variants_pair_two_name_components_of_one_run(self):
+        import tempfile
+        runs = []
+        for variant, times in (("none", [1.0, 1.1, 0.9, 1.05, 0.95]), ("group", [2.0, 2.2, 1.9, 2.1, 2.05])):
+            for i, t in enumerate(times):
+                runs.append({"name": f"load/durability:{variant}/users:50/manual_time", "run_name": f"load/durability:{variant}/users:50/manual_time",
+                             "run_type": "iteration", "repetitions": 5, "repetition_index": i, "iterations": 1,
+                             "real_time": t, "cpu_time": t, "time_unit": "ms"})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"context": {}, "benchmarks": runs}, f)
+        try:
+            p = subprocess.run([sys.executable, COMPARE, f.name, f.name, "--variants", "durability:none,durability:group",
+                                "--metric", "time"], capture_output=True, text=True)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        row = [l for l in p.stdout.splitlines() if l.startswith("load/durability:*/users:50")]
+        self.assertEqual(len(row), 1, p.stdout)
+        self.assertIn("REGRESSION", row[0])
+
 
 if __name__ == "__main__":
     unittest.main()
