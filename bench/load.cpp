@@ -588,9 +588,10 @@ void register_load_benchmarks() {
     for (const char* d : {"group", "none"})
         load(benchmark::RegisterBenchmark(fmt::format("load/faults/server_kill/durability:{}", d).c_str(), bm_server_kill,
                                           std::string(d)));
-    for (const char* d : {"none", "group"})
-        load(benchmark::RegisterBenchmark(fmt::format("load/durability:{}/users:50", d).c_str(), bm_durability,
-                                          std::size_t{50}, std::string(d)));
+    for (std::size_t u : {50, 100})
+        for (const char* d : {"none", "group"})
+            load(benchmark::RegisterBenchmark(fmt::format("load/durability:{}/users:{}", d, u).c_str(), bm_durability, u,
+                                              std::string(d)));
 }
 
 int print_load_reports() {
