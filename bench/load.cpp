@@ -370,6 +370,15 @@ void bm_conn_idle(benchmark::State& st, std::size_t connections) {
 
 // ---- network impairment and faults
 
+void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T) {
+    c["reconnects"] = static_cast<double>(T.reconnects);
+    c["resumes"] = static_cast<double>(T.resumes);
+    c["resyncs"] = static_cast<double>(T.resyncs);
+    c["replayed"] = static_cast<double>(T.replayed);
+    c["resent"] = static_cast<double>(T.resent);
+    c["rollbacks"] = static_cast<double>(T.rollbacks);
+}
+
 struct NetsimSpec {
     double latency_ms = 0, loss_pct = 0, resets_per_min = 0;
 };
@@ -454,12 +463,7 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
             if (!n.empty()) all += (all.empty() ? "" : "; ") + n;
         finish(st, r, all);
         auto& c = st.counters;
-        const auto& T = r.metrics.totals;
-        c["reconnects"] = static_cast<double>(T.reconnects);
-        c["resyncs"] = static_cast<double>(T.resyncs);
-        c["resumes"] = static_cast<double>(T.resumes);
-        c["replayed"] = static_cast<double>(T.replayed);
-        c["resent"] = static_cast<double>(T.resent);
+        set_fault_counters(c, r.metrics.totals);
         c["proxy_resets"] = static_cast<double>(run.proxy.resets);
         c["latency_ms_one_way"] = spec.latency_ms;
         c["loss_pct"] = spec.loss_pct;
@@ -517,12 +521,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
         auto& c = st.counters;
         // Two server processes served this run: per-process CPU and RSS would mislead.
         for (auto k : {"server_cpu_pct", "server_cpu_peak_pct", "server_rss_mb", "server_cpu_us_per_delivery"}) c.erase(k);
-        const auto& T = r.metrics.totals;
-        c["reconnects"] = static_cast<double>(T.reconnects);
-        c["resyncs"] = static_cast<double>(T.resyncs);
-        c["resumes"] = static_cast<double>(T.resumes);
-        c["rollbacks"] = static_cast<double>(T.rollbacks);
-        c["resent"] = static_cast<double>(T.resent);
+        set_fault_counters(c, r.metrics.totals);
         c["restart_ms"] = restart_ms;
     }
 }

@@ -181,6 +181,23 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
     EXPECT_GE(stalled, 3);
 }
 
+namespace {
+
+// A load run through the proxy while every connection is reset `rounds` times, `gap` apart.
+harness::LoadTestMetrics run_with_resets(ImpairmentProxy& proxy, const harness::LoadTestConfig& cfg, pid_t server,
+                                         int rounds, std::chrono::milliseconds gap) {
+    harness::LoadTestResult r;
+    std::thread run([&] { r = harness::run_load_test(cfg, server); });
+    for (int k = 0; k < rounds; ++k) {
+        std::this_thread::sleep_for(gap);
+        proxy.reset_all();
+    }
+    run.join();
+    return r.metrics;
+}
+
+}  // namespace
+
 TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
     auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"});
     ImpairmentSettings is;
@@ -188,15 +205,8 @@ TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
     ImpairmentProxy proxy("127.0.0.1", s->port(), is);
     auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(20000ms)
                    .drain(15000ms).reconnect(true).target(proxy.url()).build();
-    harness::LoadTestResult r;
-    std::thread run([&] { r = harness::run_load_test(cfg, s->pid()); });
     // Reset every connection three times while the run sends (it lasts about 2.4 s).
-    for (int k = 0; k < 3; ++k) {
-        std::this_thread::sleep_for(600ms);
-        proxy.reset_all();
-    }
-    run.join();
-    const auto& m = r.metrics;
+    auto m = run_with_resets(proxy, cfg, s->pid(), 3, 600ms);
     EXPECT_EQ(m.users_joined, 5u);
     EXPECT_GE(proxy.stats().resets, 5u);
     EXPECT_GE(m.totals.reconnects, 5u);
@@ -213,14 +223,7 @@ TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
     ImpairmentProxy proxy("127.0.0.1", s->port(), ImpairmentSettings{});
     auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(40).interval(30ms).duration(20000ms)
                    .drain(3000ms).reconnect(true).target(proxy.url()).build();
-    harness::LoadTestResult r;
-    std::thread run([&] { r = harness::run_load_test(cfg, s->pid()); });
-    for (int k = 0; k < 2; ++k) {
-        std::this_thread::sleep_for(500ms);
-        proxy.reset_all();
-    }
-    run.join();
-    const auto& m = r.metrics;
+    auto m = run_with_resets(proxy, cfg, s->pid(), 2, 500ms);
     EXPECT_GE(m.totals.reconnects, 4u);
     EXPECT_GT(m.totals.resyncs, 0u);
     EXPECT_TRUE(m.converged) << m.convergence_detail;  // the state, not every message, arrives
