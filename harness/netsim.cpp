@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Impl> {
     struct Segment {
         std::shared_ptr<std::vector<char>> data;
-        Clock::time_point due;
+        Clock::time_point read, due;
     };
     struct Conn;
     // One direction of one connection: reads from `from`, delays, writes to `to`.
@@ -76,14 +76,16 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     Impl(std::string host, std::uint16_t port, ImpairmentSettings settings, bool rec)
         : s(settings), rng(settings.seed), up_host(std::move(host)), up_port(port), record(rec) {}
 
-    void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes, Clock::time_point due = {}) {
+    void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes, Clock::time_point due = {},
+               Clock::duration held = {}) {
         if (!record) return;
         std::lock_guard lock(mu);
         if (ev.size() >= 200000) return;
         auto us = [&](Clock::time_point t) {
             return std::chrono::duration_cast<std::chrono::microseconds>(t - t0).count();
         };
-        ev.push_back({k, conn, dir, us(Clock::now()), bytes, due == Clock::time_point{} ? 0 : us(due)});
+        ev.push_back({k, conn, dir, us(Clock::now()), bytes, due == Clock::time_point{} ? 0 : us(due),
+                      std::chrono::duration_cast<std::chrono::microseconds>(held).count()});
     }
     double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng); }
     Clock::duration ms(double v) {
@@ -237,7 +239,7 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
             p.last_due = due;
             p.queue.push_back({std::make_shared<std::vector<char>>(p.buf.begin() + static_cast<std::ptrdiff_t>(off),
                                                                   p.buf.begin() + static_cast<std::ptrdiff_t>(off + len)),
-                               due});
+                               now, due});
             p.queued_bytes += len;
         }
         {
@@ -276,19 +278,21 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         std::size_t bytes = 0;
         const auto now = Clock::now();
         const auto head_due = p.queue.front().due;
+        Clock::duration held{};  // the longest any segment of this write was held
         while (!p.queue.empty() && std::max(p.queue.front().due, p.stalled_until) <= now && bufs.size() < 64) {
+            held = std::max(held, p.queue.front().due - p.queue.front().read);
             bufs.push_back(net::buffer(*p.queue.front().data));
             bytes += p.queue.front().data->size();
             keep.push_back(std::move(p.queue.front().data));
             p.queue.pop_front();
         }
         p.writing = true;
-        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due](boost::system::error_code ec, std::size_t) {
+        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due, held](boost::system::error_code ec, std::size_t) {
             Pipe& p = c->pipe[dir];
             p.writing = false;
             if (c->dead) return;
             if (ec) return self->kill(c, true);
-            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due);
+            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due, held);
             {
                 std::lock_guard lock(self->mu);
                 (dir == 0 ? self->st.bytes_to_server : self->st.bytes_to_client) += bytes;
@@ -307,7 +311,8 @@ ImpairmentProxy::ImpairmentProxy(std::string upstream_host, std::uint16_t upstre
 }
 
 ImpairmentProxy::~ImpairmentProxy() {
-    net::post(impl_->ioc, [impl = impl_] {
+    Impl* impl = impl_.get();
+    auto close_all = [impl] {
         boost::system::error_code ec;
         impl->acceptor.close(ec);
         impl->reset_timer.cancel();
@@ -316,11 +321,20 @@ ImpairmentProxy::~ImpairmentProxy() {
         for (auto& [id, w] : impl->conns)
             if (auto c = w.lock()) live.push_back(c);
         for (auto& c : live) impl->kill(c, true);
+    };
+    std::atomic<bool> closed{false};
+    net::post(impl->ioc, [&] {
+        close_all();
+        closed = true;
     });
-    // Bounded: everything above completes at once; stop() covers a stuck write.
-    for (int i = 0; i < 200 && impl_->open.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    impl_->ioc.stop();
-    if (impl_->thread.joinable()) impl_->thread.join();
+    for (int i = 0; i < 400 && (!closed || impl->open.load() > 0); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    impl->ioc.stop();
+    if (impl->thread.joinable()) impl->thread.join();
+    if (!closed) close_all();  // the loop is stopped: safe on this thread
+    // Pending handlers hold references to Impl (it owns the io_context that holds them):
+    // run the cancelled ones so they let go, or Impl would never be freed.
+    impl->ioc.restart();
+    impl->ioc.poll();
 }
 
 std::uint16_t ImpairmentProxy::port() const { return impl_->acceptor.local_endpoint().port(); }

@@ -49,7 +49,8 @@ struct ProxyEvent {
     int dir = 0;                 // 0: client to server, 1: server to client
     std::int64_t t_us = 0;       // since the proxy started
     std::uint64_t bytes = 0;
-    std::int64_t due_us = 0;     // Forwarded: when it was due
+    std::int64_t due_us = 0;     // Forwarded: when its first segment was due
+    std::int64_t held_us = 0;    // Forwarded: longest a segment of it was held (due - read)
 };
 
 class ImpairmentProxy {
