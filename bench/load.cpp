@@ -444,6 +444,9 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
         {
             harness::ImpairmentProxy proxy(host, port, is);
             auto cfg = base_config(o.netsim_users, Workload::Seed).reconnect(true).target(proxy.url()).build();
+            // Faults are injected while users send; the drain and the convergence check run
+            // on a network that still has its latency and loss but no more resets.
+            cfg.before_drain = [&proxy] { proxy.set_fault_rates(0, 0); };
             r = harness::run_load_test(cfg, server ? server->pid() : -1);
             run.proxy = proxy.stats();
         }

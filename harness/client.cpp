@@ -927,6 +927,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.loopback_mbps = (loopback_tx_bytes() - lo_before) * 8 / std::max(M.measured_s, 1e-3) / 1e6;
     if (show) std::fprintf(stderr, "\n");
 
+    if (cfg.before_drain) cfg.before_drain();
     // Phase 3: drain until every expected durable delivery arrived, or the drain time is up.
     auto expected_total = [&] {
         std::int64_t e = 0;

@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct LoadTestConfig {
     std::string room_password;
     // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
     std::chrono::milliseconds idle_hold{0};
+    // Called once the sending phase ends, before the drain and the convergence check (e.g.
+    // to stop injected faults so the check sees a quiet network).
+    std::function<void()> before_drain;
 };
 
 class LoadTestConfigBuilder {

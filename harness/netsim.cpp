@@ -105,8 +105,8 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         acceptor.bind(ep);
         acceptor.listen(1024);
         do_accept();
-        if (s.resets_per_min > 0) schedule_fault(reset_timer, s.resets_per_min, true);
-        if (s.stalls_per_min > 0 && s.stall_ms > 0) schedule_fault(stall_timer, s.stalls_per_min, false);
+        schedule_fault(reset_timer, true);
+        schedule_fault(stall_timer, false);
         thread = std::thread([this] { ioc.run(); });
     }
 
@@ -144,10 +144,12 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     }
 
     // Poisson arrivals: exponential gaps with mean 60 / per_min seconds.
-    void schedule_fault(net::steady_timer& t, double per_min, bool reset) {
+    void schedule_fault(net::steady_timer& t, bool reset) {
+        const double per_min = reset ? s.resets_per_min : (s.stall_ms > 0 ? s.stalls_per_min : 0);
+        if (per_min <= 0) return;
         const double gap_s = -std::log(1.0 - uniform()) * 60.0 / per_min;
         t.expires_after(ms(gap_s * 1000));
-        t.async_wait([self = shared_from_this(), &t, per_min, reset](boost::system::error_code ec) {
+        t.async_wait([self = shared_from_this(), &t, reset](boost::system::error_code ec) {
             if (ec) return;
             std::vector<std::shared_ptr<Conn>> live;
             for (auto& [id, w] : self->conns)
@@ -172,7 +174,7 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
                     }
                 }
             }
-            self->schedule_fault(t, per_min, reset);
+            self->schedule_fault(t, reset);
         });
     }
 
@@ -345,6 +347,20 @@ void ImpairmentProxy::set_upstream(std::string host, std::uint16_t port) {
         impl_->up_host = std::move(host);
         impl_->up_port = port;
         impl_->resolve_upstream();
+        done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void ImpairmentProxy::set_fault_rates(double resets_per_min, double stalls_per_min) {
+    std::atomic<bool> done{false};
+    net::post(impl_->ioc, [&] {
+        impl_->s.resets_per_min = resets_per_min;
+        impl_->s.stalls_per_min = stalls_per_min;
+        impl_->reset_timer.cancel();  // the cancelled wait does not reschedule
+        impl_->stall_timer.cancel();
+        impl_->schedule_fault(impl_->reset_timer, true);
+        impl_->schedule_fault(impl_->stall_timer, false);
         done = true;
     });
     for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));

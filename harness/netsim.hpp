@@ -66,6 +66,7 @@ public:
     std::string url() const { return "ws://127.0.0.1:" + std::to_string(port()); }
     void set_upstream(std::string host, std::uint16_t port);  // new connections go there
     void reset_all();                  // RST every open connection now (fault injection)
+    void set_fault_rates(double resets_per_min, double stalls_per_min);  // 0 stops them
     std::size_t open_connections() const;
     ProxyStats stats() const;
     std::vector<ProxyEvent> events() const;
