@@ -182,6 +182,10 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     void kill(const std::shared_ptr<Conn>& c, bool rst) {
         if (c->dead) return;
         c->dead = true;
+        // Counted closed before the peers can see it, so whoever saw the close sees the count.
+        conns.erase(c->id);
+        open.fetch_sub(1);
+        event(ProxyEvent::Closed, c->id, 0, 0);
         boost::system::error_code ec;
         for (tcp::socket* sock : {&c->client, &c->server}) {
             if (rst && sock->is_open()) sock->set_option(net::socket_base::linger(true, 0), ec);
@@ -189,9 +193,6 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         }
         c->timer[0].cancel();
         c->timer[1].cancel();
-        conns.erase(c->id);
-        open.fetch_sub(1);
-        event(ProxyEvent::Closed, c->id, 0, 0);
     }
 
     void read(const std::shared_ptr<Conn>& c, int dir) {
