@@ -39,6 +39,17 @@ std::string op_frame(const std::string& table, int i, std::size_t pad = 0) {
     return f;
 }
 
+// Sends n graph ops (position.x = 0..n-1) and expects their echoes back, in order.
+void send_and_expect_echoes(harness::SyncClient& c, const std::string& table, int n, std::size_t pad,
+                            std::chrono::milliseconds timeout) {
+    for (int i = 0; i < n; ++i) c.send(op_frame(table, i, pad));
+    ServerMessage m;
+    for (int i = 0; i < n; ++i) {
+        ASSERT_TRUE(c.recv_type(MsgType::GraphOp, m, timeout)) << "echo " << i;
+        EXPECT_DOUBLE_EQ(m.op.position.x, i);
+    }
+}
+
 // First event of a kind in a direction, and last Forwarded one.
 const ProxyEvent* first(const std::vector<ProxyEvent>& ev, ProxyEvent::Kind k, int dir) {
     for (auto& e : ev)
@@ -56,13 +67,8 @@ TEST(Netsim, ProxyDelaysEachDirectionByAtLeastTheLatencyAndKeepsBytesInOrder) {
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
     const std::string room = uuid(), table = uuid();
     auto c = join_via(proxy, room, uuid());
-    for (int i = 0; i < 30; ++i) c->send(op_frame(table, i));
-    // Every echo arrives, in the order sent: the jitter never reorders the byte stream.
-    ServerMessage m;
-    for (int i = 0; i < 30; ++i) {
-        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 10000ms)) << "echo " << i;
-        EXPECT_DOUBLE_EQ(m.op.position.x, i);
-    }
+    // Every echo arrives, in the order sent.
+    send_and_expect_echoes(*c, table, 30, 0, 10000ms);
     auto ev = proxy.events();
     std::uint64_t read[2] = {0, 0}, fwd[2] = {0, 0};
     for (auto& e : ev) {
@@ -114,12 +120,8 @@ TEST(Netsim, LossModelHoldsSegmentsButLosesNoByte) {
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
     const std::string table = uuid();
     auto c = join_via(proxy, uuid(), uuid());
-    for (int i = 0; i < 40; ++i) c->send(op_frame(table, i, 2000));
-    ServerMessage m;
-    for (int i = 0; i < 40; ++i) {
-        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms)) << "echo " << i;
-        EXPECT_DOUBLE_EQ(m.op.position.x, i);
-    }
+    // Every echo arrives, in the order sent.
+    send_and_expect_echoes(*c, table, 40, 2000, 20000ms);
     auto st = proxy.stats();
     EXPECT_GT(st.segments_lost, 0u);
     EXPECT_LT(st.segments_lost, st.segments * 2);
@@ -171,12 +173,8 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
     auto c = join_via(proxy, uuid(), uuid());
     for (int i = 0; i < 200 && proxy.stats().stalls < 3; ++i) std::this_thread::sleep_for(50ms);
     EXPECT_GE(proxy.stats().stalls, 3u);
-    for (int i = 0; i < 10; ++i) c->send(op_frame(table, i));
-    ServerMessage m;
-    for (int i = 0; i < 10; ++i) {
-        ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms)) << "echo " << i;
-        EXPECT_DOUBLE_EQ(m.op.position.x, i);
-    }
+    // Every echo arrives, in the order sent.
+    send_and_expect_echoes(*c, table, 10, 0, 20000ms);
     // Each stall is followed by forwarding held until it ended (order of events).
     auto ev = proxy.events();
     int stalled = 0;
