@@ -54,12 +54,13 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
 // them, so the load runs lift both (the protocol tests cover them). Rooms are raised to hold
 // every user of the run.
 std::vector<std::string> bench_server_args(std::size_t max_room_users, const std::string& db,
-                                           const std::string& profile = "") {
+                                           const std::string& profile = "", const std::string& durability = "") {
     const Options& o = options();
     std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads), "--db=" + db,
                                      "--max-users=" + std::to_string(max_room_users + 1),
                                      "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"};
     if (!profile.empty()) args.push_back("--profile=" + profile);
+    if (!durability.empty()) args.push_back("--durability=" + durability);
     args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
     return args;
 }
@@ -494,8 +495,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
             break;
         }
         const std::string db = bench_db_path();
-        auto args = bench_server_args(o.netsim_users, db);
-        args.push_back("--durability=" + durability);
+        const auto args = bench_server_args(o.netsim_users, db, "", durability);
         auto server = std::make_unique<harness::ServerProcess>(server_binary(), args);
         harness::ServerLaunch same_port;
         same_port.port = server->port();
@@ -539,9 +539,7 @@ void bm_durability(benchmark::State& st, std::size_t users, std::string durabili
             break;
         }
         const std::string db = bench_db_path();
-        auto args = bench_server_args(users, db);
-        args.push_back("--durability=" + durability);
-        harness::ServerProcess server(server_binary(), args);
+        harness::ServerProcess server(server_binary(), bench_server_args(users, db, "", durability));
         auto cfg = base_config(users, Workload::Seed).target(server.url()).build();
         auto r = harness::run_load_test(cfg, server.pid());
         std::string label;

@@ -504,13 +504,11 @@ void SimUser::on_read(Conn* c, beast::error_code ec, std::size_t n) {
                     in_.assign(batch_in_, off, len);
                     in_.resize(len + liveshare::kParsePadding);
                     handle(len);
-                    if (c != c_.get()) return;  // handling failed the connection
                 }
                 metrics.received += parts_.size() - 1;
             }
         } else {
             handle(n);
-            if (c != c_.get()) return;
         }
     }
     c->buffer.consume(c->buffer.size());
