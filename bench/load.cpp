@@ -100,6 +100,8 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
     const Options& o = options();
     if (!o.target.empty()) {
         cfg.target = o.target;
+        cfg.rooms = o.rooms;
+        cfg.rest_header = o.rest_header;
         label = "target " + o.target + " (server CPU/RSS not measured)";
         return harness::run_load_test(cfg);
     }

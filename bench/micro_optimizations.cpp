@@ -36,7 +36,7 @@ std::string client_message(MsgType t, std::uint64_t seq = 1) {
     switch (t) {
         case MsgType::GraphOp: {
             // The seed's ~512 B UpdateColumn.
-            harness::UserScript script(cfg, 0, kUser, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", seq);
+            harness::UserScript script(cfg, 0, kUser, 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", seq);
             harness::Planned p;
             for (int i = 0; i < 3; ++i) script.next(p);
             return p.frame;
@@ -184,7 +184,8 @@ std::string sample_of_size(std::size_t size, std::uint64_t seed) {
     for (int i = 0; state.to_json().size() < size; ++i) {
         GraphOp op;
         op.type = OpType::CreateTable;
-        op.node_id = op.table_uuid = harness::make_uuid(rng);
+        op.node_id = static_cast<NodeId>(i + 1);
+        op.table_uuid = harness::make_uuid(rng);
         op.name = "table_" + std::to_string(i);
         op.position = {static_cast<double>(rng() % 2000), static_cast<double>(rng() % 2000)};
         state.apply(op);

@@ -15,6 +15,8 @@ Options& options() {
 std::string options_usage() {
     return R"(liveshare bench flags (besides Google Benchmark's --benchmark_*):
   --target=ws://HOST:PORT     run the load family against a running server (default: start one)
+  --rooms=ID,ID               use these existing rooms (UUIDs) instead of creating rooms over REST
+  --rest_header='Authorization: Bearer ...'   extra header on POST /room/{id} (room creation)
   --server=PATH               liveshare-server binary to start (default: next to bench)
   --server_flags="--a=1 --b=2"  extra flags for the started server
   --users=10,50,100           user counts of load/users:N (seed workload)
@@ -69,6 +71,12 @@ void parse_options(int& argc, char** argv) {
         std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
         std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
         if (name == "target") o.target = v;
+        else if (name == "rooms") {
+            o.rooms.clear();
+            std::istringstream in(v);
+            for (std::string f; std::getline(in, f, ',');)
+                if (!f.empty()) o.rooms.push_back(f);
+        } else if (name == "rest_header") o.rest_header = v;
         else if (name == "server") o.server_binary = v;
         else if (name == "server_flags") {
             std::istringstream in(v);

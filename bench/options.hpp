@@ -8,6 +8,8 @@ namespace bench {
 
 struct Options {
     std::string target;                 // ws://HOST:PORT of a running server; empty: start one
+    std::vector<std::string> rooms;     // with --target: rooms that exist there (else created)
+    std::string rest_header;            // added to the REST room creation ("Name: value")
     std::string server_binary;          // default: found next to this binary
     std::vector<std::string> server_flags;  // extra flags for the server we start
     std::vector<std::size_t> users = {10, 50, 100};

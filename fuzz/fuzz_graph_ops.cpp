@@ -8,12 +8,15 @@
 #include "protocol/schema_state.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const char* ids[] = {"a", "b", "c"};
+    static const liveshare::NodeId ids[] = {1, 2, 4294967295u};
+    static const char* uuids[] = {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+                                  "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF"};
     liveshare::SchemaState state;
     for (std::size_t i = 0; i + 4 <= size; i += 4) {
         liveshare::GraphOp op;
         op.type = static_cast<liveshare::OpType>(data[i] % 9);
-        op.node_id = op.table_uuid = ids[data[i + 1] % 3];
+        op.node_id = ids[data[i + 1] % 3];
+        op.table_uuid = uuids[data[i + 1] % 3];
         op.edge_id = ids[data[i + 1] / 3 % 3];
         op.from_node = ids[data[i + 2] % 3];
         op.to_node = ids[data[i + 2] / 3 % 3];

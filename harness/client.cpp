@@ -16,6 +16,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "protocol/json_write.hpp"
 #include "server_process.hpp"
 #include "workload.hpp"
 
@@ -45,7 +46,8 @@ Endpoint parse_ws_url(const std::string& url) {
 }
 
 HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
-                          const std::string& body, std::chrono::milliseconds timeout) {
+                          const std::string& body, std::chrono::milliseconds timeout,
+                          const std::string& extra_header) {
     net::io_context ioc;
     beast::tcp_stream stream(ioc);
     tcp::resolver resolver(ioc);
@@ -57,6 +59,15 @@ HttpResponse http_request(const Endpoint& ep, const std::string& method, const s
     if (ec) throw std::runtime_error("connect: " + ec.message());
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, ep.host);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    if (!extra_header.empty()) {
+        const auto colon = extra_header.find(':');
+        if (colon == std::string::npos || colon == 0)
+            throw std::invalid_argument("header must be 'Name: value', got '" + extra_header + "'");
+        std::string value = extra_header.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(' '));
+        req.set(extra_header.substr(0, colon), value);
+    }
     req.body() = body;
     req.prepare_payload();
     http::write(stream, req, ec);
@@ -270,6 +281,7 @@ private:
     struct Conn {
         websocket::stream<beast::tcp_stream> ws;
         beast::flat_buffer buffer;
+        websocket::response_type handshake;  // tells whether the server selected liveshare.v2
         explicit Conn(net::io_context& ioc) : ws(ioc) {}
     };
     void on_connect(Conn* c, beast::error_code ec);
@@ -286,6 +298,7 @@ private:
     void lost_connection(const std::string& why);
     void schedule_reconnect(const std::string& why);
     void retire();
+    void mark_joined();
 
     Shared& sh_;
     std::size_t index_;
@@ -308,6 +321,9 @@ private:
     std::deque<Out> outbox_;   // the workload's messages, held while (re)joining
     bool writing_ = false, authed_ = false, closing_ = false, connected_ = false;
     bool reconnecting_ = false, resuming_ = false, resynced_ = false;
+    // Without liveshare.v2 the original's join flow: RequestGraphState, then the first
+    // GraphState addressed to us is the diagram; a Ping behind the request marks its answer.
+    bool v2_ = false, syncing_ = false;
     unsigned attempts_ = 0;
     std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
     // Own durable messages written and not yet echoed: resent after a resume if the server
@@ -324,7 +340,7 @@ struct Shared {
     const LoadTestConfig& cfg;
     Endpoint ep;
     tcp::endpoint address;
-    std::vector<std::string> user_ids, table_ids, room_ids;
+    std::vector<std::string> user_ids, table_uuids, room_ids;
     std::unordered_map<std::string, std::uint32_t> index_of;
     std::vector<std::size_t> room_of;
     // Actual write start per sender and durable seq, for the uncorrected latency.
@@ -355,7 +371,8 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
       ioc_(ioc),
       timer_(ioc),
       retry_timer_(ioc),
-      script_(sh.cfg, index, sh.user_ids[index], sh.table_ids[index], sh.cfg.seed * 1000003 + index) {
+      script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index],
+              sh.cfg.seed * 1000003 + index) {
     room = sh.room_of[index];
 }
 
@@ -413,7 +430,7 @@ void SimUser::on_connect(Conn* c, beast::error_code ec) {
         pmd.client_no_context_takeover = true;
         c->ws.set_option(pmd);
     }
-    c->ws.async_handshake(sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
+    c->ws.async_handshake(c->handshake, sh_.ep.host + ":" + std::to_string(sh_.ep.port), "/room/" + sh_.room_ids[room],
                           [this, c](beast::error_code ec) { on_handshake(c, ec); });
 }
 
@@ -422,6 +439,7 @@ void SimUser::on_handshake(Conn* c, beast::error_code ec) {
     if (ec) return lost_connection("handshake: " + ec.message());
     beast::get_lowest_layer(c->ws).expires_never();
     connected_ = true;
+    v2_ = c->handshake[http::field::sec_websocket_protocol].starts_with(liveshare::kSubprotocolV2);
     std::string auth;
     std::optional<std::string_view> password;
     if (!sh_.cfg.room_password.empty()) password = sh_.cfg.room_password;
@@ -439,7 +457,7 @@ void SimUser::lost_connection(const std::string& why) {
     if (closed || closing_) return;
     if (!sh_.cfg.reconnect.enabled) return fail(why);
     if (connected_) ++metrics.disconnects;
-    connected_ = authed_ = resuming_ = resynced_ = false;
+    connected_ = authed_ = resuming_ = resynced_ = syncing_ = false;
     if (writing_) {
         // The frame in flight may or may not have arrived: a durable one is in unacked_.
         if (!control_.empty()) control_.pop_front();
@@ -529,6 +547,20 @@ void SimUser::handle(std::size_t n) {
             if (!msg_.success) return fail("auth failed: " + msg_.error);
             authed_ = true;
             attempts_ = 0;
+            if (!v2_) {
+                // The original's flow: ask for the diagram; the Pong behind it ends the join.
+                syncing_ = true;
+                std::string req, ping;
+                liveshare::encode_simple(req, MsgType::RequestGraphState);
+                send_control(std::move(req), MsgType::RequestGraphState);
+                liveshare::encode_simple(ping, MsgType::Ping);
+                send_control(std::move(ping), MsgType::Ping);
+                if (reconnecting_) {
+                    ++metrics.reconnects;
+                    resuming_ = true;
+                }
+                return;
+            }
             if (reconnecting_) {
                 // Back in the room. The replay (or the state) was queued with the AuthResult,
                 // so a Pong to this Ping marks its end.
@@ -540,6 +572,12 @@ void SimUser::handle(std::size_t n) {
             }
             return;
         case MsgType::Pong:
+            if (syncing_) {
+                syncing_ = false;
+                mark_joined();
+                // Without liveshare.v2 there is no replay: what was missed is lost, not resent.
+                if (resuming_) resynced_ = true;
+            }
             if (resuming_) {
                 resuming_ = reconnecting_ = false;
                 if (resynced_) resynced_ = false;
@@ -555,6 +593,9 @@ void SimUser::handle(std::size_t n) {
             }
             return;
         case MsgType::GraphState:
+            // A GraphState for someone else, or after our first (the original client's rule).
+            if (!msg_.target_user_id.empty() && msg_.target_user_id != sh_.user_ids[index_]) return;
+            if (!v2_ && !syncing_ && joined) return;
             if (resuming_ && msg_.seq && last_seq_ && *msg_.seq < *last_seq_) {
                 ++metrics.rollbacks;
                 last_seq_ = msg_.seq;  // the server's history restarts here
@@ -565,14 +606,15 @@ void SimUser::handle(std::size_t n) {
                 resynced_ = true;
             }
             state = std::move(msg_.state);
-            if (authed_ && !joined) {
-                joined = true;
-                metrics.join_time.record(static_cast<std::uint64_t>(
-                    std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_).count()));
-                sh_.joined.fetch_add(1);
-                sh_.room_joined[room].fetch_add(1);
-            }
+            if (v2_ && authed_) mark_joined();
             return;
+        case MsgType::RequestGraphState: {
+            // The server asks us for our diagram on behalf of a joiner (the original's flow).
+            std::string resp;
+            liveshare::encode_graph_state_response(resp, msg_.requester_id, state.to_json());
+            send_control(std::move(resp), MsgType::GraphStateResponse);
+            return;
+        }
         case MsgType::Error: {
             metrics.error("server error: " + msg_.code);
             // Our durable sends are the only ones the server rejects out loud.
@@ -631,6 +673,15 @@ void SimUser::handle(std::size_t n) {
         }
         default: return;
     }
+}
+
+void SimUser::mark_joined() {
+    if (joined) return;
+    joined = true;
+    metrics.join_time.record(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_).count()));
+    sh_.joined.fetch_add(1);
+    sh_.room_joined[room].fetch_add(1);
 }
 
 void SimUser::start_schedule() {
@@ -735,17 +786,42 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
     liveshare::Parser parser;
     for (std::size_t r = 0; r < sh.room_ids.size(); ++r) {
         try {
+            // The original's client: Auth, RequestGraphState, and a Ping to know the request
+            // was handled. A server with no tables answers nothing itself but asks a member.
             SyncClient obs(sh.ep, sh.room_ids[r], false);
             std::string auth;
+            std::optional<std::string_view> password;
+            if (!sh.cfg.room_password.empty()) password = sh.cfg.room_password;
             liveshare::encode_auth(auth, "00000000-0000-4000-8000-0000000000" + std::to_string(10 + r % 90),
-                                   "observer", std::nullopt, std::nullopt);
+                                   "observer", password, std::nullopt);
             obs.send(auth);
             liveshare::ServerMessage m;
-            if (!obs.recv_type(MsgType::GraphState, m, std::chrono::milliseconds(10000))) {
-                detail = "observer got no GraphState in room " + std::to_string(r);
+            if (!obs.recv_type(MsgType::AuthResult, m, std::chrono::milliseconds(30000)) || !m.success) {
+                detail = "observer could not join room " + std::to_string(r) + (m.error.empty() ? "" : ": " + m.error);
                 return false;
             }
-            server_state[r] = m.state.to_json();
+            obs.send(R"({"type":"RequestGraphState"})");
+            obs.send(R"({"type":"Ping"})");
+            bool got_state = false, got_pong = false;
+            const auto until = Clock::now() + std::chrono::seconds(10);
+            while (!got_state && Clock::now() < until) {
+                // After the Pong, a member's forwarded answer gets two more seconds.
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+                auto f = obs.recv(got_pong ? std::min(left, std::chrono::milliseconds(2000)) : left);
+                if (!f) break;
+                std::string err;
+                if (f->binary || !parser.parse_server(f->data, m, err)) continue;
+                if (m.type == MsgType::Pong) got_pong = true;
+                if (m.type == MsgType::GraphState &&
+                    (m.target_user_id.empty() || m.target_user_id.starts_with("00000000-0000-4000-8000-0000000000")))
+                    got_state = true;
+            }
+            if (!got_state && !got_pong) {
+                detail = "observer got no answer to RequestGraphState in room " + std::to_string(r);
+                return false;
+            }
+            // No answer at all: the server holds no tables and nobody else had any.
+            server_state[r] = got_state ? m.state.to_json() : liveshare::SchemaState().to_json();
             obs.close();
         } catch (const std::exception& e) {
             detail = std::string("observer failed: ") + e.what();
@@ -791,9 +867,14 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
     // Deterministic identities from the seed.
     std::mt19937_64 rng(cfg.seed);
-    const std::size_t room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
-    const std::size_t rooms = (cfg.users + room_size - 1) / room_size;
-    for (std::size_t r = 0; r < rooms; ++r) sh.room_ids.push_back(make_uuid(rng));
+    std::size_t room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
+    const std::size_t rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
+    if (!cfg.rooms.empty()) {
+        sh.room_ids = cfg.rooms;
+        room_size = (cfg.users + sh.room_ids.size() - 1) / sh.room_ids.size();
+    } else {
+        for (std::size_t r = 0; r < rooms; ++r) sh.room_ids.push_back(make_uuid(rng));
+    }
     sh.room_accepted.reset(new std::atomic<std::int64_t>[rooms]);
     sh.room_joined.reset(new std::atomic<std::int64_t>[rooms]);
     for (std::size_t r = 0; r < rooms; ++r) {
@@ -802,7 +883,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
     for (std::size_t i = 0; i < cfg.users; ++i) {
         sh.user_ids.push_back(make_uuid(rng));
-        sh.table_ids.push_back(make_uuid(rng));
+        sh.table_uuids.push_back(make_uuid(rng));
         sh.index_of.emplace(sh.user_ids.back(), static_cast<std::uint32_t>(i));
         sh.room_of.push_back(i / room_size);
     }
@@ -816,12 +897,25 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
     sh.warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
 
-    if (!cfg.room_password.empty()) {
-        // Protected rooms exist before anyone joins (the server hashes on its KDF pool).
+    std::vector<std::string> room_errors;
+    if (cfg.rooms.empty()) {
+        // The run's rooms exist before anyone joins, created as the original's UI does (a
+        // protected room's password is hashed on the server's KDF pool).
+        std::string body = "{\"name\":null,\"password\":";
+        if (cfg.room_password.empty()) body += "null";
+        else liveshare::json::append_string(body, cfg.room_password);
+        body += ",\"max_users\":null}";
+        // 409: it exists already (an earlier run with the same seed). Anything else is an
+        // error of the run; the joins then show whether the rooms are usable.
         for (const auto& id : sh.room_ids) {
-            auto res = http_request(sh.ep, "POST", "/room/" + id, "{\"password\":\"" + cfg.room_password + "\"}",
-                                    std::chrono::milliseconds(30000));
-            if (res.status != 201) throw std::runtime_error("POST /room/" + id + " answered " + std::to_string(res.status));
+            std::string why;
+            try {
+                auto res = http_request(sh.ep, "POST", "/room/" + id, body, std::chrono::milliseconds(30000), cfg.rest_header);
+                if (res.status != 201 && res.status != 409) why = "answered " + std::to_string(res.status);
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+            if (!why.empty()) room_errors.push_back("room creation: POST /room/{id} " + why);
         }
     }
     // Many users per generator thread, each thread its own io_context (wrk-style).
@@ -837,6 +931,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
 
     LoadTestResult result;
     LoadTestMetrics& M = result.metrics;
+    for (const auto& e : room_errors) M.totals.error(e);
     if (ProcSample ps; server_pid > 0 && read_proc(server_pid, ps)) M.start_server_rss_mb = ps.rss_mb;
     std::unique_ptr<ProcessSampler> sampler;
     if (server_pid > 0) {
@@ -873,7 +968,7 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
             liveshare::encode_auth(auth, make_uuid(rng), "probe", std::nullopt, std::nullopt);
             probe.send(auth);
             liveshare::ServerMessage m;
-            if (probe.recv_type(MsgType::GraphState, m, std::chrono::milliseconds(10000))) {
+            if (probe.recv_type(MsgType::AuthResult, m, std::chrono::milliseconds(10000)) && m.success) {
                 M.probe_join_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
                 t0 = Clock::now();
                 probe.send("{\"type\":\"Ping\"}");

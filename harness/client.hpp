@@ -29,10 +29,12 @@ struct HttpResponse {
     int status = 0;
     std::string body;
 };
-// One blocking HTTP/1.1 request with a timeout; throws std::runtime_error on failure.
+// One blocking HTTP/1.1 request with a timeout; throws std::runtime_error on failure. A body
+// goes as application/json; extra_header ("Name: value") is added when set.
 HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
                           const std::string& body = "",
-                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                          const std::string& extra_header = "");
 
 // A blocking client with a background reader: received frames queue up, recv() waits.
 class SyncClient {

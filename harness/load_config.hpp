@@ -38,6 +38,10 @@ struct LoadTestConfig {
     std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
     unsigned generator_threads = 1;
     bool negotiate_seq = true;   // offer the liveshare.v2 subprotocol
+    // Rooms that already exist on the target (users are spread over them in order); empty:
+    // the run creates its own over REST (POST /room/{uuid}), with rest_header if set.
+    std::vector<std::string> rooms;
+    std::string rest_header;  // e.g. "Authorization: Bearer ..."
     bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)

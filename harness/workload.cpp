@@ -71,8 +71,13 @@ std::optional<Marker> extract_marker(const liveshare::ServerMessage& m) {
 }
 
 UserScript::UserScript(const LoadTestConfig& cfg, std::size_t index, std::string user_id,
-                       std::string table_id, std::uint64_t seed)
-    : cfg_(cfg), index_(index), user_id_(std::move(user_id)), table_id_(std::move(table_id)), rng_(seed) {
+                       liveshare::NodeId node_id, std::string table_uuid, std::uint64_t seed)
+    : cfg_(cfg),
+      index_(index),
+      user_id_(std::move(user_id)),
+      node_id_(node_id),
+      table_uuid_(std::move(table_uuid)),
+      rng_(seed) {
     end_us_ = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup + cfg.duration).count();
     // Spread users over one interval so they do not all fire on the same tick.
     const auto interval_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.interval).count();
@@ -85,8 +90,8 @@ UserScript::UserScript(const LoadTestConfig& cfg, std::size_t index, std::string
 }
 
 void UserScript::op_with_marker(GraphOp& op, std::uint64_t seq, std::int64_t t) const {
-    op.node_id = table_id_;
-    op.table_uuid = table_id_;
+    op.node_id = node_id_;
+    op.table_uuid = table_uuid_;
     switch (op.type) {
         case OpType::CreateTable:
         case OpType::MoveTable:
@@ -169,7 +174,7 @@ bool UserScript::next_editing(Planned& out) {
         out.type = MsgType::Awareness;
     } else if (t == next_drag_) {
         next_drag_ += std::uniform_int_distribution<std::int64_t>(1000000, 3000000)(rng_);
-        liveshare::encode_drag(out.frame, true, table_id_, mark);
+        liveshare::encode_drag(out.frame, true, node_id_, mark);
         out.type = MsgType::TableDragStart;
     } else {
         next_idle_ += std::uniform_int_distribution<std::int64_t>(5000000, 15000000)(rng_);

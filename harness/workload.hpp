@@ -32,8 +32,9 @@ std::string make_uuid(std::mt19937_64& rng);
 
 class UserScript {
 public:
+    // node_id and table_uuid: the diagram table this user creates and edits.
     UserScript(const LoadTestConfig& cfg, std::size_t index, std::string user_id,
-               std::string table_id, std::uint64_t seed);
+               liveshare::NodeId node_id, std::string table_uuid, std::uint64_t seed);
     // The next message in intended-time order; false when the user has nothing more to send.
     bool next(Planned& out);
     std::uint64_t durable_planned() const { return durable_seq_; }
@@ -47,7 +48,9 @@ private:
 
     const LoadTestConfig& cfg_;
     std::size_t index_;
-    std::string user_id_, table_id_;
+    std::string user_id_;
+    liveshare::NodeId node_id_;
+    std::string table_uuid_;
     std::mt19937_64 rng_;
     std::int64_t end_us_;
     std::uint64_t count_ = 0, durable_seq_ = 0, volatile_seq_ = 0;

@@ -83,8 +83,10 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                                 [](auto& c, auto v) { c.cursor_min_interval_ms = to_number<std::uint32_t>("cursor-interval-ms", v); }}},
         {"cursor-min-px", {"minimum cursor movement relayed (default 1)",
                            [](auto& c, auto v) { c.cursor_min_distance_px = to_number<double>("cursor-min-px", v); }}},
-        {"graphop-interval-ms", {"minimum interval between graph ops per connection; excess gets an Error (default 150)",
+        {"graphop-interval-ms", {"minimum interval between graph ops per connection; an early op waits for its slot (default 150)",
                                  [](auto& c, auto v) { c.graphop_min_interval_ms = to_number<std::uint32_t>("graphop-interval-ms", v); }}},
+        {"graphop-queue", {"graph ops held per connection for their throttle slot; beyond it an op gets an Error (default 16)",
+                           [](auto& c, auto v) { c.graphop_queue = to_number<std::size_t>("graphop-queue", v); }}},
         {"durability", {"none | group: commit every durable message to the op log (in --db) before fan-out, group-committed, so kill -9 loses nothing a client received (default none)",
                         [](auto& c, auto v) {
                             if (v == "none") c.durable = false;

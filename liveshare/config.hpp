@@ -43,6 +43,7 @@ struct ServerConfig {
     std::uint32_t cursor_min_interval_ms = 20;
     double cursor_min_distance_px = 1.0;
     std::uint32_t graphop_min_interval_ms = 150;
+    std::size_t graphop_queue = 16;  // graph ops held per connection for their throttle slot
     Profile profile = optimized_profile();  // --profile
     bool quiet = false;
 };

@@ -51,6 +51,8 @@ std::string Metrics::render() const {
     counter("liveshare_handshake_timeouts_total", "Connections closed before completing the handshake in time.", handshake_timeouts.load());
     counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());
     counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", bytes_out.load());
+    counter("liveshare_graphops_delayed_total", "Graph ops held for their throttle slot, then applied.", graphops_delayed.load());
+    counter("liveshare_state_requests_forwarded_total", "RequestGraphState passed to one member because the server's state had no tables.", state_requests_forwarded.load());
     counter("liveshare_http_requests_total", "Plain HTTP requests served.", http_requests.load());
     o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE liveshare_messages_in_total counter\n";
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)

@@ -14,7 +14,7 @@ enum class DropReason : std::uint8_t {
     Coalesced,          // volatile frame replaced by a newer one from the same sender
     CursorThrottle,     // cursor move within 20 ms or under 1 px of the last relayed one
     RateLimited,        // token bucket empty: Error sent
-    GraphOpThrottled,   // graph op within the per-connection interval: Error sent
+    GraphOpThrottled,   // graph op beyond the per-connection hold queue: Error sent
     InvalidMessage,     // Error invalid_message sent
     NotAuthenticated,   // message before Auth: Error sent
     FrameTooLarge,      // closed with 1009
@@ -27,6 +27,10 @@ public:
     Counter connections_total{0}, auth_failures{0}, sessions_replaced{0}, slow_consumer_closes{0};
     Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, idle_timeouts{0};
     Counter connections_rejected{0};
+    // Graph ops that arrived inside the throttle interval and were held for their slot.
+    Counter graphops_delayed{0};
+    // RequestGraphState answered by asking one member (the server's state had no tables).
+    Counter state_requests_forwarded{0};
     // Durability mode: group commits, ops committed, failed commits (retried).
     Counter durable_commits{0}, durable_ops{0}, durable_commit_failures{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};

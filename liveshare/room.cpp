@@ -1,6 +1,7 @@
 #include "room.hpp"
 
 #include "durable_log.hpp"
+#include "protocol/uuid.hpp"
 
 #include "fanout/fanout.hpp"
 #include "serialization/dom_encoder.hpp"
@@ -94,7 +95,9 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
         for (auto& m : members_)
             if (m.p != p) deliver(*m.p, MsgType::UserJoined, joined);
     }
-    // Resume from the log when it still holds everything after last_seq; else the full state.
+    // liveshare.v2: resume from the log when it still holds everything after last_seq, else
+    // the full state with its seq. The original's clients get no state here: they ask for it
+    // with RequestGraphState and take the first GraphState as their diagram.
     const bool v2 = p->wants_seq();
     bool resumed = false;
     if (v2 && last_seq && *last_seq <= published_seq_) {
@@ -108,7 +111,7 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
             resumed = true;
         }
     }
-    if (!resumed) {
+    if (v2 && !resumed) {
         std::string state = state_.to_json();
         auto opt_seq = v2 ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
         deliver(*p, MsgType::GraphState,
@@ -117,7 +120,8 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     if (last_snapshot_ && !resumed) {
         const SnapshotInfo& sn = *last_snapshot_;
         deliver(*p, MsgType::SnapshotRecovery, make_frame([&](std::string& s) {
-                    encode_snapshot_recovery(s, sn.id, sn.state_json, sn.element_count, sn.created_at);
+                    encode_snapshot_recovery(s, snapshot_uuid(settings_.id, sn.id), sn.state_json,
+                                             sn.element_count, sn.created_at);
                 }));
     }
     return JoinResult::Ok;
@@ -238,27 +242,42 @@ void Room::relay(Participant& from, const ClientMessage& m) {
 void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {
     std::lock_guard lock(mu_);
     durable_locked(MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
-        encode_update_bytes(s, from.user_id(), update, seq);
+        encode_update_bytes(s, update, seq);
     }, profile_.serialize == SerializeMode::Dom, nullptr);
 }
 
-void Room::send_state(Participant& to) {
+void Room::request_state(Participant& to) {
     std::lock_guard lock(mu_);
-    std::string state = state_.to_json();
-    auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
-    metrics_.count_out(MsgType::GraphState);
-    to.deliver({make_frame([&](std::string& s) { encode_graph_state(s, state, to.user_id(), opt_seq); }),
-                MsgType::GraphState, Delivery::Control, 0, false});
+    if (to.wants_seq() || state_.has_tables()) {
+        std::string state = state_.to_json();
+        auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
+        metrics_.count_out(MsgType::GraphState);
+        to.deliver({make_frame([&](std::string& s) { encode_graph_state(s, state, to.user_id(), opt_seq); }),
+                    MsgType::GraphState, Delivery::Control, 0, false});
+        return;
+    }
+    // No tables here: the diagram may live only in a client (loaded before anyone edited).
+    // The longest-present other member answers; alone, the requester gets nothing, as from
+    // the original (an empty GraphState would become its diagram and hide a later answer).
+    for (auto& m : members_) {
+        if (m.p.get() == &to) continue;
+        metrics_.count_out(MsgType::RequestGraphState);
+        metrics_.state_requests_forwarded.fetch_add(1, std::memory_order_relaxed);
+        m.p->deliver({make_frame([&](std::string& s) { encode_request_graph_state(s, to.user_id()); }),
+                      MsgType::RequestGraphState, Delivery::Control, 0, false});
+        return;
+    }
 }
 
-void Room::forward_to(Participant& from, const std::string& target, MsgType type,
-                      std::string_view raw_payload) {
-    auto frame = make_frame([&](std::string& s) { encode_relay(s, type, from.user_id(), raw_payload, std::nullopt); });
+void Room::forward_state(const ClientMessage& response) {
+    // The payload's state was validated; re-encode it so the frame is exactly GraphState's.
+    const std::string state = response.state.to_json();
+    auto frame = make_frame([&](std::string& s) { encode_graph_state(s, state, response.target_user_id, std::nullopt); });
     std::lock_guard lock(mu_);
     for (auto& m : members_)
-        if (m.p->user_id() == target) {
-            metrics_.count_out(type);
-            m.p->deliver({frame, type, Delivery::Control, 0, false});
+        if (m.p->user_id() == response.target_user_id) {
+            metrics_.count_out(MsgType::GraphState);
+            m.p->deliver({frame, MsgType::GraphState, Delivery::Control, 0, false});
         }
 }
 

@@ -49,11 +49,13 @@ public:
     // Relays a parsed client message. Durable ones are sequenced, applied and echoed.
     void relay(Participant& from, const ClientMessage& m);
     void relay_binary_update(Participant& from, std::span<const std::uint8_t> update);
-    // Sends the current state to one member (RequestGraphState).
-    void send_state(Participant& to);
-    // Forwards a GraphStateResponse to its target only (not the original's broadcast).
-    void forward_to(Participant& from, const std::string& target, MsgType type,
-                    std::string_view raw_payload);
+    // RequestGraphState. A liveshare.v2 client gets the state with its seq. Others get the
+    // original's flow: the state addressed to them when it has tables; otherwise one other
+    // member (not all: the original's O(N^2) join sync) is asked for its diagram.
+    void request_state(Participant& requester);
+    // A member's GraphStateResponse goes to its target only, as GraphState (the original
+    // broadcast it to everyone).
+    void forward_state(const ClientMessage& response);
 
     // Durability mode: durable messages wait for their commit before fan-out.
     void attach_durable_log(DurableLog* log) { durable_ = log; }

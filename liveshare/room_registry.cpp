@@ -1,18 +1,11 @@
 #include "room_registry.hpp"
 
 #include "durable_log.hpp"
+#include "protocol/uuid.hpp"
 
 namespace liveshare {
 
-bool is_valid_room_id(std::string_view id) {
-    if (id.size() != 36) return false;
-    for (std::size_t i = 0; i < id.size(); ++i) {
-        char c = id[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-    }
-    return true;
-}
+bool is_valid_room_id(std::string_view id) { return is_valid_uuid(id); }
 
 std::shared_ptr<Room> RoomRegistry::find(const std::string& id) const {
     std::lock_guard lock(mu_);

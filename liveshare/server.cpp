@@ -189,6 +189,7 @@ private:
             auto data = buffer_.cdata();
             in_.resize(n + kParsePadding);
             std::memcpy(in_.data(), data.data(), n);
+            n_in_ = n;
             resume_reading = handle_text(n);
         }
         buffer_.consume(buffer_.size());
@@ -229,15 +230,19 @@ private:
 
     bool dispatch() {
         if (msg_.type == MsgType::Auth) return handle_auth();
+        // Ping is answered before Auth too, as by the original.
+        if (msg_.type == MsgType::Ping) {
+            send_control(MsgType::Pong, [](std::string& s) { encode_pong(s); });
+            return true;
+        }
         if (!authed_) {
             reject_unauthenticated();
             return true;
         }
         const auto now = Clock::now();
         switch (msg_.type) {
-            case MsgType::Ping: send_control(MsgType::Pong, [](std::string& s) { encode_pong(s); }); break;
-            case MsgType::RequestGraphState: room_->send_state(*this); break;
-            case MsgType::GraphStateResponse: room_->forward_to(*this, msg_.target_user_id, msg_.type, msg_.payload); break;
+            case MsgType::RequestGraphState: room_->request_state(*this); break;
+            case MsgType::GraphStateResponse: room_->forward_state(msg_); break;
             case MsgType::CursorMove: {
                 // The original's throttle: at most one move per interval, and only real moves.
                 const double dist = std::hypot(msg_.position.x - last_cursor_.x, msg_.position.y - last_cursor_.y);
@@ -251,22 +256,55 @@ private:
                 room_->relay(*this, msg_);
                 break;
             }
-            case MsgType::GraphOp:
-                if (now - last_graphop_at_ < std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms)) {
-                    // The original dropped these silently; a durable op is rejected out loud.
-                    ctx_.metrics.drop(DropReason::GraphOpThrottled);
-                    send_error("internal_error",
-                               "GraphOp throttled: at most one per " +
-                                   std::to_string(ctx_.cfg.graphop_min_interval_ms) +
-                                   " ms per connection; op not applied, resend it");
+            case MsgType::GraphOp: {
+                const auto slot = last_graphop_at_ + std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms);
+                if (held_ops_.empty() && now >= slot) {
+                    last_graphop_at_ = now;
+                    room_->relay(*this, msg_);
                     break;
                 }
-                last_graphop_at_ = now;
-                room_->relay(*this, msg_);
+                // The original dropped early ops silently. Ours waits for its slot, in order,
+                // in a small queue; only past that bound is an op refused, out loud.
+                if (held_ops_.size() >= ctx_.cfg.graphop_queue) {
+                    ctx_.metrics.drop(DropReason::GraphOpThrottled);
+                    send_error("internal_error",
+                               "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
+                                   " ops waiting for their slot (one per " +
+                                   std::to_string(ctx_.cfg.graphop_min_interval_ms) +
+                                   " ms per connection); op not applied, resend it");
+                    break;
+                }
+                ctx_.metrics.graphops_delayed.fetch_add(1, std::memory_order_relaxed);
+                held_ops_.emplace_back(in_.data(), n_in_ + kParsePadding);
+                if (held_ops_.size() == 1) arm_graphop_timer(slot);
                 break;
+            }
             default: room_->relay(*this, msg_); break;
         }
         return true;
+    }
+
+    // Applies the oldest held graph op when its slot comes, then waits for the next slot.
+    void arm_graphop_timer(Clock::time_point slot) {
+        graphop_timer_.expires_at(slot);
+        graphop_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->held_ops_.empty()) return;
+            self->release_held_op();
+            if (!self->held_ops_.empty())
+                self->arm_graphop_timer(self->last_graphop_at_ +
+                                        std::chrono::milliseconds(self->ctx_.cfg.graphop_min_interval_ms));
+        });
+    }
+
+    void release_held_op() {
+        std::string text = std::move(held_ops_.front());
+        held_ops_.pop_front();
+        last_graphop_at_ = Clock::now();
+        if (!room_) return;
+        // Parsed when it arrived; parsed again from its copy (the read buffer moved on).
+        ClientMessage m;
+        std::string err;
+        if (held_parser_.parse_client(text.data(), text.size() - kParsePadding, m, err)) room_->relay(*this, m);
     }
 
     bool take_token(MsgType t) {
@@ -283,15 +321,14 @@ private:
             send_error("invalid_message", "already authenticated");
             return true;
         }
-        if (msg_.user_id.empty() || msg_.user_id.size() > 128 || msg_.username.size() > 256) {
-            send_error("invalid_message", "payload.user_id must be 1-128 characters, username at most 256");
+        if (msg_.username.size() > 256) {
+            send_error("invalid_message", "payload.username: at most 256 bytes");
             return true;
         }
         auto [room, status] = ctx_.rooms.get_or_create(room_id_);
         if (!room) {
             bool missing = status == RoomRegistry::Status::NotFound;
-            fail_auth(missing ? "Room not found" : "Too many rooms",
-                      missing ? "room_not_found" : "internal_error");
+            fail_auth(missing ? "Room not found" : "Too many rooms");
             return true;
         }
         user_id_ = msg_.user_id;
@@ -302,7 +339,7 @@ private:
             return true;
         }
         if (!msg_.password) {
-            fail_auth("Invalid password", "invalid_password");
+            fail_auth("Invalid password");
             return true;
         }
         // bcrypt takes ~0.25 s at cost 12: run it on the KDF pool, pause reading meanwhile.
@@ -312,7 +349,7 @@ private:
             net::post(self->ws_.get_executor(), [self, room = std::move(room), ok]() mutable {
                 self->auth_pending_ = false;
                 if (ok) self->finish_auth(std::move(room));
-                else self->fail_auth("Invalid password", "invalid_password");
+                else self->fail_auth("Invalid password");
                 if (!self->closing_) self->do_read();
             });
         });
@@ -321,18 +358,17 @@ private:
 
     void finish_auth(std::shared_ptr<Room> room) {
         if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
-            fail_auth("Room is full", "room_full");
+            fail_auth("Room is full");
             return;
         }
         authed_ = true;
         room_ = std::move(room);
     }
 
-    void fail_auth(const char* error, const char* code) {
+    // As the original: only the AuthResult, and the connection stays open for another Auth.
+    void fail_auth(const char* error) {
         ctx_.metrics.auth_failures.fetch_add(1);
         send_control(MsgType::AuthResult, [&](std::string& s) { encode_auth_failed(s, error); });
-        send_error(code, error);
-        close_after_flush_ = kCloseAuthFailed;
     }
 
     void reject_unauthenticated() {
@@ -364,7 +400,6 @@ private:
         if (batch_) return do_write_batch();
         OutFrame f;
         if (!queue_.pop(f)) {
-            if (close_after_flush_) do_close(close_after_flush_, "authentication failed");
             return;
         }
         writing_ = true;
@@ -391,7 +426,6 @@ private:
         }
         window_waited_ = false;
         if (!queue_.pop_batch(batch_frames_, 64 * 1024)) {
-            if (close_after_flush_) do_close(close_after_flush_, "authentication failed");
             return;
         }
         writing_ = true;
@@ -435,6 +469,9 @@ private:
         disconnected_ = true;
         ctx_.metrics.connections.fetch_sub(1);
         ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.bytes()), 0);
+        // Ops held for their throttle slot were accepted: they are applied, not lost.
+        graphop_timer_.cancel();
+        while (!held_ops_.empty()) release_held_op();
         if (room_ && room_->leave(this) && ctx_.persister) ctx_.persister->request(room_);
         std::lock_guard lock(ctx_.sessions_mu);
         ctx_.sessions.erase(weak_from_this());
@@ -453,11 +490,14 @@ private:
     std::string user_id_, username_;
     std::optional<std::uint64_t> last_seq_;
     net::steady_timer batch_timer_{ws_.get_executor()};
+    net::steady_timer graphop_timer_{ws_.get_executor()};
+    std::deque<std::string> held_ops_;  // graph op frames (with parse padding) awaiting their slot
+    Parser held_parser_;
+    std::size_t n_in_ = 0;              // length of the text message in in_
     std::vector<OutFrame> batch_frames_;
     bool batch_ = false, window_waited_ = false;
     bool wants_seq_ = false, accepted_ = false, authed_ = false, auth_pending_ = false;
     bool writing_ = false, closing_ = false, disconnected_ = false;
-    std::uint16_t close_after_flush_ = 0;
     Clock::time_point last_cursor_at_{}, last_graphop_at_{};
     Vec2 last_cursor_{-1e300, -1e300};
 };

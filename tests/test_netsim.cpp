@@ -27,11 +27,11 @@ std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const st
     return c;
 }
 
-std::string op_frame(const std::string& table, int i, std::size_t pad = 0) {
+std::string op_frame(liveshare::NodeId table, int i, std::size_t pad = 0) {
     liveshare::GraphOp op;
     op.type = pad ? liveshare::OpType::CreateTable : liveshare::OpType::MoveTable;
     op.node_id = table;
-    op.table_uuid = table;
+    op.table_uuid = table_uuid(table);
     op.position = {static_cast<double>(i), 0};
     op.name = std::string(pad, 'x');
     std::string f;
@@ -40,7 +40,7 @@ std::string op_frame(const std::string& table, int i, std::size_t pad = 0) {
 }
 
 // Sends n graph ops (position.x = 0..n-1) and expects their echoes back, in order.
-void send_and_expect_echoes(harness::SyncClient& c, const std::string& table, int n, std::size_t pad,
+void send_and_expect_echoes(harness::SyncClient& c, liveshare::NodeId table, int n, std::size_t pad,
                             std::chrono::milliseconds timeout) {
     for (int i = 0; i < n; ++i) c.send(op_frame(table, i, pad));
     ServerMessage m;
@@ -65,7 +65,8 @@ TEST(Netsim, ProxyDelaysEachDirectionByAtLeastTheLatencyAndKeepsBytesInOrder) {
     is.latency_ms = 40;
     is.jitter_ms = 20;  // 20..60 ms per segment, yet nothing may overtake
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
-    const std::string room = uuid(), table = uuid();
+    const std::string room = uuid();
+    const auto table = node_id();
     auto c = join_via(proxy, room, uuid());
     // Every echo arrives, in the order sent.
     send_and_expect_echoes(*c, table, 30, 0, 10000ms);
@@ -96,7 +97,7 @@ TEST(Netsim, BandwidthCapSpacesTheBytes) {
     is.bandwidth_mbps = 1;  // 100 KB take at least 0.8 s
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
     auto c = join_via(proxy, uuid(), uuid());
-    c->send(op_frame(uuid(), 1, 100000));
+    c->send(op_frame(node_id(), 1, 100000));
     ServerMessage m;
     ASSERT_TRUE(c->recv_type(MsgType::GraphOp, m, 20000ms));
     EXPECT_EQ(m.op.name.size(), 100000u);
@@ -118,7 +119,7 @@ TEST(Netsim, LossModelHoldsSegmentsButLosesNoByte) {
     is.rto_ms = 20;
     is.seed = 7;
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
-    const std::string table = uuid();
+    const auto table = node_id();
     auto c = join_via(proxy, uuid(), uuid());
     // Every echo arrives, in the order sent.
     send_and_expect_echoes(*c, table, 40, 2000, 20000ms);
@@ -169,7 +170,7 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
     is.stall_ms = 150;
     is.seed = 5;
     ImpairmentProxy proxy("127.0.0.1", s->port(), is, true);
-    const std::string table = uuid();
+    const auto table = node_id();
     auto c = join_via(proxy, uuid(), uuid());
     for (int i = 0; i < 200 && proxy.stats().stalls < 3; ++i) std::this_thread::sleep_for(50ms);
     EXPECT_GE(proxy.stats().stalls, 3u);

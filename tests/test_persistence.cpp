@@ -5,7 +5,8 @@ using namespace lstest;
 
 TEST(Persistence, StateSurvivesGracefulRestart) {
     const auto db = temp_db("restart");
-    const auto room = uuid(), node = uuid();
+    const auto room = uuid();
+    const auto node = node_id();
     std::uint64_t seq_before = 0;
     {
         auto s = start_server({"--db=" + db, "--graphop-interval-ms=0", "--quiet=1"});
@@ -36,7 +37,7 @@ TEST(Persistence, LastLeaveWritesASnapshot) {
     const auto room = uuid();
     {
         auto a = join(*s, room, uuid());
-        a->send(create_op(uuid()));
+        a->send(create_op(node_id()));
         ServerMessage m;
         ASSERT_TRUE(a->recv_type(MsgType::GraphOp, m));
         a->close();

@@ -32,7 +32,8 @@ TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
                                 "baseline,cursor:coalesce"}) {
         SCOPED_TRACE(profile);
         auto s = start_server({"--db=", "--graphop-interval-ms=0", "--quiet=1", "--profile=" + profile});
-        const auto room = uuid(), ua = uuid(), node = uuid();
+        const auto room = uuid(), ua = uuid();
+    const auto node = node_id();
         auto a = join(*s, room, ua);
         auto b = join(*s, room, uuid());
         EXPECT_EQ(b->subprotocol(), "");
@@ -64,7 +65,8 @@ TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
     for (std::string profile : {"baseline", "optimized"}) {
         SCOPED_TRACE(profile);
         auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1", "--profile=" + profile});
-        const auto room = uuid(), node = uuid();
+        const auto room = uuid();
+    const auto node = node_id();
         auto sender = join(*s, room, uuid());
         harness::SyncClient c(endpoint(*s), room, false, 5000ms, "liveshare.v2+batch, liveshare.v2");
         EXPECT_EQ(c.subprotocol(), profile == "baseline" ? "liveshare.v2" : "liveshare.v2+batch");

@@ -2,9 +2,12 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <cstring>
+#include <limits>
 
 #include "protocol/json_write.hpp"
+#include "protocol/uuid.hpp"
 
 namespace liveshare {
 
@@ -12,7 +15,8 @@ namespace od = simdjson::ondemand;
 
 namespace {
 
-constexpr int kMaxDepth = 32;
+// Deeper than any message of PROTOCOL.md; bounds the walk over fields we do not interpret.
+constexpr int kMaxDepth = 64;
 
 // After the root value is consumed, a location still inside the input means trailing bytes.
 bool has_trailing(od::document& doc) {
@@ -20,25 +24,48 @@ bool has_trailing(od::document& doc) {
     return !doc.current_location().get(loc);
 }
 
+// Where a value sits, for "<path>: <what was wrong>" errors; joined only when one is written.
+struct Path {
+    std::string_view parent, key;
+    // NOLINTBEGIN(google-explicit-constructor): a plain path converts implicitly
+    Path(std::string_view p) : parent(p) {}
+    Path(const char* p) : parent(p) {}
+    Path(const std::string& p) : parent(p) {}
+    // NOLINTEND(google-explicit-constructor)
+    Path(std::string_view p, std::string_view k) : parent(p), key(k) {}
+    std::string str() const {
+        std::string s(parent);
+        if (!key.empty()) {
+            if (!s.empty()) s += '.';
+            s += key;
+        }
+        return s;
+    }
+};
+
 // Every reader returns false after writing "<path>: <what was wrong>" into err.
-bool fail(std::string& err, std::string_view path, std::string_view what) {
-    err.assign(path);
+bool fail(std::string& err, const Path& path, std::string_view what) {
+    err = path.str();
     err += ": ";
     err += what;
     return false;
 }
 
-bool read_string(od::value& v, std::string& out, std::string_view path, std::string& err) {
+bool is_null(od::value& v) {
+    bool null = false;
+    return !v.is_null().get(null) && null;
+}
+
+bool read_string(od::value& v, std::string& out, const Path& path, std::string& err) {
     std::string_view sv;
     if (v.get_string().get(sv)) return fail(err, path, "expected a string");
     out.assign(sv);
     return true;
 }
 
-bool read_opt_string(od::value& v, std::optional<std::string>& out, std::string_view path,
-                     std::string& err) {
-    bool null = false;
-    if (!v.is_null().get(null) && null) {
+// Option<String>: absent or null leave it unset.
+bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& path, std::string& err) {
+    if (is_null(v)) {
         out.reset();
         return true;
     }
@@ -48,27 +75,43 @@ bool read_opt_string(od::value& v, std::optional<std::string>& out, std::string_
     return true;
 }
 
-bool read_bool(od::value& v, bool& out, std::string_view path, std::string& err) {
+bool read_uuid(od::value& v, std::string& out, const Path& path, std::string& err) {
+    std::string_view sv;
+    if (v.get_string().get(sv)) return fail(err, path, "expected a UUID string");
+    if (!is_valid_uuid(sv)) return fail(err, path, "expected a hyphenated UUID (8-4-4-4-12 hex digits)");
+    out.assign(sv);
+    return true;
+}
+
+bool read_bool(od::value& v, bool& out, const Path& path, std::string& err) {
     if (v.get_bool().get(out)) return fail(err, path, "expected true or false");
     return true;
 }
 
-bool read_double(od::value& v, double& out, std::string_view path, std::string& err) {
+bool read_double(od::value& v, double& out, const Path& path, std::string& err) {
     if (v.get_double().get(out)) return fail(err, path, "expected a number");
     return true;
 }
 
-bool read_u64(od::value& v, std::uint64_t& out, std::string_view path, std::string& err) {
+bool read_u64(od::value& v, std::uint64_t& out, const Path& path, std::string& err) {
     if (v.get_uint64().get(out)) return fail(err, path, "expected a non-negative integer");
     return true;
 }
 
-bool read_i64(od::value& v, std::int64_t& out, std::string_view path, std::string& err) {
+bool read_u32(od::value& v, NodeId& out, const Path& path, std::string& err) {
+    std::uint64_t x;
+    if (v.get_uint64().get(x) || x > std::numeric_limits<NodeId>::max())
+        return fail(err, path, "expected an unsigned 32-bit integer");
+    out = static_cast<NodeId>(x);
+    return true;
+}
+
+bool read_i64(od::value& v, std::int64_t& out, const Path& path, std::string& err) {
     if (v.get_int64().get(out)) return fail(err, path, "expected an integer");
     return true;
 }
 
-bool read_pair(od::value& v, Vec2& out, std::string_view path, std::string& err) {
+bool read_pair(od::value& v, Vec2& out, const Path& path, std::string& err) {
     od::array arr;
     if (v.get_array().get(arr)) return fail(err, path, "expected [x,y]");
     double xy[2];
@@ -85,8 +128,7 @@ bool read_pair(od::value& v, Vec2& out, std::string_view path, std::string& err)
     return true;
 }
 
-bool read_bytes(od::value& v, std::vector<std::uint8_t>& out, std::string_view path,
-                std::string& err) {
+bool read_bytes(od::value& v, std::vector<std::uint8_t>& out, const Path& path, std::string& err) {
     od::array arr;
     if (v.get_array().get(arr)) return fail(err, path, "expected an array of bytes");
     out.clear();
@@ -101,7 +143,7 @@ bool read_bytes(od::value& v, std::vector<std::uint8_t>& out, std::string_view p
 }
 
 // Walks a value we do not interpret, so that nothing malformed is ever relayed verbatim.
-bool validate_any(od::value& v, int depth, std::string_view path, std::string& err) {
+bool validate_any(od::value& v, int depth, const Path& path, std::string& err) {
     if (depth > kMaxDepth) return fail(err, path, "nesting too deep");
     od::json_type t;
     if (v.type().get(t)) return fail(err, path, "malformed value");
@@ -123,10 +165,8 @@ bool validate_any(od::value& v, int depth, std::string_view path, std::string& e
             if (v.get_array().get(arr)) return fail(err, path, "malformed array");
             for (auto el : arr) {
                 od::value ev;
-                if (std::move(el).get(ev) || !validate_any(ev, depth + 1, path, err)) {
-                    if (err.empty()) fail(err, path, "malformed array");
-                    return false;
-                }
+                if (std::move(el).get(ev)) return fail(err, path, "malformed array");
+                if (!validate_any(ev, depth + 1, path, err)) return false;
             }
             return true;
         }
@@ -146,81 +186,135 @@ bool validate_any(od::value& v, int depth, std::string_view path, std::string& e
             return true;
         }
         case od::json_type::null: {
-            bool n = false;
-            if (v.is_null().get(n) || !n) return fail(err, path, "malformed literal");
+            if (!is_null(v)) return fail(err, path, "malformed literal");
             return true;
         }
     }
     return fail(err, path, "malformed value");
 }
 
-bool read_column(od::value& v, Column& c, std::string_view path, std::string& err) {
-    od::object obj;
-    if (v.get_object().get(obj)) return fail(err, path, "expected a column object");
-    bool has_name = false, has_type = false;
+// The one object loop: fn(key, value) per field, in document order; fn returns false after
+// setting err. Fields fn does not know it passes to validate_any itself.
+template <typename Fn>
+bool each_field(od::object& obj, const Path& path, std::string& err, Fn&& fn) {
     for (auto f : obj) {
         od::field field;
         std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed");
-        od::value& fv = field.value();
-        bool ok = true;
-        if (key == "name") ok = read_string(fv, c.name, path, err), has_name = true;
-        else if (key == "data_type") ok = read_string(fv, c.data_type, path, err), has_type = true;
-        else if (key == "is_primary_key") ok = read_bool(fv, c.is_primary_key, path, err);
-        else if (key == "is_nullable") ok = read_bool(fv, c.is_nullable, path, err);
-        else if (key == "is_unique") ok = read_bool(fv, c.is_unique, path, err);
-        else if (key == "default_value") ok = read_opt_string(fv, c.default_value, path, err);
-        else if (key == "foreign_key") {
-            bool null = false;
-            if (!fv.is_null().get(null) && null) {
-                c.foreign_key.reset();
-                continue;
-            }
-            od::object fk;
-            if (fv.get_object().get(fk)) return fail(err, path, "foreign_key must be an object or null");
-            ForeignKey k;
-            for (auto ff : fk) {
-                od::field fkf;
-                std::string_view fkey;
-                if (std::move(ff).get(fkf) || fkf.unescaped_key().get(fkey)) return fail(err, path, "malformed");
-                if (fkey == "ref_table") ok = read_string(fkf.value(), k.ref_table, path, err);
-                else if (fkey == "ref_column") ok = read_string(fkf.value(), k.ref_column, path, err);
-                else ok = validate_any(fkf.value(), 3, path, err);
-                if (!ok) return false;
-            }
-            c.foreign_key = std::move(k);
-        } else ok = validate_any(fv, 2, path, err);
-        if (!ok) return false;
+        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed object");
+        if (!fn(key, field.value())) return false;
     }
-    if (!has_name || !has_type) return fail(err, path, "column needs name and data_type");
     return true;
 }
 
-bool read_relationship_data(od::value& v, RelationshipData& r, std::string_view path,
-                            std::string& err) {
+template <typename Fn>
+bool each_field(od::value& v, const Path& path, std::string& err, Fn&& fn) {
     od::object obj;
     if (v.get_object().get(obj)) return fail(err, path, "expected an object");
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed");
-        bool ok;
-        if (key == "name") ok = read_string(field.value(), r.name, path, err);
-        else if (key == "relationship_type") ok = read_string(field.value(), r.relationship_type, path, err);
-        else if (key == "from_column") ok = read_string(field.value(), r.from_column, path, err);
-        else if (key == "to_column") ok = read_string(field.value(), r.to_column, path, err);
-        else ok = validate_any(field.value(), 3, path, err);
-        if (!ok) return false;
+    return each_field(obj, path, err, std::forward<Fn>(fn));
+}
+
+// Required fields: `seen` has bit i for names[i]; the first one missing is the error.
+template <std::size_t N>
+bool check_required(unsigned seen, unsigned need, const std::array<std::string_view, N>& names,
+                    std::string_view parent, std::string_view owner, std::string& err) {
+    for (std::size_t i = 0; i < N; ++i)
+        if ((need & (1u << i)) && !(seen & (1u << i)))
+            return fail(err, Path(parent, names[i]), std::string("missing (required by ") + std::string(owner) + ")");
+    return true;
+}
+
+template <std::size_t N>
+int index_in(const std::array<std::string_view, N>& names, std::string_view key) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (names[i] == key) return static_cast<int>(i);
+    return -1;
+}
+
+bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path, std::string& err) {
+    if (is_null(v)) {
+        out.reset();
+        return true;
+    }
+    static constexpr std::array<std::string_view, 2> names = {"ref_table", "ref_column"};
+    const std::string p = path.str();
+    ForeignKey k;
+    unsigned seen = 0;
+    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
+        int i = index_in(names, key);
+        if (i < 0) return validate_any(fv, 1, Path(p, key), err);
+        seen |= 1u << i;
+        return read_string(fv, i == 0 ? k.ref_table : k.ref_column, Path(p, key), err);
+    });
+    if (!ok || !check_required(seen, 3u, names, p, "ForeignKeyData", err)) return false;
+    out = std::move(k);
+    return true;
+}
+
+// ColumnData: name, data_type and the three flags required; default_value and foreign_key
+// may be absent or null.
+bool read_column(od::value& v, Column& c, const Path& path, std::string& err) {
+    static constexpr std::array<std::string_view, 7> names = {
+        "name", "data_type", "is_primary_key", "is_nullable", "is_unique", "default_value", "foreign_key"};
+    const std::string p = path.str();
+    unsigned seen = 0;
+    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        const Path fp(p, key);
+        if (i >= 0) seen |= 1u << i;
+        switch (i) {
+            case 0: return read_string(fv, c.name, fp, err);
+            case 1: return read_string(fv, c.data_type, fp, err);
+            case 2: return read_bool(fv, c.is_primary_key, fp, err);
+            case 3: return read_bool(fv, c.is_nullable, fp, err);
+            case 4: return read_bool(fv, c.is_unique, fp, err);
+            case 5: return read_opt_string(fv, c.default_value, fp, err);
+            case 6: return read_foreign_key(fv, c.foreign_key, fp, err);
+            default: return validate_any(fv, 1, fp, err);
+        }
+    });
+    return ok && check_required(seen, 0x1fu, names, p, "ColumnData", err);
+}
+
+// RelationshipData: all four strings required.
+bool read_relationship_data(od::value& v, RelationshipData& r, const Path& path, std::string& err) {
+    static constexpr std::array<std::string_view, 4> names = {"name", "relationship_type", "from_column", "to_column"};
+    std::string* dest[] = {&r.name, &r.relationship_type, &r.from_column, &r.to_column};
+    const std::string p = path.str();
+    unsigned seen = 0;
+    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        if (i < 0) return validate_any(fv, 1, Path(p, key), err);
+        seen |= 1u << i;
+        return read_string(fv, *dest[i], Path(p, key), err);
+    });
+    return ok && check_required(seen, 0xfu, names, p, "RelationshipData", err);
+}
+
+bool read_columns(od::value& v, std::vector<Column>& out, const Path& path, std::string& err) {
+    od::array arr;
+    if (v.get_array().get(arr)) return fail(err, path, "expected an array of columns");
+    const std::string p = path.str() + "[]";
+    for (auto el : arr) {
+        od::value cv;
+        Column c;
+        if (std::move(el).get(cv)) return fail(err, p, "malformed array");
+        if (!read_column(cv, c, p, err)) return false;
+        out.push_back(std::move(c));
     }
     return true;
 }
 
+// The fields of GraphOp variants; a variant types only its own fields (the original ignores
+// the rest, as it ignores any unknown field). version/last_modified_at are our LWW extension.
+constexpr std::array<std::string_view, 13> kOpFields = {
+    "node_id", "table_uuid", "name", "new_name", "position", "column", "column_index",
+    "edge_id", "from_node", "to_node", "relationship", "version", "last_modified_at"};
 enum OpField : unsigned {
     F_NODE = 1, F_TABLE = 2, F_NAME = 4, F_NEW_NAME = 8, F_POS = 16, F_COL = 32, F_IDX = 64,
-    F_EDGE = 128, F_FROM = 256, F_TO = 512, F_REL = 1024
+    F_EDGE = 128, F_FROM = 256, F_TO = 512, F_REL = 1024, F_VERSION = 2048, F_MODIFIED = 4096
 };
 
-unsigned required_op_fields(OpType t) {
+unsigned op_fields(OpType t) {
     switch (t) {
         case OpType::CreateTable: return F_NODE | F_TABLE | F_NAME | F_POS;
         case OpType::DeleteTable: return F_NODE | F_TABLE;
@@ -239,269 +333,360 @@ bool read_op(od::value& v, GraphOp& op, std::string& err) {
     constexpr std::string_view path = "payload.op";
     od::object obj;
     if (v.get_object().get(obj)) return fail(err, path, "expected an object");
-    unsigned seen = 0;
-    std::optional<OpType> type;
-    std::string new_name;
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed");
-        od::value& fv = field.value();
-        bool ok = true;
-        if (key == "op_type") {
-            std::string s;
-            ok = read_string(fv, s, "payload.op.op_type", err);
-            if (ok && !(type = op_type_from(s)))
-                return fail(err, "payload.op.op_type", "unknown op_type '" + s + "'");
-        } else if (key == "node_id") ok = read_string(fv, op.node_id, "payload.op.node_id", err), seen |= F_NODE;
-        else if (key == "table_uuid") ok = read_string(fv, op.table_uuid, "payload.op.table_uuid", err), seen |= F_TABLE;
-        else if (key == "name") ok = read_string(fv, op.name, "payload.op.name", err), seen |= F_NAME;
-        else if (key == "new_name") ok = read_string(fv, new_name, "payload.op.new_name", err), seen |= F_NEW_NAME;
-        else if (key == "position") ok = read_pair(fv, op.position, "payload.op.position", err), seen |= F_POS;
-        else if (key == "column") ok = read_column(fv, op.column, "payload.op.column", err), seen |= F_COL;
-        else if (key == "column_index") ok = read_u64(fv, op.column_index, "payload.op.column_index", err), seen |= F_IDX;
-        else if (key == "edge_id") ok = read_string(fv, op.edge_id, "payload.op.edge_id", err), seen |= F_EDGE;
-        else if (key == "from_node") ok = read_string(fv, op.from_node, "payload.op.from_node", err), seen |= F_FROM;
-        else if (key == "to_node") ok = read_string(fv, op.to_node, "payload.op.to_node", err), seen |= F_TO;
-        else if (key == "relationship") ok = read_relationship_data(fv, op.relationship, "payload.op.relationship", err), seen |= F_REL;
-        else if (key == "version") {
-            std::uint64_t ver;
-            ok = read_u64(fv, ver, "payload.op.version", err);
-            op.version = ver;
-        } else if (key == "last_modified_at") {
-            std::int64_t ts;
-            ok = read_i64(fv, ts, "payload.op.last_modified_at", err);
-            op.last_modified_at = ts;
-        } else ok = validate_any(fv, 2, path, err);
-        if (!ok) return false;
-    }
-    if (!type) return fail(err, "payload.op.op_type", "missing");
+    // The variant decides which fields are typed, and it may come last: look it up first.
+    std::string_view type_name;
+    od::value tv;
+    if (obj.find_field_unordered("op_type").get(tv)) return fail(err, Path(path, "op_type"), "missing");
+    if (tv.get_string().get(type_name)) return fail(err, Path(path, "op_type"), "expected a string");
+    auto type = op_type_from(type_name);
+    if (!type) return fail(err, Path(path, "op_type"), "unknown op_type '" + std::string(type_name) + "'");
     op.type = *type;
-    if (op.type == OpType::RenameTable) op.name = std::move(new_name);
-    unsigned need = required_op_fields(op.type);
-    if ((seen & need) != need) {
-        static constexpr const char* names[] = {"node_id", "table_uuid", "name", "new_name",
-                                                "position", "column", "column_index", "edge_id",
-                                                "from_node", "to_node", "relationship"};
-        for (unsigned i = 0; i < 11; ++i)
-            if ((need & (1u << i)) && !(seen & (1u << i)))
-                return fail(err, std::string("payload.op.") + names[i],
-                            std::string("missing (required by ") + to_string(op.type) + ")");
-    }
-    return true;
+    bool rewound = false;
+    if (obj.reset().get(rewound)) return fail(err, path, "malformed object");
+    const unsigned mine = op_fields(op.type) | F_VERSION | F_MODIFIED;
+    unsigned seen = 0;
+    bool ok = each_field(obj, path, err, [&](std::string_view key, od::value& fv) {
+        if (key == "op_type") {
+            std::string_view ignored;
+            return !fv.get_string().get(ignored) || fail(err, Path(path, key), "expected a string");
+        }
+        const int i = index_in(kOpFields, key);
+        const Path fp(path, key);
+        if (i < 0 || !(mine & (1u << i))) return validate_any(fv, 1, fp, err);
+        seen |= 1u << i;
+        switch (static_cast<OpField>(1u << i)) {
+            case F_NODE: return read_u32(fv, op.node_id, fp, err);
+            case F_TABLE: return read_uuid(fv, op.table_uuid, fp, err);
+            case F_NAME:
+            case F_NEW_NAME: return read_string(fv, op.name, fp, err);
+            case F_POS: return read_pair(fv, op.position, fp, err);
+            case F_COL: return read_column(fv, op.column, fp, err);
+            case F_IDX: return read_u64(fv, op.column_index, fp, err);
+            case F_EDGE: return read_u32(fv, op.edge_id, fp, err);
+            case F_FROM: return read_u32(fv, op.from_node, fp, err);
+            case F_TO: return read_u32(fv, op.to_node, fp, err);
+            case F_REL: return read_relationship_data(fv, op.relationship, fp, err);
+            case F_VERSION: {
+                std::uint64_t ver;
+                if (!read_u64(fv, ver, fp, err)) return false;
+                op.version = ver;
+                return true;
+            }
+            case F_MODIFIED: {
+                std::int64_t ts;
+                if (!read_i64(fv, ts, fp, err)) return false;
+                op.last_modified_at = ts;
+                return true;
+            }
+        }
+        return validate_any(fv, 1, fp, err);
+    });
+    return ok && check_required(seen, op_fields(op.type), kOpFields, path, to_string(op.type), err);
 }
 
+// TableSnapshot: node_id, table_uuid, name, position, columns required; the clock and the
+// deletion marker default.
 bool read_table(od::value& v, Table& t, std::string& err) {
-    constexpr std::string_view path = "state.tables[]";
-    od::object obj;
-    if (v.get_object().get(obj)) return fail(err, path, "expected an object");
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed");
-        od::value& fv = field.value();
-        bool ok;
-        if (key == "node_id") ok = read_string(fv, t.node_id, path, err);
-        else if (key == "table_uuid") ok = read_string(fv, t.table_uuid, path, err);
-        else if (key == "name") ok = read_string(fv, t.name, path, err);
-        else if (key == "position") ok = read_pair(fv, t.position, path, err);
-        else if (key == "columns") {
-            od::array arr;
-            if (fv.get_array().get(arr)) return fail(err, path, "columns must be an array");
-            for (auto el : arr) {
-                od::value cv;
-                Column c;
-                if (std::move(el).get(cv)) return fail(err, path, "malformed columns");
-                if (!read_column(cv, c, path, err)) return false;
-                t.columns.push_back(std::move(c));
-            }
-            ok = true;
-        } else if (key == "version") ok = read_u64(fv, t.version, path, err);
-        else if (key == "last_modified_at") ok = read_i64(fv, t.last_modified_at, path, err);
-        else if (key == "is_deleted") ok = read_bool(fv, t.is_deleted, path, err);
-        else ok = validate_any(fv, 3, path, err);
-        if (!ok) return false;
-    }
-    if (t.node_id.empty()) return fail(err, path, "node_id missing");
-    return true;
+    static constexpr std::array<std::string_view, 8> names = {
+        "node_id", "table_uuid", "name", "position", "columns", "version", "last_modified_at", "is_deleted"};
+    constexpr std::string_view path = "payload.state.tables[]";
+    unsigned seen = 0;
+    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        const Path fp(path, key);
+        if (i >= 0) seen |= 1u << i;
+        switch (i) {
+            case 0: return read_u32(fv, t.node_id, fp, err);
+            case 1: return read_uuid(fv, t.table_uuid, fp, err);
+            case 2: return read_string(fv, t.name, fp, err);
+            case 3: return read_pair(fv, t.position, fp, err);
+            case 4: return read_columns(fv, t.columns, fp, err);
+            case 5: return read_u64(fv, t.version, fp, err);
+            case 6: return read_i64(fv, t.last_modified_at, fp, err);
+            case 7: return read_bool(fv, t.is_deleted, fp, err);
+            default: return validate_any(fv, 1, fp, err);
+        }
+    });
+    return ok && check_required(seen, 0x1fu, names, path, "TableSnapshot", err);
 }
 
 bool read_relationship(od::value& v, Relationship& r, std::string& err) {
-    constexpr std::string_view path = "state.relationships[]";
-    od::object obj;
-    if (v.get_object().get(obj)) return fail(err, path, "expected an object");
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed");
-        od::value& fv = field.value();
-        bool ok;
-        if (key == "edge_id") ok = read_string(fv, r.edge_id, path, err);
-        else if (key == "from_node") ok = read_string(fv, r.from_node, path, err);
-        else if (key == "to_node") ok = read_string(fv, r.to_node, path, err);
-        else if (key == "data") ok = read_relationship_data(fv, r.data, path, err);
-        else if (key == "version") ok = read_u64(fv, r.version, path, err);
-        else if (key == "last_modified_at") ok = read_i64(fv, r.last_modified_at, path, err);
-        else if (key == "is_deleted") ok = read_bool(fv, r.is_deleted, path, err);
-        else ok = validate_any(fv, 3, path, err);
-        if (!ok) return false;
-    }
-    if (r.edge_id.empty()) return fail(err, path, "edge_id missing");
-    return true;
-}
-
-bool read_state(od::value& v, SchemaState& state, std::string& err) {
-    od::object obj;
-    if (v.get_object().get(obj)) return fail(err, "state", "expected an object");
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, "state", "malformed");
-        od::value& fv = field.value();
-        if (key == "tables" || key == "relationships") {
-            od::array arr;
-            if (fv.get_array().get(arr)) return fail(err, "state", "expected arrays");
-            for (auto el : arr) {
-                od::value ev;
-                if (std::move(el).get(ev)) return fail(err, "state", "malformed array");
-                if (key == "tables") {
-                    Table t;
-                    if (!read_table(ev, t, err)) return false;
-                    state.tables()[t.node_id] = std::move(t);
-                } else {
-                    Relationship r;
-                    if (!read_relationship(ev, r, err)) return false;
-                    state.relationships()[r.edge_id] = std::move(r);
-                }
-            }
-        } else if (!validate_any(fv, 1, "state", err)) {
-            return false;
+    static constexpr std::array<std::string_view, 7> names = {
+        "edge_id", "from_node", "to_node", "data", "version", "last_modified_at", "is_deleted"};
+    constexpr std::string_view path = "payload.state.relationships[]";
+    unsigned seen = 0;
+    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        const Path fp(path, key);
+        if (i >= 0) seen |= 1u << i;
+        switch (i) {
+            case 0: return read_u32(fv, r.edge_id, fp, err);
+            case 1: return read_u32(fv, r.from_node, fp, err);
+            case 2: return read_u32(fv, r.to_node, fp, err);
+            case 3: return read_relationship_data(fv, r.data, fp, err);
+            case 4: return read_u64(fv, r.version, fp, err);
+            case 5: return read_i64(fv, r.last_modified_at, fp, err);
+            case 6: return read_bool(fv, r.is_deleted, fp, err);
+            default: return validate_any(fv, 1, fp, err);
         }
+    });
+    return ok && check_required(seen, 0xfu, names, path, "RelationshipSnapshot", err);
+}
+
+// GraphStateSnapshot: both arrays required.
+bool read_state(od::value& v, SchemaState& state, std::string& err) {
+    static constexpr std::array<std::string_view, 2> names = {"tables", "relationships"};
+    constexpr std::string_view path = "payload.state";
+    unsigned seen = 0;
+    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        if (i < 0) return validate_any(fv, 1, Path(path, key), err);
+        seen |= 1u << i;
+        od::array arr;
+        if (fv.get_array().get(arr)) return fail(err, Path(path, key), "expected an array");
+        for (auto el : arr) {
+            od::value ev;
+            if (std::move(el).get(ev)) return fail(err, Path(path, key), "malformed array");
+            if (i == 0) {
+                Table t;
+                if (!read_table(ev, t, err)) return false;
+                state.tables()[t.node_id] = std::move(t);
+            } else {
+                Relationship r;
+                if (!read_relationship(ev, r, err)) return false;
+                state.relationships()[r.edge_id] = std::move(r);
+            }
+        }
+        return true;
+    });
+    return ok && check_required(seen, 3u, names, path, "GraphStateSnapshot", err);
+}
+
+bool read_string_array(od::value& v, const Path& path, std::string& err) {
+    od::array arr;
+    if (v.get_array().get(arr)) return fail(err, path, "expected an array of strings");
+    for (auto el : arr) {
+        od::value ev;
+        std::string_view s;
+        if (std::move(el).get(ev) || ev.get_string().get(s)) return fail(err, path, "expected an array of strings");
     }
     return true;
 }
 
+// AwarenessState: every field optional; is_active defaults to false.
 bool read_awareness(od::value& v, Message& m, std::string& err) {
-    od::object obj;
-    if (v.get_object().get(obj)) return fail(err, "payload.state", "expected an object");
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, "payload.state", "malformed");
-        od::value& fv = field.value();
-        bool ok;
-        if (key == "username") ok = read_string(fv, m.username, "payload.state.username", err);
-        else if (key == "is_active") ok = read_bool(fv, m.is_active, "payload.state.is_active", err);
-        else if (key == "cursor") {
-            bool null = false;
-            if (!fv.is_null().get(null) && null) continue;
-            ok = read_pair(fv, m.position, "payload.state.cursor", err);
-            m.has_position = ok;
-        } else ok = validate_any(fv, 2, "payload.state", err);
-        if (!ok) return false;
-    }
-    return true;
+    constexpr std::string_view path = "payload.state";
+    m.is_active = false;
+    return each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const Path fp(path, key);
+        if (key == "username") {
+            if (is_null(fv)) return true;
+            return read_string(fv, m.username, fp, err);
+        }
+        if (key == "cursor") {
+            if (is_null(fv)) return true;
+            return (m.has_position = read_pair(fv, m.position, fp, err));
+        }
+        if (key == "selected_nodes") return read_string_array(fv, fp, err);
+        if (key == "color") {
+            std::optional<std::string> c;
+            return read_opt_string(fv, c, fp, err);
+        }
+        if (key == "is_active") return read_bool(fv, m.is_active, fp, err);
+        return validate_any(fv, 1, fp, err);
+    });
 }
 
-// Payload keys we interpret; each maps to a bit so required fields can be checked per type.
-enum Key : unsigned {
-    K_USER = 1u << 0, K_USERNAME = 1u << 1, K_BYTES = 1u << 2, K_STATE = 1u << 3,
-    K_OP = 1u << 4, K_POS = 1u << 5, K_ZOOM = 1u << 6, K_ACTIVE = 1u << 7, K_NODE = 1u << 8,
-    K_TARGET = 1u << 9, K_SUCCESS = 1u << 10, K_CODE = 1u << 11, K_MESSAGE = 1u << 12,
-};
+// RoomResponse, every field required; users' color optional.
+bool read_room_info(od::value& v, Message& m, std::string& err) {
+    static constexpr std::array<std::string_view, 9> names = {
+        "id", "name", "websocket_url", "is_protected", "user_count", "max_users", "owner_id", "created_at", "users"};
+    constexpr std::string_view path = "payload.room_info";
+    unsigned seen = 0;
+    std::string s;
+    std::uint64_t n;
+    bool b;
+    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        const Path fp(path, key);
+        if (i >= 0) seen |= 1u << i;
+        switch (i) {
+            case 0:
+            case 6: return read_uuid(fv, s, fp, err);
+            case 1:
+            case 2:
+            case 7: return read_string(fv, s, fp, err);
+            case 3: return read_bool(fv, b, fp, err);
+            case 4: return read_u64(fv, m.user_count, fp, err);
+            case 5: return read_u64(fv, n, fp, err);
+            case 8: {
+                od::array arr;
+                if (fv.get_array().get(arr)) return fail(err, fp, "expected an array");
+                constexpr std::string_view up = "payload.room_info.users[]";
+                for (auto el : arr) {
+                    od::value uv;
+                    if (std::move(el).get(uv)) return fail(err, up, "malformed array");
+                    unsigned useen = 0;
+                    bool uok = each_field(uv, up, err, [&](std::string_view k, od::value& f) {
+                        if (k == "user_id") return useen |= 1, read_uuid(f, s, Path(up, k), err);
+                        if (k == "username") return useen |= 2, read_string(f, s, Path(up, k), err);
+                        if (k == "color") {
+                            std::optional<std::string> c;
+                            return read_opt_string(f, c, Path(up, k), err);
+                        }
+                        return validate_any(f, 1, Path(up, k), err);
+                    });
+                    static constexpr std::array<std::string_view, 2> unames = {"user_id", "username"};
+                    if (!uok || !check_required(useen, 3u, unames, up, "UserInfo", err)) return false;
+                }
+                return true;
+            }
+            default: return validate_any(fv, 1, fp, err);
+        }
+    });
+    return ok && check_required(seen, 0x1ffu, names, path, "RoomResponse", err);
+}
 
-unsigned required_keys(MsgType t, bool from_server) {
-    unsigned relayed = from_server ? static_cast<unsigned>(K_USER) : 0u;
+// Where a payload field goes; each slot has one JSON type (PROTOCOL.md's type table).
+enum class Slot : std::uint8_t {
+    UserId, Username, Password, LastSeq, Bytes, Op, State, Awareness, Position, Zoom, Active,
+    NodeId, Target, OptTarget, Requester, Success, AuthError, RoomInfo, Code, ErrMessage,
+    SnapshotId, ElementCount, CreatedAt
+};
+struct FieldSpec {
+    std::string_view key;
+    Slot slot;
+    bool required;
+};
+using Spec = std::span<const FieldSpec>;
+
+constexpr FieldSpec kAuth[] = {{"user_id", Slot::UserId, true}, {"username", Slot::Username, true},
+                               {"password", Slot::Password, false}, {"last_seq", Slot::LastSeq, false}};
+constexpr FieldSpec kSync1[] = {{"state_vector", Slot::Bytes, true}};
+constexpr FieldSpec kUpdate[] = {{"update", Slot::Bytes, true}};
+constexpr FieldSpec kAwareness[] = {{"state", Slot::Awareness, true}};
+constexpr FieldSpec kGraphOp[] = {{"op", Slot::Op, true}};
+constexpr FieldSpec kCursor[] = {{"position", Slot::Position, true}};
+constexpr FieldSpec kIdle[] = {{"is_active", Slot::Active, true}};
+constexpr FieldSpec kViewport[] = {{"center", Slot::Position, true}, {"zoom", Slot::Zoom, true}};
+constexpr FieldSpec kDragStart[] = {{"node_id", Slot::NodeId, true}, {"offset", Slot::Position, true}};
+constexpr FieldSpec kDragEnd[] = {{"node_id", Slot::NodeId, true}, {"position", Slot::Position, true}};
+constexpr FieldSpec kStateResponse[] = {{"target_user_id", Slot::Target, true}, {"state", Slot::State, true}};
+// Server -> client: relays add the sender's user_id (Update and SyncStep carry none).
+constexpr FieldSpec kRAwareness[] = {{"user_id", Slot::UserId, true}, {"state", Slot::Awareness, true}};
+constexpr FieldSpec kRGraphOp[] = {{"user_id", Slot::UserId, true}, {"op", Slot::Op, true}};
+constexpr FieldSpec kRCursor[] = {{"user_id", Slot::UserId, true}, {"position", Slot::Position, true}};
+constexpr FieldSpec kRIdle[] = {{"user_id", Slot::UserId, true}, {"is_active", Slot::Active, true}};
+constexpr FieldSpec kRViewport[] = {{"user_id", Slot::UserId, true}, {"center", Slot::Position, true}, {"zoom", Slot::Zoom, true}};
+constexpr FieldSpec kRDragStart[] = {{"user_id", Slot::UserId, true}, {"node_id", Slot::NodeId, true}, {"offset", Slot::Position, true}};
+constexpr FieldSpec kRDragEnd[] = {{"user_id", Slot::UserId, true}, {"node_id", Slot::NodeId, true}, {"position", Slot::Position, true}};
+constexpr FieldSpec kAuthResult[] = {{"success", Slot::Success, true}, {"error", Slot::AuthError, false},
+                                     {"room_info", Slot::RoomInfo, false}};
+constexpr FieldSpec kGraphState[] = {{"state", Slot::State, true}, {"target_user_id", Slot::OptTarget, false}};
+constexpr FieldSpec kRequestState[] = {{"requester_id", Slot::Requester, true}};
+constexpr FieldSpec kUserJoined[] = {{"user_id", Slot::UserId, true}, {"username", Slot::Username, true}};
+constexpr FieldSpec kUserLeft[] = {{"user_id", Slot::UserId, true}};
+constexpr FieldSpec kSnapshot[] = {{"snapshot_id", Slot::SnapshotId, true}, {"snapshot_data", Slot::Bytes, true},
+                                   {"element_count", Slot::ElementCount, true}, {"created_at", Slot::CreatedAt, true}};
+constexpr FieldSpec kError[] = {{"code", Slot::Code, true}, {"message", Slot::ErrMessage, true}};
+
+// The payload fields of a message type in one direction; empty for the unit variants.
+Spec payload_spec(MsgType t, bool from_server) {
     switch (t) {
-        case MsgType::Auth: return K_USER | K_USERNAME;
-        case MsgType::SyncStep1:
+        case MsgType::Auth: return kAuth;
+        case MsgType::SyncStep1: return kSync1;
         case MsgType::SyncStep2:
-        case MsgType::Update: return K_BYTES | relayed;
-        case MsgType::Awareness: return K_STATE | relayed;
-        case MsgType::GraphOp: return K_OP | relayed;
-        case MsgType::CursorMove: return K_POS | relayed;
-        case MsgType::IdleStatus: return K_ACTIVE | relayed;
-        case MsgType::UserViewport: return K_POS | K_ZOOM | relayed;
-        case MsgType::TableDragStart:
-        case MsgType::TableDragEnd: return K_NODE | K_POS | relayed;
-        case MsgType::GraphStateResponse: return K_TARGET | K_STATE;
-        case MsgType::AuthResult: return K_SUCCESS;
-        case MsgType::UserJoined: return K_USER | K_USERNAME;
-        case MsgType::UserLeft: return K_USER;
-        case MsgType::GraphState: return K_STATE;
-        case MsgType::SnapshotRecovery: return K_BYTES;
-        case MsgType::Error: return K_CODE | K_MESSAGE;
-        default: return 0;
+        case MsgType::Update: return kUpdate;
+        case MsgType::Awareness: return from_server ? Spec(kRAwareness) : Spec(kAwareness);
+        case MsgType::GraphOp: return from_server ? Spec(kRGraphOp) : Spec(kGraphOp);
+        case MsgType::CursorMove: return from_server ? Spec(kRCursor) : Spec(kCursor);
+        case MsgType::IdleStatus: return from_server ? Spec(kRIdle) : Spec(kIdle);
+        case MsgType::UserViewport: return from_server ? Spec(kRViewport) : Spec(kViewport);
+        case MsgType::TableDragStart: return from_server ? Spec(kRDragStart) : Spec(kDragStart);
+        case MsgType::TableDragEnd: return from_server ? Spec(kRDragEnd) : Spec(kDragEnd);
+        case MsgType::RequestGraphState: return from_server ? Spec(kRequestState) : Spec();
+        case MsgType::GraphStateResponse: return kStateResponse;
+        case MsgType::AuthResult: return kAuthResult;
+        case MsgType::UserJoined: return kUserJoined;
+        case MsgType::UserLeft: return kUserLeft;
+        case MsgType::GraphState: return kGraphState;
+        case MsgType::SnapshotRecovery: return kSnapshot;
+        case MsgType::Error: return kError;
+        default: return {};
     }
+}
+
+constexpr std::array<std::string_view, 6> kErrorCodes = {"room_full", "invalid_password", "not_authenticated",
+                                                         "room_not_found", "invalid_message", "internal_error"};
+
+bool read_slot(od::value& v, Slot slot, Message& m, const Path& fp, std::string& err) {
+    switch (slot) {
+        case Slot::UserId: return read_uuid(v, m.user_id, fp, err);
+        case Slot::Username: return read_string(v, m.username, fp, err);
+        case Slot::Password: return read_opt_string(v, m.password, fp, err);
+        case Slot::LastSeq: {
+            if (is_null(v)) return true;
+            std::uint64_t s;
+            if (!read_u64(v, s, fp, err)) return false;
+            m.last_seq = s;
+            return true;
+        }
+        case Slot::Bytes: return read_bytes(v, m.bytes, fp, err);
+        case Slot::Op: return read_op(v, m.op, err);
+        case Slot::State: return read_state(v, m.state, err);
+        case Slot::Awareness: return read_awareness(v, m, err);
+        case Slot::Position: return (m.has_position = read_pair(v, m.position, fp, err));
+        case Slot::Zoom: return read_double(v, m.zoom, fp, err);
+        case Slot::Active: return read_bool(v, m.is_active, fp, err);
+        case Slot::NodeId: return read_u32(v, m.node_id, fp, err);
+        case Slot::Target: return read_uuid(v, m.target_user_id, fp, err);
+        case Slot::OptTarget: return is_null(v) || read_uuid(v, m.target_user_id, fp, err);
+        case Slot::Requester: return read_uuid(v, m.requester_id, fp, err);
+        case Slot::Success: return read_bool(v, m.success, fp, err);
+        case Slot::AuthError: {
+            std::optional<std::string> e;
+            if (!read_opt_string(v, e, fp, err)) return false;
+            m.error = e.value_or("");
+            return true;
+        }
+        case Slot::RoomInfo: return is_null(v) || read_room_info(v, m, err);
+        case Slot::Code:
+            if (!read_string(v, m.code, fp, err)) return false;
+            if (index_in(kErrorCodes, m.code) < 0) return fail(err, fp, "unknown error code '" + m.code + "'");
+            return true;
+        case Slot::ErrMessage: return read_string(v, m.error, fp, err);
+        case Slot::SnapshotId: return read_uuid(v, m.snapshot_id, fp, err);
+        case Slot::ElementCount: return read_u64(v, m.element_count, fp, err);
+        case Slot::CreatedAt: return read_string(v, m.created_at, fp, err);
+    }
+    return validate_any(v, 1, fp, err);
 }
 
 bool read_payload(od::object& obj, Message& m, bool from_server, std::string& err) {
+    const Spec spec = payload_spec(m.type, from_server);
     unsigned seen = 0;
-    for (auto f : obj) {
-        od::field field;
-        std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, "payload", "malformed object");
-        od::value& v = field.value();
-        bool ok = true;
-        if (key == "user_id") {
-            // The server adds user_id to relayed messages; a client must not supply its own.
-            if (!from_server && m.type != MsgType::Auth)
-                return fail(err, "payload.user_id", "is set by the server, not the client");
-            ok = read_string(v, m.user_id, "payload.user_id", err), seen |= K_USER;
-        } else if (key == "username") ok = read_string(v, m.username, "payload.username", err), seen |= K_USERNAME;
-        else if (key == "password" && m.type == MsgType::Auth) ok = read_opt_string(v, m.password, "payload.password", err);
-        else if (key == "last_seq" && m.type == MsgType::Auth) {
-            std::uint64_t s;
-            ok = read_u64(v, s, "payload.last_seq", err);
-            m.last_seq = s;
-        } else if (key == "state_vector" || key == "update" || key == "snapshot_data")
-            ok = read_bytes(v, m.bytes, "payload.update", err), seen |= K_BYTES;
-        else if (key == "state") {
-            if (m.type == MsgType::Awareness) ok = read_awareness(v, m, err);
-            else ok = read_state(v, m.state, err);
-            seen |= K_STATE;
-        } else if (key == "op") ok = read_op(v, m.op, err), seen |= K_OP;
-        else if (key == "position" || key == "offset" || key == "center")
-            ok = read_pair(v, m.position, "payload.position", err), seen |= K_POS, m.has_position = true;
-        else if (key == "zoom") ok = read_double(v, m.zoom, "payload.zoom", err), seen |= K_ZOOM;
-        else if (key == "is_active") ok = read_bool(v, m.is_active, "payload.is_active", err), seen |= K_ACTIVE;
-        else if (key == "node_id") ok = read_string(v, m.node_id, "payload.node_id", err), seen |= K_NODE;
-        else if (key == "target_user_id") {
-            std::optional<std::string> t;
-            ok = read_opt_string(v, t, "payload.target_user_id", err);
-            m.target_user_id = t.value_or("");
-            seen |= K_TARGET;
-        } else if (from_server && key == "success") ok = read_bool(v, m.success, "payload.success", err), seen |= K_SUCCESS;
-        else if (from_server && key == "error") {
-            std::optional<std::string> e;
-            ok = read_opt_string(v, e, "payload.error", err);
-            m.error = e.value_or("");
-        } else if (from_server && key == "code") ok = read_string(v, m.code, "payload.code", err), seen |= K_CODE;
-        else if (from_server && key == "message") ok = read_string(v, m.error, "payload.message", err), seen |= K_MESSAGE;
-        else if (from_server && key == "snapshot_id") ok = read_i64(v, m.snapshot_id, "payload.snapshot_id", err);
-        else if (from_server && key == "element_count") ok = read_u64(v, m.element_count, "payload.element_count", err);
-        else if (from_server && key == "room_info") {
-            bool null = false;
-            if (!v.is_null().get(null) && null) continue;
-            od::object ri;
-            if (v.get_object().get(ri)) return fail(err, "payload.room_info", "expected an object");
-            for (auto rf : ri) {
-                od::field rfield;
-                std::string_view rkey;
-                if (std::move(rf).get(rfield) || rfield.unescaped_key().get(rkey)) return fail(err, "payload.room_info", "malformed");
-                if (rkey == "user_count") ok = read_u64(rfield.value(), m.user_count, "payload.room_info.user_count", err);
-                else ok = validate_any(rfield.value(), 2, "payload.room_info", err);
-                if (!ok) return false;
+    bool ok = each_field(obj, "payload", err, [&](std::string_view key, od::value& v) {
+        const Path fp("payload", key);
+        // The server adds user_id to relayed messages; a client must not supply its own.
+        if (!from_server && key == "user_id" && m.type != MsgType::Auth)
+            return fail(err, fp, "is set by the server, not the client");
+        for (std::size_t i = 0; i < spec.size(); ++i)
+            if (spec[i].key == key) {
+                seen |= 1u << i;
+                return read_slot(v, spec[i].slot, m, fp, err);
             }
-        } else ok = validate_any(v, 1, std::string("payload.") + std::string(key), err);
-        if (!ok) return false;
-    }
-    unsigned need = required_keys(m.type, from_server);
-    if ((seen & need) != need) {
-        err = std::string("payload: missing a required field of ") + to_string(m.type);
-        return false;
-    }
+        return validate_any(v, 1, fp, err);
+    });
+    if (!ok) return false;
+    for (std::size_t i = 0; i < spec.size(); ++i)
+        if (spec[i].required && !(seen & (1u << i)))
+            return fail(err, Path("payload", spec[i].key), std::string("missing (required by ") + to_string(m.type) + ")");
     return true;
+}
+
+// Unit variants: no payload, or "payload":null.
+bool is_unit(MsgType t, bool from_server) {
+    return t == MsgType::Ping || t == MsgType::Pong || (t == MsgType::RequestGraphState && !from_server);
 }
 
 }  // namespace
@@ -509,9 +694,7 @@ bool read_payload(od::object& obj, Message& m, bool from_server, std::string& er
 struct Parser::Impl {
     od::parser parser;
     std::string scratch;
-    explicit Impl(std::size_t depth) : parser(simdjson::SIMDJSON_MAXSIZE_BYTES) {
-        (void)depth;
-    }
+    Impl() : parser(simdjson::SIMDJSON_MAXSIZE_BYTES) {}
 
     bool parse(const char* data, std::size_t len, Message& m, bool from_server, std::string& err) {
         m.clear();
@@ -523,33 +706,31 @@ struct Parser::Impl {
         if (auto e = doc.get_object().get(root))
             return fail(err, "message", std::string("malformed JSON or not an object (") + simdjson::error_message(e) + ")");
         std::string_view type_name;
-        bool has_type = false;
-        od::object payload;
-        bool has_payload = false;
-        for (auto f : root) {
-            od::field field;
-            std::string_view key;
-            if (std::move(f).get(field) || field.unescaped_key().get(key))
-                return fail(err, "message", "malformed JSON");
-            od::value& v = field.value();
+        bool has_type = false, has_payload = false, null_payload = false;
+        bool ok = each_field(root, "message", err, [&](std::string_view key, od::value& v) {
             if (key == "type") {
-                if (v.get_string().get(type_name)) return fail(err, "type", "expected a string");
                 has_type = true;
-            } else if (key == "payload") {
-                if (v.get_object().get(payload)) return fail(err, "payload", "expected an object");
+                return !v.get_string().get(type_name) || fail(err, "type", "expected a string");
+            }
+            if (key == "payload") {
+                if (is_null(v)) return (null_payload = true);
+                od::object payload;
                 std::string_view raw;
+                if (v.get_object().get(payload)) return fail(err, "payload", "expected an object");
                 if (payload.raw_json().get(raw)) return fail(err, "payload", "malformed JSON");
+                // raw_json consumed the object; it is parsed from a copy once the type is known.
                 m.payload = raw;
-                has_payload = true;
-                // raw_json consumed the object; parse it from a copy once the type is known.
-            } else if (key == "seq" && from_server) {
+                return (has_payload = true);
+            }
+            if (key == "seq" && from_server) {
                 std::uint64_t s;
                 if (v.get_uint64().get(s)) return fail(err, "seq", "expected a non-negative integer");
                 m.seq = s;
-            } else if (!validate_any(v, 1, key, err)) {
-                return false;
+                return true;
             }
-        }
+            return validate_any(v, 1, key, err);
+        });
+        if (!ok) return false;
         if (has_trailing(doc)) return fail(err, "message", "trailing content after the JSON object");
         if (!has_type) return fail(err, "type", "missing");
         auto t = msg_type_from(type_name);
@@ -558,10 +739,11 @@ struct Parser::Impl {
         if (!from_server && server_only)
             return fail(err, "type", std::string(to_string(*t)) + " is not a client message");
         m.type = *t;
-        unsigned need = required_keys(m.type, from_server);
+        const bool unit = is_unit(m.type, from_server);
         if (!has_payload) {
-            if (need) return fail(err, "payload", std::string("missing (required by ") + to_string(m.type) + ")");
-            return true;
+            if (unit) return true;
+            return fail(err, "payload", null_payload ? std::string("expected an object, not null")
+                                                     : std::string("missing (required by ") + to_string(m.type) + ")");
         }
         // Second pass over the payload alone: field order inside it is free.
         scratch.assign(m.payload);
@@ -577,7 +759,7 @@ struct Parser::Impl {
     }
 };
 
-Parser::Parser(std::size_t max_depth) : impl_(std::make_unique<Impl>(max_depth)) {}
+Parser::Parser() : impl_(std::make_unique<Impl>()) {}
 Parser::~Parser() = default;
 
 bool Parser::parse_client(const char* data, std::size_t len, ClientMessage& out, std::string& error) {
@@ -647,25 +829,27 @@ void open_message(std::string& out, MsgType type, std::optional<std::uint64_t> s
 void encode_relay(std::string& out, MsgType type, std::string_view user_id,
                   std::string_view raw_payload, std::optional<std::uint64_t> seq) {
     open_message(out, type, seq);
-    out += "\"user_id\":";
-    json::append_string(out, user_id);
+    // The original relays Update and SyncStep without the sender (PROTOCOL.md's type table).
+    const bool with_sender = type != MsgType::Update && type != MsgType::SyncStep1 && type != MsgType::SyncStep2;
+    if (with_sender) {
+        out += "\"user_id\":";
+        json::append_string(out, user_id);
+    }
     // raw_payload is a validated object "{...}": splice its members after ours.
     std::string_view inner = raw_payload.size() >= 2 ? raw_payload.substr(1, raw_payload.size() - 2)
                                                      : std::string_view{};
     std::size_t first = inner.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos) {
-        out += ',';
+        if (with_sender) out += ',';
         out += inner.substr(first);
     }
     out += "}}";
 }
 
-void encode_update_bytes(std::string& out, std::string_view user_id,
-                         std::span<const std::uint8_t> update, std::optional<std::uint64_t> seq) {
+void encode_update_bytes(std::string& out, std::span<const std::uint8_t> update,
+                         std::optional<std::uint64_t> seq) {
     open_message(out, MsgType::Update, seq);
-    out += "\"user_id\":";
-    json::append_string(out, user_id);
-    out += ",\"update\":";
+    out += "\"update\":";
     json::append_bytes(out, update);
     out += "}}";
 }
@@ -684,7 +868,8 @@ void encode_room_info(std::string& out, const RoomInfo& r) {
     out += ",\"max_users\":";
     json::append_int(out, r.max_users);
     out += ",\"owner_id\":";
-    json::append_string(out, r.owner_id);
+    // A Uuid in the original; a room nobody has joined yet has no owner: the nil UUID.
+    json::append_string(out, r.owner_id.empty() ? std::string_view(kNilUuid) : std::string_view(r.owner_id));
     out += ",\"created_at\":";
     json::append_string(out, r.created_at);
     out += ",\"users\":[";
@@ -705,12 +890,12 @@ void encode_auth_ok(std::string& out, const RoomInfo& info) {
     open_message(out, MsgType::AuthResult, std::nullopt);
     out += "\"success\":true,\"room_info\":";
     encode_room_info(out, info);
-    out += ",\"error\":null}}";
+    out += "}}";
 }
 
 void encode_auth_failed(std::string& out, std::string_view error) {
     open_message(out, MsgType::AuthResult, std::nullopt);
-    out += "\"success\":false,\"room_info\":null,\"error\":";
+    out += "\"success\":false,\"error\":";
     json::append_string(out, error);
     out += "}}";
 }
@@ -736,20 +921,27 @@ void encode_graph_state(std::string& out, std::string_view state_json,
     open_message(out, MsgType::GraphState, seq);
     out += "\"state\":";
     out += state_json;
-    out += ",\"target_user_id\":";
-    if (target_user_id.empty())
-        out += "null";
-    else
+    // Absent, not null, when unset (the original skips a None).
+    if (!target_user_id.empty()) {
+        out += ",\"target_user_id\":";
         json::append_string(out, target_user_id);
+    }
     out += "}}";
 }
 
-void encode_snapshot_recovery(std::string& out, std::int64_t snapshot_id,
+void encode_request_graph_state(std::string& out, std::string_view requester_id) {
+    open_message(out, MsgType::RequestGraphState, std::nullopt);
+    out += "\"requester_id\":";
+    json::append_string(out, requester_id);
+    out += "}}";
+}
+
+void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
                               std::string_view snapshot_data, std::uint64_t element_count,
                               std::string_view created_at) {
     open_message(out, MsgType::SnapshotRecovery, std::nullopt);
     out += "\"snapshot_id\":";
-    json::append_int(out, snapshot_id);
+    json::append_string(out, snapshot_id);
     out += ",\"snapshot_data\":";
     json::append_bytes(out, {reinterpret_cast<const std::uint8_t*>(snapshot_data.data()),
                              snapshot_data.size()});
@@ -806,9 +998,14 @@ void encode_op_body(std::string& out, const GraphOp& op) {
         out += "\":";
         json::append_string(out, v);
     };
-    bool rel = op.type == OpType::CreateRelationship || op.type == OpType::DeleteRelationship;
-    if (!rel || !op.node_id.empty()) {
-        str("node_id", op.node_id);
+    auto id = [&](const char* k, NodeId v) {
+        out += ",\"";
+        out += k;
+        out += "\":";
+        json::append_int(out, v);
+    };
+    if (op.type != OpType::CreateRelationship && op.type != OpType::DeleteRelationship) {
+        id("node_id", op.node_id);
         str("table_uuid", op.table_uuid);
     }
     switch (op.type) {
@@ -833,20 +1030,13 @@ void encode_op_body(std::string& out, const GraphOp& op) {
             append_column(out, op.column);
             break;
         case OpType::CreateRelationship:
-            str("edge_id", op.edge_id);
-            str("from_node", op.from_node);
-            str("to_node", op.to_node);
-            out += ",\"relationship\":{\"name\":";
-            json::append_string(out, op.relationship.name);
-            out += ",\"relationship_type\":";
-            json::append_string(out, op.relationship.relationship_type);
-            out += ",\"from_column\":";
-            json::append_string(out, op.relationship.from_column);
-            out += ",\"to_column\":";
-            json::append_string(out, op.relationship.to_column);
-            out += '}';
+            id("edge_id", op.edge_id);
+            id("from_node", op.from_node);
+            id("to_node", op.to_node);
+            out += ",\"relationship\":";
+            append_relationship_data(out, op.relationship);
             break;
-        case OpType::DeleteRelationship: str("edge_id", op.edge_id); break;
+        case OpType::DeleteRelationship: id("edge_id", op.edge_id); break;
         case OpType::DeleteTable: break;
     }
     if (op.version) {
@@ -901,12 +1091,21 @@ void encode_viewport(std::string& out, Vec2 center, double zoom) {
     out += "}}";
 }
 
-void encode_drag(std::string& out, bool start, std::string_view node_id, Vec2 p) {
+void encode_drag(std::string& out, bool start, NodeId node_id, Vec2 p) {
     open_message(out, start ? MsgType::TableDragStart : MsgType::TableDragEnd, std::nullopt);
     out += "\"node_id\":";
-    json::append_string(out, node_id);
+    json::append_int(out, node_id);
     out += start ? ",\"offset\":" : ",\"position\":";
     json::append_pair(out, p.x, p.y);
+    out += "}}";
+}
+
+void encode_graph_state_response(std::string& out, std::string_view target_user_id, std::string_view state_json) {
+    open_message(out, MsgType::GraphStateResponse, std::nullopt);
+    out += "\"target_user_id\":";
+    json::append_string(out, target_user_id);
+    out += ",\"state\":";
+    out += state_json;
     out += "}}";
 }
 
@@ -936,10 +1135,15 @@ bool parse_room_create(std::string_view body, RoomCreateRequest& out, std::strin
         if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, "body", "malformed JSON");
         od::value& v = field.value();
         bool ok;
-        if (key == "name") ok = read_string(v, out.name, "name", err);
-        else if (key == "owner_id") ok = read_string(v, out.owner_id, "owner_id", err);
+        // The original's CreateRoomRequest: name, password and max_users each optional or
+        // null; owner_id is ours (the original takes the owner from the signed-in user).
+        if (key == "name") {
+            std::optional<std::string> name;
+            ok = read_opt_string(v, name, "name", err);
+            out.name = name.value_or("");
+        } else if (key == "owner_id") ok = is_null(v) || read_uuid(v, out.owner_id, "owner_id", err);
         else if (key == "password") ok = read_opt_string(v, out.password, "password", err);
-        else if (key == "max_users") ok = read_u64(v, out.max_users, "max_users", err);
+        else if (key == "max_users") ok = is_null(v) || read_u64(v, out.max_users, "max_users", err);
         else ok = validate_any(v, 1, key, err);
         if (!ok) return false;
     }

@@ -29,15 +29,16 @@ struct Message {
     Vec2 position;  // CursorMove position, drag offset/position, viewport center, Awareness cursor
     bool has_position = false;
     double zoom = 1;
-    std::string node_id;              // TableDragStart/End
+    NodeId node_id = 0;               // TableDragStart/End
     bool is_active = true;            // IdleStatus, Awareness
-    std::string target_user_id;       // GraphState, GraphStateResponse
+    std::string target_user_id;       // GraphState (empty: none), GraphStateResponse
+    std::string requester_id;         // RequestGraphState from the server
     std::vector<std::uint8_t> bytes;  // Update, SyncStep1/2, SnapshotRecovery data
     SchemaState state;                // GraphState, GraphStateResponse
     bool success = false;             // AuthResult
     std::string code, error;          // Error code/message; AuthResult error
     std::uint64_t user_count = 0;     // AuthResult room_info
-    std::int64_t snapshot_id = 0;
+    std::string snapshot_id, created_at;  // SnapshotRecovery
     std::uint64_t element_count = 0;
     void clear() { *this = Message{}; }
 };
@@ -46,7 +47,7 @@ using ServerMessage = Message;
 
 class Parser {
 public:
-    explicit Parser(std::size_t max_depth = 64);
+    Parser();
     ~Parser();
     Parser(const Parser&) = delete;
     Parser& operator=(const Parser&) = delete;
@@ -68,11 +69,15 @@ private:
 
 // ---- server -> client encoders (compact JSON, no DOM) ----
 
-// A relayed message: the sender's raw payload with "user_id" spliced in front, parsed once.
+// A relayed message: the sender's raw payload with "user_id" spliced in front (not for
+// Update/SyncStep, which the original relays without the sender), parsed once.
 void encode_relay(std::string& out, MsgType type, std::string_view user_id,
                   std::string_view raw_payload, std::optional<std::uint64_t> seq);
-void encode_update_bytes(std::string& out, std::string_view user_id,
-                         std::span<const std::uint8_t> update, std::optional<std::uint64_t> seq);
+// A binary frame (a raw Yjs update) relayed as the Update message.
+void encode_update_bytes(std::string& out, std::span<const std::uint8_t> update,
+                         std::optional<std::uint64_t> seq);
+
+inline constexpr std::string_view kNilUuid = "00000000-0000-0000-0000-000000000000";
 
 struct UserInfo {
     std::string user_id, username, color;
@@ -88,9 +93,12 @@ void encode_auth_ok(std::string& out, const RoomInfo& info);
 void encode_auth_failed(std::string& out, std::string_view error);
 void encode_user_joined(std::string& out, std::string_view user_id, std::string_view username);
 void encode_user_left(std::string& out, std::string_view user_id);
+// target_user_id empty: the field is left out.
 void encode_graph_state(std::string& out, std::string_view state_json,
                         std::string_view target_user_id, std::optional<std::uint64_t> seq);
-void encode_snapshot_recovery(std::string& out, std::int64_t snapshot_id,
+// Asks a member for its diagram on behalf of requester_id (the original's join flow).
+void encode_request_graph_state(std::string& out, std::string_view requester_id);
+void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
                               std::string_view snapshot_data, std::uint64_t element_count,
                               std::string_view created_at);
 void encode_error(std::string& out, std::string_view code, std::string_view message);
@@ -105,7 +113,8 @@ void encode_cursor_move(std::string& out, Vec2 p);
 void encode_awareness(std::string& out, std::string_view username, Vec2 cursor, bool is_active);
 void encode_idle_status(std::string& out, bool is_active);
 void encode_viewport(std::string& out, Vec2 center, double zoom);
-void encode_drag(std::string& out, bool start, std::string_view node_id, Vec2 p);
+void encode_drag(std::string& out, bool start, NodeId node_id, Vec2 p);
+void encode_graph_state_response(std::string& out, std::string_view target_user_id, std::string_view state_json);
 void encode_bytes_message(std::string& out, MsgType type, std::span<const std::uint8_t> bytes);
 void encode_simple(std::string& out, MsgType type);  // {"type":"Ping"} etc.
 
@@ -115,7 +124,7 @@ bool parse_state(Parser& parser, std::string_view json, SchemaState& state, std:
 }  // namespace liveshare
 
 namespace liveshare {
-// Body of POST /room[/{id}] (every field optional).
+// Body of POST /room[/{id}] (every field optional or null; owner_id is our extension).
 struct RoomCreateRequest {
     std::string name, owner_id;
     std::optional<std::string> password;

@@ -34,7 +34,6 @@ inline constexpr std::string_view kSubprotocolV2 = "liveshare.v2";
 
 // Close codes (application range 4000-4999).
 inline constexpr std::uint16_t kCloseReplaced = 4001;      // same user_id connected again
-inline constexpr std::uint16_t kCloseAuthFailed = 4003;    // AuthResult success:false
 inline constexpr std::uint16_t kCloseResyncRequired = 4008;  // too far behind: reconnect+resync
 inline constexpr std::uint16_t kCloseShutdown = 1001;      // server going away
 

@@ -127,6 +127,24 @@ void append_column(std::string& out, const Column& c) {
     out += '}';
 }
 
+void append_relationship_data(std::string& out, const RelationshipData& r) {
+    out += "{\"name\":";
+    json::append_string(out, r.name);
+    out += ",\"relationship_type\":";
+    json::append_string(out, r.relationship_type);
+    out += ",\"from_column\":";
+    json::append_string(out, r.from_column);
+    out += ",\"to_column\":";
+    json::append_string(out, r.to_column);
+    out += '}';
+}
+
+bool SchemaState::has_tables() const {
+    for (const auto& [id, t] : tables_)
+        if (!t.is_deleted) return true;
+    return false;
+}
+
 void SchemaState::to_json(std::string& out) const {
     out += "{\"tables\":[";
     bool first = true;
@@ -134,7 +152,7 @@ void SchemaState::to_json(std::string& out) const {
         if (!first) out += ',';
         first = false;
         out += "{\"node_id\":";
-        json::append_string(out, t.node_id);
+        json::append_int(out, t.node_id);
         out += ",\"table_uuid\":";
         json::append_string(out, t.table_uuid);
         out += ",\"name\":";
@@ -160,20 +178,14 @@ void SchemaState::to_json(std::string& out) const {
         if (!first) out += ',';
         first = false;
         out += "{\"edge_id\":";
-        json::append_string(out, r.edge_id);
+        json::append_int(out, r.edge_id);
         out += ",\"from_node\":";
-        json::append_string(out, r.from_node);
+        json::append_int(out, r.from_node);
         out += ",\"to_node\":";
-        json::append_string(out, r.to_node);
-        out += ",\"data\":{\"name\":";
-        json::append_string(out, r.data.name);
-        out += ",\"relationship_type\":";
-        json::append_string(out, r.data.relationship_type);
-        out += ",\"from_column\":";
-        json::append_string(out, r.data.from_column);
-        out += ",\"to_column\":";
-        json::append_string(out, r.data.to_column);
-        out += "},\"version\":";
+        json::append_int(out, r.to_node);
+        out += ",\"data\":";
+        append_relationship_data(out, r.data);
+        out += ",\"version\":";
         json::append_int(out, r.version);
         out += ",\"last_modified_at\":";
         json::append_int(out, r.last_modified_at);

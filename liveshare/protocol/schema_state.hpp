@@ -8,6 +8,9 @@
 
 namespace liveshare {
 
+// Diagram node and edge ids: unsigned 32-bit JSON numbers on the wire (PROTOCOL.md's u32).
+using NodeId = std::uint32_t;
+
 struct Vec2 {
     double x = 0, y = 0;
     bool operator==(const Vec2&) const = default;
@@ -32,7 +35,8 @@ struct RelationshipData {
 };
 
 struct Table {
-    std::string node_id, table_uuid, name;
+    NodeId node_id = 0;
+    std::string table_uuid, name;
     Vec2 position;
     std::vector<Column> columns;
     std::uint64_t version = 0;
@@ -42,7 +46,7 @@ struct Table {
 };
 
 struct Relationship {
-    std::string edge_id, from_node, to_node;
+    NodeId edge_id = 0, from_node = 0, to_node = 0;
     RelationshipData data;
     std::uint64_t version = 0;
     std::int64_t last_modified_at = 0;
@@ -59,11 +63,12 @@ std::optional<OpType> op_type_from(std::string_view s);
 
 struct GraphOp {
     OpType type = OpType::MoveTable;
-    std::string node_id, table_uuid, name;  // name: CreateTable name or RenameTable new_name
+    NodeId node_id = 0;
+    std::string table_uuid, name;            // name: CreateTable name or RenameTable new_name
     Vec2 position;                           // CreateTable, MoveTable
     Column column;                           // AddColumn, UpdateColumn
     std::uint64_t column_index = 0;          // UpdateColumn, DeleteColumn
-    std::string edge_id, from_node, to_node; // relationships
+    NodeId edge_id = 0, from_node = 0, to_node = 0;  // relationships
     RelationshipData relationship;
     // Optional explicit clock; without it an op bumps the element's version by one.
     std::optional<std::uint64_t> version;
@@ -83,17 +88,20 @@ public:
         return s;
     }
     std::size_t element_count() const { return tables_.size() + relationships_.size(); }
-    const std::map<std::string, Table>& tables() const { return tables_; }
-    const std::map<std::string, Relationship>& relationships() const { return relationships_; }
-    std::map<std::string, Table>& tables() { return tables_; }
-    std::map<std::string, Relationship>& relationships() { return relationships_; }
+    const std::map<NodeId, Table>& tables() const { return tables_; }
+    const std::map<NodeId, Relationship>& relationships() const { return relationships_; }
+    std::map<NodeId, Table>& tables() { return tables_; }
+    std::map<NodeId, Relationship>& relationships() { return relationships_; }
+    // Live (not deleted) tables: the original answers RequestGraphState only when there are some.
+    bool has_tables() const;
     bool operator==(const SchemaState&) const = default;
 
 private:
-    std::map<std::string, Table> tables_;
-    std::map<std::string, Relationship> relationships_;
+    std::map<NodeId, Table> tables_;
+    std::map<NodeId, Relationship> relationships_;
 };
 
 void append_column(std::string& out, const Column& c);
+void append_relationship_data(std::string& out, const RelationshipData& r);
 
 }  // namespace liveshare

@@ -15,14 +15,15 @@ DomMessage::DomMessage(MsgType type, std::string_view user_id, std::string_view 
     : impl_(std::make_unique<Impl>()) {
     impl_->type = type;
     boost::json::error_code ec;
-    // Deeper than the codec's own limit (32), so every payload the codec accepts parses here.
+    // The codec's own depth limit, so every payload the codec accepts parses here.
     boost::json::parse_options opt;
-    opt.max_depth = 64;
+    opt.max_depth = 65;
     boost::json::value v = raw_payload.empty() ? boost::json::value(boost::json::object())
                                                : boost::json::parse(raw_payload, ec, {}, opt);
     if (ec || !v.is_object()) throw std::invalid_argument("payload is not a JSON object");
-    // user_id first, as the splice encoder writes it.
-    impl_->payload.emplace("user_id", user_id);
+    // user_id first, as the splice encoder writes it (Update and SyncStep carry none).
+    if (type != MsgType::Update && type != MsgType::SyncStep1 && type != MsgType::SyncStep2)
+        impl_->payload.emplace("user_id", user_id);
     for (auto& kv : v.as_object()) impl_->payload.emplace(kv.key(), kv.value());
 }
 
