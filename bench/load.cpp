@@ -95,8 +95,9 @@ void scrape_metrics(const std::string& url, LoadTestResult& result, std::string&
 }
 
 // One load run against the --target, or against a fresh server process started for it.
+// `extra` server flags come after the bench's own, so they override them.
 LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
-                                  const std::string& profile = "") {
+                                  const std::string& profile = "", const std::vector<std::string>& extra = {}) {
     const Options& o = options();
     if (!o.target.empty()) {
         cfg.target = o.target;
@@ -106,7 +107,9 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
         return harness::run_load_test(cfg);
     }
     const std::string db = bench_db_path();
-    harness::ServerProcess server(server_binary(), bench_server_args(max_room_users, db, profile));
+    auto args = bench_server_args(max_room_users, db, profile);
+    args.insert(args.end(), extra.begin(), extra.end());
+    harness::ServerProcess server(server_binary(), args);
     cfg.target = server.url();
     auto result = harness::run_load_test(cfg, server.pid());
     scrape_metrics(cfg.target, result, label);
@@ -280,6 +283,25 @@ void bm_capacity(benchmark::State& st) {
         st.counters["p99_ms"] = pass_p99;
         st.counters["steps"] = static_cast<double>(steps);
         st.SetLabel(fmt::format("slo p99<{}ms; stopped: {}", o.slo_p99_ms, stop_reason));
+    }
+}
+
+// The original client's auto-layout burst (8 MoveTable ops at once per user, every 2 s)
+// against the graph-op throttle: interval_ms:0 is no throttle; 150 is the original's, where
+// our server holds each op for its slot instead of dropping it. Time = p99 from the intended
+// send time, so the delay the holding adds is the figure; nothing may be lost or refused.
+void bm_graphop_throttle(benchmark::State& st, std::uint32_t interval_ms) {
+    constexpr std::size_t users = 20;
+    for (auto _ : st) {
+        std::string label;
+        auto cfg = base_config(users, Workload::Burst).build();
+        auto r = run_against_server(cfg, users, label, "",
+                                    {"--graphop-interval-ms=" + std::to_string(interval_ms), "--graphop-queue=16"});
+        finish(st, r, label);
+        const auto& sm = r.metrics.server_metrics;
+        auto metric = [&](const char* k) { auto it = sm.find(k); return it == sm.end() ? -1.0 : it->second; };
+        st.counters["graphops_delayed"] = metric("liveshare_graphops_delayed_total");
+        st.counters["graphops_refused"] = metric("liveshare_drops_total{reason=\"graphop_throttled\"}");
     }
 }
 
@@ -577,6 +599,9 @@ void register_load_benchmarks() {
     load(benchmark::RegisterBenchmark(fmt::format("load/join_storm/users:{}", options().join_storm_users).c_str(), bm_join_storm));
     load(benchmark::RegisterBenchmark("load/capacity", bm_capacity));
     load(benchmark::RegisterBenchmark("load/join_storm/protected", bm_join_storm_protected));
+    for (std::uint32_t ms_ : {0u, 150u})
+        load(benchmark::RegisterBenchmark(fmt::format("load/graphop_throttle/interval_ms:{}/burst:8/users:20", ms_).c_str(),
+                                          bm_graphop_throttle, ms_));
     for (std::size_t n : {1000, 10000})
         load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(), bm_conn_idle, n));
     // The seed's impaired network (20 users, 10 ms, 5% loss), then one factor at a time.

@@ -9,7 +9,9 @@
 
 namespace harness {
 
-enum class Workload { Seed, Editing, CursorStorm, JoinStorm };
+// Burst: the original client's auto-layout, a burst of graph ops at once (one MoveTable per
+// table), every burst_every; what the server's graph-op throttle meets.
+enum class Workload { Seed, Editing, CursorStorm, JoinStorm, Burst };
 const char* to_string(Workload w);
 bool workload_from(const std::string& s, Workload& out);
 
@@ -33,6 +35,8 @@ struct LoadTestConfig {
     std::chrono::milliseconds join_timeout{15000};
     Workload workload = Workload::Seed;
     std::size_t payload_bytes = 512;          // approximate client frame size (seed)
+    std::size_t burst_size = 8;               // Burst: ops per burst
+    std::chrono::milliseconds burst_every{2000};
     ReconnectPolicy reconnect;
     std::uint64_t seed = 42;
     std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
@@ -59,6 +63,7 @@ class LoadTestConfigBuilder {
 public:
     LoadTestConfigBuilder& users(std::size_t n) { c_.users = n; return *this; }
     LoadTestConfigBuilder& room_size(std::size_t n) { c_.room_size = n; return *this; }
+    LoadTestConfigBuilder& burst_size(std::size_t n) { c_.burst_size = n; return *this; }
     LoadTestConfigBuilder& interval(std::chrono::milliseconds i) { c_.interval = i; return *this; }
     LoadTestConfigBuilder& rate_per_user(double hz) {
         c_.interval = std::chrono::milliseconds(static_cast<long>(1000.0 / hz));

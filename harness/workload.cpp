@@ -127,6 +127,7 @@ bool UserScript::next(Planned& out) {
         case Workload::Editing: ok = next_editing(out); break;
         case Workload::CursorStorm: ok = next_cursor(out); break;
         case Workload::JoinStorm: ok = false; break;
+        case Workload::Burst: ok = next_burst(out); break;
     }
     if (ok) ++count_;
     return ok;
@@ -184,6 +185,31 @@ bool UserScript::next_editing(Planned& out) {
     return true;
 }
 
+// The auto-layout: the table is created, then every burst_every a burst of MoveTable ops
+// with one intended time (the client sends them at once).
+bool UserScript::next_burst(Planned& out) {
+    if (durable_seq_ == 0) {
+        if (next_op_ >= end_us_) return false;
+        GraphOp op;
+        op.type = OpType::CreateTable;
+        op.name = "t_" + user_id_.substr(0, 8);
+        durable_op(out, next_op_, std::move(op));
+        next_op_ += 500000;  // the first burst half a second later
+        burst_left_ = cfg_.burst_size;
+        return true;
+    }
+    if (burst_left_ == 0) {
+        next_op_ += std::chrono::duration_cast<std::chrono::microseconds>(cfg_.burst_every).count();
+        burst_left_ = cfg_.burst_size;
+    }
+    if (next_op_ >= end_us_ || burst_left_ == 0) return false;
+    --burst_left_;
+    GraphOp op;
+    op.type = OpType::MoveTable;
+    durable_op(out, next_op_, std::move(op));
+    return true;
+}
+
 // Every user moves its cursor at 50 Hz.
 bool UserScript::next_cursor(Planned& out) {
     const std::int64_t t = next_cursor_;
@@ -204,12 +230,13 @@ const char* to_string(Workload w) {
         case Workload::Editing: return "editing";
         case Workload::CursorStorm: return "cursor_storm";
         case Workload::JoinStorm: return "join_storm";
+        case Workload::Burst: return "burst";
     }
     return "?";
 }
 
 bool workload_from(const std::string& s, Workload& out) {
-    for (Workload w : {Workload::Seed, Workload::Editing, Workload::CursorStorm, Workload::JoinStorm})
+    for (Workload w : {Workload::Seed, Workload::Editing, Workload::CursorStorm, Workload::JoinStorm, Workload::Burst})
         if (s == to_string(w)) {
             out = w;
             return true;

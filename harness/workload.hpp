@@ -43,6 +43,7 @@ private:
     bool next_seed(Planned& out);
     bool next_editing(Planned& out);
     bool next_cursor(Planned& out);
+    bool next_burst(Planned& out);
     void durable_op(Planned& out, std::int64_t t, liveshare::GraphOp op);
     void op_with_marker(liveshare::GraphOp& op, std::uint64_t seq, std::int64_t t) const;
 
@@ -56,6 +57,7 @@ private:
     std::uint64_t count_ = 0, durable_seq_ = 0, volatile_seq_ = 0;
     // editing: next intended time of each stream
     std::int64_t next_op_ = 0, next_cursor_ = 0, next_drag_ = 0, next_idle_ = 0;
+    std::size_t burst_left_ = 0;  // burst: ops still due at next_op_
     bool active_ = true;
 };
 

@@ -82,3 +82,25 @@ TEST(LoadHarness, UnreachableTargetIsReportedNotHung) {
     EXPECT_EQ(r.metrics.users_joined, 0u);
     EXPECT_GE(r.metrics.error_count, 3u);
 }
+
+// The harness against a relay written from PROTOCOL.md's type table alone (original_relay.py):
+// no liveshare.v2, the original's join flow with its O(N^2) state sync, no server state. The
+// relay refuses whatever fails the original's types, so a clean run means everything the
+// harness sent was valid, and that it read everything the relay sent.
+TEST(LoadHarness, RunsCleanAgainstARelayOfTheOriginalProtocol) {
+    harness::ServerProcess relay(std::string(LIVESHARE_TEST_DIR) + "/original_relay.py", {});
+    for (auto w : {Workload::Seed, Workload::Editing}) {
+        auto cfg = LoadTestConfigBuilder().users(4).workload(w).messages_per_user(w == Workload::Seed ? 10 : 0)
+                       .duration(1500ms).drain(3000ms).target(relay.url()).build();
+        auto r = harness::run_load_test(cfg);
+        const auto& m = r.metrics;
+        std::string errors;
+        for (const auto& [kind, n] : m.totals.errors) errors += kind + " x" + std::to_string(n) + "; ";
+        EXPECT_EQ(m.users_joined, 4u) << harness::to_string(w);
+        EXPECT_EQ(m.error_count, 0u) << harness::to_string(w) << ": " << errors;
+        EXPECT_GT(m.totals.durable_expected, 0u) << harness::to_string(w);
+        EXPECT_EQ(m.totals.durable_received, m.totals.durable_expected) << harness::to_string(w);
+        EXPECT_EQ(m.lost, 0u) << harness::to_string(w);
+        EXPECT_TRUE(m.converged) << harness::to_string(w) << ": " << m.convergence_detail;
+    }
+}
