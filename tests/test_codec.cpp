@@ -182,3 +182,22 @@ TEST(Codec, RoomCreateBody) {
     EXPECT_FALSE(parse_room_create(R"({"max_users":"many"})", r2, err));
     EXPECT_NE(err.find("max_users"), std::string::npos);
 }
+
+// Found by fuzz_client_parser: whitespace after the payload object ended up inside the raw
+// payload, and the relay splice cut a tab instead of the closing brace (invalid JSON to
+// every recipient).
+TEST(Codec, WhitespaceAfterThePayloadDoesNotBreakTheRelay) {
+    Parser p, q;
+    std::string text = "{\"type\":\"TableDragStart\",\"payload\":{\"node_id\":2,\"offset\":[4,5]}\t\t \n}";
+    const std::size_t len = text.size();
+    text.append(kParsePadding, '\0');
+    ClientMessage m;
+    std::string err;
+    ASSERT_TRUE(p.parse_client(text.data(), len, m, err)) << err;
+    EXPECT_EQ(m.payload, R"({"node_id":2,"offset":[4,5]})");
+    std::string relayed;
+    encode_relay(relayed, m.type, kUser, m.payload, std::nullopt);
+    ServerMessage s;
+    EXPECT_TRUE(q.parse_server(relayed, s, err)) << err << " in " << relayed;
+    EXPECT_EQ(s.node_id, 2u);
+}
