@@ -230,22 +230,34 @@ int index_in(const std::array<std::string_view, N>& names, std::string_view key)
     return -1;
 }
 
+// An object of named fields: fn(i, value, path) reads field i of `names`; unknown fields are
+// walked and ignored (the original ignores them); the fields whose bits are in `required`
+// must be present, else "<path>.<field>: missing (required by <owner>)".
+template <std::size_t N, typename Fn>
+bool read_fields(od::value& v, std::string_view path, const std::array<std::string_view, N>& names,
+                 unsigned required, std::string_view owner, std::string& err, Fn&& fn) {
+    unsigned seen = 0;
+    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
+        const int i = index_in(names, key);
+        const Path fp(path, key);
+        if (i < 0) return validate_any(fv, 1, fp, err);
+        seen |= 1u << i;
+        return fn(i, fv, fp);
+    });
+    return ok && check_required(seen, required, names, path, owner, err);
+}
+
 bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path, std::string& err) {
     if (is_null(v)) {
         out.reset();
         return true;
     }
     static constexpr std::array<std::string_view, 2> names = {"ref_table", "ref_column"};
-    const std::string p = path.str();
     ForeignKey k;
-    unsigned seen = 0;
-    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
-        int i = index_in(names, key);
-        if (i < 0) return validate_any(fv, 1, Path(p, key), err);
-        seen |= 1u << i;
-        return read_string(fv, i == 0 ? k.ref_table : k.ref_column, Path(p, key), err);
-    });
-    if (!ok || !check_required(seen, 3u, names, p, "ForeignKeyData", err)) return false;
+    if (!read_fields(v, path.str(), names, 3u, "ForeignKeyData", err, [&](int i, od::value& fv, const Path& fp) {
+            return read_string(fv, i == 0 ? k.ref_table : k.ref_column, fp, err);
+        }))
+        return false;
     out = std::move(k);
     return true;
 }
@@ -255,12 +267,7 @@ bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& 
 bool read_column(od::value& v, Column& c, const Path& path, std::string& err) {
     static constexpr std::array<std::string_view, 7> names = {
         "name", "data_type", "is_primary_key", "is_nullable", "is_unique", "default_value", "foreign_key"};
-    const std::string p = path.str();
-    unsigned seen = 0;
-    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        const Path fp(p, key);
-        if (i >= 0) seen |= 1u << i;
+    return read_fields(v, path.str(), names, 0x1fu, "ColumnData", err, [&](int i, od::value& fv, const Path& fp) {
         switch (i) {
             case 0: return read_string(fv, c.name, fp, err);
             case 1: return read_string(fv, c.data_type, fp, err);
@@ -268,26 +275,17 @@ bool read_column(od::value& v, Column& c, const Path& path, std::string& err) {
             case 3: return read_bool(fv, c.is_nullable, fp, err);
             case 4: return read_bool(fv, c.is_unique, fp, err);
             case 5: return read_opt_string(fv, c.default_value, fp, err);
-            case 6: return read_foreign_key(fv, c.foreign_key, fp, err);
-            default: return validate_any(fv, 1, fp, err);
+            default: return read_foreign_key(fv, c.foreign_key, fp, err);
         }
     });
-    return ok && check_required(seen, 0x1fu, names, p, "ColumnData", err);
 }
 
 // RelationshipData: all four strings required.
 bool read_relationship_data(od::value& v, RelationshipData& r, const Path& path, std::string& err) {
     static constexpr std::array<std::string_view, 4> names = {"name", "relationship_type", "from_column", "to_column"};
     std::string* dest[] = {&r.name, &r.relationship_type, &r.from_column, &r.to_column};
-    const std::string p = path.str();
-    unsigned seen = 0;
-    bool ok = each_field(v, p, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        if (i < 0) return validate_any(fv, 1, Path(p, key), err);
-        seen |= 1u << i;
-        return read_string(fv, *dest[i], Path(p, key), err);
-    });
-    return ok && check_required(seen, 0xfu, names, p, "RelationshipData", err);
+    return read_fields(v, path.str(), names, 0xfu, "RelationshipData", err,
+                       [&](int i, od::value& fv, const Path& fp) { return read_string(fv, *dest[i], fp, err); });
 }
 
 bool read_columns(od::value& v, std::vector<Column>& out, const Path& path, std::string& err) {
@@ -389,12 +387,7 @@ bool read_op(od::value& v, GraphOp& op, std::string& err) {
 bool read_table(od::value& v, Table& t, std::string& err) {
     static constexpr std::array<std::string_view, 8> names = {
         "node_id", "table_uuid", "name", "position", "columns", "version", "last_modified_at", "is_deleted"};
-    constexpr std::string_view path = "payload.state.tables[]";
-    unsigned seen = 0;
-    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        const Path fp(path, key);
-        if (i >= 0) seen |= 1u << i;
+    return read_fields(v, "payload.state.tables[]", names, 0x1fu, "TableSnapshot", err, [&](int i, od::value& fv, const Path& fp) {
         switch (i) {
             case 0: return read_u32(fv, t.node_id, fp, err);
             case 1: return read_uuid(fv, t.table_uuid, fp, err);
@@ -403,22 +396,16 @@ bool read_table(od::value& v, Table& t, std::string& err) {
             case 4: return read_columns(fv, t.columns, fp, err);
             case 5: return read_u64(fv, t.version, fp, err);
             case 6: return read_i64(fv, t.last_modified_at, fp, err);
-            case 7: return read_bool(fv, t.is_deleted, fp, err);
-            default: return validate_any(fv, 1, fp, err);
+            default: return read_bool(fv, t.is_deleted, fp, err);
         }
     });
-    return ok && check_required(seen, 0x1fu, names, path, "TableSnapshot", err);
 }
 
 bool read_relationship(od::value& v, Relationship& r, std::string& err) {
     static constexpr std::array<std::string_view, 7> names = {
         "edge_id", "from_node", "to_node", "data", "version", "last_modified_at", "is_deleted"};
-    constexpr std::string_view path = "payload.state.relationships[]";
-    unsigned seen = 0;
-    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        const Path fp(path, key);
-        if (i >= 0) seen |= 1u << i;
+    return read_fields(v, "payload.state.relationships[]", names, 0xfu, "RelationshipSnapshot", err,
+                       [&](int i, od::value& fv, const Path& fp) {
         switch (i) {
             case 0: return read_u32(fv, r.edge_id, fp, err);
             case 1: return read_u32(fv, r.from_node, fp, err);
@@ -426,27 +413,20 @@ bool read_relationship(od::value& v, Relationship& r, std::string& err) {
             case 3: return read_relationship_data(fv, r.data, fp, err);
             case 4: return read_u64(fv, r.version, fp, err);
             case 5: return read_i64(fv, r.last_modified_at, fp, err);
-            case 6: return read_bool(fv, r.is_deleted, fp, err);
-            default: return validate_any(fv, 1, fp, err);
+            default: return read_bool(fv, r.is_deleted, fp, err);
         }
     });
-    return ok && check_required(seen, 0xfu, names, path, "RelationshipSnapshot", err);
 }
 
 // GraphStateSnapshot: both arrays required.
 bool read_state(od::value& v, SchemaState& state, std::string& err) {
     static constexpr std::array<std::string_view, 2> names = {"tables", "relationships"};
-    constexpr std::string_view path = "payload.state";
-    unsigned seen = 0;
-    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        if (i < 0) return validate_any(fv, 1, Path(path, key), err);
-        seen |= 1u << i;
+    return read_fields(v, "payload.state", names, 3u, "GraphStateSnapshot", err, [&](int i, od::value& fv, const Path& fp) {
         od::array arr;
-        if (fv.get_array().get(arr)) return fail(err, Path(path, key), "expected an array");
+        if (fv.get_array().get(arr)) return fail(err, fp, "expected an array");
         for (auto el : arr) {
             od::value ev;
-            if (std::move(el).get(ev)) return fail(err, Path(path, key), "malformed array");
+            if (std::move(el).get(ev)) return fail(err, fp, "malformed array");
             if (i == 0) {
                 Table t;
                 if (!read_table(ev, t, err)) return false;
@@ -459,7 +439,6 @@ bool read_state(od::value& v, SchemaState& state, std::string& err) {
         }
         return true;
     });
-    return ok && check_required(seen, 3u, names, path, "GraphStateSnapshot", err);
 }
 
 bool read_string_array(od::value& v, const Path& path, std::string& err) {
@@ -501,15 +480,12 @@ bool read_awareness(od::value& v, Message& m, std::string& err) {
 bool read_room_info(od::value& v, Message& m, std::string& err) {
     static constexpr std::array<std::string_view, 9> names = {
         "id", "name", "websocket_url", "is_protected", "user_count", "max_users", "owner_id", "created_at", "users"};
-    constexpr std::string_view path = "payload.room_info";
-    unsigned seen = 0;
+    static constexpr std::array<std::string_view, 3> user_names = {"user_id", "username", "color"};
     std::string s;
+    std::optional<std::string> color;
     std::uint64_t n;
     bool b;
-    bool ok = each_field(v, path, err, [&](std::string_view key, od::value& fv) {
-        const int i = index_in(names, key);
-        const Path fp(path, key);
-        if (i >= 0) seen |= 1u << i;
+    return read_fields(v, "payload.room_info", names, 0x1ffu, "RoomResponse", err, [&](int i, od::value& fv, const Path& fp) {
         switch (i) {
             case 0:
             case 6: return read_uuid(fv, s, fp, err);
@@ -519,32 +495,24 @@ bool read_room_info(od::value& v, Message& m, std::string& err) {
             case 3: return read_bool(fv, b, fp, err);
             case 4: return read_u64(fv, m.user_count, fp, err);
             case 5: return read_u64(fv, n, fp, err);
-            case 8: {
+            default: {
                 od::array arr;
                 if (fv.get_array().get(arr)) return fail(err, fp, "expected an array");
                 constexpr std::string_view up = "payload.room_info.users[]";
                 for (auto el : arr) {
                     od::value uv;
                     if (std::move(el).get(uv)) return fail(err, up, "malformed array");
-                    unsigned useen = 0;
-                    bool uok = each_field(uv, up, err, [&](std::string_view k, od::value& f) {
-                        if (k == "user_id") return useen |= 1, read_uuid(f, s, Path(up, k), err);
-                        if (k == "username") return useen |= 2, read_string(f, s, Path(up, k), err);
-                        if (k == "color") {
-                            std::optional<std::string> c;
-                            return read_opt_string(f, c, Path(up, k), err);
-                        }
-                        return validate_any(f, 1, Path(up, k), err);
-                    });
-                    static constexpr std::array<std::string_view, 2> unames = {"user_id", "username"};
-                    if (!uok || !check_required(useen, 3u, unames, up, "UserInfo", err)) return false;
+                    if (!read_fields(uv, up, user_names, 3u, "UserInfo", err, [&](int k, od::value& f, const Path& kp) {
+                            if (k == 0) return read_uuid(f, s, kp, err);
+                            if (k == 1) return read_string(f, s, kp, err);
+                            return read_opt_string(f, color, kp, err);
+                        }))
+                        return false;
                 }
                 return true;
             }
-            default: return validate_any(fv, 1, fp, err);
         }
     });
-    return ok && check_required(seen, 0x1ffu, names, path, "RoomResponse", err);
 }
 
 // Where a payload field goes; each slot has one JSON type (PROTOCOL.md's type table).
