@@ -10,6 +10,7 @@
 
 #include "load.hpp"
 #include "options.hpp"
+#include "provenance.hpp"
 
 using Fixer = std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>;
 void register_micro_optimizations(const Fixer& fixed);
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    bench::add_provenance(argc, argv);  // before our flags leave argv: the exact command
     bench::parse_options(argc, argv);
     // --fixed_iterations=N pins every micro benchmark's iteration count, so instruction
     // counts under callgrind are comparable run to run.

@@ -2,6 +2,8 @@
 // Every variant's output is checked against the baseline's before it is timed
 // (SkipWithError on a mismatch), as simdjson's benchmarks do.
 #include <benchmark/benchmark.h>
+
+#include "failures.hpp"
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ bool same_message(const std::string& a, const std::string& b) {
 void parse_dom(benchmark::State& st, MsgType t) {
     const std::string text = client_message(t);
     auto ref = boost::json::parse(text);
-    if (ref.as_object().at("type").as_string() != to_string(t)) return st.SkipWithError("reference mismatch");
+    if (ref.as_object().at("type").as_string() != to_string(t)) return bench::fail(st, "reference mismatch");
     for (auto _ : st) {
         auto v = boost::json::parse(text);
         benchmark::DoNotOptimize(v);
@@ -77,7 +79,7 @@ void parse_simdjson(benchmark::State& st, MsgType t) {
     auto ref = boost::json::parse(text);
     if (!parser.parse_client(buf.data(), text.size(), m, err) || m.type != t ||
         boost::json::parse(m.payload) != ref.as_object().at("payload"))
-        return st.SkipWithError(("mismatch with the DOM parse: " + err).c_str());
+        return bench::fail(st, ("mismatch with the DOM parse: " + err).c_str());
     for (auto _ : st) {
         bool ok = parser.parse_client(buf.data(), text.size(), m, err);
         benchmark::DoNotOptimize(ok);
@@ -110,7 +112,7 @@ void serialize_splice(benchmark::State& st, MsgType t) {
     std::string out;
     encode_relay(out, t, kUser, m.payload, 7);
     DomMessage dm(t, kUser, m.payload);
-    if (!same_message(out, dm.serialize(7))) return st.SkipWithError("splice differs from the DOM frame");
+    if (!same_message(out, dm.serialize(7))) return bench::fail(st, "splice differs from the DOM frame");
     for (auto _ : st) {
         out.clear();
         encode_relay(out, t, kUser, m.payload, 7);
@@ -125,7 +127,7 @@ void fanout(benchmark::State& st, FanoutMode mode) {
     std::vector<std::shared_ptr<const std::string>> out(n);
     for (std::size_t i = 0; i < n; ++i) out[i] = frame_for_recipient(frame, mode);
     for (auto& f : out)
-        if (*f != *frame) return st.SkipWithError("a recipient's frame differs");
+        if (*f != *frame) return bench::fail(st, "a recipient's frame differs");
     for (auto _ : st) {
         for (std::size_t i = 0; i < n; ++i) out[i] = frame_for_recipient(frame, mode);
         benchmark::ClobberMemory();
@@ -148,10 +150,10 @@ void batch(benchmark::State& st, bool coalesce) {
         std::vector<std::string_view> parts;
         std::string err, buf = padded(out);
         if (!p.split_batch(buf.data(), out.size(), parts, err) || parts.size() != per_batch || parts[0] != *msg)
-            return st.SkipWithError("batch frame does not split back into the messages");
+            return bench::fail(st, "batch frame does not split back into the messages");
     }
     int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return st.SkipWithError("socketpair failed");
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return bench::fail(st, "socketpair failed");
     std::atomic<bool> done{false};
     std::thread reader([&] {
         char buf[1 << 16];
@@ -161,7 +163,7 @@ void batch(benchmark::State& st, bool coalesce) {
     std::size_t messages = 0;
     for (auto _ : st) {
         if (write(fds[0], out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
-            st.SkipWithError("short write");
+            bench::fail(st, "short write");
             break;
         }
         messages += per_batch;
@@ -216,7 +218,7 @@ void compress(benchmark::State& st, std::string codec_name, int level) {
     if (codec) {
         codec->compress(input, out);
         codec->decompress(out, back, input.size());
-        if (back != input) return st.SkipWithError("round trip differs");
+        if (back != input) return bench::fail(st, "round trip differs");
     } else {
         out = input;
     }
@@ -243,7 +245,7 @@ void persist(benchmark::State& st) {
             log.commit("room", seq, frames);
             seq += per_commit;
         }
-        if (log.count() != seq) st.SkipWithError("ops missing after commit");
+        if (log.count() != seq) bench::fail(st, "ops missing after commit");
     }
     for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     st.SetItemsProcessed(static_cast<std::int64_t>(seq));

@@ -26,7 +26,8 @@ std::string options_usage() {
   --slo_p99_ms=200            load/capacity: the p99 a step must stay under
   --capacity_room_size=50 --capacity_max_users=800
   --join_storm_users=100
-  --criteria_exit             exit 1 when a success criterion FAILs (CI gate)
+  --criteria_exit             exit 1 when a success criterion FAILs or is NOT RUN (CI gate)
+  --criteria_report_only=100  criteria of these user counts are judged and shown, not gating
   --no_progress               no progress line on stderr
   --seed=42
   --profiles=baseline;optimized   also register load/users:N/profile:P for each server profile
@@ -98,6 +99,12 @@ void parse_options(int& argc, char** argv) {
         else if (name == "capacity_max_users") o.capacity_max_users = static_cast<std::size_t>(num(name, v));
         else if (name == "join_storm_users") o.join_storm_users = static_cast<std::size_t>(num(name, v));
         else if (name == "criteria_exit") o.criteria_exit = true;
+        else if (name == "criteria_report_only") {
+            o.criteria_report_only.clear();
+            std::istringstream in(v);
+            for (std::string f; std::getline(in, f, ',');)
+                if (!f.empty()) o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));
+        }
         else if (name == "no_progress") o.progress = false;
         else if (name == "seed") o.seed = static_cast<std::uint64_t>(num(name, v));
         else if (name == "profiles") {

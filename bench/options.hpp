@@ -20,6 +20,7 @@ struct Options {
     std::size_t capacity_room_size = 50, capacity_max_users = 800;
     std::size_t join_storm_users = 100;
     bool criteria_exit = false;         // a FAIL in the criteria table fails the process
+    std::vector<std::size_t> criteria_report_only;  // user counts judged and shown, not gating
     bool progress = true;
     bool reports_to_stderr = false;     // stdout carries JSON/CSV: keep it machine-readable
     std::uint64_t seed = 42;

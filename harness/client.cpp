@@ -353,7 +353,7 @@ struct Shared {
     void set_epoch(Clock::time_point t) { epoch_ticks.store(t.time_since_epoch().count(), std::memory_order_release); }
     std::int64_t warmup_us = 0;
     std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
-    std::atomic<std::uint64_t> durable_received{0}, sent{0};
+    std::atomic<std::uint64_t> durable_received{0}, volatile_received{0}, sent{0};
     std::vector<std::atomic<std::uint64_t>> live_hist;  // progress only
     // Per room: durable messages sent and not rejected, and members joined (for the drain).
     std::unique_ptr<std::atomic<std::int64_t>[]> room_accepted;
@@ -666,6 +666,7 @@ void SimUser::handle(std::size_t n) {
         case MsgType::IdleStatus:
         case MsgType::UserViewport: {
             ++metrics.volatile_received;
+            sh_.volatile_received.fetch_add(1, std::memory_order_relaxed);
             auto mark = extract_marker(msg_);
             if (mark && mark->t_us >= sh_.warmup_us)
                 metrics.staleness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
@@ -857,6 +858,15 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
 
 }  // namespace
 
+// Timer lateness that means the generator could not keep its schedule: a tenth of the
+// shortest interval between one user's messages in this workload, at least 1 ms.
+double send_lag_limit_ms(const LoadTestConfig& cfg) {
+    double interval_ms = 20;  // editing and cursor_storm: cursor moves at 50 Hz
+    if (cfg.workload == Workload::Seed) interval_ms = static_cast<double>(cfg.interval.count());
+    if (cfg.workload == Workload::Burst) interval_ms = static_cast<double>(cfg.burst_every.count());
+    return std::max(1.0, interval_ms / 10.0);
+}
+
 LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     Shared sh(cfg);
     sh.ep = parse_ws_url(cfg.target);
@@ -938,7 +948,6 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         sampler = std::make_unique<ProcessSampler>(server_pid);
         sampler->start();
     }
-    const double cpu0 = self_cpu_seconds();
     const bool show = cfg.progress && isatty(STDERR_FILENO);
 
     // Phase 1: everyone joins (all at once: for join_storm this is the measurement).
@@ -984,17 +993,50 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
     sh.set_epoch(Clock::now() + std::chrono::milliseconds(50));
     const auto send_start = sh.epoch();
+    // Every rate is measured over the sending window: server CPU, each generator thread's
+    // CPU, the machine's, and the deliveries that arrived within it.
+    struct WindowMark {
+        ProcSample server;
+        bool server_read = false;
+        std::vector<double> threads;
+        MachineCpu machine;
+        std::uint64_t delivered = 0;
+    };
+    auto mark = [&] {
+        WindowMark w;
+        if (server_pid > 0) w.server_read = read_proc(server_pid, w.server);
+        for (auto& t : threads) w.threads.push_back(thread_cpu_seconds(t));
+        w.machine = machine_cpu();
+        w.delivered = sh.durable_received.load() + sh.volatile_received.load();
+        return w;
+    };
     const double lo_before = loopback_tx_bytes();
     if (cfg.workload != Workload::JoinStorm)
         for (std::size_t i = 0; i < users.size(); ++i)
             net::post(*iocs[i % nthreads], [p = users[i].get()] { p->start_schedule(); });
     else
         sh.done = cfg.users;
+    // The window opens at the epoch the schedules count from (timers are set by now).
+    std::this_thread::sleep_until(send_start);
+    const WindowMark w0 = mark();
+    if (cfg.stall_for.count() > 0) {
+        std::this_thread::sleep_until(send_start + cfg.stall_at);
+        for (auto& ioc : iocs) net::post(*ioc, [d = cfg.stall_for] { std::this_thread::sleep_for(d); });
+    }
     auto last_print = Clock::now();
     std::uint64_t last_sent = 0;
     const auto send_deadline = send_start + total + std::chrono::seconds(5);
+    std::vector<char> fired(cfg.triggers.size(), 0);
+    auto fire_triggers = [&](bool all) {
+        for (std::size_t k = 0; k < cfg.triggers.size(); ++k)
+            if (!fired[k] && (all || sh.sent.load() >= cfg.triggers[k].after_sent)) {
+                fired[k] = 1;
+                cfg.triggers[k].fire();
+            }
+    };
     while (sh.done < cfg.users && Clock::now() < send_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        fire_triggers(false);
         if (show && Clock::now() - last_print >= std::chrono::seconds(1)) {
             std::uint64_t cnt = 0, acc = 0, p99 = 0;
             for (auto& b : sh.live_hist) cnt += b.load(std::memory_order_relaxed);
@@ -1015,7 +1057,9 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
             last_print = Clock::now();
         }
     }
+    const WindowMark w1 = mark();
     M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
+    fire_triggers(true);
     if (sh.ep.host == "127.0.0.1" || sh.ep.host == "localhost")
         M.loopback_mbps = (loopback_tx_bytes() - lo_before) * 8 / std::max(M.measured_s, 1e-3) / 1e6;
     if (show) std::fprintf(stderr, "\n");
@@ -1028,31 +1072,37 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
             e += sh.room_accepted[r].load() * std::max<std::int64_t>(sh.room_joined[r].load() - 1, 0);
         return static_cast<std::uint64_t>(std::max<std::int64_t>(e, 0));
     };
-    const auto drain_deadline = Clock::now() + cfg.drain;
+    const auto drain_start = Clock::now();
+    const auto drain_deadline = drain_start + cfg.drain;
     while (Clock::now() < drain_deadline && sh.durable_received.load() < expected_total())
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    M.drain_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
+    M.deliveries_in_drain = sh.durable_received.load() + sh.volatile_received.load() - w1.delivered;
 
+    // Convergence is a result only where it was checked: otherwise "not checked", never "yes".
     if (M.users_joined == 0) {
-        M.converged = false;
-        M.convergence_detail = "no user joined";
+        M.convergence_detail = "not checked: no user joined";
     } else if (cfg.check_convergence && cfg.workload != Workload::JoinStorm && cfg.workload != Workload::CursorStorm) {
-        M.converged = check_convergence(sh, users, iocs, M.convergence_detail);
+        M.convergence = check_convergence(sh, users, iocs, M.convergence_detail) ? Convergence::Converged : Convergence::Diverged;
     } else {
-        M.converged = true;
         M.convergence_detail = "not checked for this workload";
     }
 
     if (sampler) {
         sampler->stop();
         auto s = sampler->summary();
-        M.server_measured = s.samples >= 2;
-        M.server_cpu_pct = s.cpu_pct;
+        M.server_measured = s.samples >= 2 && w0.server_read && w1.server_read;
+        M.server_cpu_pct = 100.0 * (w1.server.cpu_seconds - w0.server.cpu_seconds) / std::max(M.measured_s, 1e-3);
         M.server_cpu_peak_pct = s.cpu_peak_pct;
         M.server_rss_mb = s.rss_mb;
         M.server_rss_peak_mb = s.rss_peak_mb;
     }
-    const double gen_cpu = self_cpu_seconds() - cpu0;
-    const double wall = std::chrono::duration<double>(Clock::now() - join_start).count();
+    double gen_cpu = 0, gen_thread_peak = 0;
+    for (std::size_t t = 0; t < w0.threads.size(); ++t) {
+        const double used = w1.threads[t] - w0.threads[t];
+        gen_cpu += used;
+        gen_thread_peak = std::max(gen_thread_peak, used);
+    }
 
     // Phase 4: close every connection (bounded), then stop the generator threads.
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->close(); });
@@ -1073,22 +1123,29 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.totals.merge(u->metrics);
         result.per_user.push_back(u->metrics);
     }
+    if (M.users_joined < cfg.users) M.totals.error("never joined", cfg.users - M.users_joined);
     const auto& T = M.totals;
     const double secs = std::max(M.measured_s, 1e-3);
     M.msgs_sent_per_s = static_cast<double>(T.sent) / secs;
-    M.deliveries_per_s = static_cast<double>(T.durable_received + T.volatile_received) / secs;
+    M.deliveries_per_s = static_cast<double>(w1.delivered - w0.delivered) / secs;
     M.mb_per_s_in = static_cast<double>(T.bytes_out) / secs / 1e6;   // client -> server
     M.mb_per_s_out = static_cast<double>(T.bytes_in) / secs / 1e6;   // server -> clients
     M.mbps_in = M.mb_per_s_in * 8;
     M.mbps_out = M.mb_per_s_out * 8;
+    M.mbps_out_per_user = M.users_joined ? M.mbps_out / static_cast<double>(M.users_joined) : 0;
     M.lost = T.durable_expected > T.durable_received ? T.durable_expected - T.durable_received : 0;
-    M.delivery_pct = T.durable_expected ? 100.0 * static_cast<double>(T.durable_received) / static_cast<double>(T.durable_expected) : 100.0;
+    if (T.durable_expected)
+        M.delivery_pct = 100.0 * static_cast<double>(T.durable_received) / static_cast<double>(T.durable_expected);
     for (auto& [k, v] : T.errors) M.error_count += v;
     M.error_pct = 100.0 * static_cast<double>(M.error_count) / static_cast<double>(std::max<std::uint64_t>(T.sent + cfg.users, 1));
-    M.generator_cpu_pct = wall > 0 ? 100.0 * gen_cpu / wall : 0;
+    M.generator_cpu_pct = 100.0 * gen_cpu / secs;
+    M.generator_thread_peak_pct = 100.0 * gen_thread_peak / secs;
+    M.machine_busy_pct = machine_busy_pct(w0.machine, w1.machine);
     M.send_lag_p99_ms = static_cast<double>(T.send_lag.percentile(99)) / 1000.0;
-    // The generator, not the server, limits the run when its threads are busy or its timers late.
-    M.generator_saturated = M.generator_cpu_pct > 90.0 * nthreads || M.send_lag_p99_ms > 10.0;
+    M.send_lag_limit_ms = send_lag_limit_ms(cfg);
+    const auto sat = judge_saturation(M.generator_thread_peak_pct, M.send_lag_p99_ms, M.send_lag_limit_ms, M.machine_busy_pct);
+    M.generator_saturated = sat.generator;
+    M.machine_saturated = sat.machine;
     return result;
 }
 

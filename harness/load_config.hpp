@@ -35,6 +35,9 @@ struct LoadTestConfig {
     std::chrono::milliseconds join_timeout{15000};
     Workload workload = Workload::Seed;
     std::size_t payload_bytes = 512;          // approximate client frame size (seed)
+    // A pause of every generator thread (as a GC pause or a descheduled process would do) at
+    // stall_at after the epoch, for stall_for: what coordinated-omission correction is for.
+    std::chrono::milliseconds stall_at{0}, stall_for{0};
     std::size_t burst_size = 8;               // Burst: ops per burst
     std::chrono::milliseconds burst_every{2000};
     ReconnectPolicy reconnect;
@@ -57,6 +60,14 @@ struct LoadTestConfig {
     // Called once the sending phase ends, before the drain and the convergence check (e.g.
     // to stop injected faults so the check sees a quiet network).
     std::function<void()> before_drain;
+    // Fired once each, from the run's main thread, when the messages sent (all users) reach
+    // after_sent: faults at a point of the run's progress rather than after a sleep. Any not
+    // fired when sending ends fire then, so nothing waiting on one can hang. Keep them short.
+    struct Trigger {
+        std::uint64_t after_sent = 0;
+        std::function<void()> fire;
+    };
+    std::vector<Trigger> triggers;
 };
 
 class LoadTestConfigBuilder {
@@ -64,6 +75,15 @@ public:
     LoadTestConfigBuilder& users(std::size_t n) { c_.users = n; return *this; }
     LoadTestConfigBuilder& room_size(std::size_t n) { c_.room_size = n; return *this; }
     LoadTestConfigBuilder& burst_size(std::size_t n) { c_.burst_size = n; return *this; }
+    LoadTestConfigBuilder& trigger(std::uint64_t after_sent, std::function<void()> fire) {
+        c_.triggers.push_back({after_sent, std::move(fire)});
+        return *this;
+    }
+    LoadTestConfigBuilder& stall_generator(std::chrono::milliseconds at, std::chrono::milliseconds d) {
+        c_.stall_at = at;
+        c_.stall_for = d;
+        return *this;
+    }
     LoadTestConfigBuilder& interval(std::chrono::milliseconds i) { c_.interval = i; return *this; }
     LoadTestConfigBuilder& rate_per_user(double hz) {
         c_.interval = std::chrono::milliseconds(static_cast<long>(1000.0 / hz));

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "histogram.hpp"
@@ -33,23 +34,39 @@ struct UserMetrics {
     void merge(const UserMetrics& o);
 };
 
+// Whether every client's schema state was compared with the server's at the end.
+enum class Convergence { NotChecked, Converged, Diverged };
+const char* to_string(Convergence c);
+
 struct LoadTestMetrics {
     UserMetrics totals;           // merged over users
     std::size_t users = 0, users_joined = 0, rooms = 0;
+    // Every rate below is over the sending window (measured_s): messages sent, deliveries
+    // that arrived within it, server and generator CPU. The drain after it is reported apart.
     double measured_s = 0;        // wall time of the sending phase
     double msgs_sent_per_s = 0, deliveries_per_s = 0;
+    double drain_s = 0;                      // how long the drain waited
+    std::uint64_t deliveries_in_drain = 0;   // durable deliveries that arrived after the window
     double mb_per_s_in = 0, mb_per_s_out = 0, mbps_in = 0, mbps_out = 0;  // client view
-    double delivery_pct = 0, error_pct = 0;
+    double mbps_out_per_user = 0;            // what the server sends one user (downlink)
+    // Durable deliveries received of those expected; empty when nothing was expected (no one
+    // joined, every op refused, one-user rooms): not measured, not 100 %.
+    std::optional<double> delivery_pct;
+    double error_pct = 0;
     std::uint64_t lost = 0, error_count = 0;
-    bool converged = false;
+    Convergence convergence = Convergence::NotChecked;
     std::string convergence_detail;
     double join_all_ms = 0;       // time until every user had joined
     // While every user is connected (idle_hold): server RSS, and a fresh client's probe.
     double start_server_rss_mb = 0, held_server_rss_mb = 0, probe_healthz_ms = -1, probe_join_ms = -1, probe_pong_ms = -1;
-    // Generator self-check.
-    double generator_cpu_pct = 0;   // of one core
+    // Generator self-check, over the sending window.
+    double generator_cpu_pct = 0;   // the generator threads together, of one core
+    double generator_thread_peak_pct = 0;  // the busiest generator thread, of one core
+    double machine_busy_pct = 0;    // all CPUs of the machine (/proc/stat), 100 = every core busy
     double send_lag_p99_ms = 0;     // how late the generator sent versus intended
-    bool generator_saturated = false;
+    double send_lag_limit_ms = 0;   // the lag that counts as saturated (a tenth of the interval)
+    bool generator_saturated = false;  // a generator thread over 90 % or its timers late
+    bool machine_saturated = false;    // the machine over 90 % busy: both sides compete
     // Server, when we started it.
     bool server_measured = false;
     double server_cpu_pct = 0, server_cpu_peak_pct = 0, server_rss_mb = 0, server_rss_peak_mb = 0;
@@ -58,10 +75,21 @@ struct LoadTestMetrics {
     double loopback_mbps = 0;
     std::map<std::string, double> server_metrics;  // scraped from /metrics at the end
 
-    double p_ms(double p) const { return static_cast<double>(totals.latency.percentile(p)) / 1000.0; }
+    // Percentile p of every expected durable delivery, from its intended send time. A message
+    // that never arrived counts as arriving never: +infinity when p falls among the lost ones.
+    // NaN when nothing was measured.
+    double p_ms(double p) const;
     double p_uncorrected_ms(double p) const {
         return static_cast<double>(totals.latency_uncorrected.percentile(p)) / 1000.0;
     }
 };
+
+// The generator limited the run when one of its threads was over 90 % of a core or its timers
+// fired later than lag_limit_ms at p99; the machine did when all its CPUs were over 90 %
+// busy (server and generator then compete for the same cores).
+struct Saturation {
+    bool generator = false, machine = false;
+};
+Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double lag_limit_ms, double machine_busy_pct);
 
 }  // namespace harness

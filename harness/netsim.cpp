@@ -76,15 +76,16 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     Impl(std::string host, std::uint16_t port, ImpairmentSettings settings, bool rec)
         : s(settings), rng(settings.seed), up_host(std::move(host)), up_port(port), record(rec) {}
 
+    // `at`: when it happened, if not now (a write is logged when it completes, dated when it began).
     void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes, Clock::time_point due = {},
-               Clock::duration held = {}) {
+               Clock::duration held = {}, Clock::time_point at = {}) {
         if (!record) return;
         std::lock_guard lock(mu);
         if (ev.size() >= 200000) return;
         auto us = [&](Clock::time_point t) {
             return std::chrono::duration_cast<std::chrono::microseconds>(t - t0).count();
         };
-        ev.push_back({k, conn, dir, us(Clock::now()), bytes, due == Clock::time_point{} ? 0 : us(due),
+        ev.push_back({k, conn, dir, us(at == Clock::time_point{} ? Clock::now() : at), bytes, due == Clock::time_point{} ? 0 : us(due),
                       std::chrono::duration_cast<std::chrono::microseconds>(held).count()});
     }
     double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng); }
@@ -290,12 +291,12 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
             p.queue.pop_front();
         }
         p.writing = true;
-        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due, held](boost::system::error_code ec, std::size_t) {
+        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due, held, now](boost::system::error_code ec, std::size_t) {
             Pipe& p = c->pipe[dir];
             p.writing = false;
             if (c->dead) return;
             if (ec) return self->kill(c, true);
-            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due, held);
+            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due, held, now);
             {
                 std::lock_guard lock(self->mu);
                 (dir == 0 ? self->st.bytes_to_server : self->st.bytes_to_client) += bytes;

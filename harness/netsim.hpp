@@ -47,7 +47,7 @@ struct ProxyEvent {
     enum Kind { Accepted, Read, Forwarded, Reset, Stalled, Closed } kind;
     std::uint64_t conn = 0;
     int dir = 0;                 // 0: client to server, 1: server to client
-    std::int64_t t_us = 0;       // since the proxy started
+    std::int64_t t_us = 0;       // since the proxy started (Forwarded: when the write began)
     std::uint64_t bytes = 0;
     std::int64_t due_us = 0;     // Forwarded: when its first segment was due
     std::int64_t held_us = 0;    // Forwarded: longest a segment of it was held (due - read)

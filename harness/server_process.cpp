@@ -1,5 +1,8 @@
 #include "server_process.hpp"
 
+#include <pthread.h>
+#include <time.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,6 +51,30 @@ double self_cpu_seconds() {
     getrusage(RUSAGE_SELF, &ru);
     auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
     return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+double thread_cpu_seconds(std::thread& t) {
+    clockid_t id;
+    timespec ts{};
+    if (pthread_getcpuclockid(t.native_handle(), &id) != 0 || clock_gettime(id, &ts) != 0) return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+MachineCpu machine_cpu() {
+    // "cpu  user nice system idle iowait irq softirq steal ..."
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    in >> cpu;
+    MachineCpu m;
+    double v[8] = {};
+    for (int i = 0; i < 8 && in >> v[i]; ++i) m.total += v[i];
+    m.busy = m.total - v[3] - v[4];
+    return m;
+}
+
+double machine_busy_pct(const MachineCpu& a, const MachineCpu& b) {
+    const double total = b.total - a.total;
+    return total > 0 ? 100.0 * (b.busy - a.busy) / total : 0;
 }
 
 double loopback_tx_bytes() {

@@ -19,6 +19,15 @@ struct ProcSample {
 // Reads /proc/PID/stat and /proc/PID/status; false if the process is gone.
 bool read_proc(pid_t pid, ProcSample& out);
 double self_cpu_seconds();  // this process, all threads (getrusage)
+// CPU seconds used so far by one thread of this process (its CPU-time clock).
+double thread_cpu_seconds(std::thread& t);
+// The whole machine from /proc/stat: jiffies busy and in all, to difference over a window.
+struct MachineCpu {
+    double busy = 0, total = 0;
+};
+MachineCpu machine_cpu();
+// Percent of all the machine's CPUs busy between two readings (100 = every core busy).
+double machine_busy_pct(const MachineCpu& a, const MachineCpu& b);
 // Bytes sent on the loopback interface so far (all processes, both directions, with headers).
 double loopback_tx_bytes();
 

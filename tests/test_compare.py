@@ -110,6 +110,33 @@ class CompareScript(unittest.TestCase):
         self.assertEqual(len(row), 1, p.stdout)
         self.assertIn("REGRESSION", row[0])
 
+    def test_an_error_on_the_new_side_is_a_regression(self):
+        import tempfile
+        def bench(name, t=None, error=None):
+            b = {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
+                 "iterations": 1, "real_time": t or 0, "cpu_time": t or 0, "time_unit": "ms"}
+            if error:
+                b.update(error_occurred=True, error_message=error)
+            return b
+        base = [bench("load/capacity/manual_time", 10.0), bench("conn/idle/manual_time", error="probe timed out")]
+        new = [bench("load/capacity/manual_time", error="the first step already failed"), bench("conn/idle/manual_time", 3.0)]
+        paths = []
+        for runs in (base, new):
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                json.dump({"context": {}, "benchmarks": runs}, f)
+                paths.append(f.name)
+        try:
+            p = subprocess.run([sys.executable, COMPARE, *paths, "--fail-on-regression"], capture_output=True, text=True)
+        finally:
+            for path in paths:
+                os.unlink(path)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        row = [l for l in p.stdout.splitlines() if l.startswith("load/capacity")]
+        self.assertIn("REGRESSION: the first step already failed", row[0])
+        fixed = [l for l in p.stdout.splitlines() if l.startswith("conn/idle")]
+        self.assertIn("fixed", fixed[0])
+        self.assertIn("1 regression(s)", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

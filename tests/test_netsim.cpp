@@ -1,6 +1,7 @@
 // The impairment proxy, real packet loss in a namespace, and the harness's reconnect and
 // resume under resets. Timing is checked only as lower bounds the proxy itself guarantees
 // (its timers never fire early) and by the order of events, never as a performance figure.
+#include <future>
 #include <thread>
 
 #include "netsim.hpp"
@@ -176,26 +177,28 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
     EXPECT_GE(proxy.stats().stalls, 3u);
     // Every echo arrives, in the order sent.
     send_and_expect_echoes(*c, table, 10, 0, 20000ms);
-    // Each stall is followed by forwarding held until it ended (order of events).
+    // Order of events: no write of a stalled direction of a connection began inside its stall.
     auto ev = proxy.events();
     int stalled = 0;
-    for (auto& e : ev) stalled += e.kind == ProxyEvent::Stalled;
+    for (auto& st : ev) {
+        if (st.kind != ProxyEvent::Stalled) continue;
+        ++stalled;
+        for (auto& f : ev)
+            if (f.kind == ProxyEvent::Forwarded && f.conn == st.conn && f.dir == st.dir)
+                EXPECT_FALSE(f.t_us > st.t_us && f.t_us < st.t_us + is.stall_ms * 1000)
+                    << "a write began " << (f.t_us - st.t_us) << " us into a " << is.stall_ms << " ms stall";
+    }
     EXPECT_GE(stalled, 3);
 }
 
 namespace {
 
-// A load run through the proxy while every connection is reset `rounds` times, `gap` apart.
-harness::LoadTestMetrics run_with_resets(ImpairmentProxy& proxy, const harness::LoadTestConfig& cfg, pid_t server,
-                                         int rounds, std::chrono::milliseconds gap) {
-    harness::LoadTestResult r;
-    std::thread run([&] { r = harness::run_load_test(cfg, server); });
-    for (int k = 0; k < rounds; ++k) {
-        std::this_thread::sleep_for(gap);
-        proxy.reset_all();
-    }
-    run.join();
-    return r.metrics;
+// A load run through the proxy, every connection reset once each time the users together
+// have sent another `every` messages, `rounds` times.
+harness::LoadTestMetrics run_with_resets(ImpairmentProxy& proxy, harness::LoadTestConfig cfg, pid_t server,
+                                         int rounds, std::uint64_t every) {
+    for (int k = 1; k <= rounds; ++k) cfg.triggers.push_back({every * k, [&proxy] { proxy.reset_all(); }});
+    return harness::run_load_test(cfg, server).metrics;
 }
 
 }  // namespace
@@ -207,8 +210,8 @@ TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
     ImpairmentProxy proxy("127.0.0.1", s->port(), is);
     auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(20000ms)
                    .drain(15000ms).reconnect(true).target(proxy.url()).build();
-    // Reset every connection three times while the run sends (it lasts about 2.4 s).
-    auto m = run_with_resets(proxy, cfg, s->pid(), 3, 600ms);
+    // Reset every connection three times while the run sends 300 messages: after 60, 120, 180.
+    auto m = run_with_resets(proxy, cfg, s->pid(), 3, 60);
     EXPECT_EQ(m.users_joined, 5u);
     EXPECT_GE(proxy.stats().resets, 5u);
     EXPECT_GE(m.totals.reconnects, 5u);
@@ -216,8 +219,8 @@ TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
     EXPECT_EQ(m.totals.resyncs, 0u) << "the server's log covers a few seconds of ops";
     EXPECT_EQ(m.totals.durable_expected, 5u * 4 * 60);
     EXPECT_EQ(m.lost, 0u);
-    EXPECT_DOUBLE_EQ(m.delivery_pct, 100.0);
-    EXPECT_TRUE(m.converged) << m.convergence_detail;
+    EXPECT_DOUBLE_EQ(m.delivery_pct.value_or(-1), 100.0);
+    EXPECT_EQ(m.convergence, harness::Convergence::Converged) << m.convergence_detail;
 }
 
 TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
@@ -243,7 +246,7 @@ TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
     EXPECT_EQ(proxy.stats().resets, resets) << "no reset after the rates went to 0";
     EXPECT_GE(m.totals.reconnects, 4u);
     EXPECT_GT(m.totals.resyncs, 0u);
-    EXPECT_TRUE(m.converged) << m.convergence_detail;  // the state, not every message, arrives
+    EXPECT_EQ(m.convergence, harness::Convergence::Converged) << m.convergence_detail;  // the state, not every message, arrives
 }
 
 TEST(Netsim, RealPacketLossInANamespaceLosesNoDurableMessage) {
@@ -263,8 +266,8 @@ TEST(Netsim, RealPacketLossInANamespaceLosesNoDurableMessage) {
     EXPECT_GT(ns.dropped_packets(), 0u) << "nftables dropped nothing";
     EXPECT_GT(ns.tcp_retransmits(), 0u);
     EXPECT_EQ(m.lost, 0u);
-    EXPECT_DOUBLE_EQ(m.delivery_pct, 100.0);
-    EXPECT_TRUE(m.converged) << m.convergence_detail;
+    EXPECT_DOUBLE_EQ(m.delivery_pct.value_or(-1), 100.0);
+    EXPECT_EQ(m.convergence, harness::Convergence::Converged) << m.convergence_detail;
 }
 
 namespace {
@@ -280,11 +283,16 @@ harness::LoadTestMetrics run_with_server_kill(const std::string& durability) {
     same_port.port = s->port();
     auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(30000ms)
                    .drain(15000ms).reconnect(true).target(s->url()).build();
+    // Mid-run: once the users have sent 100 of their 300 messages, the server dies.
+    std::promise<void> killed;
+    cfg.triggers.push_back({100, [&] {
+        s->kill_hard();
+        killed.set_value();
+    }});
     harness::LoadTestResult r;
     std::thread run([&] { r = harness::run_load_test(cfg); });
-    std::this_thread::sleep_for(1000ms);  // mid-run: about 20 messages per user sent
-    s->kill_hard();
-    std::this_thread::sleep_for(300ms);
+    killed.get_future().wait();
+    std::this_thread::sleep_for(300ms);  // the outage itself, not a synchronization
     s = std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args, 10000ms, same_port);
     run.join();
     return r.metrics;
@@ -299,8 +307,8 @@ TEST(Faults, KillMinus9InDurabilityModeLosesNothingAnyClientReceived) {
     EXPECT_EQ(m.totals.rollbacks, 0u) << "the restarted server remembers every message a client had";
     EXPECT_EQ(m.totals.durable_expected, 5u * 4 * 60);
     EXPECT_EQ(m.lost, 0u);
-    EXPECT_DOUBLE_EQ(m.delivery_pct, 100.0);
-    EXPECT_TRUE(m.converged) << m.convergence_detail;
+    EXPECT_DOUBLE_EQ(m.delivery_pct.value_or(-1), 100.0);
+    EXPECT_EQ(m.convergence, harness::Convergence::Converged) << m.convergence_detail;
 }
 
 TEST(Faults, KillMinus9WithoutDurabilityForgetsWhatClientsHadReceived) {

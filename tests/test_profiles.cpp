@@ -23,8 +23,14 @@ TEST(Profiles, ParseNamedAndListed) {
     EXPECT_NE(err.find("serialize:xml"), std::string::npos);
 }
 
+// The server must refuse to start for this reason, not for any other.
 TEST(Profiles, UnknownProfileIsAStartupError) {
-    EXPECT_THROW(start_server({"--db=", "--profile=turbo"}), std::runtime_error);
+    try {
+        start_server({"--db=", "--profile=turbo"});
+        ADD_FAILURE() << "the server started with --profile=turbo";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("turbo"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
@@ -97,7 +103,9 @@ TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
             }
         }
         EXPECT_EQ(ops, 201u);
+        // The baseline never batches; the optimized profile batched a 200-op burst at least once.
         if (profile == "baseline") EXPECT_EQ(arrays, 0u);
+        else EXPECT_GT(arrays, 0u);
     }
 }
 
@@ -106,7 +114,7 @@ TEST(Profiles, DeepButValidPayloadsRelayUnderTheDomBaseline) {
     const auto room = uuid();
     auto a = join(*s, room, uuid());
     auto b = join(*s, room, uuid());
-    // As deep as the codec allows (it rejects beyond 32 levels).
+    // Deep, but within what the codec allows (it rejects beyond 64 levels).
     std::string deep = R"({"type":"CursorMove","payload":{"position":[7,8],"extra":)";
     for (int i = 0; i < 30; ++i) deep += "[";
     for (int i = 0; i < 30; ++i) deep += "]";

@@ -6,9 +6,8 @@ machine_class() {
   model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | tr 'A-Z' 'a-z' | sed -E 's/\(r\)|\(tm\)|cpu|@.*//g; s/[^a-z0-9]+/-/g; s/^-|-$//g')
   echo "$(nproc)core-${model:-unknown}"
 }
-# Context for Google Benchmark's JSON: git sha, kernel, machine class.
+# Context for Google Benchmark's JSON beyond what the bench adds itself (git sha and dirty
+# flag, build type and flags, machine class, command): kernel and CPU model.
 bench_context() {
-  local sha
-  sha=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  echo "--benchmark_context=git_sha=${sha},kernel=$(uname -r),machine_class=$(machine_class),cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //; s/,/ /g')"
+  echo "--benchmark_context=kernel=$(uname -r),cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //; s/,/ /g')"
 }

@@ -1,0 +1,67 @@
+#include "provenance.hpp"
+
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace bench {
+
+namespace {
+
+// The first line a shell command prints, or "" (git may be absent where the binary runs).
+std::string first_line(const std::string& cmd) {
+    std::string out;
+    if (std::FILE* p = popen(cmd.c_str(), "r")) {
+        char buf[256];
+        if (std::fgets(buf, sizeof buf, p)) out = buf;
+        pclose(p);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+// "<cores>core-<cpu model>", as scripts/lib/common.sh names machine classes.
+std::string machine_class() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line, model;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            model = line.substr(line.find(':') + 1);
+            break;
+        }
+    std::transform(model.begin(), model.end(), model.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (const char* noise : {"(r)", "(tm)", "cpu"})
+        for (auto p = model.find(noise); p != std::string::npos; p = model.find(noise)) model.erase(p, std::string(noise).size());
+    if (auto at = model.find('@'); at != std::string::npos) model.resize(at);
+    std::string slug;
+    for (unsigned char c : model) {
+        if (std::isalnum(c)) slug += static_cast<char>(c);
+        else if (!slug.empty() && slug.back() != '-') slug += '-';
+    }
+    while (!slug.empty() && slug.back() == '-') slug.pop_back();
+    return std::to_string(std::thread::hardware_concurrency()) + "core-" + (slug.empty() ? "unknown" : slug);
+}
+
+}  // namespace
+
+void add_provenance(int argc, char** argv) {
+    const std::string src = LIVESHARE_SOURCE_DIR;
+    const std::string sha = first_line("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
+    const std::string dirty = first_line("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null | head -1");
+    benchmark::AddCustomContext("git_sha", sha.empty() ? "unknown" : sha);
+    benchmark::AddCustomContext("git_dirty", sha.empty() ? "unknown" : dirty.empty() ? "false" : "true");
+    benchmark::AddCustomContext("build_type", LIVESHARE_BUILD_TYPE);
+    benchmark::AddCustomContext("build_flags", LIVESHARE_BUILD_FLAGS);
+    benchmark::AddCustomContext("machine_class", machine_class());
+    std::string cmd;
+    for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+    benchmark::AddCustomContext("command", cmd);
+}
+
+}  // namespace bench
