@@ -112,12 +112,18 @@ TEST(LoadHarness, RunsCleanAgainstARelayOfTheOriginalProtocol) {
 // pause or a descheduled process would). Messages due during the pause are sent late; counted
 // from their intended send time their latency includes the pause, counted from the actual
 // write (uncorrected) it does not. Lower bounds by construction, not timing.
-TEST(LoadHarness, GeneratorStallShowsInCorrectedLatencyOnly) {
+namespace {
+// 4 users x 60 messages at 20 ms; every generator thread pauses 250 ms at `stall_at`.
+harness::LoadTestMetrics run_with_generator_stall(std::chrono::milliseconds warmup, std::chrono::milliseconds stall_at) {
     auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
-    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(60).interval(20ms).warmup(0ms)
-                   .stall_generator(400ms, 250ms).duration(10000ms).drain(3000ms).target(s->url()).build();
-    auto r = harness::run_load_test(cfg, s->pid());
-    const auto& m = r.metrics;
+    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(60).interval(20ms).warmup(warmup)
+                   .stall_generator(stall_at, 250ms).duration(10000ms).drain(3000ms).target(s->url()).build();
+    return harness::run_load_test(cfg, s->pid()).metrics;
+}
+}  // namespace
+
+TEST(LoadHarness, GeneratorStallShowsInCorrectedLatencyOnly) {
+    const auto m = run_with_generator_stall(0ms, 400ms);
     ASSERT_EQ(m.lost, 0u);
     EXPECT_GE(m.p_ms(99), 200.0);              // the messages due in the pause waited for it
     EXPECT_LT(m.p_uncorrected_ms(99), 200.0);  // from the actual write they did not
@@ -125,11 +131,7 @@ TEST(LoadHarness, GeneratorStallShowsInCorrectedLatencyOnly) {
 
 // Warm-up: the same pause inside the warm-up is discarded with it.
 TEST(LoadHarness, WarmupSamplesAreDiscarded) {
-    auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
-    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(60).interval(20ms).warmup(800ms)
-                   .stall_generator(200ms, 250ms).duration(10000ms).drain(3000ms).target(s->url()).build();
-    auto r = harness::run_load_test(cfg, s->pid());
-    const auto& m = r.metrics;
+    const auto m = run_with_generator_stall(800ms, 200ms);
     ASSERT_EQ(m.lost, 0u);
     EXPECT_LT(m.p_ms(100), 200.0);  // nothing from the paused (warm-up) period is in the figures
     EXPECT_GT(m.totals.latency.count(), 0u);

@@ -146,12 +146,27 @@ TEST(Server, RelayAddsUserIdVolatileNotEchoedDurableEchoed) {
 
 // The original dropped graph ops inside its 150 ms throttle silently. Ours holds them, in
 // order, for their slot; only past the hold queue is an op refused, with an Error.
+namespace {
+// A server with that graph-op throttle, and two members a and b of one room.
+struct ThrottledRoom {
+    std::unique_ptr<harness::ServerProcess> s;
+    std::unique_ptr<harness::SyncClient> a, b;
+    explicit ThrottledRoom(std::vector<std::string> args) {
+        args.insert(args.end(), {"--db=", "--rate-critical=0/0", "--quiet=1"});
+        s = start_server(args);
+        const auto room = uuid();
+        a = join(*s, room, uuid());
+        b = join(*s, room, uuid());
+    }
+};
+}  // namespace
+
 TEST(Server, ThrottledGraphOpsWaitForTheirSlotInOrder) {
     // A long interval so the burst surely arrives inside it, however slow the machine.
-    auto s = start_server({"--db=", "--graphop-interval-ms=1000", "--graphop-queue=2", "--rate-critical=0/0", "--quiet=1"});
-    const auto room = uuid();
-    auto a = join(*s, room, uuid());
-    auto b = join(*s, room, uuid());
+    ThrottledRoom r({"--graphop-interval-ms=1000", "--graphop-queue=2"});
+    auto& s = r.s;
+    auto& a = r.a;
+    auto& b = r.b;
     ServerMessage m;
     const auto node = node_id();
     a->send(create_op(node));
@@ -177,10 +192,9 @@ TEST(Server, ThrottledGraphOpsWaitForTheirSlotInOrder) {
 
 // Ops still held when their sender disconnects were accepted: they are applied, not lost.
 TEST(Server, HeldGraphOpsAreAppliedWhenTheSenderLeaves) {
-    auto s = start_server({"--db=", "--graphop-interval-ms=60000", "--rate-critical=0/0", "--quiet=1"});
-    const auto room = uuid();
-    auto a = join(*s, room, uuid());
-    auto b = join(*s, room, uuid());
+    ThrottledRoom r({"--graphop-interval-ms=60000"});
+    auto& a = r.a;
+    auto& b = r.b;
     ServerMessage m;
     const auto node = node_id();
     a->send(create_op(node));
