@@ -104,8 +104,11 @@ TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
         }
         EXPECT_EQ(ops, 201u);
         // The baseline never batches; the optimized profile batched a 200-op burst at least once.
-        if (profile == "baseline") EXPECT_EQ(arrays, 0u);
-        else EXPECT_GT(arrays, 0u);
+        if (profile == "baseline") {
+            EXPECT_EQ(arrays, 0u);
+        } else {
+            EXPECT_GT(arrays, 0u);
+        }
     }
 }
 
