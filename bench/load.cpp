@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <map>
 #include <optional>
 #include <thread>
@@ -339,9 +340,10 @@ void bm_graphop_throttle(benchmark::State& st, std::uint32_t interval_ms) {
                                     {"--graphop-interval-ms=" + std::to_string(interval_ms), "--graphop-queue=16"});
         finish(st, r, label);
         const auto& sm = r.metrics.server_metrics;
-        auto metric = [&](const char* k) { auto it = sm.find(k); return it == sm.end() ? -1.0 : it->second; };
-        st.counters["graphops_delayed"] = metric("liveshare_graphops_delayed_total");
-        st.counters["graphops_refused"] = metric("liveshare_drops_total{reason=\"graphop_throttled\"}");
+        // Only what the server's /metrics said: absent (not -1 or 0) when it said nothing.
+        for (auto [counter, key] : {std::pair{"graphops_delayed", "liveshare_graphops_delayed_total"},
+                                    std::pair{"graphops_refused", "liveshare_drops_total{reason=\"graphop_throttled\"}"}})
+            if (auto it = sm.find(key); it != sm.end()) st.counters[counter] = it->second;
     }
 }
 
@@ -688,10 +690,15 @@ int print_load_reports() {
         for (std::size_t i = 0; i < g_latency_run->per_user.size(); ++i) {
             const auto& u = g_latency_run->per_user[i];
             const auto& h = u.latency;
-            std::fprintf(out, "%-6zu %8llu %8.2f %8.2f %8.2f %8.2f %8.2f %8llu\n", i,
-                        static_cast<unsigned long long>(u.durable_received), h.min() / 1000.0, h.mean() / 1000.0,
-                        h.percentile(50) / 1000.0, h.percentile(99) / 1000.0, h.max() / 1000.0,
-                        static_cast<unsigned long long>(u.durable_expected > u.durable_received ? u.durable_expected - u.durable_received : 0));
+            const std::uint64_t lost = u.durable_expected > u.durable_received ? u.durable_expected - u.durable_received : 0;
+            // A user that lost messages has no finite mean or max, and its percentiles count them.
+            auto ms = [](double v) { return std::isfinite(v) ? fmt::format("{:8.2f}", v) : fmt::format("{:>8}", "lost"); };
+            const double inf = std::numeric_limits<double>::infinity();
+            std::fprintf(out, "%-6zu %8llu %8.2f %s %s %s %s %8llu\n", i, static_cast<unsigned long long>(u.durable_received),
+                         h.min() / 1000.0, ms(lost ? inf : h.mean() / 1000.0).c_str(),
+                         ms(harness::percentile_with_lost_ms(h, lost, 50)).c_str(),
+                         ms(harness::percentile_with_lost_ms(h, lost, 99)).c_str(), ms(lost ? inf : h.max() / 1000.0).c_str(),
+                         static_cast<unsigned long long>(lost));
         }
     }
     if (g_bandwidth_run) {

@@ -19,15 +19,17 @@ Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double la
     return {thread_peak_pct > 90.0 || lag_p99_ms > lag_limit_ms, machine_busy_pct > 90.0};
 }
 
-double LoadTestMetrics::p_ms(double p) const {
-    const auto delivered = totals.latency.count();
+double LoadTestMetrics::p_ms(double p) const { return percentile_with_lost_ms(totals.latency, lost, p); }
+
+double percentile_with_lost_ms(const Histogram& latency, std::uint64_t lost, double p) {
+    const auto delivered = latency.count();
     const double all = static_cast<double>(delivered) + static_cast<double>(lost);
     if (all == 0) return std::numeric_limits<double>::quiet_NaN();
     // The rank of p among every expected delivery; beyond the delivered ones it is a lost one.
     const double rank = p / 100.0 * all;
     if (rank > static_cast<double>(delivered)) return std::numeric_limits<double>::infinity();
     const double among_delivered = std::min(100.0, 100.0 * rank / static_cast<double>(delivered));
-    return static_cast<double>(totals.latency.percentile(among_delivered)) / 1000.0;
+    return static_cast<double>(latency.percentile(among_delivered)) / 1000.0;
 }
 
 void UserMetrics::merge(const UserMetrics& o) {

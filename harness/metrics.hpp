@@ -34,6 +34,10 @@ struct UserMetrics {
     void merge(const UserMetrics& o);
 };
 
+// Percentile p (ms) of `delivered` plus `lost` deliveries, the lost ones counting as arriving
+// never: +infinity when p falls among them, NaN when there is nothing.
+double percentile_with_lost_ms(const Histogram& delivered, std::uint64_t lost, double p);
+
 // Whether every client's schema state was compared with the server's at the end.
 enum class Convergence { NotChecked, Converged, Diverged };
 const char* to_string(Convergence c);
