@@ -31,6 +31,10 @@ public:
     Counter graphops_delayed{0};
     // RequestGraphState answered by asking one member (the server's state had no tables).
     Counter state_requests_forwarded{0};
+    // WebSocket I/O: read and write calls on client sockets, and the messages those writes
+    // carried (deliveries per write = ws_messages_out / ws_writes). The corked path counts every
+    // read(2) and send(2); the Beast path (`write:frame`) counts one per completed operation.
+    Counter ws_reads{0}, ws_writes{0}, ws_messages_out{0};
     // Durability mode: group commits, ops committed, failed commits (retried).
     Counter durable_commits{0}, durable_ops{0}, durable_commit_failures{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};

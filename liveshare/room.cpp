@@ -22,8 +22,19 @@ std::shared_ptr<const std::string> make_frame(const std::function<void(std::stri
     return s;
 }
 
+// Latest wins only for messages that carry a state (where the pointer is, what the viewport
+// shows, whether the user is idle); drag start and end are events and never replace each other.
+// Each (sender, type) has its own key; 0 means "never coalesce".
 std::uint64_t coalesce_key(const std::string& user_id, MsgType t) {
-    return (std::hash<std::string>{}(user_id) * 31 + index_of(t)) | 1;
+    switch (t) {
+        case MsgType::CursorMove:
+        case MsgType::UserViewport:
+        case MsgType::Awareness:
+        case MsgType::IdleStatus: break;
+        default: return 0;
+    }
+    const std::uint64_t k = std::hash<std::string>{}(user_id) * 31 + index_of(t) + 1;
+    return k ? k : 1;
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -14,15 +15,12 @@
 #include <thread>
 
 #include "batching/batch.hpp"
-#include "metrics.hpp"
+#include "net/context.hpp"
+#include "net/corked_session.hpp"
+#include "net/session.hpp"
 #include "password.hpp"
-#include "durable_log.hpp"
-#include "persister.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/uuid.hpp"
-#include "rate_limiter.hpp"
-#include "room_registry.hpp"
-#include "snapshot_store.hpp"
 
 namespace liveshare {
 
@@ -49,65 +47,24 @@ std::string random_uuid() {
     return format_uuid_v4(a, rng());
 }
 
-class WsSession;
+// ---------------------------------------------------------------- Beast session
 
-// What every session shares.
-struct Context {
-    ServerConfig cfg;
-    Metrics metrics;
-    RoomRegistry rooms{cfg, metrics};
-    net::thread_pool kdf;
-    std::unique_ptr<SnapshotStore> store;
-    std::unique_ptr<Persister> persister;
-    std::unique_ptr<DurableLog> durable;
-    std::atomic<bool> stopping{false};
-    std::mutex sessions_mu;
-    std::set<std::weak_ptr<WsSession>, std::owner_less<std::weak_ptr<WsSession>>> sessions;
-
-    explicit Context(const ServerConfig& c) : cfg(c), kdf(c.kdf_threads) {}
-    void log(const std::string& s) const {
-        if (!cfg.quiet) std::fprintf(stderr, "liveshare-server: %s\n", s.c_str());
-    }
-};
-
-// ---------------------------------------------------------------- WebSocket session
-
-class WsSession : public Participant, public std::enable_shared_from_this<WsSession> {
+// The `write:frame` path (and the only one for permessage-deflate and batch windows): Beast's
+// stream frames, reads one message per operation and writes one frame (or one batch) per
+// operation; it answers pings and closes itself.
+class BeastSession final : public Session {
 public:
-    WsSession(tcp::socket&& socket, Context& ctx, std::string room_id)
-        : ws_(std::move(socket)),
-          ctx_(ctx),
-          room_id_(std::move(room_id)),
-          queue_(ctx.cfg.send_queue_soft_bytes, ctx.cfg.send_queue_hard_bytes),
-          bucket_volatile_(ctx.cfg.rate_volatile),
-          bucket_low_(ctx.cfg.rate_low),
-          bucket_critical_(ctx.cfg.rate_critical) {}
+    BeastSession(tcp::socket&& socket, Context& ctx, std::string room_id, bool wants_seq, bool batch)
+        : Session(ctx, socket.get_executor(), std::move(room_id), wants_seq, batch), ws_(std::move(socket)) {}
 
-    void run(http::request<http::string_body> req) {
-        // Extensions are opt-in: only a client that offers liveshare.v2 gets seq numbers, and
-        // only one that offers liveshare.v2+batch (on a batching profile) gets array frames.
-        const auto& profile = ctx_.cfg.profile;
-        std::string offered(req[http::field::sec_websocket_protocol]);
-        std::string selected;
-        for (std::size_t pos = 0; pos < offered.size();) {
-            std::size_t end = offered.find(',', pos);
-            if (end == std::string::npos) end = offered.size();
-            std::string token = offered.substr(pos, end - pos);
-            token.erase(0, token.find_first_not_of(' '));
-            token.erase(token.find_last_not_of(' ') + 1);
-            if (token == kSubprotocolV2Batch && profile.batch) selected = token;
-            else if (token == kSubprotocolV2 && selected.empty()) selected = token;
-            pos = end + 1;
-        }
-        wants_seq_ = !selected.empty();
-        batch_ = selected == kSubprotocolV2Batch;
+    void run(http::request<http::string_body> req, std::string selected) {
         websocket::stream_base::timeout t;
         t.handshake_timeout = std::chrono::milliseconds(ctx_.cfg.handshake_timeout_ms);
         t.idle_timeout = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
         t.keep_alive_pings = true;
         ws_.set_option(t);
         ws_.read_message_max(ctx_.cfg.max_frame_bytes);
-        if (profile.compress == CompressMode::Deflate) {
+        if (ctx_.cfg.profile.compress == CompressMode::Deflate) {
             // permessage-deflate, what browsers offer; used only if the client offers it too.
             websocket::permessage_deflate pmd;
             pmd.server_enable = true;
@@ -120,294 +77,63 @@ public:
             res.set(http::field::server, "liveshare-cpp");
             if (!selected.empty()) res.set(http::field::sec_websocket_protocol, selected);
         }));
-        ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
-    }
-
-    // Participant
-    const std::string& user_id() const override { return user_id_; }
-    const std::string& username() const override { return username_; }
-    bool wants_seq() const override { return wants_seq_; }
-
-    void deliver(OutFrame f) override {
-        auto r = queue_.push(std::move(f));
-        if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, queue_.bytes());
-        switch (r.result) {
-            case SendQueue::Result::Queued: break;
-            case SendQueue::Result::Coalesced: ctx_.metrics.drop(DropReason::Coalesced); break;
-            case SendQueue::Result::Dropped: ctx_.metrics.drop(DropReason::VolatileQueueFull); break;
-            case SendQueue::Result::Overflow:
-                // Too far behind to catch up: close so the client reconnects and resyncs.
-                ctx_.metrics.slow_consumer_closes.fetch_add(1);
-                close_soon(kCloseResyncRequired, "send queue full: resync required");
-                return;
-        }
-        if (r.start_writer) net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
-    }
-
-    void close_replaced() override { close_soon(kCloseReplaced, "replaced by a newer connection"); }
-
-    void close_soon(std::uint16_t code, std::string reason) {
-        net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
-            self->do_close(code, reason);
-        });
+        ws_.async_accept(req, [self = self()](beast::error_code ec) { self->on_accept(ec); });
     }
 
 private:
+    std::shared_ptr<BeastSession> self() { return std::static_pointer_cast<BeastSession>(shared_from_this()); }
+
     void on_accept(beast::error_code ec) {
         if (ec) {
             if (ec == beast::error::timeout) ctx_.metrics.handshake_timeouts.fetch_add(1);
             return;
         }
-        accepted_ = true;
-        ctx_.metrics.connections.fetch_add(1);
-        ctx_.metrics.connections_total.fetch_add(1);
-        {
-            std::lock_guard lock(ctx_.sessions_mu);
-            ctx_.sessions.insert(weak_from_this());
-        }
+        opened();
         do_read();
     }
 
     void do_read() {
-        ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+        ws_.async_read(buffer_, [self = self()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
     }
 
     void on_read(beast::error_code ec, std::size_t n) {
         if (ec) {
-            if (ec == websocket::error::message_too_big) ctx_.metrics.drop(DropReason::FrameTooLarge);
+            if (ec == websocket::error::message_too_big) on_too_big();
             else if (ec == beast::error::timeout) ctx_.metrics.idle_timeouts.fetch_add(1);
             else if (!is_harmless(ec)) ctx_.log("read: " + ec.message());
             on_disconnect();
             return;
         }
         ctx_.metrics.bytes_in.fetch_add(n);
-        bool resume_reading = true;
+        ctx_.metrics.ws_reads.fetch_add(1, std::memory_order_relaxed);
+        bool resume = true;
+        auto data = buffer_.cdata();
         if (ws_.got_binary()) {
-            handle_binary();
+            on_binary(static_cast<const std::uint8_t*>(data.data()), data.size());
         } else {
             // simdjson reads past the end: copy into a buffer that keeps the padding.
-            auto data = buffer_.cdata();
             in_.resize(n + kParsePadding);
             std::memcpy(in_.data(), data.data(), n);
-            n_in_ = n;
-            resume_reading = handle_text(n);
+            resume = on_text(in_.data(), n);
         }
         buffer_.consume(buffer_.size());
-        if (resume_reading && !closing_) do_read();
+        if (resume && !closing_) do_read();
     }
 
-    void handle_binary() {
-        // A binary frame is a raw Yjs update: relayed as an Update with the sender's user_id.
-        if (!authed_) return reject_unauthenticated();
-        if (!bucket_critical_.try_take()) return reject_rate(MsgType::Update);
-        ctx_.metrics.count_in(MsgType::Update);
-        auto data = buffer_.cdata();
-        room_->relay_binary_update(*this, {static_cast<const std::uint8_t*>(data.data()), data.size()});
-    }
+    void resume_reading() override { do_read(); }
 
-    // Returns false when reading must pause (a password check is running).
-    bool handle_text(std::size_t n) {
-        std::string err;
-        if (!parser_.parse_client(in_.data(), n, msg_, err)) {
-            ctx_.metrics.drop(DropReason::InvalidMessage);
-            send_error("invalid_message", err);
-            return true;
-        }
-        ctx_.metrics.count_in(msg_.type);
-        if (!take_token(msg_.type)) {
-            reject_rate(msg_.type);
-            return true;
-        }
-        // Nothing a client sends may take an I/O thread down: a failure is this message's Error.
-        try {
-            return dispatch();
-        } catch (const std::exception& e) {
-            ctx_.log(std::string("message failed: ") + e.what());
-            send_error("internal_error", std::string(to_string(msg_.type)) + " failed on the server; not applied");
-            return true;
-        }
-    }
-
-    bool dispatch() {
-        if (msg_.type == MsgType::Auth) return handle_auth();
-        // Ping is answered before Auth too, as by the original.
-        if (msg_.type == MsgType::Ping) {
-            send_control(MsgType::Pong, [](std::string& s) { encode_pong(s); });
-            return true;
-        }
-        if (!authed_) {
-            reject_unauthenticated();
-            return true;
-        }
-        const auto now = Clock::now();
-        switch (msg_.type) {
-            case MsgType::RequestGraphState: room_->request_state(*this); break;
-            case MsgType::GraphStateResponse: room_->forward_state(msg_); break;
-            case MsgType::CursorMove: {
-                // The original's throttle: at most one move per interval, and only real moves.
-                const double dist = std::hypot(msg_.position.x - last_cursor_.x, msg_.position.y - last_cursor_.y);
-                if (now - last_cursor_at_ < std::chrono::milliseconds(ctx_.cfg.cursor_min_interval_ms) ||
-                    dist < ctx_.cfg.cursor_min_distance_px) {
-                    ctx_.metrics.drop(DropReason::CursorThrottle);
-                    break;
-                }
-                last_cursor_at_ = now;
-                last_cursor_ = msg_.position;
-                room_->relay(*this, msg_);
-                break;
-            }
-            case MsgType::GraphOp: {
-                const auto slot = last_graphop_at_ + std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms);
-                if (held_ops_.empty() && now >= slot) {
-                    last_graphop_at_ = now;
-                    room_->relay(*this, msg_);
-                    break;
-                }
-                // The original dropped early ops silently. Ours waits for its slot, in order,
-                // in a small queue; only past that bound is an op refused, out loud.
-                if (held_ops_.size() >= ctx_.cfg.graphop_queue) {
-                    ctx_.metrics.drop(DropReason::GraphOpThrottled);
-                    send_error("internal_error",
-                               "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
-                                   " ops waiting for their slot (one per " +
-                                   std::to_string(ctx_.cfg.graphop_min_interval_ms) +
-                                   " ms per connection); op not applied, resend it");
-                    break;
-                }
-                ctx_.metrics.graphops_delayed.fetch_add(1, std::memory_order_relaxed);
-                held_ops_.emplace_back(in_.data(), n_in_ + kParsePadding);
-                if (held_ops_.size() == 1) arm_graphop_timer(slot);
-                break;
-            }
-            default: room_->relay(*this, msg_); break;
-        }
-        return true;
-    }
-
-    // Applies the oldest held graph op when its slot comes, then waits for the next slot.
-    void arm_graphop_timer(Clock::time_point slot) {
-        graphop_timer_.expires_at(slot);
-        graphop_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-            if (ec || self->held_ops_.empty()) return;
-            self->release_held_op();
-            if (!self->held_ops_.empty())
-                self->arm_graphop_timer(self->last_graphop_at_ +
-                                        std::chrono::milliseconds(self->ctx_.cfg.graphop_min_interval_ms));
-        });
-    }
-
-    void release_held_op() {
-        std::string text = std::move(held_ops_.front());
-        held_ops_.pop_front();
-        last_graphop_at_ = Clock::now();
-        if (!room_) return;
-        // Parsed when it arrived; parsed again from its copy (the read buffer moved on).
-        ClientMessage m;
-        std::string err;
-        if (held_parser_.parse_client(text.data(), text.size() - kParsePadding, m, err)) room_->relay(*this, m);
-    }
-
-    bool take_token(MsgType t) {
-        switch (rate_class_of(t)) {
-            case RateClass::Volatile: return bucket_volatile_.try_take();
-            case RateClass::Low: return bucket_low_.try_take();
-            case RateClass::Critical: return bucket_critical_.try_take();
-        }
-        return true;
-    }
-
-    bool handle_auth() {
-        if (authed_ || auth_pending_) {
-            send_error("invalid_message", "already authenticated");
-            return true;
-        }
-        if (msg_.username.size() > 256) {
-            send_error("invalid_message", "payload.username: at most 256 bytes");
-            return true;
-        }
-        auto [room, status] = ctx_.rooms.get_or_create(room_id_);
-        if (!room) {
-            bool missing = status == RoomRegistry::Status::NotFound;
-            fail_auth(missing ? "Room not found" : "Too many rooms");
-            return true;
-        }
-        user_id_ = msg_.user_id;
-        username_ = msg_.username;
-        last_seq_ = wants_seq_ ? msg_.last_seq : std::nullopt;
-        if (!room->is_protected()) {
-            finish_auth(std::move(room));
-            return true;
-        }
-        if (!msg_.password) {
-            fail_auth("Invalid password");
-            return true;
-        }
-        // bcrypt takes ~0.25 s at cost 12: run it on the KDF pool, pause reading meanwhile.
-        auth_pending_ = true;
-        net::post(ctx_.kdf, [self = shared_from_this(), room, pw = *msg_.password]() mutable {
-            bool ok = verify_password(pw, room->settings().password_hash);
-            net::post(self->ws_.get_executor(), [self, room = std::move(room), ok]() mutable {
-                self->auth_pending_ = false;
-                if (ok) self->finish_auth(std::move(room));
-                else self->fail_auth("Invalid password");
-                if (!self->closing_) self->do_read();
-            });
-        });
-        return false;
-    }
-
-    void finish_auth(std::shared_ptr<Room> room) {
-        if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
-            fail_auth("Room is full");
-            return;
-        }
-        authed_ = true;
-        room_ = std::move(room);
-    }
-
-    // As the original: only the AuthResult, and the connection stays open for another Auth.
-    void fail_auth(const char* error) {
-        ctx_.metrics.auth_failures.fetch_add(1);
-        send_control(MsgType::AuthResult, [&](std::string& s) { encode_auth_failed(s, error); });
-    }
-
-    void reject_unauthenticated() {
-        ctx_.metrics.drop(DropReason::NotAuthenticated);
-        send_error("not_authenticated", "send Auth first");
-    }
-
-    void reject_rate(MsgType t) {
-        ctx_.metrics.drop(DropReason::RateLimited);
-        std::string what = std::string("Rate limit exceeded: ") + to_string(t) + " rejected";
-        if (delivery_of(t) == Delivery::Durable) what += ", not applied; resend it later";
-        send_error("internal_error", what);
-    }
-
-    void send_error(const char* code, const std::string& message) {
-        send_control(MsgType::Error, [&](std::string& s) { encode_error(s, code, message); });
-    }
-
-    template <typename Encode>
-    void send_control(MsgType type, Encode&& enc) {
-        auto s = std::make_shared<std::string>();
-        enc(*s);
-        ctx_.metrics.count_out(type);
-        deliver({std::move(s), type, Delivery::Control, 0, false});
-    }
+    void start_writer() override { do_write(); }
 
     void do_write() {
         if (closing_ || writing_) return;
         if (batch_) return do_write_batch();
         OutFrame f;
-        if (!queue_.pop(f)) {
-            return;
-        }
+        if (!queue_.pop(f)) return;
         writing_ = true;
+        ctx_.metrics.ws_messages_out.fetch_add(1, std::memory_order_relaxed);
         ws_.text(!f.binary);
         auto buf = net::buffer(*f.data);
-        ws_.async_write(buf, [self = shared_from_this(), f = std::move(f)](beast::error_code ec, std::size_t n) {
-            self->on_write(ec, n);
-        });
+        ws_.async_write(buf, [self = self(), f = std::move(f)](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
     }
 
     // Batching candidate: everything queued (up to 64 KiB) goes out as one array frame, after
@@ -418,17 +144,16 @@ private:
             window_waited_ = true;
             writing_ = true;
             batch_timer_.expires_after(std::chrono::microseconds(window));
-            batch_timer_.async_wait([self = shared_from_this()](beast::error_code) {
+            batch_timer_.async_wait([self = self()](beast::error_code) {
                 self->writing_ = false;
                 self->do_write_batch();
             });
             return;
         }
         window_waited_ = false;
-        if (!queue_.pop_batch(batch_frames_, 64 * 1024)) {
-            return;
-        }
+        if (!queue_.pop_batch(batch_frames_, 64 * 1024)) return;
         writing_ = true;
+        ctx_.metrics.ws_messages_out.fetch_add(batch_frames_.size(), std::memory_order_relaxed);
         auto out = std::make_shared<std::string>();
         if (batch_frames_.size() == 1) {
             *out = *batch_frames_.front().data;
@@ -439,9 +164,7 @@ private:
         }
         batch_frames_.clear();
         ws_.text(true);
-        ws_.async_write(net::buffer(*out), [self = shared_from_this(), out](beast::error_code ec, std::size_t n) {
-            self->on_write(ec, n);
-        });
+        ws_.async_write(net::buffer(*out), [self = self(), out](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
     }
 
     void on_write(beast::error_code ec, std::size_t n) {
@@ -453,53 +176,24 @@ private:
             if (!is_harmless(ec)) ctx_.log("write: " + ec.message());
             return;  // the read side sees the failure and cleans up
         }
+        ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
         ctx_.metrics.bytes_out.fetch_add(n);
         do_write();
     }
 
-    void do_close(std::uint16_t code, const std::string& reason) {
+    void close_now(std::uint16_t code, const std::string& reason) override {
         if (closing_ || !accepted_) return;
         closing_ = true;
         ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                        [self = shared_from_this()](beast::error_code) {});
-    }
-
-    void on_disconnect() {
-        if (!accepted_ || disconnected_) return;
-        disconnected_ = true;
-        ctx_.metrics.connections.fetch_sub(1);
-        ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.bytes()), 0);
-        // Ops held for their throttle slot were accepted: they are applied, not lost.
-        graphop_timer_.cancel();
-        while (!held_ops_.empty()) release_held_op();
-        if (room_ && room_->leave(this) && ctx_.persister) ctx_.persister->request(room_);
-        std::lock_guard lock(ctx_.sessions_mu);
-        ctx_.sessions.erase(weak_from_this());
+                        [self = self()](beast::error_code) {});
     }
 
     websocket::stream<beast::tcp_stream> ws_;
-    Context& ctx_;
-    std::string room_id_;
     beast::flat_buffer buffer_;
     std::string in_;
-    Parser parser_;
-    ClientMessage msg_;
-    SendQueue queue_;
-    TokenBucket bucket_volatile_, bucket_low_, bucket_critical_;
-    std::shared_ptr<Room> room_;
-    std::string user_id_, username_;
-    std::optional<std::uint64_t> last_seq_;
     net::steady_timer batch_timer_{ws_.get_executor()};
-    net::steady_timer graphop_timer_{ws_.get_executor()};
-    std::deque<std::string> held_ops_;  // graph op frames (with parse padding) awaiting their slot
-    Parser held_parser_;
-    std::size_t n_in_ = 0;              // length of the text message in in_
     std::vector<OutFrame> batch_frames_;
-    bool batch_ = false, window_waited_ = false;
-    bool wants_seq_ = false, accepted_ = false, authed_ = false, auth_pending_ = false;
-    bool writing_ = false, closing_ = false, disconnected_ = false;
-    Clock::time_point last_cursor_at_{}, last_graphop_at_{};
-    Vec2 last_cursor_{-1e300, -1e300};
+    bool window_waited_ = false, writing_ = false;
 };
 
 // ---------------------------------------------------------------- HTTP session
@@ -542,11 +236,48 @@ private:
                 return write(make_text(req, http::status::service_unavailable, "connection limit reached\n"), false);
             }
             stream_.expires_never();
-            std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(id))->run(std::move(req));
-            return;
+            return upgrade(std::move(req), std::move(id));
         }
         ctx_.metrics.http_requests.fetch_add(1);
         handle(std::move(req));
+    }
+
+    // Extensions are opt-in: only a client that offers liveshare.v2 gets seq numbers, and only
+    // one that offers liveshare.v2+batch (on a batching profile) gets array frames.
+    std::string select_subprotocol(const http::request<http::string_body>& req) const {
+        std::string selected;
+        for (auto token : http::token_list(req[http::field::sec_websocket_protocol])) {
+            if (token == kSubprotocolV2Batch && ctx_.cfg.profile.batch) selected = std::string(token);
+            else if (token == kSubprotocolV2 && selected.empty()) selected = std::string(token);
+        }
+        return selected;
+    }
+
+    void upgrade(http::request<http::string_body> req, std::string room_id) {
+        const std::string selected = select_subprotocol(req);
+        const bool wants_seq = !selected.empty(), batch = selected == kSubprotocolV2Batch;
+        if (ctx_.cfg.profile.write == WritePath::Frame) {
+            auto s = std::make_shared<BeastSession>(stream_.release_socket(), ctx_, std::move(room_id), wants_seq, batch);
+            return s->run(std::move(req), selected);
+        }
+        // The corked path: the upgrade answered here, then our own framing on the socket.
+        const auto key = req[http::field::sec_websocket_key];
+        if (req[http::field::sec_websocket_version] != "13" || key.size() != 24) {
+            Response res = make_text(req, http::status::bad_request, "WebSocket upgrade needs version 13 and a 16-byte key\n");
+            res.set(http::field::sec_websocket_version, "13");
+            return write(std::move(res), false);
+        }
+        beast::static_string<28> accept;
+        websocket::detail::make_sec_ws_accept(accept, key);
+        std::string response = "HTTP/1.1 101 Switching Protocols\r\nServer: liveshare-cpp\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+        response.append(accept.data(), accept.size());
+        if (!selected.empty()) response += "\r\nSec-WebSocket-Protocol: " + selected;
+        response += "\r\n\r\n";
+        auto early = buffer_.cdata();
+        std::string early_bytes(static_cast<const char*>(early.data()), early.size());
+        start_corked_session(stream_.release_socket(), ctx_, std::move(room_id), wants_seq, batch, std::move(response),
+                             std::move(early_bytes));
     }
 
     Response make_text(const http::request<http::string_body>& req, http::status st, std::string body,
@@ -726,13 +457,31 @@ int run_server(const ServerConfig& cfg) {
             std::to_string(cfg.threads) + " thread(s)");
     listener->run();
 
+    // Once a second, sessions without Beast's keep-alive ping idle peers and close dead ones.
+    net::steady_timer sweep(ioc);
+    std::function<void()> arm_sweep = [&] {
+        sweep.expires_after(std::chrono::seconds(1));
+        sweep.async_wait([&](beast::error_code ec) {
+            if (ec) return;
+            std::vector<std::shared_ptr<Session>> live;
+            {
+                std::lock_guard lock(ctx.sessions_mu);
+                for (auto& w : ctx.sessions)
+                    if (auto s = w.lock()) live.push_back(std::move(s));
+            }
+            const auto now = Session::Clock::now();
+            for (auto& s : live) s->check_idle(now);
+            arm_sweep();
+        });
+    };
+    if (cfg.profile.write == WritePath::Corked) arm_sweep();
+
     net::steady_timer grace(ioc);
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](beast::error_code, int sig) {
         ctx.log(std::string("signal ") + std::to_string(sig) + ": closing sessions, flushing snapshots");
-        ctx.stopping = true;
         listener->stop();
-        std::vector<std::shared_ptr<WsSession>> live;
+        std::vector<std::shared_ptr<Session>> live;
         {
             std::lock_guard lock(ctx.sessions_mu);
             for (auto& w : ctx.sessions)
@@ -742,6 +491,7 @@ int run_server(const ServerConfig& cfg) {
         // Give close handshakes a moment, then stop the loop regardless.
         grace.expires_after(std::chrono::milliseconds(1500));
         grace.async_wait([&](beast::error_code) { ioc.stop(); });
+        sweep.cancel();
     });
 
     std::vector<std::thread> threads;

@@ -13,6 +13,7 @@ Profile baseline_profile() {
     p.cursor = CursorMode::Forward;
     p.compress = CompressMode::None;
     p.batch = false;
+    p.write = WritePath::Frame;
     return p;
 }
 
@@ -36,6 +37,7 @@ std::string Profile::describe() const {
     s += cursor == CursorMode::Forward ? ",cursor:forward" : ",cursor:coalesce";
     s += compress == CompressMode::None ? ",compress:none" : ",compress:deflate";
     s += batch ? ",batch:" + std::to_string(batch_window_us) : ",batch:off";
+    s += write == WritePath::Frame ? ",write:frame" : ",write:corked";
     return s;
 }
 
@@ -57,6 +59,7 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
         else if (path == "fanout" && (v == "copy" || v == "shared")) p.fanout = v == "copy" ? FanoutMode::Copy : FanoutMode::Shared;
         else if (path == "cursor" && (v == "forward" || v == "coalesce")) p.cursor = v == "forward" ? CursorMode::Forward : CursorMode::Coalesce;
         else if (path == "compress" && (v == "none" || v == "deflate")) p.compress = v == "none" ? CompressMode::None : CompressMode::Deflate;
+        else if (path == "write" && (v == "frame" || v == "corked")) p.write = v == "frame" ? WritePath::Frame : WritePath::Corked;
         else if (path == "batch" && v == "off") p.batch = false;
         else if (path == "batch") {
             std::uint32_t w = 0;
@@ -66,9 +69,15 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
             p.batch_window_us = w;
         } else {
             error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:dom|splice, "
-                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>)";
+                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>, write:frame|corked)";
             return false;
         }
+    }
+    // permessage-deflate and a batch window live in Beast's stream and its timers.
+    if (p.compress == CompressMode::Deflate || (p.batch && p.batch_window_us > 0)) {
+        if (spec.find("write:corked") != std::string::npos)
+            return error = "write:corked supports neither compress:deflate nor a batch window (use write:frame)", false;
+        p.write = WritePath::Frame;
     }
     p.name = spec;
     out = p;

@@ -10,6 +10,9 @@ enum class SerializeMode { Dom, Splice };      // serialization/
 enum class FanoutMode { Copy, Shared };        // fanout/
 enum class CursorMode { Forward, Coalesce };   // cursors/
 enum class CompressMode { None, Deflate };     // compression/ (zstd: micro only, see README)
+// How frames reach the socket: Beast's stream, one frame per write operation (the old path),
+// or our own framing with every frame queued during one turn of the event loop in one write.
+enum class WritePath { Frame, Corked };
 
 struct Profile {
     std::string name = "optimized";
@@ -19,6 +22,7 @@ struct Profile {
     CompressMode compress = CompressMode::None;
     std::uint32_t batch_window_us = 0;  // batching/: 0 = a frame per message
     bool batch = false;
+    WritePath write = WritePath::Corked;  // deflate and batch windows need Beast: Frame
 
     std::string describe() const;  // "serialize:splice,fanout:shared,..."
 };
@@ -26,8 +30,8 @@ struct Profile {
 Profile baseline_profile();
 Profile optimized_profile();
 // "baseline", "optimized", or a comma list of path:variant over optimized's defaults, e.g.
-// "serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250" (batch:<window_us>
-// or batch:off). Returns false and sets `error` on an unknown name.
+// "serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250,write:frame" (batch:<window_us>
+// or batch:off; write:frame|corked). compress:deflate and a batch window imply write:frame. Returns false and sets `error` on an unknown name.
 bool parse_profile(const std::string& spec, Profile& out, std::string& error);
 
 }  // namespace liveshare

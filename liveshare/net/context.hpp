@@ -1,0 +1,40 @@
+// What every connection of one server process shares: configuration, counters, rooms,
+// storage, the password-hashing pool and the set of live WebSocket sessions.
+#pragma once
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "config.hpp"
+#include "durable_log.hpp"
+#include "metrics.hpp"
+#include "persister.hpp"
+#include "room_registry.hpp"
+#include "snapshot_store.hpp"
+
+namespace liveshare {
+
+class Session;
+
+struct Context {
+    ServerConfig cfg;
+    Metrics metrics;
+    RoomRegistry rooms{cfg, metrics};
+    boost::asio::thread_pool kdf;
+    std::unique_ptr<SnapshotStore> store;
+    std::unique_ptr<Persister> persister;
+    std::unique_ptr<DurableLog> durable;
+    std::mutex sessions_mu;
+    std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+
+    explicit Context(const ServerConfig& c) : cfg(c), kdf(c.kdf_threads) {}
+    void log(const std::string& s) const {
+        if (!cfg.quiet) std::fprintf(stderr, "liveshare-server: %s\n", s.c_str());
+    }
+};
+
+}  // namespace liveshare

@@ -1,0 +1,384 @@
+#include "net/corked_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "batching/batch.hpp"
+#include "net/session.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/ws_frame.hpp"
+
+namespace liveshare {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxWriteBatch = 256 * 1024;  // queued bytes taken per write
+constexpr auto kCloseGrace = std::chrono::seconds(5);
+
+// Bytes with parse padding behind them; empty means no allocation at all.
+class ByteBuf {
+public:
+    char* data() { return p_.get(); }
+    std::size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    void append(const char* d, std::size_t k) {
+        reserve(n_ + k);
+        std::memcpy(p_.get() + n_, d, k);
+        n_ += k;
+    }
+    void consume(std::size_t k) {
+        if (k >= n_) return release();
+        std::memmove(p_.get(), p_.get() + k, n_ - k);
+        n_ -= k;
+    }
+    void release() {
+        p_.reset();
+        n_ = cap_ = 0;
+    }
+
+private:
+    void reserve(std::size_t want) {
+        if (want <= cap_) return;
+        const std::size_t cap = std::max(want, cap_ * 2);
+        std::unique_ptr<char[]> q(new char[cap + kParsePadding]);
+        if (n_) std::memcpy(q.get(), p_.get(), n_);
+        p_ = std::move(q);
+        cap_ = cap;
+    }
+    std::unique_ptr<char[]> p_;
+    std::size_t n_ = 0, cap_ = 0;
+};
+
+struct ThreadBuffers {
+    char read[kReadChunk + kParsePadding];
+    std::string out;
+    std::vector<OutFrame> frames;
+    std::vector<std::shared_ptr<const std::string>> parts;
+};
+ThreadBuffers& tls() {
+    static thread_local auto b = std::make_unique<ThreadBuffers>();
+    return *b;
+}
+
+class CorkedSession final : public Session {
+public:
+    CorkedSession(tcp::socket s, Context& ctx, std::string room_id, bool wants_seq, bool batch)
+        : Session(ctx, s.get_executor(), std::move(room_id), wants_seq, batch),
+          sock_(std::move(s)),
+          reader_(true, ctx.cfg.max_frame_bytes) {}
+
+    void start(std::string response, std::string early) {
+        boost::system::error_code ec;
+        sock_.non_blocking(true, ec);
+        if (ec) return;
+        touch();
+        opened();
+        if (!early.empty()) pending_.append(early.data(), early.size());
+        std::string& out = tls().out;
+        out = std::move(response);
+        if (!write_out(out)) return;
+        on_readable();  // whatever arrived already (drains the socket before waiting)
+    }
+
+    void check_idle(Clock::time_point now) override {
+        const auto last = Clock::time_point(Clock::duration(last_rx_.load(std::memory_order_relaxed)));
+        const auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
+        const bool overdue = closing_started_.load(std::memory_order_relaxed) &&
+                             now - Clock::time_point(Clock::duration(closing_at_.load(std::memory_order_relaxed))) > kCloseGrace;
+        if (!overdue && now - last < idle / 2) return;
+        net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this()), now, idle, overdue] {
+            if (self->dead_) return;
+            const auto since = now - Clock::time_point(Clock::duration(self->last_rx_.load()));
+            if (overdue || since >= idle) {
+                if (!overdue) self->ctx_.metrics.idle_timeouts.fetch_add(1);
+                return self->teardown();
+            }
+            if (!self->ping_sent_ && !self->closing_) {
+                // Keep-alive: any frame back (the pong) proves the peer is there.
+                self->ping_sent_ = true;
+                ws::append_frame(self->ctl_, ws::Opcode::Ping, "");
+                self->pump();
+            }
+        });
+    }
+
+private:
+    void touch() {
+        last_rx_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+        ping_sent_ = false;
+    }
+
+    // ---- reading
+
+    void wait_readable() {
+        if (dead_ || paused_ || read_armed_) return;
+        read_armed_ = true;
+        sock_.async_wait(tcp::socket::wait_read, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                                                     boost::system::error_code ec) {
+            self->read_armed_ = false;
+            if (ec) return self->teardown();
+            self->on_readable();
+        });
+    }
+
+    // Reads until the socket is empty (the reactor is edge-triggered), handling every message.
+    void on_readable() {
+        if (dead_) return;
+        if (!pending_.empty() && !handle_pending()) return;
+        bool drained = false;
+        for (int round = 0; round < 16 && !dead_ && !paused_; ++round) {
+            char* buf = tls().read;
+            const ssize_t r = ::read(sock_.native_handle(), buf, kReadChunk);
+            ctx_.metrics.ws_reads.fetch_add(1, std::memory_order_relaxed);
+            if (r == 0) return teardown();  // EOF
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    drained = true;
+                    break;
+                }
+                return teardown();
+            }
+            touch();
+            ctx_.metrics.bytes_in.fetch_add(static_cast<std::uint64_t>(r), std::memory_order_relaxed);
+            const auto n = static_cast<std::size_t>(r);
+            if (!pending_.empty()) {
+                pending_.append(buf, n);
+                if (!handle_pending()) return;
+            } else {
+                const std::size_t used = feed(buf, n);
+                if (used < n) pending_.append(buf + used, n - used);
+            }
+            if (n < kReadChunk) {
+                drained = true;  // a short read emptied the socket
+                break;
+            }
+        }
+        if (dead_ || paused_) return;
+        if (!drained) {
+            // 1 MiB in one go: give other sessions a turn, then read on (nothing is lost: the
+            // reactor is edge-triggered, so the socket is read to the end before waiting).
+            net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] { self->on_readable(); });
+            return;
+        }
+        wait_readable();
+    }
+
+    // Handles complete messages in pending_; false when the session is done or paused.
+    bool handle_pending() {
+        const std::size_t used = feed(pending_.data(), pending_.size());
+        pending_.consume(used);
+        return !dead_ && !paused_;
+    }
+
+    std::size_t feed(char* buf, std::size_t n) {
+        return reader_.feed(buf, n, [this](ws::Event& ev) { return on_event(ev); });
+    }
+
+    bool on_event(ws::Event& ev) {
+        using K = ws::Event::Kind;
+        if (dead_) return false;
+        switch (ev.kind) {
+            case K::Text:
+                if (closing_) return true;  // closing: data is read and dropped
+                if (!on_text(ev.data, ev.len)) {
+                    paused_ = true;  // a password check is running
+                    return false;
+                }
+                return !dead_;
+            case K::Binary:
+                if (!closing_) on_binary(reinterpret_cast<const std::uint8_t*>(ev.data), ev.len);
+                return !dead_;
+            case K::Ping:
+                if (!closing_) {
+                    ws::append_frame(ctl_, ws::Opcode::Pong, std::string_view(ev.data, ev.len));
+                    pump();
+                }
+                return true;
+            case K::Pong: return true;
+            case K::Close:
+                if (!closing_) {
+                    // The peer closes: echo its code, then wait for its end of the TCP stream.
+                    begin_close(ev.code == 1005 ? 0 : ev.code, "");
+                }
+                return true;
+            case K::Error:
+                if (ev.code == ws::kCloseTooBig) on_too_big();
+                begin_close(ev.code, ev.error);
+                return false;
+        }
+        return true;
+    }
+
+    void resume_reading() override {
+        paused_ = false;
+        on_readable();
+    }
+
+    // ---- writing
+
+    void start_writer() override { pump(); }
+
+    // Writes control frames, then everything queued (up to 256 KiB a write), until the queue is
+    // empty or the socket is full (then the rest waits for it to drain).
+    void pump() {
+        if (dead_ || write_armed_) return;
+        for (;;) {
+            if (!unsent_.empty()) {
+                std::string& out = tls().out;
+                out.assign(unsent_.data(), unsent_.size());
+                unsent_.release();
+                if (!write_out(out)) return;
+                if (batch_inflight_) {
+                    batch_inflight_ = false;
+                    finish_batch();
+                }
+            }
+            std::string& out = tls().out;
+            out.assign(ctl_);  // control frames first
+            ctl_.clear();
+            std::size_t msgs = 0;
+            if (!closing_) msgs = take_frames(out);
+            if (out.empty()) {
+                if (close_sent_pending_) finish_close_write();
+                return;
+            }
+            if (msgs) batch_inflight_ = true;
+            ctx_.metrics.ws_messages_out.fetch_add(msgs, std::memory_order_relaxed);
+            if (!write_out(out)) return;
+            if (batch_inflight_) {
+                batch_inflight_ = false;
+                finish_batch();
+            }
+        }
+    }
+
+    // Frames everything the queue holds (up to kMaxWriteBatch bytes) into out; messages taken.
+    std::size_t take_frames(std::string& out) {
+        auto& frames = tls().frames;
+        if (!queue_.pop_batch(frames, kMaxWriteBatch)) return 0;
+        const std::size_t n = frames.size();
+        if (batch_ && n > 1) {
+            auto& parts = tls().parts;
+            parts.clear();
+            for (auto& f : frames) parts.push_back(std::move(f.data));
+            std::string body;
+            append_batch(body, parts);
+            ws::append_frame(out, ws::Opcode::Text, body);
+            parts.clear();
+        } else {
+            for (auto& f : frames) ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, *f.data);
+        }
+        frames.clear();
+        return n;
+    }
+
+    void finish_batch() {
+        const auto before = static_cast<std::int64_t>(queue_.bytes());
+        queue_.write_done();
+        ctx_.metrics.queue_bytes_changed(static_cast<std::int64_t>(queue_.bytes()) - before, 0);
+    }
+
+    // One write of `out`; what the socket does not take waits in unsent_. False when the rest
+    // must wait (or the connection is gone).
+    bool write_out(const std::string& out) {
+        std::size_t off = 0;
+        while (off < out.size()) {
+            const ssize_t w = ::send(sock_.native_handle(), out.data() + off, out.size() - off, MSG_NOSIGNAL);
+            ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                teardown();
+                return false;
+            }
+            off += static_cast<std::size_t>(w);
+            ctx_.metrics.bytes_out.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
+        }
+        if (off == out.size()) return true;
+        unsent_.append(out.data() + off, out.size() - off);
+        write_armed_ = true;
+        sock_.async_wait(tcp::socket::wait_write, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                                                      boost::system::error_code ec) {
+            self->write_armed_ = false;
+            if (ec) return self->teardown();
+            self->pump();
+        });
+        return false;
+    }
+
+    // ---- closing
+
+    void close_now(std::uint16_t code, const std::string& reason) override {
+        if (closing_ || !accepted_ || dead_) return;
+        begin_close(code, reason);
+    }
+
+    void begin_close(std::uint16_t code, const std::string& reason) {
+        if (closing_) return;
+        closing_ = true;
+        closing_at_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+        closing_started_.store(true, std::memory_order_relaxed);
+        std::string payload;
+        if (code) {
+            payload.push_back(static_cast<char>(code >> 8));
+            payload.push_back(static_cast<char>(code & 0xFF));
+            payload.append(reason.substr(0, 123));
+        }
+        ws::append_frame(ctl_, ws::Opcode::Close, payload);
+        close_sent_pending_ = true;
+        pump();
+    }
+
+    // The close frame is out: no more data from us; the peer's FIN ends the session.
+    void finish_close_write() {
+        close_sent_pending_ = false;
+        boost::system::error_code ignored;
+        sock_.shutdown(tcp::socket::shutdown_send, ignored);
+        if (!paused_) wait_readable();
+    }
+
+    void teardown() {
+        if (dead_) return;
+        dead_ = true;
+        on_disconnect();
+        boost::system::error_code ignored;
+        sock_.close(ignored);
+        pending_.release();
+        unsent_.release();
+        ctl_.clear();
+        ctl_.shrink_to_fit();
+    }
+
+    tcp::socket sock_;
+    ws::Reader reader_;
+    ByteBuf pending_;   // received bytes of an incomplete frame (or behind a paused message)
+    ByteBuf unsent_;    // bytes the socket did not take yet
+    std::string ctl_;   // control frames waiting for the writer
+    std::atomic<Clock::rep> last_rx_{0}, closing_at_{0};
+    std::atomic<bool> closing_started_{false};
+    bool dead_ = false, paused_ = false, read_armed_ = false, write_armed_ = false;
+    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false;
+};
+
+}  // namespace
+
+void start_corked_session(tcp::socket socket, Context& ctx, std::string room_id, bool wants_seq, bool batch,
+                          std::string handshake_response, std::string early_bytes) {
+    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, std::move(room_id), wants_seq, batch);
+    s->start(std::move(handshake_response), std::move(early_bytes));
+}
+
+}  // namespace liveshare

@@ -1,0 +1,285 @@
+#include "net/session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <cmath>
+
+#include "password.hpp"
+#include "protocol/codec.hpp"
+
+namespace liveshare {
+
+namespace net = boost::asio;
+
+namespace {
+// One parser and one message per I/O thread: a message is parsed and handled in one go, so
+// they need not live in every session (idle connections cost less memory).
+Parser& thread_parser() {
+    static thread_local Parser p;
+    return p;
+}
+ClientMessage& thread_message() {
+    static thread_local ClientMessage m;
+    return m;
+}
+}  // namespace
+
+Session::Session(Context& ctx, net::any_io_executor ex, std::string room_id, bool wants_seq, bool batch)
+    : ctx_(ctx),
+      ex_(std::move(ex)),
+      queue_(ctx.cfg.send_queue_soft_bytes, ctx.cfg.send_queue_hard_bytes),
+      batch_(batch),
+      room_id_(std::move(room_id)),
+      bucket_volatile_(ctx.cfg.rate_volatile),
+      bucket_low_(ctx.cfg.rate_low),
+      bucket_critical_(ctx.cfg.rate_critical),
+      graphop_timer_(ex_),
+      wants_seq_(wants_seq) {}
+
+Session::~Session() = default;
+
+void Session::deliver(OutFrame f) {
+    auto r = queue_.push(std::move(f));
+    if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, queue_.bytes());
+    switch (r.result) {
+        case SendQueue::Result::Queued: break;
+        case SendQueue::Result::Coalesced: ctx_.metrics.drop(DropReason::Coalesced); break;
+        case SendQueue::Result::Dropped: ctx_.metrics.drop(DropReason::VolatileQueueFull); break;
+        case SendQueue::Result::Overflow:
+            // Too far behind to catch up: close so the client reconnects and resyncs.
+            ctx_.metrics.slow_consumer_closes.fetch_add(1);
+            close_soon(kCloseResyncRequired, "send queue full: resync required");
+            return;
+    }
+    // Everything queued for this session until the posted writer runs goes out together.
+    if (r.start_writer) net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
+}
+
+void Session::close_replaced() { close_soon(kCloseReplaced, "replaced by a newer connection"); }
+
+void Session::close_soon(std::uint16_t code, std::string reason) {
+    net::post(ex_, [self = shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
+}
+
+void Session::opened() {
+    accepted_ = true;
+    ctx_.metrics.connections.fetch_add(1);
+    ctx_.metrics.connections_total.fetch_add(1);
+    std::lock_guard lock(ctx_.sessions_mu);
+    ctx_.sessions.insert(weak_from_this());
+}
+
+void Session::on_binary(const std::uint8_t* data, std::size_t n) {
+    // A binary frame is a raw Yjs update: relayed as an Update with the sender's user_id.
+    if (!authed_) return reject_unauthenticated();
+    if (!bucket_critical_.try_take()) return reject_rate(MsgType::Update);
+    ctx_.metrics.count_in(MsgType::Update);
+    room_->relay_binary_update(*this, {data, n});
+}
+
+void Session::on_too_big() { ctx_.metrics.drop(DropReason::FrameTooLarge); }
+
+bool Session::on_text(const char* data, std::size_t n) {
+    ClientMessage& msg = thread_message();
+    std::string err;
+    if (!thread_parser().parse_client(data, n, msg, err)) {
+        ctx_.metrics.drop(DropReason::InvalidMessage);
+        send_error("invalid_message", err);
+        return true;
+    }
+    ctx_.metrics.count_in(msg.type);
+    if (!take_token(msg.type)) {
+        reject_rate(msg.type);
+        return true;
+    }
+    // Nothing a client sends may take an I/O thread down: a failure is this message's Error.
+    try {
+        return dispatch(data, n);
+    } catch (const std::exception& e) {
+        ctx_.log(std::string("message failed: ") + e.what());
+        send_error("internal_error", std::string(to_string(msg.type)) + " failed on the server; not applied");
+        return true;
+    }
+}
+
+bool Session::dispatch(const char* data, std::size_t n) {
+    ClientMessage& msg = thread_message();
+    if (msg.type == MsgType::Auth) return handle_auth();
+    // Ping is answered before Auth too, as by the original.
+    if (msg.type == MsgType::Ping) {
+        send_control(MsgType::Pong, [](std::string& s) { encode_pong(s); });
+        return true;
+    }
+    if (!authed_) {
+        reject_unauthenticated();
+        return true;
+    }
+    const auto now = Clock::now();
+    switch (msg.type) {
+        case MsgType::RequestGraphState: room_->request_state(*this); break;
+        case MsgType::GraphStateResponse: room_->forward_state(msg); break;
+        case MsgType::CursorMove: {
+            // The original's throttle: at most one move per interval, and only real moves.
+            const double dist = std::hypot(msg.position.x - last_cursor_.x, msg.position.y - last_cursor_.y);
+            if (now - last_cursor_at_ < std::chrono::milliseconds(ctx_.cfg.cursor_min_interval_ms) ||
+                dist < ctx_.cfg.cursor_min_distance_px) {
+                ctx_.metrics.drop(DropReason::CursorThrottle);
+                break;
+            }
+            last_cursor_at_ = now;
+            last_cursor_ = msg.position;
+            room_->relay(*this, msg);
+            break;
+        }
+        case MsgType::GraphOp: {
+            const auto slot = last_graphop_at_ + std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms);
+            if (held_ops_.empty() && now >= slot) {
+                last_graphop_at_ = now;
+                room_->relay(*this, msg);
+                break;
+            }
+            // The original dropped early ops silently. Ours waits for its slot, in order, in a
+            // small queue; only past that bound is an op refused, out loud.
+            if (held_ops_.size() >= ctx_.cfg.graphop_queue) {
+                ctx_.metrics.drop(DropReason::GraphOpThrottled);
+                send_error("internal_error", "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
+                                                 " ops waiting for their slot (one per " +
+                                                 std::to_string(ctx_.cfg.graphop_min_interval_ms) +
+                                                 " ms per connection); op not applied, resend it");
+                break;
+            }
+            ctx_.metrics.graphops_delayed.fetch_add(1, std::memory_order_relaxed);
+            held_ops_.emplace_back(data, n + kParsePadding);
+            if (held_ops_.size() == 1) arm_graphop_timer(slot);
+            break;
+        }
+        default: room_->relay(*this, msg); break;
+    }
+    return true;
+}
+
+// Applies the oldest held graph op when its slot comes, then waits for the next slot.
+void Session::arm_graphop_timer(Clock::time_point slot) {
+    graphop_timer_.expires_at(slot);
+    graphop_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec || self->held_ops_.empty()) return;
+        self->release_held_op();
+        if (!self->held_ops_.empty())
+            self->arm_graphop_timer(self->last_graphop_at_ + std::chrono::milliseconds(self->ctx_.cfg.graphop_min_interval_ms));
+    });
+}
+
+void Session::release_held_op() {
+    std::string text = std::move(held_ops_.front());
+    held_ops_.pop_front();
+    last_graphop_at_ = Clock::now();
+    if (!room_) return;
+    // Parsed when it arrived; parsed again from its copy (the read buffer moved on).
+    ClientMessage m;
+    std::string err;
+    if (thread_parser().parse_client(text.data(), text.size() - kParsePadding, m, err)) room_->relay(*this, m);
+}
+
+bool Session::take_token(MsgType t) {
+    switch (rate_class_of(t)) {
+        case RateClass::Volatile: return bucket_volatile_.try_take();
+        case RateClass::Low: return bucket_low_.try_take();
+        case RateClass::Critical: return bucket_critical_.try_take();
+    }
+    return true;
+}
+
+bool Session::handle_auth() {
+    ClientMessage& msg = thread_message();
+    if (authed_ || auth_pending_) {
+        send_error("invalid_message", "already authenticated");
+        return true;
+    }
+    if (msg.username.size() > 256) {
+        send_error("invalid_message", "payload.username: at most 256 bytes");
+        return true;
+    }
+    auto [room, status] = ctx_.rooms.get_or_create(room_id_);
+    if (!room) {
+        bool missing = status == RoomRegistry::Status::NotFound;
+        fail_auth(missing ? "Room not found" : "Too many rooms");
+        return true;
+    }
+    user_id_ = msg.user_id;
+    username_ = msg.username;
+    last_seq_ = wants_seq_ ? msg.last_seq : std::nullopt;
+    if (!room->is_protected()) {
+        finish_auth(std::move(room));
+        return true;
+    }
+    if (!msg.password) {
+        fail_auth("Invalid password");
+        return true;
+    }
+    // bcrypt takes ~0.25 s at cost 12: run it on the KDF pool, pause reading meanwhile.
+    auth_pending_ = true;
+    net::post(ctx_.kdf, [self = shared_from_this(), room, pw = *msg.password]() mutable {
+        bool ok = verify_password(pw, room->settings().password_hash);
+        net::post(self->ex_, [self, room = std::move(room), ok]() mutable {
+            self->auth_pending_ = false;
+            if (ok) self->finish_auth(std::move(room));
+            else self->fail_auth("Invalid password");
+            if (!self->closing_) self->resume_reading();
+        });
+    });
+    return false;
+}
+
+void Session::finish_auth(std::shared_ptr<Room> room) {
+    if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
+        fail_auth("Room is full");
+        return;
+    }
+    authed_ = true;
+    room_ = std::move(room);
+}
+
+// As the original: only the AuthResult, and the connection stays open for another Auth.
+void Session::fail_auth(const char* error) {
+    ctx_.metrics.auth_failures.fetch_add(1);
+    send_control(MsgType::AuthResult, [&](std::string& s) { encode_auth_failed(s, error); });
+}
+
+void Session::reject_unauthenticated() {
+    ctx_.metrics.drop(DropReason::NotAuthenticated);
+    send_error("not_authenticated", "send Auth first");
+}
+
+void Session::reject_rate(MsgType t) {
+    ctx_.metrics.drop(DropReason::RateLimited);
+    std::string what = std::string("Rate limit exceeded: ") + to_string(t) + " rejected";
+    if (delivery_of(t) == Delivery::Durable) what += ", not applied; resend it later";
+    send_error("internal_error", what);
+}
+
+void Session::send_error(const char* code, const std::string& message) {
+    send_control(MsgType::Error, [&](std::string& s) { encode_error(s, code, message); });
+}
+
+template <typename Encode>
+void Session::send_control(MsgType type, Encode&& enc) {
+    auto s = std::make_shared<std::string>();
+    enc(*s);
+    ctx_.metrics.count_out(type);
+    deliver({std::move(s), type, Delivery::Control, 0, false});
+}
+
+void Session::on_disconnect() {
+    if (!accepted_ || disconnected_) return;
+    disconnected_ = true;
+    ctx_.metrics.connections.fetch_sub(1);
+    ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.bytes()), 0);
+    // Ops held for their throttle slot were accepted: they are applied, not lost.
+    graphop_timer_.cancel();
+    while (!held_ops_.empty()) release_held_op();
+    if (room_ && room_->leave(this) && ctx_.persister) ctx_.persister->request(room_);
+    std::lock_guard lock(ctx_.sessions_mu);
+    ctx_.sessions.erase(weak_from_this());
+}
+
+}  // namespace liveshare

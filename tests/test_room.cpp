@@ -1,0 +1,101 @@
+// Room with fake participants: what each member's send queue receives, in order.
+#include <gtest/gtest.h>
+
+#include "profile.hpp"
+#include "protocol/codec.hpp"
+#include "room.hpp"
+#include "send_queue.hpp"
+
+namespace liveshare {
+namespace {
+
+class FakeParticipant : public Participant {
+public:
+    explicit FakeParticipant(std::string id) : id_(std::move(id)), queue_(256 << 10, 8 << 20) {}
+    const std::string& user_id() const override { return id_; }
+    const std::string& username() const override { return id_; }
+    bool wants_seq() const override { return false; }
+    void deliver(OutFrame f) override { queue_.push(std::move(f)); }
+    void close_replaced() override { replaced = true; }
+    // The types queued so far, oldest first (as the writer would take them).
+    std::vector<MsgType> drain() {
+        std::vector<OutFrame> frames;
+        std::vector<MsgType> out;
+        while (queue_.pop_batch(frames, 1 << 20)) {
+            for (auto& f : frames) out.push_back(f.type);
+            queue_.write_done();
+        }
+        return out;
+    }
+    bool replaced = false;
+
+private:
+    std::string id_;
+    SendQueue queue_;
+};
+
+ClientMessage parse(const std::string& text) {
+    Parser p;
+    ClientMessage m;
+    std::string err;
+    EXPECT_TRUE(p.parse_client(text, m, err)) << err;
+    return m;
+}
+
+RoomSettings settings() {
+    RoomSettings s{"r", "", "", "", ""};
+    s.max_users = 50;
+    return s;
+}
+
+struct RoomFixture : ::testing::Test {
+    Metrics metrics;
+    Profile profile = optimized_profile();
+    std::shared_ptr<Room> room = std::make_shared<Room>(settings(), metrics, profile);
+    std::shared_ptr<FakeParticipant> a = std::make_shared<FakeParticipant>("11111111-1111-4111-8111-111111111111");
+    std::shared_ptr<FakeParticipant> b = std::make_shared<FakeParticipant>("22222222-2222-4222-8222-222222222222");
+    void SetUp() override {
+        ASSERT_EQ(room->join(a, std::nullopt), Room::JoinResult::Ok);
+        ASSERT_EQ(room->join(b, std::nullopt), Room::JoinResult::Ok);
+        a->drain();
+        b->drain();
+    }
+    // Parsed messages point into their text: keep it alive for the relay.
+    void relay(FakeParticipant& from, const std::string& text) {
+        ClientMessage m = parse(text);
+        room->relay(from, m);
+    }
+};
+
+TEST_F(RoomFixture, DragStartAndEndBothReachTheOthersInOrder) {
+    // Queued together (the writer busy or corked): an event never replaces another event.
+    relay(*a, R"({"type":"TableDragStart","payload":{"node_id":2,"offset":[5,6]}})");
+    relay(*a, R"({"type":"TableDragEnd","payload":{"node_id":2,"position":[330,50]}})");
+    EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::TableDragStart, MsgType::TableDragEnd}));
+    EXPECT_TRUE(a->drain().empty());  // volatile messages are not echoed
+}
+
+TEST_F(RoomFixture, QueuedCursorMovesCoalesceToTheLatestButNotAcrossTypes) {
+    relay(*a, R"({"type":"CursorMove","payload":{"position":[1,1]}})");
+    relay(*a, R"({"type":"UserViewport","payload":{"center":[0,0],"zoom":1}})");
+    relay(*a, R"({"type":"CursorMove","payload":{"position":[9,9]}})");
+    EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::CursorMove, MsgType::UserViewport}));
+}
+
+TEST_F(RoomFixture, DurableOpsAreEchoedAndReachEveryoneInOrder) {
+    relay(*a, R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})");
+    relay(*b, R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","position":[5,5]}}})");
+    EXPECT_EQ(a->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
+    EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
+}
+
+TEST_F(RoomFixture, TheSameUserJoiningAgainReplacesTheOldConnection) {
+    auto a2 = std::make_shared<FakeParticipant>(a->user_id());
+    ASSERT_EQ(room->join(a2, std::nullopt), Room::JoinResult::Ok);
+    EXPECT_TRUE(a->replaced);
+    EXPECT_FALSE(room->leave(a.get()));  // no longer the member: the room keeps a2 and b
+    EXPECT_EQ(room->member_count(), 2u);
+}
+
+}  // namespace
+}  // namespace liveshare
