@@ -1,0 +1,253 @@
+// The harness's one Beast translation unit: HTTP requests (room creation, /metrics) and the
+// blocking SyncClient the tests and the convergence check use. The simulated users of a load
+// run do not use Beast: they frame the WebSocket themselves (sim_user.cpp).
+#include "client.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <map>
+#include <unordered_map>
+
+
+namespace harness {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using liveshare::MsgType;
+
+Endpoint parse_ws_url(const std::string& url) {
+    std::string_view s = url;
+    if (s.starts_with("ws://")) s.remove_prefix(5);
+    else throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
+    if (auto slash = s.find('/'); slash != std::string_view::npos) s = s.substr(0, slash);
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) throw std::invalid_argument("target needs a port: '" + url + "'");
+    Endpoint ep{std::string(s.substr(0, colon)), 0};
+    auto p = s.substr(colon + 1);
+    auto r = std::from_chars(p.data(), p.data() + p.size(), ep.port);
+    if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || ep.port == 0)
+        throw std::invalid_argument("bad port in '" + url + "'");
+    return ep;
+}
+
+HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
+                          const std::string& body, std::chrono::milliseconds timeout,
+                          const std::string& extra_header) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    tcp::resolver resolver(ioc);
+    stream.expires_after(timeout);
+    beast::error_code ec;
+    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    if (ec) throw std::runtime_error("resolve " + ep.host + ": " + ec.message());
+    stream.connect(results, ec);
+    if (ec) throw std::runtime_error("connect: " + ec.message());
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, ep.host);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    if (!extra_header.empty()) {
+        const auto colon = extra_header.find(':');
+        if (colon == std::string::npos || colon == 0)
+            throw std::invalid_argument("header must be 'Name: value', got '" + extra_header + "'");
+        std::string value = extra_header.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(' '));
+        req.set(extra_header.substr(0, colon), value);
+    }
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req, ec);
+    if (ec) throw std::runtime_error("write: " + ec.message());
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res, ec);
+    if (ec) throw std::runtime_error("read: " + ec.message());
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return {static_cast<int>(res.result_int()), res.body()};
+}
+
+// ------------------------------------------------------------------ SyncClient
+
+struct SyncClient::Impl {
+    net::io_context ioc;
+    websocket::stream<beast::tcp_stream> ws{ioc};
+    beast::flat_buffer buffer;
+    std::thread thread;
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Frame> frames;
+    bool is_closed = false;
+    std::uint16_t code = 0;
+    std::string accepted_protocol;
+    std::deque<std::pair<std::shared_ptr<std::string>, bool>> outbox;
+    bool writing = false, paused = false, reading = false;
+    liveshare::Parser batch_parser;
+
+    void read_loop() {
+        if (paused || reading) return;
+        reading = true;
+        ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+            reading = false;
+            std::lock_guard lock(mu);
+            if (ec) {
+                is_closed = true;
+                code = ws.reason().code;
+                cv.notify_all();
+                return;
+            }
+            std::string data = beast::buffers_to_string(buffer.data());
+            if (!ws.got_binary() && !data.empty() && data.front() == '[') {
+                // A batch frame: queue its messages one by one, in order.
+                std::string padded = data + std::string(liveshare::kParsePadding, '\0');
+                std::vector<std::string_view> parts;
+                std::string err;
+                if (batch_parser.split_batch(padded.data(), data.size(), parts, err))
+                    for (auto part : parts) frames.push_back({std::string(part), false, true});
+                else
+                    frames.push_back({std::move(data), false, false});
+            } else {
+                frames.push_back({std::move(data), ws.got_binary(), false});
+            }
+            buffer.consume(buffer.size());
+            cv.notify_all();
+            net::post(ioc, [this] { read_loop(); });
+        });
+    }
+    void write_next() {
+        if (writing || outbox.empty()) return;
+        writing = true;
+        auto [data, binary] = outbox.front();
+        outbox.pop_front();
+        ws.binary(binary);
+        ws.async_write(net::buffer(*data), [this, data](beast::error_code ec, std::size_t) {
+            writing = false;
+            if (!ec) write_next();
+        });
+    }
+    void enqueue(std::string data, bool binary) {
+        auto p = std::make_shared<std::string>(std::move(data));
+        net::post(ioc, [this, p, binary] {
+            outbox.emplace_back(p, binary);
+            write_next();
+        });
+    }
+};
+
+SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2,
+                       std::chrono::milliseconds timeout, std::string protocols)
+    : impl_(std::make_unique<Impl>()) {
+    tcp::resolver resolver(impl_->ioc);
+    auto& layer = beast::get_lowest_layer(impl_->ws);
+    layer.expires_after(timeout);
+    layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
+    if (offer_v2 && protocols.empty()) protocols = std::string(liveshare::kSubprotocolV2);
+    if (!protocols.empty())
+        impl_->ws.set_option(websocket::stream_base::decorator([protocols](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, protocols);
+        }));
+    websocket::response_type res;
+    impl_->ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
+    impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);
+    layer.expires_never();
+    impl_->read_loop();
+    impl_->thread = std::thread([this] {
+        auto guard = net::make_work_guard(impl_->ioc);
+        impl_->ioc.run();
+    });
+}
+
+SyncClient::~SyncClient() {
+    abort();
+    impl_->ioc.stop();
+    if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void SyncClient::send(std::string_view text) { impl_->enqueue(std::string(text), false); }
+void SyncClient::send_binary(std::span<const std::uint8_t> data) {
+    impl_->enqueue(std::string(reinterpret_cast<const char*>(data.data()), data.size()), true);
+}
+
+std::optional<SyncClient::Frame> SyncClient::recv(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(impl_->mu);
+    impl_->cv.wait_for(lock, timeout, [&] { return !impl_->frames.empty() || impl_->is_closed; });
+    if (impl_->frames.empty()) return std::nullopt;
+    Frame f = std::move(impl_->frames.front());
+    impl_->frames.pop_front();
+    return f;
+}
+
+bool SyncClient::recv_type(MsgType type, liveshare::ServerMessage& out, std::chrono::milliseconds timeout) {
+    liveshare::Parser parser;
+    const auto deadline = Clock::now() + timeout;
+    for (int i = 0; i < 1000000 && Clock::now() < deadline; ++i) {
+        auto f = recv(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+        if (!f) return false;
+        std::string err;
+        if (f->binary || !parser.parse_server(f->data, out, err)) continue;
+        if (out.type == type) return true;
+    }
+    return false;
+}
+
+bool SyncClient::wait_closed(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(impl_->mu);
+    return impl_->cv.wait_for(lock, timeout, [&] { return impl_->is_closed; });
+}
+
+bool SyncClient::closed() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->is_closed;
+}
+
+std::uint16_t SyncClient::close_code() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->code;
+}
+
+std::string SyncClient::subprotocol() const { return impl_->accepted_protocol; }
+
+void SyncClient::pause_reading() {
+    net::post(impl_->ioc, [this] { impl_->paused = true; });
+}
+
+void SyncClient::resume_reading() {
+    net::post(impl_->ioc, [this] {
+        impl_->paused = false;
+        impl_->read_loop();
+    });
+}
+
+std::size_t SyncClient::queued() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->frames.size();
+}
+
+void SyncClient::close() {
+    net::post(impl_->ioc, [this] {
+        impl_->ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+    });
+    wait_closed(std::chrono::milliseconds(2000));
+}
+
+void SyncClient::abort() {
+    net::post(impl_->ioc, [this] {
+        beast::error_code ec;
+        beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    });
+}
+
+}  // namespace harness

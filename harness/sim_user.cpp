@@ -1,0 +1,624 @@
+#include "sim_user.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace harness {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using liveshare::MsgType;
+namespace ws = liveshare::ws;
+
+namespace {
+constexpr std::size_t kReadRoom = 64 * 1024;  // free space offered to each read
+constexpr std::size_t kMaxUpgradeResponse = 16 * 1024;
+
+// Case-insensitive search of a header's value in an HTTP head ("" if absent).
+std::string header_value(std::string_view head, std::string_view name) {
+    for (std::size_t pos = head.find("\r\n"); pos != std::string_view::npos;) {
+        const std::size_t start = pos + 2;
+        const std::size_t end = head.find("\r\n", start);
+        std::string_view line = head.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (line.size() > name.size() && line[name.size()] == ':') {
+            bool same = true;
+            for (std::size_t i = 0; i < name.size() && same; ++i)
+                same = std::tolower(static_cast<unsigned char>(line[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+            if (same) {
+                std::string_view v = line.substr(name.size() + 1);
+                while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+                while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+                return std::string(v);
+            }
+        }
+        pos = end;
+    }
+    return "";
+}
+}  // namespace
+
+struct SimUser::Conn {
+    tcp::socket sock;
+    net::steady_timer deadline;  // connect and upgrade must finish by the join timeout
+    Phase phase = Phase::Connecting;
+    std::string accept_expected;
+    std::unique_ptr<char[]> buf;  // received bytes, with parse padding behind the capacity
+    std::size_t cap = 0, have = 0;
+    ws::Reader reader{false, std::size_t(64) << 20, true};
+    std::string ctl;     // pongs and the close frame, ahead of messages
+    std::string unsent;  // what the socket did not take yet
+    bool write_armed = false, inflate = false, inflate_ready = false;
+    z_stream zs{};
+    explicit Conn(net::io_context& ioc) : sock(ioc), deadline(ioc) {}
+    ~Conn() {
+        if (inflate_ready) inflateEnd(&zs);
+    }
+    void reserve(std::size_t free_bytes) {
+        if (cap - have >= free_bytes) return;
+        const std::size_t ncap = std::max(have + free_bytes, cap * 2);
+        std::unique_ptr<char[]> nb(new char[ncap + liveshare::kParsePadding]);
+        if (have) std::memcpy(nb.get(), buf.get(), have);
+        buf = std::move(nb);
+        cap = ncap;
+    }
+};
+
+SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
+    : sh_(sh),
+      index_(index),
+      ioc_(ioc),
+      timer_(ioc),
+      retry_timer_(ioc),
+      script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index],
+              sh.cfg.seed * 1000003 + index) {
+    room = sh.room_of[index];
+    mask_state_ = (sh.cfg.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xBF58476D1CE4E5B9ULL;
+    if (!mask_state_) mask_state_ = 1;
+}
+
+SimUser::~SimUser() = default;
+
+// This user is out of the run: every phase stops waiting for it (a join that never
+// completed counts as failed).
+void SimUser::retire() {
+    if (!joined) {
+        joined = true;
+        sh_.join_failed.fetch_add(1);
+    }
+    if (!schedule_done) {
+        schedule_done = true;
+        sh_.done.fetch_add(1);
+    }
+    if (!closed) {
+        closed = true;
+        sh_.closed.fetch_add(1);
+    }
+}
+
+void SimUser::fail(const std::string& kind) {
+    metrics.error(kind);
+    retire();
+    timer_.cancel();
+    retry_timer_.cancel();
+}
+
+// The connection broke. Without a reconnect policy the user is out of the run; with one it
+// comes back after a backoff and resumes.
+void SimUser::lost_connection(const std::string& why) {
+    if (closed || closing_) return;
+    if (!sh_.cfg.reconnect.enabled) return fail(why);
+    if (c_ && c_->phase == Phase::Open) ++metrics.disconnects;
+    if (c_) {
+        c_->phase = Phase::Closing;
+        boost::system::error_code ignored;
+        c_->sock.close(ignored);
+    }
+    authed_ = resuming_ = resynced_ = syncing_ = false;
+    // What was handed to the socket may or may not have arrived: durable ones are in unacked_.
+    control_.clear();  // Auth and Ping belong to the connection that is gone
+    if (joined) reconnecting_ = true;
+    schedule_reconnect(why);
+}
+
+void SimUser::schedule_reconnect(const std::string& why) {
+    const auto& pol = sh_.cfg.reconnect;
+    if (++attempts_ > pol.max_attempts)
+        return fail("reconnect gave up after " + std::to_string(pol.max_attempts) + " attempts: " + why);
+    const auto shift = std::min(attempts_ - 1, 16u);
+    const auto base = std::min(pol.max_backoff, pol.initial_backoff * (1L << shift));
+    // Full backoff with jitter in [base/2, base], from a per-user deterministic stream.
+    const double u = static_cast<double>((sh_.cfg.seed * 6364136223846793005ULL + index_ * 1442695040888963407ULL +
+                                          attempts_ * 2862933555777941757ULL) >> 11) / static_cast<double>(1ULL << 53);
+    retry_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(base * (0.5 + 0.5 * u)));
+    retry_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && !closed && !closing_) connect();
+    });
+}
+
+void SimUser::connect() {
+    if (c_) {
+        boost::system::error_code ignored;
+        c_->sock.close(ignored);
+        c_->deadline.cancel();
+        old_.push_back(std::move(c_));
+    }
+    c_ = std::make_unique<Conn>(ioc_);
+    connect_started_ = Clock::now();
+    Conn* c = c_.get();
+    c->deadline.expires_after(sh_.cfg.join_timeout);
+    c->deadline.async_wait([this, c](boost::system::error_code ec) {
+        if (ec || c != c_.get() || c->phase == Phase::Open || c->phase == Phase::Closing) return;
+        boost::system::error_code ignored;
+        c->sock.close(ignored);  // the pending connect or read fails: lost_connection
+    });
+    c->sock.async_connect(sh_.address, [this, c](boost::system::error_code ec) { on_connect(c, ec); });
+}
+
+// The HTTP upgrade, written by hand: what a browser sends, with our subprotocol offer.
+void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
+    if (c != c_.get()) return;
+    if (ec) return lost_connection("connect: " + (ec == net::error::operation_aborted ? std::string("timed out") : ec.message()));
+    boost::system::error_code ignored;
+    c->sock.set_option(tcp::no_delay(true), ignored);
+    c->sock.non_blocking(true, ignored);
+    std::uint8_t raw[16];
+    for (int i = 0; i < 16; i += 8) {
+        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7, mask_state_ ^= mask_state_ << 17;
+        std::memcpy(raw + i, &mask_state_, 8);
+    }
+    char key[32];
+    const std::size_t klen = boost::beast::detail::base64::encode(key, raw, 16);
+    boost::beast::static_string<28> accept;
+    boost::beast::websocket::detail::make_sec_ws_accept(accept, std::string_view(key, klen));
+    c->accept_expected.assign(accept.data(), accept.size());
+    std::string req = "GET /room/" + sh_.room_ids[room] + " HTTP/1.1\r\nHost: " + sh_.ep.host + ":" +
+                      std::to_string(sh_.ep.port) +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
+    req.append(key, klen);
+    if (sh_.cfg.negotiate_seq)
+        req += std::string("\r\nSec-WebSocket-Protocol: ") + (sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2");
+    if (sh_.cfg.offer_deflate) req += "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover";
+    req += "\r\n\r\n";
+    c->phase = Phase::Upgrading;
+    c->unsent = std::move(req);
+    write_pending(c);
+    read_more(c);
+}
+
+void SimUser::read_more(Conn* c) {
+    c->reserve(kReadRoom);
+    c->sock.async_read_some(net::buffer(c->buf.get() + c->have, c->cap - c->have),
+                            [this, c](boost::system::error_code ec, std::size_t n) { on_read(c, ec, n); });
+}
+
+void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
+    if (c != c_.get()) return;
+    if (ec) {
+        if (closing_) {
+            if (!closed) {
+                closed = true;
+                sh_.closed.fetch_add(1);
+            }
+            return;
+        }
+        if (closed || c->phase == Phase::Closing) return;  // already given up
+        if (c->phase != Phase::Open) return lost_connection("handshake: " + ec.message());
+        return lost_connection(ec == net::error::eof ? "disconnected: the server ended the stream without a close frame"
+                                                     : "disconnected: " + ec.message());
+    }
+    sh_.socket_reads.fetch_add(1, std::memory_order_relaxed);
+    metrics.bytes_in += n;
+    c->have += n;
+    if (c->phase == Phase::Upgrading && !on_upgrade_response(c)) return;
+    if (c->phase == Phase::Upgrading) return read_more(c);
+    const std::size_t used = c->reader.feed(c->buf.get(), c->have, [this, c](ws::Event& ev) { return on_frame(c, ev); });
+    if (c != c_.get()) return;  // the connection was given up while handling
+    if (used) {
+        std::memmove(c->buf.get(), c->buf.get() + used, c->have - used);
+        c->have -= used;
+    }
+    if (const std::size_t need = ws::Reader::frame_size(c->buf.get(), c->have); need > c->cap) c->reserve(need - c->have);
+    flush();  // corked: everything these messages made us send goes out in one write
+    if (!closed) read_more(c);
+}
+
+// The server's 101: it must accept our key; it tells which subprotocol and extensions it took.
+bool SimUser::on_upgrade_response(Conn* c) {
+    std::string_view data(c->buf.get(), c->have);
+    const auto end = data.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+        if (c->have > kMaxUpgradeResponse) lost_connection("handshake: response head over 16 KiB");
+        return c->have <= kMaxUpgradeResponse;
+    }
+    std::string_view head = data.substr(0, end + 2);
+    if (!head.starts_with("HTTP/1.1 101")) {
+        lost_connection("handshake: server answered '" + std::string(head.substr(0, head.find('\r'))) + "'");
+        return false;
+    }
+    if (header_value(head, "Sec-WebSocket-Accept") != c->accept_expected) {
+        lost_connection("handshake: wrong Sec-WebSocket-Accept");
+        return false;
+    }
+    const std::string proto = header_value(head, "Sec-WebSocket-Protocol");
+    v2_ = proto.starts_with(liveshare::kSubprotocolV2);
+    if (header_value(head, "Sec-WebSocket-Extensions").find("permessage-deflate") != std::string::npos) {
+        c->inflate = true;
+        c->inflate_ready = inflateInit2(&c->zs, -15) == Z_OK;
+    }
+    const std::size_t used = end + 4;
+    std::memmove(c->buf.get(), c->buf.get() + used, c->have - used);
+    c->have -= used;
+    c->phase = Phase::Open;
+    c->deadline.cancel();
+    opened();
+    return true;
+}
+
+void SimUser::opened() {
+    std::string auth;
+    std::optional<std::string_view> password;
+    if (!sh_.cfg.room_password.empty()) password = sh_.cfg.room_password;
+    // A reconnect resumes after the last seq it saw; the server replays the rest or, when its
+    // log no longer reaches back that far, sends the whole state.
+    const auto resume_from = reconnecting_ && sh_.cfg.negotiate_seq ? last_seq_ : std::nullopt;
+    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password, resume_from);
+    send_control(std::move(auth), MsgType::Auth);
+}
+
+bool SimUser::on_frame(Conn* c, ws::Event& ev) {
+    using K = ws::Event::Kind;
+    switch (ev.kind) {
+        case K::Text: {
+            if (!ev.compressed) {
+                on_text(ev.data, ev.len);
+                break;
+            }
+            if (!c->inflate_ready) {
+                metrics.error("compressed frame without permessage-deflate");
+                break;
+            }
+            // permessage-deflate: the message plus the flush marker the sender removed.
+            static thread_local std::string in, out;
+            in.assign(ev.data, ev.len);
+            in.append("\x00\x00\xff\xff", 4);
+            out.resize(std::max<std::size_t>(out.size(), ev.len * 4 + 1024));
+            c->zs.next_in = reinterpret_cast<Bytef*>(in.data());
+            c->zs.avail_in = static_cast<uInt>(in.size());
+            std::size_t produced = 0;
+            int rc = Z_OK;
+            while (rc == Z_OK && c->zs.avail_in > 0) {
+                if (out.size() - produced < 1024) out.resize(out.size() * 2);
+                c->zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+                c->zs.avail_out = static_cast<uInt>(out.size() - produced - liveshare::kParsePadding);
+                rc = inflate(&c->zs, Z_SYNC_FLUSH);
+                produced = static_cast<std::size_t>(reinterpret_cast<char*>(c->zs.next_out) - out.data());
+            }
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                metrics.error("undecodable compressed frame");
+                break;
+            }
+            on_text(out.data(), produced);
+            break;
+        }
+        case K::Binary: ++metrics.received; break;
+        case K::Ping: ws::append_masked_frame(c->ctl, ws::Opcode::Pong, std::string_view(ev.data, ev.len), 0x5a5a5a5a); break;
+        case K::Pong: break;
+        case K::Close:
+            if (closing_) {
+                if (!closed) {
+                    closed = true;
+                    sh_.closed.fetch_add(1);
+                }
+                return false;
+            }
+            if (closed) return false;
+            // The server closed: after the run (1000) that is the end; otherwise a lost connection.
+            if (!sh_.done.load() || ev.code != ws::kCloseNormal) lost_connection("closed by server: code " + std::to_string(ev.code));
+            else retire();
+            return false;
+        case K::Error:
+            if (!closed && !closing_) lost_connection(std::string("protocol error from server: ") + ev.error);
+            return false;
+    }
+    return c == c_.get() && !closed;
+}
+
+// A text message, in place in the read buffer (padding behind it).
+void SimUser::on_text(char* data, std::size_t n) {
+    if (n && data[0] == '[') {
+        // A batch frame: each message in order, parsed where it lies.
+        std::string err;
+        if (!parser_.split_batch(data, n, parts_, err)) {
+            ++metrics.received;
+            metrics.error("unparseable batch frame");
+            return;
+        }
+        metrics.received += parts_.size();
+        for (auto part : parts_) handle(part.data(), part.size());
+        return;
+    }
+    ++metrics.received;
+    handle(data, n);
+}
+
+void SimUser::handle(const char* data, std::size_t n) {
+    std::string err;
+    if (!parser_.parse_server(data, n, msg_, err)) {
+        metrics.error("unparseable server message");
+        return;
+    }
+    metrics.bytes_in_by_type[liveshare::index_of(msg_.type)] += n;
+    ++metrics.msgs_in_by_type[liveshare::index_of(msg_.type)];
+    const auto now = sh_.now_us();
+    switch (msg_.type) {
+        case MsgType::AuthResult:
+            if (!msg_.success) return fail("auth failed: " + msg_.error);
+            authed_ = true;
+            attempts_ = 0;
+            if (!v2_) {
+                // The original's flow: ask for the diagram; the Pong behind it ends the join.
+                syncing_ = true;
+                std::string req, ping;
+                liveshare::encode_simple(req, MsgType::RequestGraphState);
+                send_control(std::move(req), MsgType::RequestGraphState);
+                liveshare::encode_simple(ping, MsgType::Ping);
+                send_control(std::move(ping), MsgType::Ping);
+                if (reconnecting_) {
+                    ++metrics.reconnects;
+                    resuming_ = true;
+                }
+                return;
+            }
+            if (reconnecting_) {
+                // Back in the room. The replay (or the state) was queued with the AuthResult,
+                // so a Pong to this Ping marks its end.
+                ++metrics.reconnects;
+                resuming_ = true;
+                std::string ping;
+                liveshare::encode_simple(ping, MsgType::Ping);
+                send_control(std::move(ping), MsgType::Ping);
+            }
+            return;
+        case MsgType::Pong:
+            if (syncing_) {
+                syncing_ = false;
+                mark_joined();
+                // Without liveshare.v2 there is no replay: what was missed is lost, not resent.
+                if (resuming_) resynced_ = true;
+            }
+            if (resuming_) {
+                resuming_ = reconnecting_ = false;
+                if (resynced_) resynced_ = false;
+                else ++metrics.resumes;
+                // What was written but never echoed did not reach the room: send it again,
+                // before anything newer, in its original order.
+                for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
+                    outbox_.push_front(it->second);
+                    ++metrics.resent;
+                }
+                unacked_.clear();
+            }
+            return;
+        case MsgType::GraphState:
+            // A GraphState for someone else, or after our first (the original client's rule).
+            if (!msg_.target_user_id.empty() && msg_.target_user_id != sh_.user_ids[index_]) return;
+            if (!v2_ && !syncing_ && joined) return;
+            if (resuming_ && msg_.seq && last_seq_ && *msg_.seq < *last_seq_) {
+                ++metrics.rollbacks;
+                last_seq_ = msg_.seq;  // the server's history restarts here
+            }
+            if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
+            if (resuming_) {
+                ++metrics.resyncs;  // the log did not reach back: the whole state instead
+                resynced_ = true;
+            }
+            state = std::move(msg_.state);
+            if (v2_ && authed_) mark_joined();
+            return;
+        case MsgType::RequestGraphState: {
+            // The server asks us for our diagram on behalf of a joiner (the original's flow).
+            std::string resp;
+            liveshare::encode_graph_state_response(resp, msg_.requester_id, state.to_json());
+            send_control(std::move(resp), MsgType::GraphStateResponse);
+            return;
+        }
+        case MsgType::Error: {
+            metrics.error("server error: " + msg_.code);
+            // Our durable sends are the only ones the server rejects out loud.
+            if (msg_.error.find("GraphOp") != std::string::npos) {
+                ++metrics.durable_rejected;
+                sh_.room_accepted[room].fetch_sub(1);
+            }
+            return;
+        }
+        case MsgType::GraphOp: {
+            state.apply(msg_.op);
+            if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
+            if (resuming_) ++metrics.replayed;
+            auto it = sh_.index_of.find(msg_.user_id);
+            auto mark = extract_marker(msg_);
+            if (it == sh_.index_of.end() || !mark) return;
+            if (it->second == index_) {
+                ++metrics.echoes;
+                unacked_.erase(mark->seq);
+                return;
+            }
+            SeqTracker& t = trackers_[it->second];
+            if (t.seen.size() <= mark->seq) t.seen.resize(mark->seq + 64, false);
+            if (t.seen[mark->seq]) {
+                ++metrics.durable_duplicates;
+                return;
+            }
+            t.seen[mark->seq] = true;
+            if (t.any && mark->seq < t.max_seen) ++metrics.durable_out_of_order;
+            t.max_seen = std::max(t.max_seen, mark->seq);
+            t.any = true;
+            ++metrics.durable_received;
+            sh_.durable_received.fetch_add(1, std::memory_order_relaxed);
+            if (mark->t_us < sh_.warmup_us) return;
+            auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
+            metrics.latency.record(lat);
+            if (sh_.cfg.progress) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
+            if (mark->seq < sh_.sent_at_cap) {
+                std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
+                if (actual > 0) metrics.latency_uncorrected.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
+            }
+            return;
+        }
+        case MsgType::CursorMove:
+        case MsgType::Awareness:
+        case MsgType::TableDragStart:
+        case MsgType::TableDragEnd:
+        case MsgType::IdleStatus:
+        case MsgType::UserViewport: {
+            ++metrics.volatile_received;
+            sh_.volatile_received.fetch_add(1, std::memory_order_relaxed);
+            auto mark = extract_marker(msg_);
+            if (mark && mark->t_us >= sh_.warmup_us)
+                metrics.staleness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
+            return;
+        }
+        default: return;
+    }
+}
+
+void SimUser::mark_joined() {
+    if (joined) return;
+    joined = true;
+    metrics.join_time.record(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_).count()));
+    sh_.joined.fetch_add(1);
+    sh_.room_joined[room].fetch_add(1);
+}
+
+void SimUser::start_schedule() {
+    if (closed) return;
+    schedule_next();
+}
+
+void SimUser::schedule_next() {
+    has_next_ = script_.next(next_);
+    if (!has_next_) {
+        if (!schedule_done) {
+            schedule_done = true;
+            sh_.done.fetch_add(1);
+        }
+        return;
+    }
+    timer_.expires_at(sh_.epoch() + std::chrono::microseconds(next_.t_us));
+    timer_.async_wait([this](boost::system::error_code ec) { on_timer(ec); });
+}
+
+void SimUser::on_timer(boost::system::error_code ec) {
+    if (ec || closed) return;
+    const auto now = sh_.now_us();
+    metrics.send_lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
+    if (next_.durable) {
+        ++metrics.sent_durable;
+        sh_.room_accepted[room].fetch_add(1);
+    }
+    auto frame = std::make_shared<const std::string>(std::move(next_.frame));
+    enqueue(std::move(frame), next_.type, next_.durable ? static_cast<std::int64_t>(next_.seq) : -1);
+    flush();
+    schedule_next();
+}
+
+void SimUser::enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq) {
+    outbox_.push_back({std::move(frame), type, durable_seq});
+}
+
+void SimUser::send_control(std::string frame, MsgType type) {
+    control_.push_back({std::make_shared<const std::string>(std::move(frame)), type, -1});
+}
+
+// Everything ready to send in one write: control frames, then (joined and not resuming) the
+// workload's messages, in order.
+void SimUser::flush() {
+    Conn* c = c_.get();
+    if (!c || c->phase != Phase::Open || c->write_armed || closed) return;
+    const bool workload = authed_ && !resuming_ && !closing_;
+    if (c->ctl.empty() && control_.empty() && (!workload || outbox_.empty())) return;
+    std::string out = std::move(c->ctl);
+    c->ctl.clear();
+    auto take = [&](Out& o, bool control) {
+        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7, mask_state_ ^= mask_state_ << 17;
+        const std::size_t before = out.size();
+        ws::append_masked_frame(out, ws::Opcode::Text, *o.data, static_cast<std::uint32_t>(mask_state_));
+        const std::size_t bytes = out.size() - before;
+        if (o.durable_seq >= 0) {
+            // The actual write start: the uncorrected latency counts from here.
+            if (static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
+                sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(sh_.now_us(), std::memory_order_release);
+            if (sh_.cfg.reconnect.enabled) unacked_[static_cast<std::uint64_t>(o.durable_seq)] = o;
+        }
+        metrics.bytes_out += bytes;
+        metrics.bytes_out_by_type[liveshare::index_of(o.type)] += o.data->size();
+        ++metrics.msgs_out_by_type[liveshare::index_of(o.type)];
+        if (o.type != MsgType::Auth && !control) {
+            ++metrics.sent;
+            sh_.sent.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    for (auto& o : control_) take(o, true);
+    control_.clear();
+    if (workload) {
+        for (auto& o : outbox_) take(o, false);
+        outbox_.clear();
+    }
+    c->unsent += out;
+    write_pending(c);
+}
+
+// Writes what the socket takes; the rest waits until it can take more.
+void SimUser::write_pending(Conn* c) {
+    std::size_t off = 0;
+    while (off < c->unsent.size()) {
+        const ssize_t w = ::send(c->sock.native_handle(), c->unsent.data() + off, c->unsent.size() - off, MSG_NOSIGNAL);
+        sh_.socket_writes.fetch_add(1, std::memory_order_relaxed);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            c->unsent.clear();
+            boost::system::error_code ignored;
+            c->sock.shutdown(tcp::socket::shutdown_both, ignored);  // the read side reports it
+            return;
+        }
+        off += static_cast<std::size_t>(w);
+    }
+    c->unsent.erase(0, off);
+    if (c->unsent.empty()) return;
+    c->write_armed = true;
+    c->sock.async_wait(tcp::socket::wait_write, [this, c](boost::system::error_code ec) {
+        c->write_armed = false;
+        if (ec || c != c_.get()) return;
+        write_pending(c);
+        if (c->unsent.empty()) flush();
+    });
+}
+
+void SimUser::close() {
+    timer_.cancel();
+    retry_timer_.cancel();
+    if (closed || closing_) return;
+    closing_ = true;
+    if (!c_ || c_->phase != Phase::Open) {
+        closed = true;
+        sh_.closed.fetch_add(1);
+        return;
+    }
+    // A normal close: our close frame, then the server's answers it (or its end of stream).
+    std::string payload = {static_cast<char>(ws::kCloseNormal >> 8), static_cast<char>(ws::kCloseNormal & 0xFF)};
+    ws::append_masked_frame(c_->ctl, ws::Opcode::Close, payload, 0x3c3c3c3c);
+    c_->unsent += c_->ctl;
+    c_->ctl.clear();
+    if (!c_->write_armed) write_pending(c_.get());
+}
+
+}  // namespace harness

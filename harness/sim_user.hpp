@@ -1,0 +1,143 @@
+// The simulated users of a load run. Each user is one WebSocket connection framed by the
+// harness itself (protocol/ws_frame.hpp): reads take whatever the socket has into one buffer
+// and every message in it is parsed once, in place; everything a user has to send goes out in
+// one write. Users run many to a generator thread, each thread its own io_context.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "client.hpp"
+#include "histogram.hpp"
+#include "metrics.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/ws_frame.hpp"
+#include "workload.hpp"
+
+namespace harness {
+
+using Clock = std::chrono::steady_clock;
+
+// What every user of one run shares: identities, rooms, the time origin, progress counters.
+struct Shared {
+    const LoadTestConfig& cfg;
+    Endpoint ep;
+    boost::asio::ip::tcp::endpoint address;
+    std::vector<std::string> user_ids, table_uuids, room_ids;
+    std::unordered_map<std::string, std::uint32_t> index_of;
+    std::vector<std::size_t> room_of;
+    // Actual write start per sender and durable seq, for the uncorrected latency.
+    std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
+    std::size_t sent_at_cap = 0;
+    // The run's time origin; the main thread moves it (join, then schedule) while user
+    // threads read it, so it is an atomic count of steady-clock ticks.
+    std::atomic<Clock::rep> epoch_ticks{0};
+    Clock::time_point epoch() const { return Clock::time_point(Clock::duration(epoch_ticks.load(std::memory_order_acquire))); }
+    void set_epoch(Clock::time_point t) { epoch_ticks.store(t.time_since_epoch().count(), std::memory_order_release); }
+    std::int64_t warmup_us = 0;
+    std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
+    std::atomic<std::uint64_t> durable_received{0}, volatile_received{0}, sent{0};
+    // The generator's own socket calls (reads and writes), for its syscalls per delivery.
+    std::atomic<std::uint64_t> socket_reads{0}, socket_writes{0};
+    std::vector<std::atomic<std::uint64_t>> live_hist;  // progress only
+    // Per room: durable messages sent and not rejected, and members joined (for the drain).
+    std::unique_ptr<std::atomic<std::int64_t>[]> room_accepted;
+    std::unique_ptr<std::atomic<std::int64_t>[]> room_joined;
+
+    explicit Shared(const LoadTestConfig& c) : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
+    std::int64_t now_us() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch()).count();
+    }
+};
+
+// Durable deliveries from one sender as one receiver saw them.
+struct SeqTracker {
+    std::vector<bool> seen;
+    std::uint64_t max_seen = 0;
+    bool any = false;
+};
+
+class SimUser {
+public:
+    SimUser(boost::asio::io_context& ioc, Shared& sh, std::size_t index);
+    ~SimUser();
+    void connect();
+    void start_schedule();
+    void close();
+    UserMetrics metrics;
+    liveshare::SchemaState state;
+    bool joined = false, schedule_done = false, closed = false;
+    std::size_t room = 0;
+
+private:
+    // Where the connection is. A reconnect makes a new Conn and keeps the old one until the
+    // end, so its cancelled operations complete safely (and are ignored as stale).
+    enum class Phase { Connecting, Upgrading, Open, Closing };
+    struct Conn;
+    struct Out {
+        std::shared_ptr<const std::string> data;
+        liveshare::MsgType type;
+        std::int64_t durable_seq;  // -1: not a measured durable message
+    };
+
+    void on_connect(Conn* c, boost::system::error_code ec);
+    void read_more(Conn* c);
+    void on_read(Conn* c, boost::system::error_code ec, std::size_t n);
+    bool on_upgrade_response(Conn* c);
+    bool on_frame(Conn* c, liveshare::ws::Event& ev);
+    void on_text(char* data, std::size_t n);
+    void handle(const char* data, std::size_t n);
+    void opened();
+    void schedule_next();
+    void on_timer(boost::system::error_code ec);
+    void enqueue(std::shared_ptr<const std::string> frame, liveshare::MsgType type, std::int64_t durable_seq = -1);
+    void send_control(std::string frame, liveshare::MsgType type);
+    void flush();
+    void write_pending(Conn* c);
+    void fail(const std::string& kind);
+    void lost_connection(const std::string& why);
+    void schedule_reconnect(const std::string& why);
+    void retire();
+    void mark_joined();
+
+    Shared& sh_;
+    std::size_t index_;
+    boost::asio::io_context& ioc_;
+    std::unique_ptr<Conn> c_;
+    std::vector<std::unique_ptr<Conn>> old_;
+    boost::asio::steady_timer timer_, retry_timer_;
+    liveshare::Parser parser_;
+    liveshare::ServerMessage msg_;
+    UserScript script_;
+    Planned next_;
+    bool has_next_ = false;
+    std::deque<Out> control_;  // Auth, Ping, answers: before anything else, on this connection
+    std::deque<Out> outbox_;   // the workload's messages, held while (re)joining
+    bool authed_ = false, closing_ = false;
+    bool reconnecting_ = false, resuming_ = false, resynced_ = false;
+    // Without liveshare.v2 the original's join flow: RequestGraphState, then the first
+    // GraphState addressed to us is the diagram; a Ping behind the request marks its answer.
+    bool v2_ = false, syncing_ = false;
+    unsigned attempts_ = 0;
+    std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
+    // Own durable messages written and not yet echoed: resent after a resume if the server
+    // never got them (the echo is the acknowledgement).
+    std::map<std::uint64_t, Out> unacked_;
+    Clock::time_point connect_started_;
+    std::unordered_map<std::uint32_t, SeqTracker> trackers_;
+    std::vector<std::string_view> parts_;
+    std::uint64_t mask_state_;  // xorshift for the client frames' mask keys
+};
+
+}  // namespace harness
