@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client.hpp"
+#include "prometheus.hpp"
 #include "failures.hpp"
 #include "criteria.hpp"
 #include "netsim.hpp"
@@ -87,13 +88,7 @@ std::string server_binary() {
 // The server's own /metrics at the end of a run.
 void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label) {
     try {
-        auto res = harness::http_request(harness::parse_ws_url(url), "GET", "/metrics");
-        std::istringstream in(res.body);
-        for (std::string line; std::getline(in, line);) {
-            if (line.empty() || line[0] == '#') continue;
-            auto sp = line.rfind(' ');
-            if (sp != std::string::npos) result.metrics.server_metrics[line.substr(0, sp)] = std::atof(line.c_str() + sp + 1);
-        }
+        result.metrics.server_metrics = harness::scrape_metrics(harness::parse_ws_url(url));
     } catch (const std::exception& e) {
         label = std::string("metrics scrape failed: ") + e.what();
     }
@@ -171,6 +166,15 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     }
     if (m.deliveries_per_s > 0 && m.server_measured)
         c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
+    // Cost per delivery over the sending window: absent when not measured, never 0.
+    auto put = [&](const char* k, const std::optional<double>& v) {
+        if (v) c[k] = *v;
+    };
+    put("server_syscalls_per_delivery", m.server_syscalls_per_delivery);
+    put("server_socket_calls_per_delivery", m.server_socket_calls_per_delivery);
+    put("deliveries_per_write", m.deliveries_per_write);
+    put("generator_cpu_us_per_delivery", m.generator_cpu_us_per_delivery);
+    put("generator_syscalls_per_delivery", m.generator_syscalls_per_delivery);
     c["generator_cpu_pct"] = m.generator_cpu_pct;
     c["generator_thread_peak_pct"] = m.generator_thread_peak_pct;
     c["machine_busy_pct"] = m.machine_busy_pct;
@@ -608,7 +612,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
         finish(st, r, label + (label.empty() ? "" : "; ") + "durability " + durability);
         auto& c = st.counters;
         // Two server processes served this run: per-process CPU and RSS would mislead.
-        for (auto k : {"server_cpu_pct", "server_cpu_peak_pct", "server_rss_mb", "server_cpu_us_per_delivery"}) c.erase(k);
+        for (auto k : {"server_cpu_pct", "server_cpu_peak_pct", "server_rss_mb", "server_cpu_us_per_delivery", "server_syscalls_per_delivery", "server_socket_calls_per_delivery", "deliveries_per_write"}) c.erase(k);
         set_fault_counters(c, r.metrics.totals);
         c["restart_ms"] = restart_ms;
     }

@@ -74,6 +74,11 @@ struct LoadTestMetrics {
     // Server, when we started it.
     bool server_measured = false;
     double server_cpu_pct = 0, server_cpu_peak_pct = 0, server_rss_mb = 0, server_rss_peak_mb = 0;
+    // Cost per delivery over the sending window (absent when it could not be measured):
+    // the server's read/write-family syscalls from /proc/PID/io, its socket calls and the
+    // messages per write from its own /metrics, the generator's CPU and socket calls.
+    std::optional<double> server_syscalls_per_delivery, server_socket_calls_per_delivery, deliveries_per_write;
+    std::optional<double> generator_cpu_us_per_delivery, generator_syscalls_per_delivery;
     // Loopback traffic during the sending phase (all of lo, both directions, TCP/IP headers
     // and compression included): the wire cost, when the target is on this machine.
     double loopback_mbps = 0;

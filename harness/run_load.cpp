@@ -12,6 +12,7 @@
 
 #include "client.hpp"
 #include "convergence.hpp"
+#include "prometheus.hpp"
 #include "protocol/json_write.hpp"
 #include "server_process.hpp"
 #include "sim_user.hpp"
@@ -163,13 +164,25 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     struct WindowMark {
         ProcSample server;
         bool server_read = false;
+        std::uint64_t server_syscalls = 0;
+        bool server_io = false;
+        MetricMap server_metrics;
+        std::uint64_t gen_calls = 0;
         std::vector<double> threads;
         MachineCpu machine;
         std::uint64_t delivered = 0;
     };
     auto mark = [&] {
         WindowMark w;
-        if (server_pid > 0) w.server_read = read_proc(server_pid, w.server);
+        if (server_pid > 0) {
+            w.server_read = read_proc(server_pid, w.server);
+            w.server_io = read_proc_io(server_pid, w.server_syscalls);
+        }
+        try {
+            w.server_metrics = scrape_metrics(sh.ep);  // a server without /metrics: no counters
+        } catch (const std::exception&) {
+        }
+        w.gen_calls = sh.socket_reads.load() + sh.socket_writes.load();
         for (auto& t : threads) w.threads.push_back(thread_cpu_seconds(t));
         w.machine = machine_cpu();
         w.delivered = sh.durable_received.load() + sh.volatile_received.load();
@@ -293,6 +306,24 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     const double secs = std::max(M.measured_s, 1e-3);
     M.msgs_sent_per_s = static_cast<double>(T.sent) / secs;
     M.deliveries_per_s = static_cast<double>(w1.delivered - w0.delivered) / secs;
+    if (const double d = static_cast<double>(w1.delivered - w0.delivered); d > 0) {
+        auto delta = [&](const char* k) { return metric_or(w1.server_metrics, k, -1) - metric_or(w0.server_metrics, k, -1); };
+        const bool counted = w0.server_metrics.count("liveshare_ws_writes_total") && w1.server_metrics.count("liveshare_ws_writes_total");
+        if (counted) {
+            M.server_socket_calls_per_delivery = (delta("liveshare_ws_reads_total") + delta("liveshare_ws_writes_total")) / d;
+            if (const double writes = delta("liveshare_ws_writes_total"); writes > 0)
+                M.deliveries_per_write = delta("liveshare_ws_messages_out_total") / writes;
+        }
+        // /proc/PID/io sees read(2)/write(2) but not recvmsg/sendmsg: when it saw fewer calls
+        // than the server made on its sockets (Beast's path), it is not the server's count.
+        if (w0.server_io && w1.server_io) {
+            const double sys = static_cast<double>(w1.server_syscalls - w0.server_syscalls) / d;
+            if (!M.server_socket_calls_per_delivery || sys >= 0.9 * *M.server_socket_calls_per_delivery)
+                M.server_syscalls_per_delivery = sys;
+        }
+        M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
+        M.generator_syscalls_per_delivery = static_cast<double>(w1.gen_calls - w0.gen_calls) / d;
+    }
     M.mb_per_s_in = static_cast<double>(T.bytes_out) / secs / 1e6;   // client -> server
     M.mb_per_s_out = static_cast<double>(T.bytes_in) / secs / 1e6;   // server -> clients
     M.mbps_in = M.mb_per_s_in * 8;

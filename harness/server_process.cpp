@@ -46,6 +46,17 @@ bool read_proc(pid_t pid, ProcSample& out) {
     return true;
 }
 
+bool read_proc_io(pid_t pid, std::uint64_t& syscalls) {
+    std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+    std::string key;
+    std::uint64_t value = 0, sum = 0;
+    int found = 0;
+    while (io >> key >> value)
+        if (key == "syscr:" || key == "syscw:") sum += value, ++found;
+    syscalls = sum;
+    return found == 2;
+}
+
 double self_cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);

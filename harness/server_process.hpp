@@ -1,6 +1,7 @@
 // Starts liveshare-server as a child process on port 0, samples its CPU and RSS from /proc
 // about ten times a second, and stops it with SIGTERM (SIGKILL after a grace period).
 #pragma once
+#include <cstdint>
 #include <sys/types.h>
 
 #include <atomic>
@@ -18,6 +19,9 @@ struct ProcSample {
 };
 // Reads /proc/PID/stat and /proc/PID/status; false if the process is gone.
 bool read_proc(pid_t pid, ProcSample& out);
+// Read-family and write-family system calls of a process so far (/proc/PID/io syscr, syscw).
+// recvmsg/sendmsg/sendto are not counted there, read(2)/write(2)/readv/writev are.
+bool read_proc_io(pid_t pid, std::uint64_t& syscalls);
 double self_cpu_seconds();  // this process, all threads (getrusage)
 // CPU seconds used so far by one thread of this process (its CPU-time clock).
 double thread_cpu_seconds(std::thread& t);

@@ -38,6 +38,7 @@ std::string Profile::describe() const {
     s += compress == CompressMode::None ? ",compress:none" : ",compress:deflate";
     s += batch ? ",batch:" + std::to_string(batch_window_us) : ",batch:off";
     s += write == WritePath::Frame ? ",write:frame" : ",write:corked";
+    if (write == WritePath::Corked && cork_us) s += ",cork:" + std::to_string(cork_us);
     return s;
 }
 
@@ -60,7 +61,13 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
         else if (path == "cursor" && (v == "forward" || v == "coalesce")) p.cursor = v == "forward" ? CursorMode::Forward : CursorMode::Coalesce;
         else if (path == "compress" && (v == "none" || v == "deflate")) p.compress = v == "none" ? CompressMode::None : CompressMode::Deflate;
         else if (path == "write" && (v == "frame" || v == "corked")) p.write = v == "frame" ? WritePath::Frame : WritePath::Corked;
-        else if (path == "batch" && v == "off") p.batch = false;
+        else if (path == "cork") {
+            std::uint32_t w = 0;
+            auto r = std::from_chars(v.data(), v.data() + v.size(), w);
+            if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || w > 100000)
+                return error = "bad cork window '" + v + "' (microseconds, at most 100000)", false;
+            p.cork_us = w;
+        } else if (path == "batch" && v == "off") p.batch = false;
         else if (path == "batch") {
             std::uint32_t w = 0;
             auto r = std::from_chars(v.data(), v.data() + v.size(), w);
@@ -69,13 +76,13 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
             p.batch_window_us = w;
         } else {
             error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:dom|splice, "
-                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>, write:frame|corked)";
+                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>, write:frame|corked, cork:<us>)";
             return false;
         }
     }
     // permessage-deflate and a batch window live in Beast's stream and its timers.
     if (p.compress == CompressMode::Deflate || (p.batch && p.batch_window_us > 0)) {
-        if (spec.find("write:corked") != std::string::npos)
+        if (spec.find("write:corked") != std::string::npos || p.cork_us)
             return error = "write:corked supports neither compress:deflate nor a batch window (use write:frame)", false;
         p.write = WritePath::Frame;
     }

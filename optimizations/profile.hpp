@@ -23,6 +23,7 @@ struct Profile {
     std::uint32_t batch_window_us = 0;  // batching/: 0 = a frame per message
     bool batch = false;
     WritePath write = WritePath::Corked;  // deflate and batch windows need Beast: Frame
+    std::uint32_t cork_us = 0;  // corked: hold a connection's first frame this long for more
 
     std::string describe() const;  // "serialize:splice,fanout:shared,..."
 };
@@ -31,7 +32,7 @@ Profile baseline_profile();
 Profile optimized_profile();
 // "baseline", "optimized", or a comma list of path:variant over optimized's defaults, e.g.
 // "serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250,write:frame" (batch:<window_us>
-// or batch:off; write:frame|corked). compress:deflate and a batch window imply write:frame. Returns false and sets `error` on an unknown name.
+// or batch:off; write:frame|corked; cork:<us>, a window for the corked writer). compress:deflate and a batch window imply write:frame. Returns false and sets `error` on an unknown name.
 bool parse_profile(const std::string& spec, Profile& out, std::string& error);
 
 }  // namespace liveshare

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "client.hpp"
+#include "prometheus.hpp"
 #include "server_process.hpp"
 #include "protocol/uuid.hpp"
 #include "workload.hpp"
@@ -114,10 +115,7 @@ inline std::string create_op(liveshare::NodeId node) {
 }
 
 inline double metric(const harness::ServerProcess& s, const std::string& name) {
-    auto res = harness::http_request(endpoint(s), "GET", "/metrics");
-    auto pos = res.body.find("\n" + name + " ");
-    if (pos == std::string::npos) return -1;
-    return std::atof(res.body.c_str() + pos + name.size() + 2);
+    return harness::metric_or(harness::scrape_metrics(endpoint(s)), name, -1);
 }
 
 }  // namespace lstest

@@ -1,6 +1,7 @@
 #include "net/corked_session.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -229,7 +230,18 @@ private:
 
     // ---- writing
 
-    void start_writer() override { pump(); }
+    // With a cork window the first frame waits for company; control frames never wait.
+    void start_writer() override {
+        const auto window = ctx_.cfg.profile.cork_us;
+        if (window == 0 || closing_) return pump();
+        if (cork_armed_) return;
+        cork_armed_ = true;
+        cork_timer_.expires_after(std::chrono::microseconds(window));
+        cork_timer_.async_wait([self = std::static_pointer_cast<CorkedSession>(shared_from_this())](boost::system::error_code) {
+            self->cork_armed_ = false;
+            self->pump();
+        });
+    }
 
     // Writes control frames, then everything queued (up to 256 KiB a write), until the queue is
     // empty or the socket is full (then the rest waits for it to drain).
@@ -296,7 +308,8 @@ private:
     bool write_out(const std::string& out) {
         std::size_t off = 0;
         while (off < out.size()) {
-            const ssize_t w = ::send(sock_.native_handle(), out.data() + off, out.size() - off, MSG_NOSIGNAL);
+            // write(2), not send(2): /proc/PID/io counts it (SIGPIPE is ignored by the server).
+            const ssize_t w = ::write(sock_.native_handle(), out.data() + off, out.size() - off);
             ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
             if (w < 0) {
                 if (errno == EINTR) continue;
@@ -353,6 +366,7 @@ private:
     void teardown() {
         if (dead_) return;
         dead_ = true;
+        cork_timer_.cancel();
         on_disconnect();
         boost::system::error_code ignored;
         sock_.close(ignored);
@@ -370,7 +384,8 @@ private:
     std::atomic<Clock::rep> last_rx_{0}, closing_at_{0};
     std::atomic<bool> closing_started_{false};
     bool dead_ = false, paused_ = false, read_armed_ = false, write_armed_ = false;
-    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false;
+    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false, cork_armed_ = false;
+    net::steady_timer cork_timer_{ex_};
 };
 
 }  // namespace
