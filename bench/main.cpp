@@ -15,6 +15,7 @@
 using Fixer = std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>;
 void register_micro_optimizations(const Fixer& fixed);
 void register_micro_harness(const Fixer& fixed);
+void register_micro_socket(const Fixer& fixed);
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     auto fixed = [n](benchmark::internal::Benchmark* b) { return n > 0 ? b->Iterations(n) : b; };
     register_micro_optimizations(fixed);
     register_micro_harness(fixed);
+    register_micro_socket(fixed);
     bench::register_load_benchmarks();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
