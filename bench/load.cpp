@@ -293,7 +293,8 @@ void bm_capacity(benchmark::State& st) {
     const Options& o = options();
     for (auto _ : st) {
         std::size_t pass_users = 0, steps = 0;
-        double pass_deliveries = 0, pass_p99 = 0;
+        double pass_deliveries = 0, pass_p99 = 0, pass_server_cpu = 0, pass_per_write = 0;
+        bool stopped_by_generator = false;
         std::string stop_reason = "reached --capacity_max_users";
         LoadTestMetrics last;
         for (std::size_t users = o.capacity_room_size; users <= o.capacity_max_users; users *= 2) {
@@ -310,13 +311,17 @@ void bm_capacity(benchmark::State& st) {
                                          m.generator_saturated ? " (generator-bound)" : "");
             // NaN and infinity (nothing measured, p99 among lost messages) fail the step too.
             if (!(m.p_ms(99) <= o.slo_p99_ms) || delivery < 99.9 || m.users_joined < users) {
+                stopped_by_generator = m.generator_saturated;
                 stop_reason = fmt::format("{} users failed: p99 {:.1f} ms, delivery {:.3f}%, joined {}{}", users, m.p_ms(99),
-                                          delivery, m.users_joined, m.generator_saturated ? ", generator-bound" : "");
+                                          delivery, m.users_joined,
+                                          m.generator_saturated ? ", generator-bound (the server's own limit is higher)" : "");
                 break;
             }
             pass_users = users;
             pass_deliveries = m.deliveries_per_s;
             pass_p99 = m.p_ms(99);
+            pass_server_cpu = m.server_cpu_pct;
+            pass_per_write = m.deliveries_per_write.value_or(0);
         }
         if (pass_users == 0) {
             fail(st, "the first step already failed: " + stop_reason + "; " + describe(last, ""));
@@ -327,6 +332,10 @@ void bm_capacity(benchmark::State& st) {
         st.counters["capacity_deliveries_per_s"] = pass_deliveries;
         st.counters["p99_ms"] = pass_p99;
         st.counters["steps"] = static_cast<double>(steps);
+        st.counters["generator_threads"] = static_cast<double>(std::max(1u, o.generator_threads));
+        st.counters["stopped_generator_bound"] = stopped_by_generator ? 1 : 0;
+        st.counters["capacity_server_cpu_pct"] = pass_server_cpu;
+        if (pass_per_write > 0) st.counters["capacity_deliveries_per_write"] = pass_per_write;
         st.SetLabel(fmt::format("slo p99<{}ms; stopped: {}", o.slo_p99_ms, stop_reason));
     }
 }
