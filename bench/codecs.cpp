@@ -1,4 +1,4 @@
-#include "compression/codecs.hpp"
+#include "codecs.hpp"
 
 #include <zdict.h>
 #include <zlib.h>

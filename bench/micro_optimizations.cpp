@@ -15,9 +15,10 @@
 #include <thread>
 
 #include "batching/batch.hpp"
-#include "compression/codecs.hpp"
-#include "fanout/fanout.hpp"
-#include "persistence/op_log.hpp"
+#include "codecs.hpp"
+#include "candidates.hpp"
+#include "profile.hpp"
+#include "op_log.hpp"
 #include "protocol/codec.hpp"
 #include "serialization/dom_encoder.hpp"
 #include "workload.hpp"
@@ -121,15 +122,19 @@ void serialize_splice(benchmark::State& st, MsgType t) {
 }
 
 // ---- fanout: N recipients' frames from one encoded frame
-void fanout(benchmark::State& st, FanoutMode mode) {
+void fanout(benchmark::State& st, const char* variant) {
+    register_optimizations();
+    Profile p;
+    p.fanout = variant;
+    const Fanout& mode = *resolve_hot_paths(p).fanout;
     const auto n = static_cast<std::size_t>(st.range(0));
     auto frame = std::make_shared<const std::string>(client_message(MsgType::GraphOp));
     std::vector<std::shared_ptr<const std::string>> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = frame_for_recipient(frame, mode);
+    for (std::size_t i = 0; i < n; ++i) out[i] = mode.for_recipient(frame);
     for (auto& f : out)
         if (*f != *frame) return bench::fail(st, "a recipient's frame differs");
     for (auto _ : st) {
-        for (std::size_t i = 0; i < n; ++i) out[i] = frame_for_recipient(frame, mode);
+        for (std::size_t i = 0; i < n; ++i) out[i] = mode.for_recipient(frame);
         benchmark::ClobberMemory();
     }
     st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * n));
@@ -264,8 +269,8 @@ void register_micro_optimizations(const std::function<benchmark::internal::Bench
     fixed(benchmark::RegisterBenchmark("serialize/dom/type:CursorMove", serialize_dom, MsgType::CursorMove));
     fixed(benchmark::RegisterBenchmark("serialize/splice/type:GraphOp", serialize_splice, MsgType::GraphOp));
     fixed(benchmark::RegisterBenchmark("serialize/splice/type:CursorMove", serialize_splice, MsgType::CursorMove));
-    fixed(benchmark::RegisterBenchmark("fanout/copy", fanout, FanoutMode::Copy)->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
-    fixed(benchmark::RegisterBenchmark("fanout/shared_buffer", fanout, FanoutMode::Shared)->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("fanout/copy", fanout, "copy")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("fanout/shared_buffer", fanout, "shared")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
     fixed(benchmark::RegisterBenchmark("batch/per_message", batch, false)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
     fixed(benchmark::RegisterBenchmark("batch/coalesced", batch, true)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
     fixed(benchmark::RegisterBenchmark("compress/none/level:0", compress, "none", 0)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));

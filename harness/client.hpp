@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "load_config.hpp"
-#include "metrics.hpp"
+#include "load_metrics.hpp"
 #include "protocol/codec.hpp"
 
 namespace harness {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "metrics.hpp"
+#include "load_metrics.hpp"
 
 namespace harness {
 

@@ -1,4 +1,4 @@
-#include "metrics.hpp"
+#include "load_metrics.hpp"
 
 #include <algorithm>
 #include <cmath>

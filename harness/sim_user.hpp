@@ -20,7 +20,7 @@
 
 #include "client.hpp"
 #include "histogram.hpp"
-#include "metrics.hpp"
+#include "load_metrics.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 #include "workload.hpp"

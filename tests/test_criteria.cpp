@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "criteria.hpp"
-#include "metrics.hpp"
+#include "load_metrics.hpp"
 
 using namespace harness;
 

@@ -1,20 +1,22 @@
 // Optimization profiles: every profile speaks the original protocol to a client that
 // negotiates nothing; extensions only reach clients that ask for them.
+#include "candidates.hpp"
 #include "profile.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;
 
 TEST(Profiles, ParseNamedAndListed) {
+    liveshare::register_optimizations();
     liveshare::Profile p;
     std::string err;
     ASSERT_TRUE(liveshare::parse_profile("baseline", p, err));
-    EXPECT_EQ(p.serialize, liveshare::SerializeMode::Dom);
-    EXPECT_EQ(p.fanout, liveshare::FanoutMode::Copy);
+    EXPECT_EQ(p.serialize, "dom");
+    EXPECT_EQ(p.fanout, "copy");
     EXPECT_FALSE(p.batch);
     ASSERT_TRUE(liveshare::parse_profile("baseline,serialize:splice,batch:250", p, err)) << err;
-    EXPECT_EQ(p.serialize, liveshare::SerializeMode::Splice);
-    EXPECT_EQ(p.fanout, liveshare::FanoutMode::Copy);
+    EXPECT_EQ(p.serialize, "splice");
+    EXPECT_EQ(p.fanout, "copy");
     EXPECT_TRUE(p.batch);
     EXPECT_EQ(p.batch_window_us, 250u);
     ASSERT_TRUE(liveshare::parse_profile("optimized,compress:deflate", p, err));

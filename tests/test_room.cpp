@@ -50,8 +50,7 @@ RoomSettings settings() {
 
 struct RoomFixture : ::testing::Test {
     Metrics metrics;
-    Profile profile = optimized_profile();
-    std::shared_ptr<Room> room = std::make_shared<Room>(settings(), metrics, profile);
+    std::shared_ptr<Room> room = std::make_shared<Room>(settings(), metrics, resolve_hot_paths(optimized_profile()));
     std::shared_ptr<FakeParticipant> a = std::make_shared<FakeParticipant>("11111111-1111-4111-8111-111111111111");
     std::shared_ptr<FakeParticipant> b = std::make_shared<FakeParticipant>("22222222-2222-4222-8222-222222222222");
     void SetUp() override {

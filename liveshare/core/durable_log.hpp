@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "metrics.hpp"
-#include "persistence/op_log.hpp"
+#include "op_log.hpp"
 
 namespace liveshare {
 

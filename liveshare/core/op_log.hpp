@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-struct sqlite3;
+#include "sqlite.hpp"
+
 
 namespace liveshare {
 
@@ -40,7 +41,7 @@ public:
     std::uint64_t count();
 
 private:
-    sqlite3* db_ = nullptr;
+    sqlite::Db db_;
 };
 
 }  // namespace liveshare

@@ -1,5 +1,7 @@
 #include "profile.hpp"
 
+#include "hot_paths.hpp"
+
 #include <charconv>
 #include <sstream>
 
@@ -8,9 +10,9 @@ namespace liveshare {
 Profile baseline_profile() {
     Profile p;
     p.name = "baseline";
-    p.serialize = SerializeMode::Dom;
-    p.fanout = FanoutMode::Copy;
-    p.cursor = CursorMode::Forward;
+    p.serialize = "dom";
+    p.fanout = "copy";
+    p.cursor = "forward";
     p.compress = CompressMode::None;
     p.batch = false;
     p.write = WritePath::Frame;
@@ -21,9 +23,9 @@ Profile baseline_profile() {
 Profile optimized_profile() {
     Profile p;
     p.name = "optimized";
-    p.serialize = SerializeMode::Splice;
-    p.fanout = FanoutMode::Shared;
-    p.cursor = CursorMode::Coalesce;
+    p.serialize = "splice";
+    p.fanout = "shared";
+    p.cursor = "coalesce";
     p.compress = CompressMode::None;
     p.batch = true;
     p.batch_window_us = 0;
@@ -31,10 +33,7 @@ Profile optimized_profile() {
 }
 
 std::string Profile::describe() const {
-    std::string s = "serialize:";
-    s += serialize == SerializeMode::Dom ? "dom" : "splice";
-    s += fanout == FanoutMode::Copy ? ",fanout:copy" : ",fanout:shared";
-    s += cursor == CursorMode::Forward ? ",cursor:forward" : ",cursor:coalesce";
+    std::string s = "serialize:" + serialize + ",fanout:" + fanout + ",cursor:" + cursor;
     s += compress == CompressMode::None ? ",compress:none" : ",compress:deflate";
     s += batch ? ",batch:" + std::to_string(batch_window_us) : ",batch:off";
     s += write == WritePath::Frame ? ",write:frame" : ",write:corked";
@@ -56,9 +55,14 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
         }
         auto colon = item.find(':');
         std::string path = item.substr(0, colon), v = colon == std::string::npos ? "" : item.substr(colon + 1);
-        if (path == "serialize" && (v == "dom" || v == "splice")) p.serialize = v == "dom" ? SerializeMode::Dom : SerializeMode::Splice;
-        else if (path == "fanout" && (v == "copy" || v == "shared")) p.fanout = v == "copy" ? FanoutMode::Copy : FanoutMode::Shared;
-        else if (path == "cursor" && (v == "forward" || v == "coalesce")) p.cursor = v == "forward" ? CursorMode::Forward : CursorMode::Coalesce;
+        auto known = [&](const char* p) {
+            for (const auto& n : candidate_names(p))
+                if (n == v) return true;
+            return false;
+        };
+        if (path == "serialize" && known("serialize")) p.serialize = v;
+        else if (path == "fanout" && known("fanout")) p.fanout = v;
+        else if (path == "cursor" && known("cursor")) p.cursor = v;
         else if (path == "compress" && (v == "none" || v == "deflate")) p.compress = v == "none" ? CompressMode::None : CompressMode::Deflate;
         else if (path == "write" && (v == "frame" || v == "corked")) p.write = v == "frame" ? WritePath::Frame : WritePath::Corked;
         else if (path == "cork") {
@@ -75,8 +79,14 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
             p.batch = true;
             p.batch_window_us = w;
         } else {
-            error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:dom|splice, "
-                    "fanout:copy|shared, cursor:forward|coalesce, compress:none|deflate, batch:off|<window_us>, write:frame|corked, cork:<us>)";
+            auto list = [](const char* p) {
+                std::string out;
+                for (const auto& n : candidate_names(p)) out += (out.empty() ? "" : "|") + n;
+                return out;
+            };
+            error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:" + list("serialize") +
+                    ", fanout:" + list("fanout") + ", cursor:" + list("cursor") +
+                    ", compress:none|deflate, batch:off|<window_us>, write:frame|corked, cork:<us>)";
             return false;
         }
     }

@@ -3,8 +3,6 @@
 #include "durable_log.hpp"
 #include "protocol/uuid.hpp"
 
-#include "fanout/fanout.hpp"
-#include "serialization/dom_encoder.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -22,20 +20,6 @@ std::shared_ptr<const std::string> make_frame(const std::function<void(std::stri
     return s;
 }
 
-// Latest wins only for messages that carry a state (where the pointer is, what the viewport
-// shows, whether the user is idle); drag start and end are events and never replace each other.
-// Each (sender, type) has its own key; 0 means "never coalesce".
-std::uint64_t coalesce_key(const std::string& user_id, MsgType t) {
-    switch (t) {
-        case MsgType::CursorMove:
-        case MsgType::UserViewport:
-        case MsgType::Awareness:
-        case MsgType::IdleStatus: break;
-        default: return 0;
-    }
-    const std::uint64_t k = std::hash<std::string>{}(user_id) * 31 + index_of(t) + 1;
-    return k ? k : 1;
-}
 }  // namespace
 
 std::string now_rfc3339() {
@@ -54,8 +38,8 @@ std::int64_t now_unix_ms() {
         .count();
 }
 
-Room::Room(RoomSettings s, Metrics& metrics, const Profile& profile)
-    : settings_(std::move(s)), metrics_(metrics), profile_(profile) {
+Room::Room(RoomSettings s, Metrics& metrics, HotPaths paths)
+    : settings_(std::move(s)), metrics_(metrics), paths_(paths) {
     if (settings_.created_at.empty()) settings_.created_at = now_rfc3339();
     if (settings_.name.empty()) settings_.name = "Room " + settings_.id.substr(0, 8);
 }
@@ -198,7 +182,7 @@ void Room::durable_locked(MsgType type,
     }
     auto v1 = make_frame([&](std::string& s) { encode(s, std::nullopt); });
     fan_out_locked(nullptr, type, Delivery::Durable, 0,
-                   [&](bool want_seq) { return frame_for_recipient(want_seq ? v2 : v1, profile_.fanout); });
+                   [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? v2 : v1); });
 }
 
 void Room::publish_committed(std::uint64_t upto_seq) {
@@ -212,7 +196,7 @@ void Room::publish_committed(std::uint64_t upto_seq) {
         }
         log_locked(h.seq, h.type, h.v2);
         fan_out_locked(nullptr, h.type, Delivery::Durable, 0,
-                       [&](bool want_seq) { return frame_for_recipient(want_seq ? h.v2 : h.v1, profile_.fanout); });
+                       [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? h.v2 : h.v1); });
     }
 }
 
@@ -227,26 +211,22 @@ void Room::replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr
 
 void Room::relay(Participant& from, const ClientMessage& m) {
     const std::string& uid = from.user_id();
-    const bool dom = profile_.serialize == SerializeMode::Dom;
-    // Baseline: parse the payload into a DOM once, as the original's reader does.
-    std::optional<DomMessage> dm;
-    if (dom) dm.emplace(m.type, uid, m.payload);
-    auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) {
-        if (dm) s = dm->serialize(seq);
-        else encode_relay(s, m.type, uid, m.payload, seq);
-    };
+    // Prepared once per relay (the baseline parses the payload into a DOM here).
+    const auto prepared = paths_.encoding->prepare(m.type, uid, m.payload);
+    const bool per_recipient = paths_.encoding->per_recipient();
+    auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) { prepared->encode(s, seq); };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
-        durable_locked(m.type, encode, dom, m.type == MsgType::GraphOp ? &m.op : nullptr);
+        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr);
         return;
     }
-    // Volatile: not echoed; coalesced per sender and type in each queue (cursor:coalesce).
-    const std::uint64_t key = profile_.cursor == CursorMode::Coalesce ? coalesce_key(uid, m.type) : 0;
+    // Volatile: not echoed; a newer one may replace a queued one (the volatile policy).
+    const std::uint64_t key = paths_.volatiles->coalesce_key(uid, m.type);
     std::shared_ptr<const std::string> once;
-    if (!dom) once = make_frame([&](std::string& s) { encode(s, std::nullopt); });
+    if (!per_recipient) once = make_frame([&](std::string& s) { encode(s, std::nullopt); });
     std::lock_guard lock(mu_);
     fan_out_locked(&from, m.type, Delivery::Volatile, key, [&](bool) {
-        return dom ? make_frame([&](std::string& s) { encode(s, std::nullopt); }) : frame_for_recipient(once, profile_.fanout);
+        return per_recipient ? make_frame([&](std::string& s) { encode(s, std::nullopt); }) : paths_.fanout->for_recipient(once);
     });
 }
 
@@ -254,7 +234,7 @@ void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> 
     std::lock_guard lock(mu_);
     durable_locked(MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
         encode_update_bytes(s, update, seq);
-    }, profile_.serialize == SerializeMode::Dom, nullptr);
+    }, paths_.encoding->per_recipient(), nullptr);
 }
 
 void Room::request_state(Participant& to) {

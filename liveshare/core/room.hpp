@@ -12,7 +12,7 @@
 
 #include "metrics.hpp"
 #include "participant.hpp"
-#include "profile.hpp"
+#include "hot_paths.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/schema_state.hpp"
 
@@ -39,7 +39,7 @@ class DurableLog;
 
 class Room : public std::enable_shared_from_this<Room> {
 public:
-    Room(RoomSettings s, Metrics& metrics, const Profile& profile);
+    Room(RoomSettings s, Metrics& metrics, HotPaths paths);
     enum class JoinResult { Ok, Full };
     // Adds the participant (replacing one with the same user_id), queues AuthResult, the
     // state or the missed log entries, and SnapshotRecovery; tells the others.
@@ -95,7 +95,7 @@ private:
 
     RoomSettings settings_;
     Metrics& metrics_;
-    const Profile& profile_;
+    HotPaths paths_;
     mutable std::mutex mu_;
     std::vector<Member> members_;
     SchemaState state_;

@@ -33,7 +33,7 @@ std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::create(Room
     if (rooms_.size() >= cfg_.max_rooms) return {nullptr, Status::TooMany};
     if (s.max_users == 0 || s.max_users > cfg_.max_users_per_room) s.max_users = cfg_.max_users_per_room;
     s.log_entries = cfg_.seq_log_entries;
-    auto room = std::make_shared<Room>(std::move(s), metrics_, cfg_.profile);
+    auto room = std::make_shared<Room>(std::move(s), metrics_, paths_);
     if (durable_) {
         room->attach_durable_log(durable_);
         durable_->room_created(room->settings());

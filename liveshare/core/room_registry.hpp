@@ -8,13 +8,16 @@
 
 #include "config.hpp"
 #include "metrics.hpp"
+#include "hot_paths.hpp"
 #include "room.hpp"
 
 namespace liveshare {
 
 class RoomRegistry {
 public:
-    RoomRegistry(const ServerConfig& cfg, Metrics& metrics) : cfg_(cfg), metrics_(metrics) {}
+    // Throws std::invalid_argument when the profile names an unregistered variant.
+    RoomRegistry(const ServerConfig& cfg, Metrics& metrics)
+        : cfg_(cfg), metrics_(metrics), paths_(resolve_hot_paths(cfg.profile)) {}
     enum class Status { Found, Created, NotFound, TooMany, Exists };
 
     std::shared_ptr<Room> find(const std::string& id) const;
@@ -30,6 +33,7 @@ private:
     DurableLog* durable_ = nullptr;
     const ServerConfig& cfg_;
     Metrics& metrics_;
+    HotPaths paths_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;
 };

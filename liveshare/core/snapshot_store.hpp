@@ -2,11 +2,12 @@
 #pragma once
 #include <cstdint>
 #include <mutex>
+
+#include "sqlite.hpp"
 #include <optional>
 #include <string>
 #include <vector>
 
-struct sqlite3;
 
 namespace liveshare {
 
@@ -31,9 +32,8 @@ public:
     std::vector<StoredSnapshot> load_latest_per_room();
 
 private:
-    void exec(const char* sql);
     std::mutex mu_;
-    sqlite3* db_ = nullptr;
+    sqlite::Db db_;
     std::size_t keep_;
 };
 

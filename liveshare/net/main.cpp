@@ -3,8 +3,9 @@
 
 #include <csignal>
 
+#include "candidates.hpp"
 #include "config.hpp"
-#include "server.hpp"
+#include "net/server.hpp"
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
@@ -13,5 +14,7 @@ int main(int argc, char** argv) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    // The optimization candidates join the core's defaults before a --profile names them.
+    liveshare::register_optimizations();
     return liveshare::run_server(liveshare::parse_server_args(argc, argv));
 }

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "candidates.hpp"
+
 namespace liveshare {
 
 struct DomMessage::Impl {
@@ -36,6 +38,26 @@ std::string DomMessage::serialize(std::optional<std::uint64_t> seq) const {
     if (seq) msg.emplace("seq", *seq);
     msg.emplace("payload", impl_->payload);
     return boost::json::serialize(msg);
+}
+
+}  // namespace liveshare
+
+namespace liveshare {
+
+namespace {
+class DomPrepared final : public RelayEncoding::Prepared {
+public:
+    DomPrepared(MsgType t, std::string_view uid, std::string_view payload) : dom_(t, uid, payload) {}
+    void encode(std::string& out, std::optional<std::uint64_t> seq) const override { out = dom_.serialize(seq); }
+
+private:
+    DomMessage dom_;
+};
+}  // namespace
+
+std::unique_ptr<RelayEncoding::Prepared> DomEncoding::prepare(MsgType type, std::string_view uid,
+                                                              std::string_view payload) const {
+    return std::make_unique<DomPrepared>(type, uid, payload);
 }
 
 }  // namespace liveshare
