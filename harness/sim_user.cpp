@@ -431,8 +431,11 @@ void SimUser::handle(const char* data, std::size_t n) {
         }
         case MsgType::Error: {
             metrics.error("server error: " + msg_.code);
-            // Our durable sends are the only ones the server rejects out loud.
-            if (msg_.error.find("GraphOp") != std::string::npos) {
+            // A refused graph op was not applied: the others will not get it. Our server names
+            // the refused type; the original does not, so its text is the fallback.
+            const bool refused_op = msg_.rejected ? *msg_.rejected == MsgType::GraphOp
+                                                  : msg_.error.find("GraphOp") != std::string::npos;
+            if (refused_op && msg_.reason != liveshare::ErrorKind::Validation) {
                 ++metrics.durable_rejected;
                 sh_.room_accepted[room].fetch_sub(1);
             }

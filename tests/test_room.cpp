@@ -17,6 +17,7 @@ public:
     bool wants_seq() const override { return false; }
     void deliver(OutFrame f) override { queue_.push(std::move(f)); }
     void close_replaced() override { replaced = true; }
+    void close_for_resync(const std::string&) override { resync = true; }
     // The types queued so far, oldest first (as the writer would take them).
     std::vector<MsgType> drain() {
         std::vector<OutFrame> frames;
@@ -27,7 +28,7 @@ public:
         }
         return out;
     }
-    bool replaced = false;
+    bool replaced = false, resync = false;
 
 private:
     std::string id_;
@@ -94,6 +95,77 @@ TEST_F(RoomFixture, TheSameUserJoiningAgainReplacesTheOldConnection) {
     EXPECT_TRUE(a->replaced);
     EXPECT_FALSE(room->leave(a.get()));  // no longer the member: the room keeps a2 and b
     EXPECT_EQ(room->member_count(), 2u);
+}
+
+}  // namespace
+}  // namespace liveshare
+
+// ---- DurableLog: what reaches the members after a commit, and after the log gives up.
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "durable_log.hpp"
+
+namespace liveshare {
+namespace {
+
+struct DurableFixture : RoomFixture {
+    std::string path = (std::filesystem::temp_directory_path() /
+                        ("liveshare-test-oplog-" + std::to_string(getpid()) + "-" +
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db")).string();
+    std::unique_ptr<DurableLog> log;
+    void start(DurableLog::Retry retry) {
+        std::filesystem::remove(path);
+        log = std::make_unique<DurableLog>(path, metrics, retry);
+        room->attach_durable_log(log.get());
+        log->start();
+    }
+    void TearDown() override {
+        if (log) log->stop();
+        std::filesystem::remove(path);
+        std::filesystem::remove(path + "-wal");
+        std::filesystem::remove(path + "-shm");
+    }
+    // Waits (bounded, not timed: the condition decides) for the writer to finish a batch.
+    template <typename Cond>
+    bool eventually(Cond c) {
+        for (int i = 0; i < 5000 && !c(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return c();
+    }
+    const char* op = R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})";
+};
+
+TEST_F(DurableFixture, CommittedOpsAreEchoedAndSentToEveryone) {
+    start(DurableLog::Retry{});
+    relay(*a, op);
+    ASSERT_TRUE(eventually([&] { return metrics.durable_ops.load() == 1; }));
+    EXPECT_EQ(a->drain(), (std::vector<MsgType>{MsgType::GraphOp}));
+    EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::GraphOp}));
+    EXPECT_NE(room->state_json().find("33333333-3333-4333-8333-333333333333"), std::string::npos);
+}
+
+TEST_F(DurableFixture, WhenTheLogGivesUpTheOpsAreAbandonedOutLoudAndMembersResync) {
+    start(DurableLog::Retry{3, std::chrono::milliseconds(1)});
+    {
+        // Break the log underneath it: every commit now fails.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, "DROP TABLE ops", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+    }
+    relay(*a, op);
+    ASSERT_TRUE(eventually([&] { return metrics.durable_ops_abandoned.load() == 1; }));
+    EXPECT_EQ(metrics.durable_commit_failures.load(), 3u);
+    EXPECT_EQ(metrics.durable_ops.load(), 0u);
+    EXPECT_TRUE(a->resync);  // told, not left waiting for an echo that never comes
+    EXPECT_TRUE(b->resync);
+    EXPECT_TRUE(a->drain().empty());  // nothing unacknowledged was sent
+    EXPECT_TRUE(b->drain().empty());
+    EXPECT_EQ(room->state_json().find("33333333-3333-4333-8333-333333333333"), std::string::npos);
 }
 
 }  // namespace

@@ -31,7 +31,6 @@ struct ServerConfig {
     std::uint32_t idle_timeout_ms = 60000;  // websocket ping/pong keep-alive
     std::uint32_t snapshot_interval_ms = 25000;
     std::size_t snapshots_kept = 10;
-    std::size_t snapshot_max_bytes = 10u << 20;
     unsigned kdf_threads = 1;
     unsigned bcrypt_cost = 12;  // the original's cost  // password hashing runs here, never on the I/O threads
     // Rate limits (token buckets per connection, checked before auth as the original does).
@@ -48,8 +47,13 @@ struct ServerConfig {
     bool quiet = false;
 };
 
-// Parses argv; on --help prints usage and exits 0; on a bad flag prints why and exits 2.
-ServerConfig parse_server_args(int argc, char** argv);
+// The configuration argv asks for, or why it cannot be used (nothing printed, no exit).
+struct ParsedArgs {
+    ServerConfig cfg;
+    bool help = false;  // --help: print server_usage()
+    std::string error;  // empty when every flag was understood
+};
+ParsedArgs parse_server_args(int argc, const char* const* argv);
 std::string server_usage();
 
 }  // namespace liveshare

@@ -1,5 +1,7 @@
 #include "durable_log.hpp"
 
+#include "log.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -10,7 +12,9 @@
 
 namespace liveshare {
 
-DurableLog::DurableLog(const std::string& path, Metrics& metrics) : log_(path), metrics_(metrics) {}
+DurableLog::DurableLog(const std::string& path, Metrics& metrics) : DurableLog(path, metrics, Retry{}) {}
+DurableLog::DurableLog(const std::string& path, Metrics& metrics, Retry retry)
+    : log_(path), metrics_(metrics), retry_(retry) {}
 
 DurableLog::~DurableLog() { stop(); }
 
@@ -29,8 +33,8 @@ std::size_t DurableLog::restore(RoomRegistry& rooms) {
             Message m;
             std::string err;
             if (!parser.parse_server(op.frame, m, err)) {
-                std::fprintf(stderr, "liveshare-server: op %llu of room %s is unreadable (%s); stopped replaying it\n",
-                             static_cast<unsigned long long>(op.seq), r.room.c_str(), err.c_str());
+                log::line("op " + std::to_string(op.seq) + " of room " + r.room + " is unreadable (" + err +
+                          "); stopped replaying it");
                 break;
             }
             room->replay_committed(op.seq, m, std::make_shared<const std::string>(std::move(op.frame)));
@@ -89,28 +93,38 @@ void DurableLog::run() {
         records.reserve(ops.size());
         for (auto& p : ops) records.push_back({p.room->settings().id, p.seq, *p.frame});
         bool ok = false;
-        for (int attempt = 0; attempt < 1000 && !ok; ++attempt) {
+        for (int attempt = 0; attempt < retry_.attempts && !ok; ++attempt) {
             try {
                 log_.commit(rooms, records, prunes);
                 ok = true;
             } catch (const std::exception& e) {
                 // Nothing is released until it is on disk: clients wait rather than lose it.
                 metrics_.durable_commit_failures.fetch_add(1);
-                std::fprintf(stderr, "liveshare-server: op log commit failed (%s); retrying\n", e.what());
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                log::line(std::string("op log commit failed (") + e.what() + "); retrying");
+                std::this_thread::sleep_for(retry_.pause);
             }
+        }
+        // Release (or, when the log gave up, abandon) per room up to its highest seq, in order.
+        std::map<Room*, std::pair<std::shared_ptr<Room>, std::uint64_t>> upto;
+        for (auto& p : ops) {
+            auto& e = upto[p.room.get()];
+            e.first = p.room;
+            e.second = std::max(e.second, p.seq);
         }
         if (ok) {
             metrics_.durable_commits.fetch_add(1);
             metrics_.durable_ops.fetch_add(ops.size());
-            // Release per room up to the highest seq committed, in order.
-            std::map<Room*, std::pair<std::shared_ptr<Room>, std::uint64_t>> upto;
-            for (auto& p : ops) {
-                auto& e = upto[p.room.get()];
-                e.first = p.room;
-                e.second = std::max(e.second, p.seq);
-            }
             for (auto& [raw, e] : upto) e.first->publish_committed(e.second);
+        } else {
+            // The disk refused for the whole retry budget. These ops were never acknowledged
+            // (nothing is echoed before its commit), so they are not applied; every member of
+            // the affected rooms is told (closed with 4008) and resyncs, and a client resends
+            // what it never saw echoed. Counted, logged, never silent.
+            metrics_.durable_ops_abandoned.fetch_add(ops.size());
+            log::line("op log commit failed " + std::to_string(retry_.attempts) + " times: " + std::to_string(ops.size()) +
+                      " unacknowledged op(s) abandoned; members of " + std::to_string(upto.size()) +
+                      " room(s) closed with 4008 to resync");
+            for (auto& [raw, e] : upto) e.first->abandon_uncommitted(e.second, "op log commit failed: resync required");
         }
         lock.lock();
     }

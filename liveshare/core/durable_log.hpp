@@ -5,6 +5,7 @@
 // their rooms, which fan them out in seq order. At start the log is replayed on top of the
 // snapshots, so room state, seq numbers and the resume log survive a crash.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,7 +26,14 @@ struct RoomSettings;
 
 class DurableLog {
 public:
+    // A failed commit is retried `attempts` times, `pause` apart (100 s in all by default),
+    // before its ops are abandoned (see run()).
+    struct Retry {
+        int attempts = 1000;
+        std::chrono::milliseconds pause{100};
+    };
     DurableLog(const std::string& path, Metrics& metrics);  // throws std::runtime_error
+    DurableLog(const std::string& path, Metrics& metrics, Retry retry);
     ~DurableLog();
     DurableLog(const DurableLog&) = delete;
     DurableLog& operator=(const DurableLog&) = delete;
@@ -52,6 +60,7 @@ private:
     void run();
     OpLog log_;
     Metrics& metrics_;
+    Retry retry_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<RoomRecord> rooms_;

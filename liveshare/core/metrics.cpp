@@ -52,6 +52,7 @@ std::string Metrics::render() const {
     counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());
     counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", bytes_out.load());
     counter("liveshare_graphops_delayed_total", "Graph ops held for their throttle slot, then applied.", graphops_delayed.load());
+    counter("liveshare_durable_ops_abandoned_total", "Unacknowledged ops abandoned after the op log failed every retry (members closed with 4008).", durable_ops_abandoned.load());
     counter("liveshare_ws_reads_total", "Read calls on WebSocket client sockets.", ws_reads.load());
     counter("liveshare_ws_writes_total", "Write calls on WebSocket client sockets.", ws_writes.load());
     counter("liveshare_ws_messages_out_total", "Messages those writes carried (all frames, batches counted per message).", ws_messages_out.load());

@@ -37,6 +37,8 @@ public:
     Counter ws_reads{0}, ws_writes{0}, ws_messages_out{0};
     // Durability mode: group commits, ops committed, failed commits (retried).
     Counter durable_commits{0}, durable_ops{0}, durable_commit_failures{0};
+    // Ops the op log could not commit within its retry budget: not applied, rooms resynced.
+    Counter durable_ops_abandoned{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
     std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};

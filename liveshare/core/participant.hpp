@@ -17,6 +17,9 @@ public:
     virtual void deliver(OutFrame frame) = 0;
     // The same user_id joined from another connection: close this one (4001).
     virtual void close_replaced() = 0;
+    // The room lost state this client may hold (the op log gave up): close it with 4008 so it
+    // reconnects, takes the room's state and resends what was never echoed.
+    virtual void close_for_resync(const std::string& why) = 0;
 };
 
 }  // namespace liveshare

@@ -1,5 +1,7 @@
 #include "persister.hpp"
 
+#include "log.hpp"
+
 #include <chrono>
 #include <cstdio>
 
@@ -8,8 +10,8 @@
 namespace liveshare {
 
 Persister::Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics,
-                     std::uint32_t interval_ms, bool quiet)
-    : store_(store), rooms_(rooms), metrics_(metrics), interval_ms_(interval_ms), quiet_(quiet) {}
+                     std::uint32_t interval_ms)
+    : store_(store), rooms_(rooms), metrics_(metrics), interval_ms_(interval_ms) {}
 
 Persister::~Persister() { stop_and_flush(); }
 
@@ -20,8 +22,7 @@ std::size_t Persister::restore() {
         SchemaState state;
         std::string err;
         if (!parse_state(parser, s.state_json, state, err)) {
-            std::fprintf(stderr, "liveshare-server: snapshot %lld of room %s is unreadable (%s); skipped\n",
-                         static_cast<long long>(s.id), s.room_id.c_str(), err.c_str());
+            log::line("snapshot " + std::to_string(s.id) + " of room " + s.room_id + " is unreadable (" + err + "); skipped");
             continue;
         }
         RoomSettings rs{s.room_id, s.name, s.owner_id, s.password_hash, s.room_created_at};
@@ -65,7 +66,7 @@ void Persister::save(Room& room) {
         s.id = store_.save(s);
     } catch (const std::exception& e) {
         room.mark_dirty();  // try again next time rather than lose the change
-        std::fprintf(stderr, "liveshare-server: snapshot of room %s failed: %s\n", rs.id.c_str(), e.what());
+        log::line("snapshot of room " + rs.id + " failed: " + e.what());
         return;
     }
     metrics_.observe_snapshot_ms(

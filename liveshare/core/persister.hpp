@@ -16,8 +16,7 @@ namespace liveshare {
 
 class Persister {
 public:
-    Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics, std::uint32_t interval_ms,
-              bool quiet);
+    Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics, std::uint32_t interval_ms);
     ~Persister();
     // Recreates rooms and their state from the newest snapshot of each; returns the count.
     std::size_t restore();
@@ -34,7 +33,6 @@ private:
     RoomRegistry& rooms_;
     Metrics& metrics_;
     std::uint32_t interval_ms_;
-    bool quiet_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::shared_ptr<Room>> pending_;

@@ -200,6 +200,12 @@ void Room::publish_committed(std::uint64_t upto_seq) {
     }
 }
 
+void Room::abandon_uncommitted(std::uint64_t upto_seq, const std::string& why) {
+    std::lock_guard lock(mu_);
+    while (!held_.empty() && held_.front().seq <= upto_seq) held_.pop_front();
+    for (auto& m : members_) m.p->close_for_resync(why);
+}
+
 void Room::replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame) {
     std::lock_guard lock(mu_);
     if (seq <= published_seq_) return;

@@ -61,6 +61,9 @@ public:
     void attach_durable_log(DurableLog* log) { durable_ = log; }
     // The op log committed everything up to seq: apply, log and fan out those messages.
     void publish_committed(std::uint64_t upto_seq);
+    // The op log gave up on everything up to seq: those messages are dropped unapplied and
+    // every member is closed for a resync (told `why`).
+    void abandon_uncommitted(std::uint64_t upto_seq, const std::string& why);
     // At start: a committed message from the op log, applied on top of the snapshot.
     void replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame);
 

@@ -3,7 +3,6 @@
 #pragma once
 #include <boost/asio/thread_pool.hpp>
 
-#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,9 +31,6 @@ struct Context {
     std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
 
     explicit Context(const ServerConfig& c) : cfg(c), kdf(c.kdf_threads) {}
-    void log(const std::string& s) const {
-        if (!cfg.quiet) std::fprintf(stderr, "liveshare-server: %s\n", s.c_str());
-    }
 };
 
 }  // namespace liveshare

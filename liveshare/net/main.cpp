@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include "candidates.hpp"
 #include "config.hpp"
@@ -16,5 +17,14 @@ int main(int argc, char** argv) {
     }
     // The optimization candidates join the core's defaults before a --profile names them.
     liveshare::register_optimizations();
-    return liveshare::run_server(liveshare::parse_server_args(argc, argv));
+    const auto args = liveshare::parse_server_args(argc, argv);
+    if (args.help) {
+        std::fputs(liveshare::server_usage().c_str(), stdout);
+        return 0;
+    }
+    if (!args.error.empty()) {
+        std::fprintf(stderr, "liveshare-server: %s\n(see --help)\n", args.error.c_str());
+        return 2;
+    }
+    return liveshare::run_server(args.cfg);
 }

@@ -18,8 +18,10 @@
 #include "net/context.hpp"
 #include "net/corked_session.hpp"
 #include "net/session.hpp"
+#include "log.hpp"
 #include "password.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/json_write.hpp"
 #include "protocol/uuid.hpp"
 
 namespace liveshare {
@@ -100,7 +102,7 @@ private:
         if (ec) {
             if (ec == websocket::error::message_too_big) on_too_big();
             else if (ec == beast::error::timeout) ctx_.metrics.idle_timeouts.fetch_add(1);
-            else if (!is_harmless(ec)) ctx_.log("read: " + ec.message());
+            else if (!is_harmless(ec)) log::line("read: " + ec.message());
             on_disconnect();
             return;
         }
@@ -173,7 +175,7 @@ private:
         queue_.write_done();
         ctx_.metrics.queue_bytes_changed(static_cast<std::int64_t>(queue_.bytes()) - released, 0);
         if (ec) {
-            if (!is_harmless(ec)) ctx_.log("write: " + ec.message());
+            if (!is_harmless(ec)) log::line("write: " + ec.message());
             return;  // the read side sees the failure and cleans up
         }
         ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
@@ -280,6 +282,14 @@ private:
                              std::move(early_bytes));
     }
 
+    // {"error":"..."} with the text escaped (it may quote the client's own input).
+    static std::string error_json(std::string_view text) {
+        std::string out = "{\"error\":";
+        json::append_string(out, text);
+        out += "}\n";
+        return out;
+    }
+
     Response make_text(const http::request<http::string_body>& req, http::status st, std::string body,
                        const char* type = "text/plain") {
         Response res{st, req.version()};
@@ -330,7 +340,7 @@ private:
         RoomCreateRequest body;
         std::string err;
         if (!parse_room_create(req.body(), body, err))
-            return write(make_text(req, http::status::bad_request, "{\"error\":\"" + err + "\"}\n", "application/json"), req.keep_alive());
+            return write(make_text(req, http::status::bad_request, error_json(err), "application/json"), req.keep_alive());
         if (ctx_.rooms.find(id))
             return write(make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
         auto finish = [self = shared_from_this(), req = std::move(req), id, body](std::optional<std::string> hash) mutable {
@@ -352,7 +362,7 @@ private:
             try {
                 hash = hash_password(pw, self->ctx_.cfg.bcrypt_cost);
             } catch (const std::exception& e) {
-                self->ctx_.log(std::string("hash_password: ") + e.what());
+                log::line(std::string("hash_password: ") + e.what());
             }
             net::post(self->stream_.get_executor(), [finish = std::move(finish), hash = std::move(hash)]() mutable {
                 finish(std::move(hash));
@@ -401,7 +411,7 @@ private:
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
         if (ec) {
-            ctx_.log("accept: " + ec.message());  // e.g. out of file descriptors; keep serving
+            log::line("accept: " + ec.message());  // e.g. out of file descriptors; keep serving
         } else {
             beast::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
@@ -418,22 +428,22 @@ private:
 }  // namespace
 
 int run_server(const ServerConfig& cfg) {
+    log::set_quiet(cfg.quiet);
     Context ctx(cfg);
     if (!cfg.db_path.empty()) {
         try {
             ctx.store = std::make_unique<SnapshotStore>(cfg.db_path, cfg.snapshots_kept);
-            ctx.persister = std::make_unique<Persister>(*ctx.store, ctx.rooms, ctx.metrics,
-                                                        cfg.snapshot_interval_ms, cfg.quiet);
+            ctx.persister = std::make_unique<Persister>(*ctx.store, ctx.rooms, ctx.metrics, cfg.snapshot_interval_ms);
             if (cfg.durable) {
                 ctx.durable = std::make_unique<DurableLog>(cfg.db_path, ctx.metrics);
                 ctx.rooms.set_durable_log(ctx.durable.get());
                 ctx.persister->set_durable_log(ctx.durable.get());
             }
             std::size_t restored = ctx.persister->restore();
-            if (restored) ctx.log("restored " + std::to_string(restored) + " room(s) from " + cfg.db_path);
+            if (restored) log::line("restored " + std::to_string(restored) + " room(s) from " + cfg.db_path);
             if (ctx.durable) {
                 std::size_t ops = ctx.durable->restore(ctx.rooms);
-                ctx.log("durability mode: replayed " + std::to_string(ops) + " committed op(s) from the op log");
+                log::line("durability mode: replayed " + std::to_string(ops) + " committed op(s) from the op log");
                 ctx.durable->start();
             }
             ctx.persister->start();
@@ -453,7 +463,7 @@ int run_server(const ServerConfig& cfg) {
     // The first line of stdout is the bound port, so a parent can use --port=0.
     std::printf("%u\n", listener->port());
     std::fflush(stdout);
-    ctx.log("listening on " + cfg.address + ":" + std::to_string(listener->port()) + " with " +
+    log::line("listening on " + cfg.address + ":" + std::to_string(listener->port()) + " with " +
             std::to_string(cfg.threads) + " thread(s)");
     listener->run();
 
@@ -479,7 +489,7 @@ int run_server(const ServerConfig& cfg) {
     net::steady_timer grace(ioc);
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](beast::error_code, int sig) {
-        ctx.log(std::string("signal ") + std::to_string(sig) + ": closing sessions, flushing snapshots");
+        log::line(std::string("signal ") + std::to_string(sig) + ": closing sessions, flushing snapshots");
         listener->stop();
         std::vector<std::shared_ptr<Session>> live;
         {
@@ -502,7 +512,7 @@ int run_server(const ServerConfig& cfg) {
     for (auto& r : ctx.rooms.all()) r->clear_members();
     if (ctx.durable) ctx.durable->stop();  // commits what is queued before the last snapshots
     if (ctx.persister) ctx.persister->stop_and_flush();
-    ctx.log("stopped");
+    log::line("stopped");
     return 0;
 }
 

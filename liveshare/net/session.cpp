@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "log.hpp"
 #include "password.hpp"
 #include "protocol/codec.hpp"
 
@@ -56,6 +57,7 @@ void Session::deliver(OutFrame f) {
 }
 
 void Session::close_replaced() { close_soon(kCloseReplaced, "replaced by a newer connection"); }
+void Session::close_for_resync(const std::string& why) { close_soon(kCloseResyncRequired, why); }
 
 void Session::close_soon(std::uint16_t code, std::string reason) {
     net::post(ex_, [self = shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
@@ -84,7 +86,7 @@ bool Session::on_text(const char* data, std::size_t n) {
     std::string err;
     if (!thread_parser().parse_client(data, n, msg, err)) {
         ctx_.metrics.drop(DropReason::InvalidMessage);
-        send_error("invalid_message", err);
+        reject(ErrorKind::Validation, err);
         return true;
     }
     ctx_.metrics.count_in(msg.type);
@@ -96,8 +98,8 @@ bool Session::on_text(const char* data, std::size_t n) {
     try {
         return dispatch(data, n);
     } catch (const std::exception& e) {
-        ctx_.log(std::string("message failed: ") + e.what());
-        send_error("internal_error", std::string(to_string(msg.type)) + " failed on the server; not applied");
+        log::line(std::string("message failed: ") + e.what());
+        reject(ErrorKind::Failed, std::string(to_string(msg.type)) + " failed on the server; not applied", msg.type);
         return true;
     }
 }
@@ -142,10 +144,11 @@ bool Session::dispatch(const char* data, std::size_t n) {
             // small queue; only past that bound is an op refused, out loud.
             if (held_ops_.size() >= ctx_.cfg.graphop_queue) {
                 ctx_.metrics.drop(DropReason::GraphOpThrottled);
-                send_error("internal_error", "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
-                                                 " ops waiting for their slot (one per " +
-                                                 std::to_string(ctx_.cfg.graphop_min_interval_ms) +
-                                                 " ms per connection); op not applied, resend it");
+                reject(ErrorKind::Throttled,
+                       "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
+                           " ops waiting for their slot (one per " + std::to_string(ctx_.cfg.graphop_min_interval_ms) +
+                           " ms per connection); op not applied, resend it",
+                       MsgType::GraphOp);
                 break;
             }
             ctx_.metrics.graphops_delayed.fetch_add(1, std::memory_order_relaxed);
@@ -192,11 +195,11 @@ bool Session::take_token(MsgType t) {
 bool Session::handle_auth() {
     ClientMessage& msg = thread_message();
     if (authed_ || auth_pending_) {
-        send_error("invalid_message", "already authenticated");
+        reject(ErrorKind::Validation, "already authenticated", MsgType::Auth);
         return true;
     }
     if (msg.username.size() > 256) {
-        send_error("invalid_message", "payload.username: at most 256 bytes");
+        reject(ErrorKind::Validation, "payload.username: at most 256 bytes", MsgType::Auth);
         return true;
     }
     auto [room, status] = ctx_.rooms.get_or_create(room_id_);
@@ -247,18 +250,18 @@ void Session::fail_auth(const char* error) {
 
 void Session::reject_unauthenticated() {
     ctx_.metrics.drop(DropReason::NotAuthenticated);
-    send_error("not_authenticated", "send Auth first");
+    reject(ErrorKind::NotAuthenticated, "send Auth first");
 }
 
 void Session::reject_rate(MsgType t) {
     ctx_.metrics.drop(DropReason::RateLimited);
     std::string what = std::string("Rate limit exceeded: ") + to_string(t) + " rejected";
     if (delivery_of(t) == Delivery::Durable) what += ", not applied; resend it later";
-    send_error("internal_error", what);
+    reject(ErrorKind::RateLimited, what, t);
 }
 
-void Session::send_error(const char* code, const std::string& message) {
-    send_control(MsgType::Error, [&](std::string& s) { encode_error(s, code, message); });
+void Session::reject(ErrorKind kind, const std::string& message, std::optional<MsgType> rejected) {
+    send_control(MsgType::Error, [&](std::string& s) { encode_error(s, kind, message, rejected); });
 }
 
 template <typename Encode>

@@ -31,6 +31,7 @@ public:
     bool wants_seq() const override { return wants_seq_; }
     void deliver(OutFrame f) override;
     void close_replaced() override;
+    void close_for_resync(const std::string& why) override;
 
     // Any thread: close with this code once the session's strand gets to it.
     void close_soon(std::uint16_t code, std::string reason);
@@ -69,7 +70,8 @@ private:
     void fail_auth(const char* error);
     void reject_unauthenticated();
     void reject_rate(MsgType t);
-    void send_error(const char* code, const std::string& message);
+    // An Error of this kind; `rejected` names the refused message's type when there is one.
+    void reject(ErrorKind kind, const std::string& message, std::optional<MsgType> rejected = std::nullopt);
     template <typename Encode>
     void send_control(MsgType type, Encode&& enc);
 

@@ -12,7 +12,6 @@
 namespace liveshare {
 
 // The subprotocols a client may offer (one is selected): seq numbers, plus batch frames.
-inline constexpr std::string_view kSubprotocolV2Batch = "liveshare.v2+batch";
 
 // Joins complete JSON messages into one array frame: [m1,m2,...].
 void append_batch(std::string& out, const std::vector<std::shared_ptr<const std::string>>& frames);

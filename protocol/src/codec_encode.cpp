@@ -146,12 +146,18 @@ void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
     out += "}}";
 }
 
-void encode_error(std::string& out, std::string_view code, std::string_view message) {
+void encode_error(std::string& out, ErrorKind kind, std::string_view message, std::optional<MsgType> rejected) {
     open_message(out, MsgType::Error, std::nullopt);
     out += "\"code\":";
-    json::append_string(out, code);
+    json::append_string(out, error_code(kind));
     out += ",\"message\":";
     json::append_string(out, message);
+    out += ",\"reason\":";
+    json::append_string(out, error_reason(kind));
+    if (rejected) {
+        out += ",\"rejected\":";
+        json::append_string(out, to_string(*rejected));
+    }
     out += "}}";
 }
 

@@ -521,7 +521,7 @@ bool read_room_info(od::value& v, Message& m, std::string& err) {
 enum class Slot : std::uint8_t {
     UserId, Username, Password, LastSeq, Bytes, Op, State, Awareness, Position, Zoom, Active,
     NodeId, Target, OptTarget, Requester, Success, AuthError, RoomInfo, Code, ErrMessage,
-    SnapshotId, ElementCount, CreatedAt
+    SnapshotId, ElementCount, CreatedAt, Reason, Rejected
 };
 struct FieldSpec {
     std::string_view key;
@@ -558,7 +558,8 @@ constexpr FieldSpec kUserJoined[] = {{"user_id", Slot::UserId, true}, {"username
 constexpr FieldSpec kUserLeft[] = {{"user_id", Slot::UserId, true}};
 constexpr FieldSpec kSnapshot[] = {{"snapshot_id", Slot::SnapshotId, true}, {"snapshot_data", Slot::Bytes, true},
                                    {"element_count", Slot::ElementCount, true}, {"created_at", Slot::CreatedAt, true}};
-constexpr FieldSpec kError[] = {{"code", Slot::Code, true}, {"message", Slot::ErrMessage, true}};
+constexpr FieldSpec kError[] = {{"code", Slot::Code, true}, {"message", Slot::ErrMessage, true}, {"reason", Slot::Reason, false},
+                                 {"rejected", Slot::Rejected, false}};
 
 // The payload fields of a message type in one direction; empty for the unit variants.
 Spec payload_spec(MsgType t, bool from_server) {
@@ -628,6 +629,19 @@ bool read_slot(od::value& v, Slot slot, Message& m, const Path& fp, std::string&
         case Slot::SnapshotId: return read_uuid(v, m.snapshot_id, fp, err);
         case Slot::ElementCount: return read_u64(v, m.element_count, fp, err);
         case Slot::CreatedAt: return read_string(v, m.created_at, fp, err);
+        case Slot::Reason: {
+            // Our extension: a string; one this build does not know is kept as no reason.
+            std::string r;
+            if (!read_string(v, r, fp, err)) return false;
+            m.reason = error_kind_of(r);
+            return true;
+        }
+        case Slot::Rejected: {
+            std::string t;
+            if (!read_string(v, t, fp, err)) return false;
+            if (auto type = msg_type_from(t)) m.rejected = *type;
+            return true;
+        }
     }
     return validate_any(v, 1, fp, err);
 }

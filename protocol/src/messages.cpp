@@ -50,4 +50,30 @@ RateClass rate_class_of(MsgType t) {
     }
 }
 
+std::string_view error_code(ErrorKind k) {
+    switch (k) {
+        case ErrorKind::Validation: return "invalid_message";
+        case ErrorKind::NotAuthenticated: return "not_authenticated";
+        default: return "internal_error";
+    }
+}
+
+std::string_view error_reason(ErrorKind k) {
+    switch (k) {
+        case ErrorKind::Validation: return "invalid_message";
+        case ErrorKind::NotAuthenticated: return "not_authenticated";
+        case ErrorKind::RateLimited: return "rate_limited";
+        case ErrorKind::Throttled: return "graphop_throttled";
+        case ErrorKind::Failed: return "failed";
+    }
+    return "failed";
+}
+
+std::optional<ErrorKind> error_kind_of(std::string_view reason) {
+    for (auto k : {ErrorKind::Validation, ErrorKind::NotAuthenticated, ErrorKind::RateLimited, ErrorKind::Throttled,
+                   ErrorKind::Failed})
+        if (error_reason(k) == reason) return k;
+    return std::nullopt;
+}
+
 }  // namespace liveshare

@@ -37,6 +37,8 @@ struct Message {
     SchemaState state;                // GraphState, GraphStateResponse
     bool success = false;             // AuthResult
     std::string code, error;          // Error code/message; AuthResult error
+    std::optional<ErrorKind> reason;  // Error: our extension, when the server sent a known one
+    std::optional<MsgType> rejected;  // Error: our extension, the type of the refused message
     std::uint64_t user_count = 0;     // AuthResult room_info
     std::string snapshot_id, created_at;  // SnapshotRecovery
     std::uint64_t element_count = 0;
@@ -101,7 +103,10 @@ void encode_request_graph_state(std::string& out, std::string_view requester_id)
 void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
                               std::string_view snapshot_data, std::uint64_t element_count,
                               std::string_view created_at);
-void encode_error(std::string& out, std::string_view code, std::string_view message);
+// Error {code, message, reason, rejected?}: the kind's original code, its reason and the type
+// of the refused message (extensions the original's clients ignore).
+void encode_error(std::string& out, ErrorKind kind, std::string_view message,
+                  std::optional<MsgType> rejected = std::nullopt);
 void encode_pong(std::string& out);
 
 // ---- client -> server encoders (the harness and tests use them) ----

@@ -31,6 +31,23 @@ RateClass rate_class_of(MsgType t);
 // The optional extension a client negotiates as a WebSocket subprotocol: durable messages
 // carry a per-room "seq" and Auth may carry "last_seq" to resume. Others see the original.
 inline constexpr std::string_view kSubprotocolV2 = "liveshare.v2";
+// The batching extension (array frames), offered beside liveshare.v2.
+inline constexpr std::string_view kSubprotocolV2Batch = "liveshare.v2+batch";
+
+// Why the server refused a message. On the wire an Error carries the original's `code`
+// (rate limits and throttles share internal_error there) and, as an extension that the
+// original's clients ignore, this kind as `reason`, so a client need not read the message text.
+enum class ErrorKind : std::uint8_t {
+    Validation,        // invalid_message: the message does not parse or breaks a limit
+    NotAuthenticated,  // not_authenticated: a message before Auth
+    RateLimited,       // internal_error: the token bucket of its class was empty
+    Throttled,         // internal_error: a graph op beyond the throttle's hold queue
+    Failed,            // internal_error: the server failed to handle it
+};
+std::string_view error_code(ErrorKind k);    // the original's code
+std::string_view error_reason(ErrorKind k);  // "invalid_message", "not_authenticated", "rate_limited", "graphop_throttled", "failed"
+// The kind a reason names; nullopt for anything else (an older server, the original).
+std::optional<ErrorKind> error_kind_of(std::string_view reason);
 
 // Close codes (application range 4000-4999).
 inline constexpr std::uint16_t kCloseReplaced = 4001;      // same user_id connected again

@@ -1,0 +1,77 @@
+// Server flag parsing and the token bucket, without a server process.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <vector>
+
+#include "config.hpp"
+#include "rate_limiter.hpp"
+
+namespace liveshare {
+namespace {
+
+ParsedArgs parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "liveshare-server");
+    return parse_server_args(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Config, EqualsAndSpaceFormsAndSwitches) {
+    auto a = parse({"--port=0", "--threads", "3", "--quiet", "--db", "", "--rate-low=5/2.5"});
+    ASSERT_EQ(a.error, "");
+    EXPECT_EQ(a.cfg.port, 0);
+    EXPECT_EQ(a.cfg.threads, 3u);
+    EXPECT_TRUE(a.cfg.quiet);
+    EXPECT_EQ(a.cfg.db_path, "");
+    EXPECT_EQ(a.cfg.rate_low.burst, 5);
+    EXPECT_EQ(a.cfg.rate_low.per_second, 2.5);
+    // A switch takes no value from the next argument, but takes one written with '='.
+    a = parse({"--quiet", "--require-rest-create=0"});
+    ASSERT_EQ(a.error, "");
+    EXPECT_FALSE(a.cfg.require_rest_create);
+    a = parse({"--quiet=false"});
+    EXPECT_FALSE(a.cfg.quiet);
+}
+
+TEST(Config, UnknownFlagNamesTheNearestKnownOne) {
+    auto a = parse({"--thread=2"});
+    EXPECT_NE(a.error.find("unknown flag --thread"), std::string::npos) << a.error;
+    EXPECT_NE(a.error.find("did you mean --threads?"), std::string::npos) << a.error;
+    a = parse({"--zzzzzzzz=1"});
+    EXPECT_EQ(a.error, "unknown flag --zzzzzzzz");
+}
+
+TEST(Config, BadValuesAreErrorsNotExits) {
+    EXPECT_EQ(parse({"--port=http"}).error, "bad value 'http' for --port");
+    EXPECT_EQ(parse({"--port"}).error, "--port needs a value");
+    EXPECT_EQ(parse({"--rate-volatile=5"}).error, "--rate-volatile wants BURST/PER_SECOND");
+    EXPECT_NE(parse({"--quiet=maybe"}).error.find("is on or off"), std::string::npos);
+    EXPECT_NE(parse({"--durability=sometimes"}).error.find("none or group"), std::string::npos);
+    EXPECT_EQ(parse({"--durability=group", "--db="}).error, "--durability=group needs a database (--db=PATH)");
+    EXPECT_EQ(parse({"stray"}).error, "unexpected argument 'stray'");
+    EXPECT_TRUE(parse({"--help"}).help);
+}
+
+TEST(TokenBucket, BurstThenRefillAtTheRate) {
+    using C = TokenBucket::Clock;
+    TokenBucket b({3, 10});  // 3 at once, then 10 per second
+    const auto t0 = C::now();
+    EXPECT_TRUE(b.try_take(t0));
+    EXPECT_TRUE(b.try_take(t0));
+    EXPECT_TRUE(b.try_take(t0));
+    EXPECT_FALSE(b.try_take(t0));                                   // empty
+    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(50)));   // half a token back
+    EXPECT_TRUE(b.try_take(t0 + std::chrono::milliseconds(160)));   // one token back
+    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(160)));
+    // Refill stops at the burst.
+    const auto later = t0 + std::chrono::seconds(60);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.try_take(later)) << i;
+    EXPECT_FALSE(b.try_take(later));
+}
+
+TEST(TokenBucket, ZeroRateMeansNoLimit) {
+    TokenBucket b({0, 0});
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(b.try_take());
+}
+
+}  // namespace
+}  // namespace liveshare
