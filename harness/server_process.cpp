@@ -1,5 +1,7 @@
 #include "server_process.hpp"
 
+#include "subprocess.hpp"
+
 #include <pthread.h>
 #include <time.h>
 
@@ -158,28 +160,13 @@ ProcessSampler::Summary ProcessSampler::summary() const {
 ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
                              std::chrono::milliseconds start_timeout, const ServerLaunch& launch)
     : address_(launch.address) {
-    int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
-        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
     std::vector<std::string> argv_s = launch.prefix;
     argv_s.insert(argv_s.end(), {binary, "--port=" + std::to_string(launch.port), "--address=" + launch.address});
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid_ == 0) {
-        dup2(out_pipe[1], STDOUT_FILENO);
-        dup2(err_pipe[1], STDERR_FILENO);
-        execv(argv[0], argv.data());
-        std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
-        _exit(127);
-    }
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    stdout_fd_ = out_pipe[0];
-    int err_fd = err_pipe[0];
+    const Spawned child = spawn(argv_s);
+    pid_ = child.pid;
+    stdout_fd_ = child.stdout_fd;
+    int err_fd = child.stderr_fd;
     // The first stdout line is the bound port.
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + start_timeout;
