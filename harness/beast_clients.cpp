@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -31,18 +32,14 @@ using Clock = std::chrono::steady_clock;
 using liveshare::MsgType;
 
 Endpoint parse_ws_url(const std::string& url) {
-    std::string_view s = url;
-    if (s.starts_with("ws://")) s.remove_prefix(5);
-    else throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
-    if (auto slash = s.find('/'); slash != std::string_view::npos) s = s.substr(0, slash);
-    auto colon = s.rfind(':');
-    if (colon == std::string_view::npos) throw std::invalid_argument("target needs a port: '" + url + "'");
-    Endpoint ep{std::string(s.substr(0, colon)), 0};
-    auto p = s.substr(colon + 1);
-    auto r = std::from_chars(p.data(), p.data() + p.size(), ep.port);
-    if (r.ec != std::errc{} || r.ptr != p.data() + p.size() || ep.port == 0)
-        throw std::invalid_argument("bad port in '" + url + "'");
-    return ep;
+    auto u = boost::urls::parse_uri(url);
+    if (!u) throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "' (" + u.error().message() + ")");
+    if (u->scheme() != "ws") throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
+    if (!u->has_port()) throw std::invalid_argument("target needs a port: '" + url + "'");
+    if (u->port_number() == 0) throw std::invalid_argument("bad port in '" + url + "'");
+    // An IPv6 literal keeps no brackets: it is handed to the resolver as an address.
+    std::string host = u->host_address();
+    return {host, u->port_number()};
 }
 
 HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
 
 #include <chrono>
 #include <functional>
@@ -228,10 +229,9 @@ private:
             return;
         }
         auto req = parser_->release();
-        std::string target(req.target());
         if (websocket::is_upgrade(req)) {
-            std::string id = target.starts_with("/room/") ? target.substr(6) : "";
-            if (auto q = id.find('?'); q != std::string::npos) id.resize(q);
+            const auto path = path_segments(req.target());
+            const std::string id = path.size() == 2 && path[0] == "room" ? path[1] : "";
             if (!is_valid_room_id(id)) return write(make_text(req, http::status::not_found, "unknown WebSocket path: use /room/{uuid}\n"), false);
             if (ctx_.metrics.connections.load() >= static_cast<std::int64_t>(ctx_.cfg.max_connections)) {
                 ctx_.metrics.connections_rejected.fetch_add(1);
@@ -301,9 +301,19 @@ private:
         return res;
     }
 
+    // The decoded path segments of a request target ("/room/ID/info" -> room, ID, info); none
+    // for a target that is not an origin-form URL.
+    static std::vector<std::string> path_segments(std::string_view target) {
+        std::vector<std::string> out;
+        auto u = boost::urls::parse_origin_form(target);
+        if (!u) return out;
+        for (auto seg : u->segments()) out.push_back(seg);
+        return out;
+    }
+
     void handle(http::request<http::string_body> req) {
-        std::string target(req.target());
-        if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
+        const auto path = path_segments(req.target());
+        const std::string target = path.size() == 1 ? "/" + path[0] : "";
         const auto method = req.method();
         if (target == "/healthz" && method == http::verb::get) {
             std::string body = "{\"status\":\"ok\",\"connections\":" + std::to_string(ctx_.metrics.connections.load()) +
@@ -312,13 +322,13 @@ private:
         }
         if (target == "/metrics" && method == http::verb::get)
             return write(make_text(req, http::status::ok, ctx_.metrics.render(), "text/plain; version=0.0.4"), req.keep_alive());
-        if (target == "/room" || target.starts_with("/room/")) {
-            std::string rest = target.size() > 6 ? target.substr(6) : "";
-            if (method == http::verb::post && (target == "/room" || is_valid_room_id(rest)))
-                return create_room(std::move(req), rest.empty() ? random_uuid() : rest);
-            if (method == http::verb::get && rest.size() == 41 && rest.ends_with("/info") &&
-                is_valid_room_id(rest.substr(0, 36))) {
-                auto room = ctx_.rooms.find(rest.substr(0, 36));
+        if (!path.empty() && path[0] == "room") {
+            // POST /room, POST /room/{uuid}, GET /room/{uuid}/info
+            if (method == http::verb::post && path.size() == 1) return create_room(std::move(req), random_uuid());
+            if (method == http::verb::post && path.size() == 2 && is_valid_room_id(path[1]))
+                return create_room(std::move(req), path[1]);
+            if (method == http::verb::get && path.size() == 3 && path[2] == "info" && is_valid_room_id(path[1])) {
+                auto room = ctx_.rooms.find(path[1]);
                 if (!room) return write(make_text(req, http::status::not_found, "{\"error\":\"Room not found\"}\n", "application/json"), req.keep_alive());
                 return write(make_text(req, http::status::ok, info_json(*room), "application/json"), req.keep_alive());
             }

@@ -5,6 +5,7 @@ distribution when both samples are small and have no ties, otherwise the normal
 approximation with the tie correction and a continuity correction (scipy's defaults).
 """
 import math
+import statistics
 from functools import lru_cache
 
 
@@ -72,15 +73,11 @@ def mann_whitney_u(a, b):
 
 
 def median(values):
-    s = sorted(values)
-    n = len(s)
-    if n == 0:
-        return float("nan")
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
+    """statistics.median, NaN for no values (a side without repetitions)."""
+    return statistics.median(values) if values else float("nan")
 
 
 def geomean(values):
+    """statistics.geometric_mean of the positive values, NaN when there are none."""
     vals = [v for v in values if v > 0]
-    if not vals:
-        return float("nan")
-    return math.exp(sum(math.log(v) for v in vals) / len(vals))
+    return statistics.geometric_mean(vals) if vals else float("nan")
