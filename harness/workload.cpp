@@ -146,7 +146,7 @@ bool UserScript::next_seed(Planned& out) {
     return true;
 }
 
-// The client mix of PROTOCOL.md: half the users move the mouse (Awareness with a cursor at
+// The client mix of docs/protocol.md: half the users move the mouse (Awareness with a cursor at
 // 50 Hz, in 2 s bursts with 1 s pauses), every user edits 1-5 graph ops per second (mostly
 // MoveTable, every fourth an UpdateColumn), drags a table every 1-3 s, and changes idle state
 // every 5-15 s.

@@ -37,7 +37,6 @@ public:
                liveshare::NodeId node_id, std::string table_uuid, std::uint64_t seed);
     // The next message in intended-time order; false when the user has nothing more to send.
     bool next(Planned& out);
-    std::uint64_t durable_planned() const { return durable_seq_; }
 
 private:
     bool next_seed(Planned& out);

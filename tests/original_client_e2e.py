@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End to end: a client of the original, written from PROTOCOL.md alone, against the real server.
+"""End to end: a client of the original, written from docs/protocol.md alone, against the real server.
 
 It speaks no liveshare.v2, uses numeric node and edge ids, joins by the original's flow
 (Auth, then RequestGraphState), builds tables, columns and relationships with one op of every

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A small relay that behaves like the original server, written from PROTOCOL.md's type table.
+"""A small relay that behaves like the original server, written from the type table of docs/protocol.md.
 
 Not our server and not our codec: it lets a test run the harness against something that speaks
 only the original's protocol (no liveshare.v2, no seq, no server state), with the original's

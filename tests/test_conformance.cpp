@@ -1,4 +1,4 @@
-// The conformance corpus (tests/conformance/, written from PROTOCOL.md's type table by
+// The conformance corpus (tests/conformance/, written from the type table of docs/protocol.md by
 // generate.py, not by our codec): every valid client message must pass the server's codec and
 // every valid server message the harness's parser; every invalid one must be refused with an
 // error that names the field ("<path>: <what>").
@@ -58,7 +58,7 @@ TEST(Conformance, CorpusCoversEveryVariantBothWays) {
     auto corpus = load_corpus();
     std::set<std::string> client, server;
     for (const auto& c : corpus) (c.from_server ? server : client).insert(c.type);
-    // Every client message of PROTOCOL.md but Auth... Ping, and every server message.
+    // Every client message of docs/protocol.md but Auth... Ping, and every server message.
     for (MsgType t : {MsgType::Auth, MsgType::SyncStep1, MsgType::SyncStep2, MsgType::Update, MsgType::Awareness,
                       MsgType::GraphOp, MsgType::CursorMove, MsgType::IdleStatus, MsgType::UserViewport,
                       MsgType::TableDragStart, MsgType::TableDragEnd, MsgType::RequestGraphState,

@@ -86,7 +86,7 @@ TEST(LoadHarness, UnreachableTargetIsReportedNotHung) {
     EXPECT_GE(r.metrics.error_count, 3u);
 }
 
-// The harness against a relay written from PROTOCOL.md's type table alone (original_relay.py):
+// The harness against a relay written from the type table of docs/protocol.md alone (original_relay.py):
 // no liveshare.v2, the original's join flow with its O(N^2) state sync, no server state. The
 // relay refuses whatever fails the original's types, so a clean run means everything the
 // harness sent was valid, and that it read everything the relay sent.

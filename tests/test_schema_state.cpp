@@ -1,4 +1,4 @@
-// Last-writer-wins schema state: the rules of PROTOCOL.md, and convergence.
+// Last-writer-wins schema state: the rules of docs/protocol.md, and convergence.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -23,7 +23,7 @@ void open_message(std::string& out, MsgType type, std::optional<std::uint64_t> s
 void encode_relay(std::string& out, MsgType type, std::string_view user_id,
                   std::string_view raw_payload, std::optional<std::uint64_t> seq) {
     open_message(out, type, seq);
-    // The original relays Update and SyncStep without the sender (PROTOCOL.md's type table).
+    // The original relays Update and SyncStep without the sender (the type table of docs/protocol.md).
     const bool with_sender = type != MsgType::Update && type != MsgType::SyncStep1 && type != MsgType::SyncStep2;
     if (with_sender) {
         out += "\"user_id\":";

@@ -1,5 +1,5 @@
 // Parsing of protocol messages: simdjson on-demand, validated against the original's exact
-// types (PROTOCOL.md), errors as "<path>: <what>". Encoding is in codec_encode.cpp.
+// types (docs/protocol.md), errors as "<path>: <what>". Encoding is in codec_encode.cpp.
 #include "protocol/codec.hpp"
 
 #include <simdjson.h>
@@ -17,7 +17,7 @@ namespace od = simdjson::ondemand;
 
 namespace {
 
-// Deeper than any message of PROTOCOL.md; bounds the walk over fields we do not interpret.
+// Deeper than any message of docs/protocol.md; bounds the walk over fields we do not interpret.
 constexpr int kMaxDepth = 64;
 
 // After the root value is consumed, a location still inside the input means trailing bytes.
@@ -517,7 +517,7 @@ bool read_room_info(od::value& v, Message& m, std::string& err) {
     });
 }
 
-// Where a payload field goes; each slot has one JSON type (PROTOCOL.md's type table).
+// Where a payload field goes; each slot has one JSON type (the type table of docs/protocol.md).
 enum class Slot : std::uint8_t {
     UserId, Username, Password, LastSeq, Bytes, Op, State, Awareness, Position, Zoom, Active,
     NodeId, Target, OptTarget, Requester, Success, AuthError, RoomInfo, Code, ErrMessage,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the conformance corpus from PROTOCOL.md's type table (the original's serde types).
+"""Writes the conformance corpus from the type table of docs/protocol.md (the original's serde types).
 
 One file per message variant and direction: client/<Type>.json (what the original server
 accepts) and server/<Type>.json (what the original server emits). Each file holds

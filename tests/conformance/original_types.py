@@ -1,4 +1,4 @@
-"""PROTOCOL.md's "Exact field types" (the original's serde definitions) as data, and a checker.
+"""docs/protocol.md's field types (the original's serde definitions) as data, and a checker.
 
 Written from the type table alone, never from our codec, so that the conformance corpus
 (generate.py), the original-like client (tests/original_client_e2e.py) and the relay written

@@ -1,4 +1,9 @@
-// Message types of PROTOCOL.md and how the server treats each (delivery and rate class).
+// Message types of docs/protocol.md and how the server treats each (delivery and rate class).
+//
+// "The original", in comments throughout this code, is the LiveShare server this project
+// replaces and measures: the Rust (axum + tokio) collaboration server of the ArchiSchema
+// schema designer (c0st1nus/Archischema, src/core/liveshare/). Its wire protocol, types and
+// behaviour are written down in docs/protocol.md; a client of it must work against ours.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -24,7 +29,7 @@ inline std::size_t index_of(MsgType t) { return static_cast<std::size_t>(t); }
 enum class Delivery : std::uint8_t { Durable, Volatile, Control };
 Delivery delivery_of(MsgType t);
 
-// Token-bucket class of PROTOCOL.md's rate limits.
+// Token-bucket class of docs/protocol.md's rate limits.
 enum class RateClass : std::uint8_t { Volatile, Low, Critical };
 RateClass rate_class_of(MsgType t);
 

@@ -8,7 +8,7 @@
 
 namespace liveshare {
 
-// Diagram node and edge ids: unsigned 32-bit JSON numbers on the wire (PROTOCOL.md's u32).
+// Diagram node and edge ids: unsigned 32-bit JSON numbers on the wire (docs/protocol.md's u32).
 using NodeId = std::uint32_t;
 
 struct Vec2 {

@@ -1,4 +1,4 @@
-// UUID text: random (version 4) ids, and the hyphenated form PROTOCOL.md's `Uuid` fields take.
+// UUID text: random (version 4) ids, and the hyphenated form docs/protocol.md's `Uuid` fields take.
 #pragma once
 #include <cctype>
 #include <cstdint>
