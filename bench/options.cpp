@@ -1,9 +1,12 @@
 #include "options.hpp"
 
+#include "cli.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
 namespace bench {
 
@@ -42,7 +45,7 @@ std::string options_usage() {
 
 namespace {
 [[noreturn]] void die(const std::string& m) {
-    std::fprintf(stderr, "bench: %s\n%s", m.c_str(), options_usage().c_str());
+    std::fprintf(stderr, "bench: %s\n(see --help)\n", m.c_str());
     std::exit(2);
 }
 double num(std::string_view flag, const std::string& v) {
@@ -51,75 +54,79 @@ double num(std::string_view flag, const std::string& v) {
     if (v.empty() || *end) die("bad number for --" + std::string(flag) + ": '" + v + "'");
     return d;
 }
+std::vector<std::string> list(const std::string& v, char sep) {
+    std::vector<std::string> out;
+    std::istringstream in(v);
+    for (std::string f; std::getline(in, f, sep);)
+        if (!f.empty()) out.push_back(f);
+    return out;
+}
+
+// Our flags; switches take no value (or =0|1). Google Benchmark's own flags pass through.
+const std::vector<liveshare::cli::FlagSpec>& known() {
+    static const std::vector<liveshare::cli::FlagSpec> k = {
+        {"target"}, {"rooms"}, {"rest_header"}, {"server"}, {"server_flags"}, {"users"}, {"room_size"},
+        {"warmup_s"}, {"duration_s"}, {"drain_s"}, {"long", true}, {"server_threads"}, {"generator_threads"},
+        {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"},
+        {"criteria_exit", true}, {"criteria_report_only"}, {"no_progress", true}, {"seed"}, {"profiles"},
+        {"client_batch", true}, {"client_deflate", true}, {"netsim_users"}, {"netsim_jitter_ms"},
+        {"loss_model", true}, {"fixed_iterations"}};
+    return k;
+}
 }  // namespace
 
 void parse_options(int& argc, char** argv) {
     Options& o = options();
-    int out = 1;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::fputs(options_usage().c_str(), stdout);
-            argv[out++] = argv[i];  // let Google Benchmark print its part too
-            continue;
-        }
-        if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console") o.reports_to_stderr = true;
-        if (!a.starts_with("--") || a.starts_with("--benchmark_") || a.starts_with("--v=")) {
-            argv[out++] = argv[i];
-            continue;
-        }
-        auto eq = a.find('=');
-        std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-        std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
+    auto split = liveshare::cli::split_args(argc, argv, known(), [](std::string_view a) {
+        return !a.starts_with("--") || a.starts_with("--benchmark_") || a.starts_with("--v=");
+    });
+    if (split.help) std::fputs(options_usage().c_str(), stdout);
+    if (!split.error.empty()) die(split.error);
+    for (const auto& [name, v] : split.flags) {
         if (name == "target") o.target = v;
-        else if (name == "rooms") {
-            o.rooms.clear();
-            std::istringstream in(v);
-            for (std::string f; std::getline(in, f, ',');)
-                if (!f.empty()) o.rooms.push_back(f);
-        } else if (name == "rest_header") o.rest_header = v;
+        else if (name == "rooms") o.rooms = list(v, ',');
+        else if (name == "rest_header") o.rest_header = v;
         else if (name == "server") o.server_binary = v;
-        else if (name == "server_flags") {
-            std::istringstream in(v);
-            for (std::string f; in >> f;) o.server_flags.push_back(f);
-        } else if (name == "users") {
+        else if (name == "server_flags") o.server_flags = list(v, ' ');
+        else if (name == "users") {
             o.users.clear();
-            std::istringstream in(v);
-            for (std::string f; std::getline(in, f, ',');)
-                if (!f.empty()) o.users.push_back(static_cast<std::size_t>(num(name, f)));
+            for (const auto& f : list(v, ',')) o.users.push_back(static_cast<std::size_t>(num(name, f)));
         } else if (name == "room_size") o.room_size = static_cast<std::size_t>(num(name, v));
         else if (name == "warmup_s") o.warmup_s = num(name, v);
         else if (name == "duration_s") o.duration_s = num(name, v);
         else if (name == "drain_s") o.drain_s = num(name, v);
-        else if (name == "long") { o.warmup_s = 2; o.duration_s = 20; o.drain_s = 5; }
-        else if (name == "server_threads") o.server_threads = static_cast<unsigned>(num(name, v));
+        else if (name == "long") {
+            if (v == "1") o.warmup_s = 2, o.duration_s = 20, o.drain_s = 5;
+        } else if (name == "server_threads") o.server_threads = static_cast<unsigned>(num(name, v));
         else if (name == "generator_threads") o.generator_threads = static_cast<unsigned>(num(name, v));
         else if (name == "slo_p99_ms") o.slo_p99_ms = num(name, v);
         else if (name == "capacity_room_size") o.capacity_room_size = static_cast<std::size_t>(num(name, v));
         else if (name == "capacity_max_users") o.capacity_max_users = static_cast<std::size_t>(num(name, v));
         else if (name == "join_storm_users") o.join_storm_users = static_cast<std::size_t>(num(name, v));
-        else if (name == "criteria_exit") o.criteria_exit = true;
+        else if (name == "criteria_exit") o.criteria_exit = v == "1";
         else if (name == "criteria_report_only") {
             o.criteria_report_only.clear();
-            std::istringstream in(v);
-            for (std::string f; std::getline(in, f, ',');)
-                if (!f.empty()) o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));
-        }
-        else if (name == "no_progress") o.progress = false;
+            for (const auto& f : list(v, ',')) o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));
+        } else if (name == "no_progress") o.progress = v != "1";
         else if (name == "seed") o.seed = static_cast<std::uint64_t>(num(name, v));
-        else if (name == "profiles") {
-            o.profiles.clear();
-            std::istringstream in(v);
-            for (std::string f; std::getline(in, f, ';');)
-                if (!f.empty()) o.profiles.push_back(f);
-        } else if (name == "client_batch") o.client_batch = num(name, v) != 0;
-        else if (name == "client_deflate") o.client_deflate = num(name, v) != 0;
+        else if (name == "profiles") o.profiles = list(v, ';');
+        else if (name == "client_batch") o.client_batch = v == "1";
+        else if (name == "client_deflate") o.client_deflate = v == "1";
         else if (name == "netsim_users") o.netsim_users = static_cast<std::size_t>(num(name, v));
         else if (name == "netsim_jitter_ms") o.netsim_jitter_ms = num(name, v);
-        else if (name == "loss_model") o.loss_model = true;
+        else if (name == "loss_model") o.loss_model = v == "1";
         else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
-        else die("unknown flag " + a);
     }
+    // What Google Benchmark parses next: its own flags (and --help), our flags removed.
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console") o.reports_to_stderr = true;
+    }
+    std::vector<char*> keep;
+    for (int i : split.rest) keep.push_back(argv[i]);
+    if (split.help) keep.push_back(const_cast<char*>("--help"));
+    for (char* k : keep) argv[out++] = k;
     argc = out;
     argv[argc] = nullptr;
 }

@@ -23,10 +23,10 @@ std::size_t distance(std::string_view a, std::string_view b) {
 
 std::string nearest(std::string_view name, const std::vector<FlagSpec>& known) {
     std::string best;
-    std::size_t best_d = name.size() / 3 + 1;
+    std::size_t best_d = std::max<std::size_t>(2, name.size() / 3) + 1;  // farther is no suggestion
     for (const auto& k : known) {
         const std::size_t d = distance(name, k.name);
-        if (d < best_d || (d == best_d && best.empty() && d <= name.size() / 3)) {
+        if (d < best_d) {
             best_d = d;
             best = k.name;
         }
@@ -46,7 +46,7 @@ Split split_args(int argc, const char* const* argv, const std::vector<FlagSpec>&
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         if (pass && pass(a)) {
-            out.rest.emplace_back(a);
+            out.rest.push_back(i);
             continue;
         }
         if (a == "--help" || a == "-h") {

@@ -20,7 +20,7 @@ struct Flag {
 
 struct Split {
     std::vector<Flag> flags;
-    std::vector<std::string> rest;  // arguments `pass` let through, in order
+    std::vector<int> rest;          // argv positions of the arguments `pass` let through
     bool help = false;              // --help or -h was given
     std::string error;              // empty when every argument was understood
 };
@@ -28,7 +28,7 @@ struct Split {
 // `pass` (optional): arguments to leave for another parser (e.g. --benchmark_*).
 Split split_args(int argc, const char* const* argv, const std::vector<FlagSpec>& known,
                  const std::function<bool(std::string_view)>& pass = {});
-// The known name closest to `name` (edit distance at most a third of its length), or "".
+// The known name closest to `name` (edit distance at most 2, or a third of its length), or "".
 std::string nearest(std::string_view name, const std::vector<FlagSpec>& known);
 // 1/0/true/false/yes/no/on/off; false when it is none of them.
 bool parse_bool(std::string_view v, bool& out);
