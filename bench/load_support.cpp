@@ -1,0 +1,242 @@
+#include "load_support.hpp"
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "client.hpp"
+#include "prometheus.hpp"
+#include "failures.hpp"
+#include "criteria.hpp"
+#include "netsim.hpp"
+#include "options.hpp"
+#include "server_process.hpp"
+
+namespace bench {
+
+using harness::LoadTestConfig;
+using harness::LoadTestConfigBuilder;
+using harness::LoadTestMetrics;
+using harness::LoadTestResult;
+using harness::Workload;
+using ms = std::chrono::milliseconds;
+
+ms secs(double s) { return ms(static_cast<long>(s * 1000)); }
+
+LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
+    const Options& o = options();
+    return LoadTestConfigBuilder()
+        .users(users)
+        .room_size(o.room_size)
+        .workload(w)
+        .warmup(secs(o.warmup_s))
+        .duration(secs(o.duration_s))
+        .drain(secs(o.drain_s))
+        .messages_per_user(0)
+        .generator_threads(o.generator_threads)
+        .seed(o.seed)
+        .offer_batch(o.client_batch)
+        .offer_deflate(o.client_deflate)
+        .progress(o.progress);
+}
+
+// The flags of a server the bench starts. The seed sends a graph op every 100 ms: the
+// original's 150 ms per-connection throttle and 10/s critical bucket would reject a third of
+// them, so the load runs lift both (the protocol tests cover them). Rooms are raised to hold
+// every user of the run.
+std::vector<std::string> bench_server_args(std::size_t max_room_users, const std::string& db,
+                                           const std::string& profile, const std::string& durability) {
+    const Options& o = options();
+    std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads), "--db=" + db,
+                                     "--max-users=" + std::to_string(max_room_users + 1),
+                                     "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"};
+    if (!profile.empty()) args.push_back("--profile=" + profile);
+    if (!durability.empty()) args.push_back("--durability=" + durability);
+    args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
+    return args;
+}
+
+std::string bench_db_path() {
+    static int run_no = 0;
+    return fmt::format("/tmp/liveshare-bench-{}-{}.db", getpid(), run_no++);
+}
+
+void remove_db(const std::string& db) {
+    for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+}
+
+std::string server_binary() {
+    const Options& o = options();
+    return o.server_binary.empty() ? harness::find_server_binary() : o.server_binary;
+}
+
+// The server's own /metrics at the end of a run.
+void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label) {
+    try {
+        result.metrics.server_metrics = harness::scrape_metrics(harness::parse_ws_url(url));
+    } catch (const std::exception& e) {
+        label = std::string("metrics scrape failed: ") + e.what();
+    }
+}
+
+// One load run against the --target, or against a fresh server process started for it.
+// `extra` server flags come after the bench's own, so they override them.
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
+                                  const std::string& profile, const std::vector<std::string>& extra) {
+    const Options& o = options();
+    if (!o.target.empty()) {
+        cfg.target = o.target;
+        cfg.rooms = o.rooms;
+        cfg.rest_header = o.rest_header;
+        label = "target " + o.target + " (server CPU/RSS not measured)";
+        return harness::run_load_test(cfg);
+    }
+    const std::string db = bench_db_path();
+    auto args = bench_server_args(max_room_users, db, profile);
+    args.insert(args.end(), extra.begin(), extra.end());
+    harness::ServerProcess server(server_binary(), args);
+    cfg.target = server.url();
+    auto result = harness::run_load_test(cfg, server.pid());
+    scrape_metrics(cfg.target, result, label);
+    server.stop();
+    remove_db(db);
+    return result;
+}
+
+// A percentile that falls among lost messages is infinite: it gets no counter (JSON has no
+// infinity), the `lost` counter and the label say why.
+void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
+    auto put = [&](const char* name, double v) {
+        if (std::isfinite(v)) c[name] = v;
+    };
+    put("p50_ms", m.p_ms(50));
+    put("p90_ms", m.p_ms(90));
+    put("p95_ms", m.p_ms(95));
+    put("p99_ms", m.p_ms(99));
+    put("p999_ms", m.p_ms(99.9));
+    if (m.lost == 0) put("max_ms", static_cast<double>(m.totals.latency.max()) / 1000.0);
+    put("p99_uncorrected_ms", m.p_uncorrected_ms(99));
+}
+
+void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
+    auto& c = st.counters;
+    if (m.totals.latency.count()) set_latency_counters(c, m);
+    c["msgs_sent_per_s"] = m.msgs_sent_per_s;
+    c["deliveries_per_s"] = m.deliveries_per_s;
+    if (m.delivery_pct) c["delivery_pct"] = *m.delivery_pct;  // absent: nothing was expected
+    c["lost"] = static_cast<double>(m.lost);
+    c["duplicates"] = static_cast<double>(m.totals.durable_duplicates);
+    c["out_of_order"] = static_cast<double>(m.totals.durable_out_of_order);
+    c["error_pct"] = m.error_pct;
+    c["mbps_in"] = m.mbps_in;
+    c["mbps_out"] = m.mbps_out;
+    c["mbps_out_per_user"] = m.mbps_out_per_user;
+    c["drain_s"] = m.drain_s;
+    c["deliveries_in_drain"] = static_cast<double>(m.deliveries_in_drain);
+    c["server_cpu_pct"] = m.server_cpu_pct;
+    c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
+    c["server_rss_mb"] = m.server_rss_peak_mb;
+    c["loopback_mbps"] = m.loopback_mbps;
+    // From the server's own /metrics at the end of the run.
+    auto scraped = [&](const char* k) {
+        auto it = m.server_metrics.find(k);
+        return it == m.server_metrics.end() ? 0.0 : it->second;
+    };
+    if (!m.server_metrics.empty()) {
+        c["server_queue_max_kb"] = scraped("liveshare_send_queue_bytes_max") / 1024.0;
+        c["server_volatile_drops"] = scraped("liveshare_drops_total{reason=\"volatile_queue_full\"}") +
+                                     scraped("liveshare_drops_total{reason=\"cursor_throttle\"}");
+        c["server_coalesced"] = scraped("liveshare_drops_total{reason=\"coalesced\"}");
+        c["slow_consumer_closes"] = scraped("liveshare_slow_consumer_closes_total");
+    }
+    if (m.deliveries_per_s > 0 && m.server_measured)
+        c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
+    // Cost per delivery over the sending window: absent when not measured, never 0.
+    auto put = [&](const char* k, const std::optional<double>& v) {
+        if (v) c[k] = *v;
+    };
+    put("server_syscalls_per_delivery", m.server_syscalls_per_delivery);
+    put("server_socket_calls_per_delivery", m.server_socket_calls_per_delivery);
+    put("deliveries_per_write", m.deliveries_per_write);
+    put("generator_cpu_us_per_delivery", m.generator_cpu_us_per_delivery);
+    put("generator_syscalls_per_delivery", m.generator_syscalls_per_delivery);
+    c["generator_cpu_pct"] = m.generator_cpu_pct;
+    c["generator_thread_peak_pct"] = m.generator_thread_peak_pct;
+    c["machine_busy_pct"] = m.machine_busy_pct;
+    c["generator_saturated"] = m.generator_saturated ? 1 : 0;
+    c["machine_saturated"] = m.machine_saturated ? 1 : 0;
+    // Absent when convergence was not checked (join storms, cursors, idle connections).
+    if (m.convergence != harness::Convergence::NotChecked)
+        c["converged"] = m.convergence == harness::Convergence::Converged ? 1 : 0;
+    c["users_joined"] = static_cast<double>(m.users_joined);
+    if (m.totals.staleness.count()) {
+        c["staleness_p50_ms"] = static_cast<double>(m.totals.staleness.percentile(50)) / 1000.0;
+        c["staleness_p99_ms"] = static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
+        c["volatile_received"] = static_cast<double>(m.totals.volatile_received);
+    }
+}
+
+std::string describe(const LoadTestMetrics& m, std::string label) {
+    std::vector<std::string> notes;
+    if (!label.empty()) notes.push_back(std::move(label));
+    if (m.lost) {
+        const auto all = m.totals.durable_expected;
+        notes.push_back(fmt::format("LOSS: {} of {} durable deliveries had not arrived when the {:.1f} s drain ended{}", m.lost,
+                                    all, m.drain_s, std::isinf(m.p_ms(99)) ? " (p99 is among them)" : ""));
+    }
+    if (m.generator_saturated)
+        notes.push_back(fmt::format("GENERATOR-BOUND (busiest generator thread {:.0f}% of a core, timer lag p99 {:.1f} ms, limit {:.1f} ms)",
+                                    m.generator_thread_peak_pct, m.send_lag_p99_ms, m.send_lag_limit_ms));
+    if (m.machine_saturated)
+        notes.push_back(fmt::format("MACHINE-BUSY ({:.0f}% of all cores: server and generator compete)", m.machine_busy_pct));
+    if (m.convergence == harness::Convergence::Diverged) notes.push_back("NOT CONVERGED: " + m.convergence_detail);
+    if (!m.totals.errors.empty()) {
+        auto& [k, v] = *m.totals.errors.begin();
+        notes.push_back(fmt::format("errors: {} x '{}'{}", v, k, m.totals.errors.size() > 1 ? " ..." : ""));
+    }
+    std::string s;
+    for (auto& n : notes) s += (s.empty() ? "" : "; ") + n;
+    return s;
+}
+
+// Iteration time (manual) = p99 latency of durable deliveries, from intended send time, so
+// comparison tools see latency changes in the time column.
+void finish(benchmark::State& st, const LoadTestResult& r, const std::string& label) {
+    const auto& m = r.metrics;
+    if (m.users_joined == 0) {
+        fail(st, "no user could join: " + describe(m, label));
+        return;
+    }
+    // Volatile-only workloads (cursor_storm) have no durable latency: their time is staleness.
+    const bool durable = m.totals.latency.count() + m.lost > 0;
+    if (!durable && m.totals.staleness.count() == 0) {
+        fail(st, "nothing was delivered: no latency to report; " + describe(m, label));
+        return;
+    }
+    const double p99 = durable ? m.p_ms(99) : static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
+    if (std::isinf(p99)) {
+        // A message that never arrived is infinitely late: no time is honest here.
+        fail(st, describe(m, label));
+        return;
+    }
+    st.SetIterationTime(p99 / 1000.0);
+    set_counters(st, m);
+    st.SetLabel(describe(m, durable ? label : (label.empty() ? "" : label + "; ") + "time = volatile staleness p99"));
+}
+
+benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
+    return b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+
+}  // namespace bench

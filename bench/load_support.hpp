@@ -1,0 +1,48 @@
+// What every benchmark of the load family shares: the run configuration from the flags, one
+// run against a started server (or --target), and how a run becomes counters, label and time.
+#pragma once
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "client.hpp"
+#include "load_config.hpp"
+
+namespace bench {
+
+using harness::LoadTestConfig;
+using harness::LoadTestConfigBuilder;
+using harness::LoadTestMetrics;
+using harness::LoadTestResult;
+using harness::Workload;
+using ms = std::chrono::milliseconds;
+
+ms secs(double s);
+LoadTestConfigBuilder base_config(std::size_t users, Workload w);
+std::string bench_db_path();
+void remove_db(const std::string& db);
+std::string server_binary();
+std::vector<std::string> bench_server_args(std::size_t max_room_users, const std::string& db,
+                                           const std::string& profile = "", const std::string& durability = "");
+// The server's own /metrics into result (label says why when it cannot be read).
+void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label);
+// One load run against the --target, or against a fresh server process started for it.
+// `extra` server flags come after the bench's own, so they override them.
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
+                                  const std::string& profile = "", const std::vector<std::string>& extra = {});
+void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m);
+void set_counters(benchmark::State& st, const LoadTestMetrics& m);
+std::string describe(const LoadTestMetrics& m, std::string label);
+// The run's p99 as the iteration time and its counters, or the error state with the reason.
+void finish(benchmark::State& st, const LoadTestResult& r, const std::string& label);
+// A load benchmark: one iteration, manual time, milliseconds.
+benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b);
+// load_faults.cpp: network impairment, faults and durability (own_server: we start servers).
+void register_fault_benchmarks(bool own_server);
+// The netsim/faults table of the runs that ran (nothing when none did).
+void print_netsim_report(std::FILE* out);
+
+}  // namespace bench
