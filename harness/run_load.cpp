@@ -33,18 +33,55 @@ double send_lag_limit_ms(const LoadTestConfig& cfg) {
     return std::max(1.0, interval_ms / 10.0);
 }
 
-LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
-    Shared sh(cfg);
-    sh.ep = parse_ws_url(cfg.target);
-    {
+namespace {
+
+// What an instant of the sending window looked like: rates are differences of two marks.
+struct WindowMark {
+    ProcSample server;
+    bool server_read = false;
+    std::uint64_t server_syscalls = 0;
+    bool server_io = false;
+    MetricMap server_metrics;
+    std::uint64_t gen_calls = 0;
+    std::vector<double> threads;
+    MachineCpu machine;
+    std::uint64_t delivered = 0;
+};
+
+// One run, one method per phase, in the order run() calls them.
+class LoadRun {
+public:
+    LoadRun(const LoadTestConfig& c, pid_t pid) : cfg(c), server_pid(pid), sh(c), rng(c.seed), M(result.metrics) {}
+
+    LoadTestResult run() {
+        resolve();
+        identities();
+        create_rooms();
+        start_generator();
+        join();
+        hold_idle();
+        send();
+        drain();
+        check_convergence_();
+        server_cost();
+        close();
+        totals();
+        return std::move(result);
+    }
+
+private:
+    void resolve() {
+        sh.ep = parse_ws_url(cfg.target);
         net::io_context tmp;
         tcp::resolver resolver(tmp);
         sh.address = *resolver.resolve(sh.ep.host, std::to_string(sh.ep.port)).begin();
     }
+
+    // Users, rooms and tables get deterministic identities from the seed.
+    void identities() {
     // Deterministic identities from the seed.
-    std::mt19937_64 rng(cfg.seed);
-    std::size_t room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
-    const std::size_t rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
+    room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
+    rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
     if (!cfg.rooms.empty()) {
         sh.room_ids = cfg.rooms;
         room_size = (cfg.users + sh.room_ids.size() - 1) / sh.room_ids.size();
@@ -63,9 +100,8 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         sh.index_of.emplace(sh.user_ids.back(), static_cast<std::uint32_t>(i));
         sh.room_of.push_back(i / room_size);
     }
-    const auto total = cfg.warmup + cfg.duration;
     const auto min_interval = cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
-    sh.sent_at_cap = static_cast<std::size_t>(total / std::max(min_interval, std::chrono::milliseconds(1))) + 8;
+    sh.sent_at_cap = static_cast<std::size_t>((cfg.warmup + cfg.duration) / std::max(min_interval, std::chrono::milliseconds(1))) + 8;
     if (cfg.messages_per_user) sh.sent_at_cap = std::min(sh.sent_at_cap, cfg.messages_per_user + 8);
     for (std::size_t i = 0; i < cfg.users; ++i) {
         sh.sent_at.emplace_back(new std::atomic<std::int64_t>[sh.sent_at_cap]);
@@ -73,7 +109,9 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     }
     sh.warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
 
-    std::vector<std::string> room_errors;
+    }
+
+    void create_rooms() {
     if (cfg.rooms.empty()) {
         // The run's rooms exist before anyone joins, created as the original's UI does (a
         // protected room's password is hashed on the server's KDF pool).
@@ -94,29 +132,28 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
             if (!why.empty()) room_errors.push_back("room creation: POST /room/{id} " + why);
         }
     }
+    }
+
     // Many users per generator thread, each thread its own io_context (wrk-style).
-    const unsigned nthreads = std::max(1u, cfg.generator_threads);
-    std::vector<std::unique_ptr<net::io_context>> iocs;
+    void start_generator() {
+    nthreads = std::max(1u, cfg.generator_threads);
     for (unsigned t = 0; t < nthreads; ++t) iocs.push_back(std::make_unique<net::io_context>(1));
-    std::vector<std::unique_ptr<SimUser>> users;
     for (std::size_t i = 0; i < cfg.users; ++i) users.push_back(std::make_unique<SimUser>(*iocs[i % nthreads], sh, i));
-    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
     for (auto& ioc : iocs) guards.push_back(net::make_work_guard(*ioc));
-    std::vector<std::thread> threads;
     for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 
-    LoadTestResult result;
-    LoadTestMetrics& M = result.metrics;
     for (const auto& e : room_errors) M.totals.error(e);
     if (ProcSample ps; server_pid > 0 && read_proc(server_pid, ps)) M.start_server_rss_mb = ps.rss_mb;
-    std::unique_ptr<ProcessSampler> sampler;
     if (server_pid > 0) {
         sampler = std::make_unique<ProcessSampler>(server_pid);
         sampler->start();
     }
-    const bool show = cfg.progress && isatty(STDERR_FILENO);
+    show = cfg.progress && isatty(STDERR_FILENO);
+
+    }
 
     // Phase 1: everyone joins (all at once: for join_storm this is the measurement).
+    void join() {
     const auto join_start = Clock::now();
     sh.set_epoch(join_start);
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
@@ -128,6 +165,10 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     M.users_joined = sh.joined.load();
     M.rooms = rooms;
 
+    }
+
+    // Idle connections (conn/idle): hold them, then check the server still answers quickly.
+    void hold_idle() {
     if (cfg.idle_hold.count() > 0) {
         // Idle connections: hold them, then check the server still answers quickly.
         std::this_thread::sleep_for(cfg.idle_hold);
@@ -156,22 +197,14 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         }
     }
 
+    }
+
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
+    void send() {
     sh.set_epoch(Clock::now() + std::chrono::milliseconds(50));
     const auto send_start = sh.epoch();
     // Every rate is measured over the sending window: server CPU, each generator thread's
     // CPU, the machine's, and the deliveries that arrived within it.
-    struct WindowMark {
-        ProcSample server;
-        bool server_read = false;
-        std::uint64_t server_syscalls = 0;
-        bool server_io = false;
-        MetricMap server_metrics;
-        std::uint64_t gen_calls = 0;
-        std::vector<double> threads;
-        MachineCpu machine;
-        std::uint64_t delivered = 0;
-    };
     auto mark = [&] {
         WindowMark w;
         if (server_pid > 0) {
@@ -196,14 +229,14 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         sh.done = cfg.users;
     // The window opens at the epoch the schedules count from (timers are set by now).
     std::this_thread::sleep_until(send_start);
-    const WindowMark w0 = mark();
+    w0 = mark();
     if (cfg.stall_for.count() > 0) {
         std::this_thread::sleep_until(send_start + cfg.stall_at);
         for (auto& ioc : iocs) net::post(*ioc, [d = cfg.stall_for] { std::this_thread::sleep_for(d); });
     }
     auto last_print = Clock::now();
     std::uint64_t last_sent = 0;
-    const auto send_deadline = send_start + total + std::chrono::seconds(5);
+    const auto send_deadline = send_start + cfg.warmup + cfg.duration + std::chrono::seconds(5);
     std::vector<char> fired(cfg.triggers.size(), 0);
     auto fire_triggers = [&](bool all) {
         for (std::size_t k = 0; k < cfg.triggers.size(); ++k)
@@ -235,15 +268,18 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
             last_print = Clock::now();
         }
     }
-    const WindowMark w1 = mark();
+    w1 = mark();
     M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
     fire_triggers(true);
     if (sh.ep.host == "127.0.0.1" || sh.ep.host == "localhost")
         M.loopback_mbps = (loopback_tx_bytes() - lo_before) * 8 / std::max(M.measured_s, 1e-3) / 1e6;
     if (show) std::fprintf(stderr, "\n");
 
-    if (cfg.before_drain) cfg.before_drain();
+    }
+
     // Phase 3: drain until every expected durable delivery arrived, or the drain time is up.
+    void drain() {
+    if (cfg.before_drain) cfg.before_drain();
     auto expected_total = [&] {
         std::int64_t e = 0;
         for (std::size_t r = 0; r < rooms; ++r)
@@ -257,6 +293,9 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     M.drain_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
     M.deliveries_in_drain = sh.durable_received.load() + sh.volatile_received.load() - w1.delivered;
 
+    }
+
+    void check_convergence_() {
     // Convergence is a result only where it was checked: otherwise "not checked", never "yes".
     if (M.users_joined == 0) {
         M.convergence_detail = "not checked: no user joined";
@@ -266,6 +305,10 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.convergence_detail = "not checked for this workload";
     }
 
+    }
+
+    // Server CPU and memory over the window; the generator's own CPU beside it.
+    void server_cost() {
     if (sampler) {
         sampler->stop();
         auto s = sampler->summary();
@@ -275,14 +318,16 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
         M.server_rss_mb = s.rss_mb;
         M.server_rss_peak_mb = s.rss_peak_mb;
     }
-    double gen_cpu = 0, gen_thread_peak = 0;
     for (std::size_t t = 0; t < w0.threads.size(); ++t) {
         const double used = w1.threads[t] - w0.threads[t];
         gen_cpu += used;
         gen_thread_peak = std::max(gen_thread_peak, used);
     }
 
+    }
+
     // Phase 4: close every connection (bounded), then stop the generator threads.
+    void close() {
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->close(); });
     const auto close_deadline = Clock::now() + std::chrono::seconds(3);
     while (sh.closed < cfg.users && Clock::now() < close_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -290,8 +335,11 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     for (auto& ioc : iocs) ioc->stop();
     for (auto& t : threads) t.join();
 
+    }
+
     // Phase 5: totals. Expected durable deliveries per receiver: what the others in its room
     // sent (minus what the server rejected out loud) while it was in the room.
+    void totals() {
     std::vector<std::uint64_t> room_sent(rooms, 0);
     for (auto& u : users)
         room_sent[u->room] += u->metrics.sent_durable - std::min(u->metrics.sent_durable, u->metrics.durable_rejected);
@@ -342,7 +390,31 @@ LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) {
     const auto sat = judge_saturation(M.generator_thread_peak_pct, M.send_lag_p99_ms, M.send_lag_limit_ms, M.machine_busy_pct);
     M.generator_saturated = sat.generator;
     M.machine_saturated = sat.machine;
-    return result;
-}
+
+
+    }
+
+    const LoadTestConfig& cfg;
+    pid_t server_pid;
+    Shared sh;
+    std::mt19937_64 rng;
+    LoadTestResult result;
+    LoadTestMetrics& M;
+    std::size_t room_size = 0, rooms = 0;
+    std::vector<std::string> room_errors;
+    unsigned nthreads = 1;
+    std::vector<std::unique_ptr<net::io_context>> iocs;
+    std::vector<std::unique_ptr<SimUser>> users;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    std::vector<std::thread> threads;
+    std::unique_ptr<ProcessSampler> sampler;
+    bool show = false;
+    WindowMark w0, w1;
+    double gen_cpu = 0, gen_thread_peak = 0;
+};
+
+}  // namespace
+
+LoadTestResult run_load_test(const LoadTestConfig& cfg, pid_t server_pid) { return LoadRun(cfg, server_pid).run(); }
 
 }  // namespace harness
