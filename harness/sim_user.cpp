@@ -120,7 +120,8 @@ void SimUser::lost_connection(const std::string& why) {
         boost::system::error_code ignored;
         c_->sock.close(ignored);
     }
-    authed_ = resuming_ = resynced_ = syncing_ = false;
+    stage_ = Stage::Connecting;
+    resynced_ = false;
     // What was handed to the socket may or may not have arrived: durable ones are in unacked_.
     control_.clear();  // Auth and Ping belong to the connection that is gone
     if (joined) reconnecting_ = true;
@@ -360,41 +361,39 @@ void SimUser::handle(const char* data, std::size_t n) {
     switch (msg_.type) {
         case MsgType::AuthResult:
             if (!msg_.success) return fail("auth failed: " + msg_.error);
-            authed_ = true;
             attempts_ = 0;
             if (!v2_) {
                 // The original's flow: ask for the diagram; the Pong behind it ends the join.
-                syncing_ = true;
+                stage_ = Stage::Syncing;
                 std::string req, ping;
                 liveshare::encode_simple(req, MsgType::RequestGraphState);
                 send_control(std::move(req), MsgType::RequestGraphState);
                 liveshare::encode_simple(ping, MsgType::Ping);
                 send_control(std::move(ping), MsgType::Ping);
-                if (reconnecting_) {
-                    ++metrics.reconnects;
-                    resuming_ = true;
-                }
+                if (reconnecting_) ++metrics.reconnects;
                 return;
             }
+            stage_ = Stage::Live;
             if (reconnecting_) {
                 // Back in the room. The replay (or the state) was queued with the AuthResult,
                 // so a Pong to this Ping marks its end.
                 ++metrics.reconnects;
-                resuming_ = true;
+                stage_ = Stage::Resuming;
                 std::string ping;
                 liveshare::encode_simple(ping, MsgType::Ping);
                 send_control(std::move(ping), MsgType::Ping);
             }
             return;
         case MsgType::Pong:
-            if (syncing_) {
-                syncing_ = false;
+            if (stage_ == Stage::Syncing) {
                 mark_joined();
                 // Without liveshare.v2 there is no replay: what was missed is lost, not resent.
-                if (resuming_) resynced_ = true;
+                if (reconnecting_) resynced_ = true;
+                else stage_ = Stage::Live;
             }
-            if (resuming_) {
-                resuming_ = reconnecting_ = false;
+            if (resuming()) {
+                reconnecting_ = false;
+                stage_ = Stage::Live;
                 if (resynced_) resynced_ = false;
                 else ++metrics.resumes;
                 // What was written but never echoed did not reach the room: send it again,
@@ -409,18 +408,18 @@ void SimUser::handle(const char* data, std::size_t n) {
         case MsgType::GraphState:
             // A GraphState for someone else, or after our first (the original client's rule).
             if (!msg_.target_user_id.empty() && msg_.target_user_id != sh_.user_ids[index_]) return;
-            if (!v2_ && !syncing_ && joined) return;
-            if (resuming_ && msg_.seq && last_seq_ && *msg_.seq < *last_seq_) {
+            if (!v2_ && stage_ != Stage::Syncing && joined) return;
+            if (resuming() && msg_.seq && last_seq_ && *msg_.seq < *last_seq_) {
                 ++metrics.rollbacks;
                 last_seq_ = msg_.seq;  // the server's history restarts here
             }
             if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
-            if (resuming_) {
+            if (resuming()) {
                 ++metrics.resyncs;  // the log did not reach back: the whole state instead
                 resynced_ = true;
             }
             state = std::move(msg_.state);
-            if (v2_ && authed_) mark_joined();
+            if (v2_ && stage_ != Stage::Connecting) mark_joined();
             return;
         case MsgType::RequestGraphState: {
             // The server asks us for our diagram on behalf of a joiner (the original's flow).
@@ -444,7 +443,7 @@ void SimUser::handle(const char* data, std::size_t n) {
         case MsgType::GraphOp: {
             state.apply(msg_.op);
             if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
-            if (resuming_) ++metrics.replayed;
+            if (resuming()) ++metrics.replayed;
             auto it = sh_.index_of.find(msg_.user_id);
             auto mark = extract_marker(msg_);
             if (it == sh_.index_of.end() || !mark) return;
@@ -546,7 +545,7 @@ void SimUser::send_control(std::string frame, MsgType type) {
 void SimUser::flush() {
     Conn* c = c_.get();
     if (!c || c->phase != Phase::Open || c->write_armed || closed) return;
-    const bool workload = authed_ && !resuming_ && !closing_;
+    const bool workload = stage_ != Stage::Connecting && !resuming() && !closing_;
     if (c->ctl.empty() && control_.empty() && (!workload || outbox_.empty())) return;
     std::string out = std::move(c->ctl);
     c->ctl.clear();

@@ -124,11 +124,18 @@ private:
     bool has_next_ = false;
     std::deque<Out> control_;  // Auth, Ping, answers: before anything else, on this connection
     std::deque<Out> outbox_;   // the workload's messages, held while (re)joining
-    bool authed_ = false, closing_ = false;
-    bool reconnecting_ = false, resuming_ = false, resynced_ = false;
+    // Where the join stands: Connecting until AuthResult; Syncing while the original's flow
+    // waits for the diagram (the Pong behind RequestGraphState); Resuming while a liveshare.v2
+    // reconnect waits for its replay; Live after. reconnecting_ marks a join after a lost
+    // connection (its Syncing or Resuming is a resume), resynced_ that it got the whole state.
+    enum class Stage { Connecting, Syncing, Resuming, Live };
+    Stage stage_ = Stage::Connecting;
+    bool resuming() const { return stage_ == Stage::Resuming || (stage_ == Stage::Syncing && reconnecting_); }
+    bool closing_ = false;  // close() was called: the end of the run, not a lost connection
+    bool reconnecting_ = false, resynced_ = false;
     // Without liveshare.v2 the original's join flow: RequestGraphState, then the first
     // GraphState addressed to us is the diagram; a Ping behind the request marks its answer.
-    bool v2_ = false, syncing_ = false;
+    bool v2_ = false;
     unsigned attempts_ = 0;
     std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
     // Own durable messages written and not yet echoed: resent after a resume if the server
