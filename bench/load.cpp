@@ -25,13 +25,6 @@
 
 namespace bench {
 
-using harness::LoadTestConfig;
-using harness::LoadTestConfigBuilder;
-using harness::LoadTestMetrics;
-using harness::LoadTestResult;
-using harness::Workload;
-using ms = std::chrono::milliseconds;
-
 namespace {
 
 std::map<std::size_t, std::vector<LoadTestMetrics>> g_seed_runs;  // users -> every repetition

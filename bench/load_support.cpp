@@ -24,13 +24,6 @@
 
 namespace bench {
 
-using harness::LoadTestConfig;
-using harness::LoadTestConfigBuilder;
-using harness::LoadTestMetrics;
-using harness::LoadTestResult;
-using harness::Workload;
-using ms = std::chrono::milliseconds;
-
 ms secs(double s) { return ms(static_cast<long>(s * 1000)); }
 
 LoadTestConfigBuilder base_config(std::size_t users, Workload w) {

@@ -30,6 +30,15 @@ Setter number(const char* flag, T ServerConfig::*field) {
     return [flag, field](ServerConfig& c, std::string_view v) { return to_number(flag, v, c.*field); };
 }
 
+// A count of threads: at least one.
+Setter threads(const char* flag, unsigned ServerConfig::*field) {
+    return [flag, field](ServerConfig& c, std::string_view v) {
+        auto e = to_number(flag, v, c.*field);
+        c.*field = std::max(1u, c.*field);
+        return e;
+    };
+}
+
 Setter boolean(bool ServerConfig::*field) {
     return [field](ServerConfig& c, std::string_view v) {
         c.*field = v == "1";
@@ -56,11 +65,7 @@ const std::map<std::string, Flag, std::less<>>& flags() {
         {"port", {"listen port; 0 picks a free one (default 8080)",
                   number("port", &ServerConfig::port)}},
         {"threads", {"I/O threads (default 2)",
-                     [](auto& c, auto v) {
-                         auto e = to_number("threads", v, c.threads);
-                         c.threads = std::max(1u, c.threads);
-                         return e;
-                     }}},
+                     threads("threads", &ServerConfig::threads)}},
         {"db", {"SQLite snapshot file; empty disables persistence (default liveshare.db)",
                 [](auto& c, auto v) { c.db_path = v; return std::string(); }}},
         {"require-rest-create", {"rooms must be created with POST /room/{id} first (a switch)",
@@ -86,11 +91,7 @@ const std::map<std::string, Flag, std::less<>>& flags() {
         {"snapshot-interval-ms", {"periodic snapshot interval (default 25000)",
                                   number("snapshot-interval-ms", &ServerConfig::snapshot_interval_ms)}},
         {"kdf-threads", {"threads for password hashing (default 1)",
-                         [](auto& c, auto v) {
-                             auto e = to_number("kdf-threads", v, c.kdf_threads);
-                             c.kdf_threads = std::max(1u, c.kdf_threads);
-                             return e;
-                         }}},
+                         threads("kdf-threads", &ServerConfig::kdf_threads)}},
         {"bcrypt-cost", {"bcrypt cost for room passwords, 4-31 (default 12, as the original)",
                          [](auto& c, auto v) {
                              auto e = to_number("bcrypt-cost", v, c.bcrypt_cost);

@@ -126,22 +126,13 @@ bool Reader::check(const Header& h, Event& err) {
 }
 
 std::size_t Reader::frame_size(const char* buf, std::size_t n) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(buf);
-    if (n < 2) return 0;
-    std::uint64_t len = p[1] & 0x7F;
-    std::size_t i = 2;
-    if (len == 126) {
-        if (n < 4) return 0;
-        len = (static_cast<std::uint64_t>(p[2]) << 8) | p[3];
-        i = 4;
-    } else if (len == 127) {
-        if (n < 10) return 0;
-        len = 0;
-        for (int k = 0; k < 8; ++k) len = (len << 8) | p[2 + k];
-        i = 10;
-    }
-    if (p[1] & 0x80) i += 4;
-    return i + static_cast<std::size_t>(len);
+    // The header alone decides the size; its flags are not judged here.
+    Reader any(false, 0, true);
+    any.masked_ = n >= 2 && (static_cast<std::uint8_t>(buf[1]) & 0x80);
+    Header h;
+    Event ignored;
+    if (any.parse_header(buf, n, h, ignored) <= 0) return 0;
+    return h.header_len + static_cast<std::size_t>(h.len);
 }
 
 }  // namespace liveshare::ws

@@ -11,3 +11,11 @@ machine_class() {
 bench_context() {
   echo "--benchmark_context=kernel=$(uname -r),cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //; s/,/ /g')"
 }
+
+# The -march of measurement builds: a fixed ISA on x86-64 (haswell: AVX2, what these machines
+# and CI have), so instruction counts and baselines compare across machines of a class; the
+# host's own elsewhere. LIVESHARE_ARCH overrides it (empty: the portable build).
+measure_arch() {
+  if [ -n "${LIVESHARE_ARCH+set}" ]; then echo "$LIVESHARE_ARCH"; return; fi
+  if [ "$(uname -m)" = x86_64 ]; then echo haswell; else echo native; fi
+}
