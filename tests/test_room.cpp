@@ -1,6 +1,8 @@
 // Room with fake participants: what each member's send queue receives, in order.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "profile.hpp"
 #include "protocol/codec.hpp"
 #include "room.hpp"
@@ -28,7 +30,7 @@ public:
         }
         return out;
     }
-    bool replaced = false, resync = false;
+    std::atomic<bool> replaced{false}, resync{false};  // set from the op log's thread too
 
 private:
     std::string id_;

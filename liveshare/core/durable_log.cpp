@@ -112,19 +112,20 @@ void DurableLog::run() {
             e.second = std::max(e.second, p.seq);
         }
         if (ok) {
+            for (auto& [raw, e] : upto) e.first->publish_committed(e.second);
+            // Counted once published: a reader of the counters sees the effect too.
             metrics_.durable_commits.fetch_add(1);
             metrics_.durable_ops.fetch_add(ops.size());
-            for (auto& [raw, e] : upto) e.first->publish_committed(e.second);
         } else {
             // The disk refused for the whole retry budget. These ops were never acknowledged
             // (nothing is echoed before its commit), so they are not applied; every member of
             // the affected rooms is told (closed with 4008) and resyncs, and a client resends
             // what it never saw echoed. Counted, logged, never silent.
-            metrics_.durable_ops_abandoned.fetch_add(ops.size());
             log::line("op log commit failed " + std::to_string(retry_.attempts) + " times: " + std::to_string(ops.size()) +
                       " unacknowledged op(s) abandoned; members of " + std::to_string(upto.size()) +
                       " room(s) closed with 4008 to resync");
             for (auto& [raw, e] : upto) e.first->abandon_uncommitted(e.second, "op log commit failed: resync required");
+            metrics_.durable_ops_abandoned.fetch_add(ops.size());
         }
         lock.lock();
     }
