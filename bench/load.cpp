@@ -1,5 +1,6 @@
 #include "load.hpp"
 #include "load_support.hpp"
+#include "shard_file.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -31,12 +32,25 @@ std::map<std::size_t, std::vector<LoadTestMetrics>> g_seed_runs;  // users -> ev
 std::optional<LoadTestResult> g_latency_run, g_bandwidth_run;
 
 void bm_users(benchmark::State& st, std::size_t users, Workload w) {
+    const Options& o = options();
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(users, w).build();
-        auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label);
+        auto cfg = base_config(users, w).shard(o.shard_index, o.shard_count, o.shard_start_unix_ms).build();
+        auto r = run_against_server(cfg, o.room_size ? o.room_size : users, label);
+        if (o.shard_count > 1) {
+            // This shard's share; scripts/merge-shards makes the run's figures from all shards.
+            const std::string path = fmt::format("{}/users-{}.shard-{}-of-{}.json", o.shard_out, users, o.shard_index, o.shard_count);
+            try {
+                std::filesystem::create_directories(o.shard_out);
+                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg, r);
+                label = (label.empty() ? "" : label + "; ") + fmt::format("shard {} of {}: {}", o.shard_index, o.shard_count, path);
+            } catch (const std::exception& e) {
+                fail(st, e.what());
+                continue;
+            }
+        }
         finish(st, r, label);
-        if (w == Workload::Seed) g_seed_runs[users].push_back(r.metrics);
+        if (w == Workload::Seed && o.shard_count == 1) g_seed_runs[users].push_back(r.metrics);
     }
 }
 
@@ -253,6 +267,8 @@ void bm_conn_idle(benchmark::State& st, std::size_t connections) {
 void register_load_benchmarks() {
     for (std::size_t u : options().users)
         load(benchmark::RegisterBenchmark(fmt::format("load/users:{}", u).c_str(), bm_users, u, Workload::Seed));
+    // A shard runs its share of the seed runs only: the rest need the whole run in one process.
+    if (options().shard_count > 1) return;
     for (const auto& p : options().profiles)
         for (std::size_t u : options().users)
             load(benchmark::RegisterBenchmark(fmt::format("load/users:{}/profile:{}", u, p).c_str(), bm_users_profile, u, p));

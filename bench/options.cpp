@@ -39,6 +39,11 @@ std::string options_usage() {
   --netsim_jitter_ms=0        jitter added to every load/netsim latency (one way, each direction)
   --loss_model                model packet loss in the proxy even when real loss is possible
   --fixed_iterations=N        micro benchmarks run exactly N iterations (for callgrind counts)
+  --shard=I/N --shard_start=UNIX_MS --shard_out=DIR
+                              sharded generation with --target: this process runs users
+                              I, I+N, ... of each load/users:M run, from the common start
+                              time, and writes DIR/users-M.shard-I-of-N.json; combine the
+                              shards with scripts/merge-shards DIR
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
 )";
 }
@@ -70,7 +75,7 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
         {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"},
         {"criteria_exit", true}, {"criteria_report_only"}, {"no_progress", true}, {"seed"}, {"profiles"},
         {"client_batch", true}, {"client_deflate", true}, {"netsim_users"}, {"netsim_jitter_ms"},
-        {"loss_model", true}, {"fixed_iterations"}};
+        {"loss_model", true}, {"fixed_iterations"}, {"shard"}, {"shard_start"}, {"shard_out"}};
     return k;
 }
 }  // namespace
@@ -116,6 +121,19 @@ void parse_options(int& argc, char** argv) {
         else if (name == "netsim_jitter_ms") o.netsim_jitter_ms = num(name, v);
         else if (name == "loss_model") o.loss_model = v == "1";
         else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
+        else if (name == "shard") {
+            const auto slash = v.find('/');
+            if (slash == std::string::npos) die("--shard wants I/N (this shard's index and the number of shards)");
+            o.shard_index = static_cast<unsigned>(num(name, v.substr(0, slash)));
+            o.shard_count = static_cast<unsigned>(num(name, v.substr(slash + 1)));
+            if (o.shard_count == 0 || o.shard_index >= o.shard_count) die("--shard=I/N needs 0 <= I < N");
+        } else if (name == "shard_start") o.shard_start_unix_ms = static_cast<std::int64_t>(num(name, v));
+        else if (name == "shard_out") o.shard_out = v;
+    }
+    if (o.shard_count > 1) {
+        if (o.target.empty()) die("--shard needs --target: every shard drives the same server");
+        if (o.shard_out.empty()) die("--shard needs --shard_out=DIR for scripts/merge-shards");
+        if (o.shard_start_unix_ms <= 0) die("--shard needs --shard_start=UNIX_MS, the same for every shard");
     }
     // What Google Benchmark parses next: its own flags (and --help), our flags removed.
     int out = 1;

@@ -30,6 +30,12 @@ struct Options {
     double netsim_jitter_ms = 0;        // added to every load/netsim latency
     bool loss_model = false;            // model packet loss in the proxy even as root
     std::int64_t fixed_iterations = 0;  // micro benchmarks: exact iterations (instruction counts)
+    // Sharded generation: this process is shard `shard_index` of `shard_count`, all shards'
+    // schedules start at shard_start_unix_ms, and each load/users:N run writes its share to
+    // shard_out/users-N.shard-I-of-K.json for scripts/merge-shards.
+    unsigned shard_index = 0, shard_count = 1;
+    std::int64_t shard_start_unix_ms = 0;
+    std::string shard_out;
 };
 
 Options& options();

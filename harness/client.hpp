@@ -77,6 +77,11 @@ private:
 struct LoadTestResult {
     LoadTestMetrics metrics;
     std::vector<UserMetrics> per_user;
+    // Beside per_user: each user's global index and room (a shard runs some of the users).
+    struct Slot {
+        std::size_t index = 0, room = 0;
+    };
+    std::vector<Slot> user_slots;
 };
 
 // Runs one load test against cfg.target. When server_pid > 0 its CPU and RSS are sampled.

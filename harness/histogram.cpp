@@ -59,6 +59,13 @@ void Histogram::merge(const Histogram& o) {
 
 void Histogram::reset() { *this = Histogram(); }
 
+std::vector<std::pair<std::size_t, std::uint64_t>> Histogram::buckets() const {
+    std::vector<std::pair<std::size_t, std::uint64_t>> out;
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+        if (counts_[i]) out.emplace_back(i, counts_[i]);
+    return out;
+}
+
 std::uint64_t Histogram::percentile(double p) const {
     if (count_ == 0) return 0;
     p = std::clamp(p, 0.0, 100.0);

@@ -3,6 +3,7 @@
 // fixed (about 43 KB, allocated on first use), and histograms merge by adding counts.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace harness {
@@ -23,6 +24,9 @@ public:
     // (never reported above the exact max).
     std::uint64_t percentile(double p) const;
 
+    // Non-zero buckets as (index, count), for writing a histogram out (scripts/merge-shards
+    // merges them and maps an index back with the same bucket rule).
+    std::vector<std::pair<std::size_t, std::uint64_t>> buckets() const;
     static std::size_t index_of(std::uint64_t v);
     static std::uint64_t lowest_of(std::size_t index);
     static std::uint64_t highest_of(std::size_t index);

@@ -53,6 +53,12 @@ struct LoadTestConfig {
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
     bool check_convergence = true;
+    // Sharded generation (several generator processes or machines, one run): this process
+    // runs the users whose index % shard_count == shard_index, with the identities and rooms
+    // every shard derives from the same seed; all shards' schedules count from
+    // start_at_unix_ms (wall clock, ms; 0: 50 ms after this process's joins).
+    unsigned shard_index = 0, shard_count = 1;
+    std::int64_t start_at_unix_ms = 0;
     // Rooms are created with POST /room/{id} and this password first; users send it in Auth.
     std::string room_password;
     // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
@@ -97,6 +103,12 @@ public:
     LoadTestConfigBuilder& payload_bytes(std::size_t n) { c_.payload_bytes = n; return *this; }
     LoadTestConfigBuilder& reconnect(bool on) { c_.reconnect.enabled = on; return *this; }
     LoadTestConfigBuilder& seed(std::uint64_t s) { c_.seed = s; return *this; }
+    LoadTestConfigBuilder& shard(unsigned index, unsigned count, std::int64_t start_at_unix_ms) {
+        c_.shard_index = index;
+        c_.shard_count = count ? count : 1;
+        c_.start_at_unix_ms = start_at_unix_ms;
+        return *this;
+    }
     LoadTestConfigBuilder& target(std::string t) { c_.target = std::move(t); return *this; }
     LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }
     LoadTestConfigBuilder& negotiate_seq(bool b) { c_.negotiate_seq = b; return *this; }

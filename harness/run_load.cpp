@@ -138,7 +138,9 @@ private:
     void start_generator() {
     nthreads = std::max(1u, cfg.generator_threads);
     for (unsigned t = 0; t < nthreads; ++t) iocs.push_back(std::make_unique<net::io_context>(1));
-    for (std::size_t i = 0; i < cfg.users; ++i) users.push_back(std::make_unique<SimUser>(*iocs[i % nthreads], sh, i));
+    // This shard's users (all of them unsharded); the user at position k runs on thread k % n.
+    for (std::size_t i = 0; i < cfg.users; ++i)
+        if (i % cfg.shard_count == cfg.shard_index) users.push_back(std::make_unique<SimUser>(*iocs[users.size() % nthreads], sh, i));
     for (auto& ioc : iocs) guards.push_back(net::make_work_guard(*ioc));
     for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 
@@ -157,11 +159,11 @@ private:
     const auto join_start = Clock::now();
     sh.set_epoch(join_start);
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
-    const auto join_deadline = join_start + cfg.join_timeout + std::chrono::milliseconds(10 * cfg.users);
-    while (sh.joined + sh.join_failed < cfg.users && Clock::now() < join_deadline)
+    const auto join_deadline = join_start + cfg.join_timeout + std::chrono::milliseconds(10 * own());
+    while (sh.joined + sh.join_failed < own() && Clock::now() < join_deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     M.join_all_ms = std::chrono::duration<double, std::milli>(Clock::now() - join_start).count();
-    M.users = cfg.users;
+    M.users = own();
     M.users_joined = sh.joined.load();
     M.rooms = rooms;
 
@@ -201,7 +203,7 @@ private:
 
     // Phase 2: the open-model schedule, from a common epoch slightly in the future.
     void send() {
-    sh.set_epoch(Clock::now() + std::chrono::milliseconds(50));
+    sh.set_epoch(schedule_epoch());
     const auto send_start = sh.epoch();
     // Every rate is measured over the sending window: server CPU, each generator thread's
     // CPU, the machine's, and the deliveries that arrived within it.
@@ -226,7 +228,7 @@ private:
         for (std::size_t i = 0; i < users.size(); ++i)
             net::post(*iocs[i % nthreads], [p = users[i].get()] { p->start_schedule(); });
     else
-        sh.done = cfg.users;
+        sh.done = own();
     // The window opens at the epoch the schedules count from (timers are set by now).
     std::this_thread::sleep_until(send_start);
     w0 = mark();
@@ -245,7 +247,7 @@ private:
                 cfg.triggers[k].fire();
             }
     };
-    while (sh.done < cfg.users && Clock::now() < send_deadline) {
+    while (sh.done < own() && Clock::now() < send_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         fire_triggers(false);
         if (show && Clock::now() - last_print >= std::chrono::seconds(1)) {
@@ -260,7 +262,7 @@ private:
             }
             std::uint64_t sent = sh.sent.load();
             std::fprintf(stderr, "\r[load] users %zu/%zu  t=%.0fs  sent/s %llu  delivered %llu  p99 %.1f ms   ",
-                         sh.joined.load(), cfg.users,
+                         sh.joined.load(), own(),
                          std::chrono::duration<double>(Clock::now() - send_start).count(),
                          static_cast<unsigned long long>(sent - last_sent),
                          static_cast<unsigned long long>(sh.durable_received.load()), static_cast<double>(p99) / 1000.0);
@@ -281,6 +283,8 @@ private:
     void drain() {
     if (cfg.before_drain) cfg.before_drain();
     auto expected_total = [&] {
+        // Sharded: the others' users are not ours to count; what their scripts plan is.
+        if (sharded()) return planned_expected();
         std::int64_t e = 0;
         for (std::size_t r = 0; r < rooms; ++r)
             e += sh.room_accepted[r].load() * std::max<std::int64_t>(sh.room_joined[r].load() - 1, 0);
@@ -330,7 +334,7 @@ private:
     void close() {
     for (std::size_t i = 0; i < users.size(); ++i) net::post(*iocs[i % nthreads], [p = users[i].get()] { p->close(); });
     const auto close_deadline = Clock::now() + std::chrono::seconds(3);
-    while (sh.closed < cfg.users && Clock::now() < close_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (sh.closed < own() && Clock::now() < close_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     guards.clear();
     for (auto& ioc : iocs) ioc->stop();
     for (auto& t : threads) t.join();
@@ -346,10 +350,14 @@ private:
     for (auto& u : users) {
         if (u->metrics.join_time.count())
             u->metrics.durable_expected = room_sent[u->room] - (u->metrics.sent_durable - std::min(u->metrics.sent_durable, u->metrics.durable_rejected));
+        // Sharded: the other users' planned sends stand in until scripts/merge-shards has
+        // every shard's actual ones (then the accounting is exact).
+        if (sharded() && u->metrics.join_time.count()) u->metrics.durable_expected = planned_from_others(u->index());
         M.totals.merge(u->metrics);
         result.per_user.push_back(u->metrics);
+        result.user_slots.push_back({u->index(), u->room});
     }
-    if (M.users_joined < cfg.users) M.totals.error("never joined", cfg.users - M.users_joined);
+    if (M.users_joined < own()) M.totals.error("never joined", own() - M.users_joined);
     const auto& T = M.totals;
     const double secs = std::max(M.measured_s, 1e-3);
     M.msgs_sent_per_s = static_cast<double>(T.sent) / secs;
@@ -381,7 +389,7 @@ private:
     if (T.durable_expected)
         M.delivery_pct = 100.0 * static_cast<double>(T.durable_received) / static_cast<double>(T.durable_expected);
     for (auto& [k, v] : T.errors) M.error_count += v;
-    M.error_pct = 100.0 * static_cast<double>(M.error_count) / static_cast<double>(std::max<std::uint64_t>(T.sent + cfg.users, 1));
+    M.error_pct = 100.0 * static_cast<double>(M.error_count) / static_cast<double>(std::max<std::uint64_t>(T.sent + own(), 1));
     M.generator_cpu_pct = 100.0 * gen_cpu / secs;
     M.generator_thread_peak_pct = 100.0 * gen_thread_peak / secs;
     M.machine_busy_pct = machine_busy_pct(w0.machine, w1.machine);
@@ -392,6 +400,42 @@ private:
     M.machine_saturated = sat.machine;
 
 
+    }
+
+    std::size_t own() const { return users.size(); }
+    bool sharded() const { return cfg.shard_count > 1; }
+
+    // Every shard's schedule counts from the same wall-clock instant when one is given.
+    Clock::time_point schedule_epoch() const {
+        if (cfg.start_at_unix_ms <= 0) return Clock::now() + std::chrono::milliseconds(50);
+        const auto wall_now = std::chrono::system_clock::now();
+        const auto start = std::chrono::system_clock::time_point(std::chrono::milliseconds(cfg.start_at_unix_ms));
+        return Clock::now() + std::chrono::duration_cast<Clock::duration>(start - wall_now);
+    }
+
+    // Durable messages each user's script plans (the same in every shard: same seed).
+    const std::vector<std::uint64_t>& planned() {
+        if (planned_.empty()) {
+            planned_.assign(cfg.users, 0);
+            for (std::size_t i = 0; i < cfg.users; ++i) {
+                UserScript script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1), sh.table_uuids[i],
+                                  cfg.seed * 1000003 + i);
+                Planned p;
+                while (script.next(p)) planned_[i] += p.durable ? 1 : 0;
+            }
+        }
+        return planned_;
+    }
+    std::uint64_t planned_from_others(std::size_t index) {
+        std::uint64_t n = 0;
+        for (std::size_t j = 0; j < cfg.users; ++j)
+            if (j != index && sh.room_of[j] == sh.room_of[index]) n += planned()[j];
+        return n;
+    }
+    std::uint64_t planned_expected() {
+        std::uint64_t n = 0;
+        for (auto& u : users) n += planned_from_others(u->index());  // index is fixed: no race
+        return n;
     }
 
     const LoadTestConfig& cfg;
@@ -411,6 +455,7 @@ private:
     bool show = false;
     WindowMark w0, w1;
     double gen_cpu = 0, gen_thread_peak = 0;
+    std::vector<std::uint64_t> planned_;
 };
 
 }  // namespace

@@ -75,6 +75,7 @@ public:
     void connect();
     void start_schedule();
     void close();
+    std::size_t index() const { return index_; }
     UserMetrics metrics;
     liveshare::SchemaState state;
     bool joined = false, schedule_done = false, closed = false;

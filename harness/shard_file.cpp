@@ -1,0 +1,54 @@
+#include "shard_file.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "protocol/json_write.hpp"
+
+namespace harness {
+
+namespace {
+std::string buckets_json(const Histogram& h) {
+    std::string out = "{\"count\":" + std::to_string(h.count()) + ",\"min\":" + std::to_string(h.min()) +
+                      ",\"max\":" + std::to_string(h.max()) + ",\"buckets\":[";
+    bool first = true;
+    for (auto [i, n] : h.buckets()) {
+        out += fmt::format("{}[{},{}]", first ? "" : ",", i, n);
+        first = false;
+    }
+    return out + "]}";
+}
+}  // namespace
+
+void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
+                      const LoadTestResult& r) {
+    const auto& M = r.metrics;
+    std::string out = "{\"format\":\"liveshare-shard/1\",\"benchmark\":";
+    liveshare::json::append_string(out, benchmark);
+    out += fmt::format(",\"shard\":{},\"shards\":{},\"users\":{},\"seed\":{},\"start_at_unix_ms\":{}", cfg.shard_index,
+                       cfg.shard_count, cfg.users, cfg.seed, cfg.start_at_unix_ms);
+    out += fmt::format(",\"measured_s\":{:.6f},\"deliveries_per_s\":{:.3f},\"msgs_sent_per_s\":{:.3f}", M.measured_s,
+                       M.deliveries_per_s, M.msgs_sent_per_s);
+    out += fmt::format(",\"generator_cpu_pct\":{:.3f},\"users_joined\":{},\"error_count\":{}", M.generator_cpu_pct,
+                       M.users_joined, M.error_count);
+    out += ",\"latency\":" + buckets_json(M.totals.latency);
+    out += ",\"latency_uncorrected\":" + buckets_json(M.totals.latency_uncorrected);
+    out += ",\"per_user\":[";
+    for (std::size_t k = 0; k < r.per_user.size(); ++k) {
+        const auto& u = r.per_user[k];
+        out += fmt::format("{}{{\"index\":{},\"room\":{},\"joined\":{},\"sent_durable\":{},\"durable_rejected\":{},"
+                           "\"durable_received\":{},\"duplicates\":{},\"out_of_order\":{}}}",
+                           k ? "," : "", r.user_slots[k].index, r.user_slots[k].room,
+                           u.join_time.count() ? "true" : "false", u.sent_durable, u.durable_rejected,
+                           u.durable_received, u.durable_duplicates, u.durable_out_of_order);
+    }
+    out += "]}\n";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write shard file " + path);
+    const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+    if (std::fclose(f) != 0 || !ok) throw std::runtime_error("cannot write shard file " + path);
+}
+
+}  // namespace harness

@@ -1,0 +1,16 @@
+// One shard's share of a sharded run, written for scripts/merge-shards: per user its index,
+// room and durable counts, and the latency histograms as bucket counts (mergeable: the merged
+// percentiles are exactly those of the union of every shard's deliveries).
+#pragma once
+#include <string>
+
+#include "client.hpp"
+#include "load_config.hpp"
+
+namespace harness {
+
+// Throws std::runtime_error when the file cannot be written.
+void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
+                      const LoadTestResult& r);
+
+}  // namespace harness

@@ -1,0 +1,114 @@
+// Sharded generation: shards of one run, merged by scripts/merge-shards, against one process.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "server_fixture.hpp"
+#include "shard_file.hpp"
+
+using namespace lstest;
+using namespace std::chrono_literals;
+using harness::LoadTestConfigBuilder;
+
+namespace {
+
+std::filesystem::path temp_dir(const std::string& name) {
+    auto d = std::filesystem::temp_directory_path() / ("liveshare-shards-" + std::to_string(getpid()) + "-" + name);
+    std::filesystem::remove_all(d);
+    std::filesystem::create_directories(d);
+    return d;
+}
+
+// Runs scripts/merge-shards over dir; returns its first benchmark.
+boost::json::object merge(const std::filesystem::path& dir) {
+    const auto out = dir / "merged.json";
+    const std::string cmd = "python3 " + std::string(LIVESHARE_TEST_DIR) + "/../scripts/merge-shards " + dir.string() +
+                            " --out " + out.string() + " > /dev/null";
+    const int rc = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(rc)) << cmd;
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto v = boost::json::parse(ss.str());
+    return v.at("benchmarks").as_array().at(0).as_object();
+}
+
+double num(const boost::json::object& o, const char* k) {
+    const auto& v = o.at(k);
+    return v.is_double() ? v.as_double() : static_cast<double>(v.to_number<double>());
+}
+
+}  // namespace
+
+// Recorded samples split over three shards: the merged percentiles are those of the union,
+// exactly (the Python merge uses the same buckets as the C++ histogram).
+TEST(Shards, MergedPercentilesEqualThoseOfTheUnion) {
+    const auto dir = temp_dir("percentiles");
+    std::mt19937_64 rng(7);
+    std::lognormal_distribution<double> latency_us(6.5, 1.2);  // a long tail, ~0.1 ms to ~100 ms
+    harness::Histogram all;
+    for (unsigned shard = 0; shard < 3; ++shard) {
+        harness::LoadTestResult r;
+        for (int i = 0; i < 20000 + 7000 * static_cast<int>(shard); ++i) {
+            const auto v = static_cast<std::uint64_t>(latency_us(rng));
+            r.metrics.totals.latency.record(v);
+            r.metrics.totals.latency_uncorrected.record(v / 2);
+            all.record(v);
+        }
+        auto cfg = LoadTestConfigBuilder().users(3).shard(shard, 3, 1).build();
+        harness::write_shard_file((dir / ("users-3.shard-" + std::to_string(shard) + "-of-3.json")).string(), "load/users:3",
+                                  cfg, r);
+    }
+    const auto b = merge(dir);
+    EXPECT_EQ(num(b, "p50_ms"), static_cast<double>(all.percentile(50)) / 1000.0);
+    EXPECT_EQ(num(b, "p90_ms"), static_cast<double>(all.percentile(90)) / 1000.0);
+    EXPECT_EQ(num(b, "p99_ms"), static_cast<double>(all.percentile(99)) / 1000.0);
+    EXPECT_EQ(num(b, "p999_ms"), static_cast<double>(all.percentile(99.9)) / 1000.0);
+    EXPECT_EQ(num(b, "max_ms"), static_cast<double>(all.max()) / 1000.0);
+    EXPECT_EQ(num(b, "shards"), 3);
+    std::filesystem::remove_all(dir);
+}
+
+// One server, the same seeded run twice: in one process, then as two shards in parallel from
+// a common start time. The merged accounting is the one process's, and nothing is lost.
+TEST(Shards, TwoShardsAccountLikeOneProcess) {
+    auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
+    auto base = [&] {
+        return LoadTestConfigBuilder().users(8).room_size(4).messages_per_user(12).interval(30ms).duration(10000ms)
+            .drain(5000ms).seed(99).target(s->url());
+    };
+    const auto one = harness::run_load_test(base().build(), s->pid());
+    ASSERT_EQ(one.metrics.users_joined, 8u);
+    ASSERT_EQ(one.metrics.lost, 0u);
+
+    const auto dir = temp_dir("accounting");
+    const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           (std::chrono::system_clock::now() + 2s).time_since_epoch()).count();
+    std::vector<std::thread> shards;
+    std::vector<harness::LoadTestResult> results(2);
+    for (unsigned i = 0; i < 2; ++i)
+        shards.emplace_back([&, i] {
+            auto cfg = base().shard(i, 2, start).build();
+            results[i] = harness::run_load_test(cfg);
+            harness::write_shard_file((dir / ("users-8.shard-" + std::to_string(i) + "-of-2.json")).string(), "load/users:8",
+                                      cfg, results[i]);
+        });
+    for (auto& t : shards) t.join();
+    EXPECT_EQ(results[0].metrics.users_joined + results[1].metrics.users_joined, 8u);
+    const auto b = merge(dir);
+    EXPECT_EQ(num(b, "durable_expected"), static_cast<double>(one.metrics.totals.durable_expected));
+    EXPECT_EQ(num(b, "durable_received"), static_cast<double>(one.metrics.totals.durable_received));
+    EXPECT_EQ(num(b, "lost"), 0);
+    EXPECT_EQ(num(b, "delivery_pct"), 100);
+    EXPECT_EQ(num(b, "duplicates"), 0);
+    EXPECT_EQ(num(b, "users_joined"), 8);
+    std::filesystem::remove_all(dir);
+}
