@@ -165,6 +165,7 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     put("generator_syscalls_per_delivery", m.generator_syscalls_per_delivery);
     c["generator_cpu_pct"] = m.generator_cpu_pct;
     c["generator_thread_peak_pct"] = m.generator_thread_peak_pct;
+    c["generator_threads"] = static_cast<double>(std::max(1u, options().generator_threads));
     c["machine_busy_pct"] = m.machine_busy_pct;
     c["generator_saturated"] = m.generator_saturated ? 1 : 0;
     c["machine_saturated"] = m.machine_saturated ? 1 : 0;
