@@ -99,7 +99,7 @@ void bm_capacity(benchmark::State& st) {
     for (auto _ : st) {
         std::size_t pass_users = 0, steps = 0;
         double pass_deliveries = 0, pass_p99 = 0, pass_server_cpu = 0, pass_per_write = 0;
-        bool stopped_by_generator = false;
+        bool stopped_by_generator = false, pass_generator_bound = false;
         std::string stop_reason = "reached --capacity_max_users";
         LoadTestMetrics last;
         for (std::size_t users = o.capacity_room_size; users <= o.capacity_max_users; users *= 2) {
@@ -127,6 +127,7 @@ void bm_capacity(benchmark::State& st) {
             pass_p99 = m.p_ms(99);
             pass_server_cpu = m.server_cpu_pct;
             pass_per_write = m.deliveries_per_write.value_or(0);
+            pass_generator_bound = m.generator_saturated;
         }
         if (pass_users == 0) {
             fail(st, "the first step already failed: " + stop_reason + "; " + describe(last, ""));
@@ -140,6 +141,9 @@ void bm_capacity(benchmark::State& st) {
         st.counters["generator_threads"] = static_cast<double>(std::max(1u, o.generator_threads));
         st.counters["stopped_generator_bound"] = stopped_by_generator ? 1 : 0;
         st.counters["capacity_server_cpu_pct"] = pass_server_cpu;
+        // The last passing step itself: was the generator the limit there (then the server's
+        // own limit is higher than capacity_deliveries_per_s says)?
+        st.counters["capacity_generator_bound"] = pass_generator_bound ? 1 : 0;
         if (pass_per_write > 0) st.counters["capacity_deliveries_per_write"] = pass_per_write;
         st.SetLabel(fmt::format("slo p99<{}ms; stopped: {}", o.slo_p99_ms, stop_reason));
     }
