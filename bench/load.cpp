@@ -1,5 +1,6 @@
 #include "load.hpp"
 #include "load_support.hpp"
+#include "provenance.hpp"
 #include "shard_file.hpp"
 
 #include <benchmark/benchmark.h>
@@ -42,7 +43,7 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
             const std::string path = fmt::format("{}/users-{}.shard-{}-of-{}.json", o.shard_out, users, o.shard_index, o.shard_count);
             try {
                 std::filesystem::create_directories(o.shard_out);
-                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg, r);
+                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg, r, provenance());
                 label = (label.empty() ? "" : label + "; ") + fmt::format("shard {} of {}: {}", o.shard_index, o.shard_count, path);
             } catch (const std::exception& e) {
                 fail(st, e.what());

@@ -50,18 +50,29 @@ std::string machine_class() {
 
 }  // namespace
 
+std::map<std::string, std::string>& provenance_store() {
+    static std::map<std::string, std::string> m;
+    return m;
+}
+
+const std::map<std::string, std::string>& provenance() { return provenance_store(); }
+
 void add_provenance(int argc, char** argv) {
+    auto add = [](const char* k, const std::string& v) {
+        provenance_store()[k] = v;
+        benchmark::AddCustomContext(k, v);
+    };
     const std::string src = LIVESHARE_SOURCE_DIR;
     const std::string sha = first_line("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
     const std::string dirty = first_line("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null | head -1");
-    benchmark::AddCustomContext("git_sha", sha.empty() ? "unknown" : sha);
-    benchmark::AddCustomContext("git_dirty", sha.empty() ? "unknown" : dirty.empty() ? "false" : "true");
-    benchmark::AddCustomContext("build_type", LIVESHARE_BUILD_TYPE);
-    benchmark::AddCustomContext("build_flags", LIVESHARE_BUILD_FLAGS);
-    benchmark::AddCustomContext("machine_class", machine_class());
+    add("git_sha", sha.empty() ? "unknown" : sha);
+    add("git_dirty", sha.empty() ? "unknown" : dirty.empty() ? "false" : "true");
+    add("build_type", LIVESHARE_BUILD_TYPE);
+    add("build_flags", LIVESHARE_BUILD_FLAGS);
+    add("machine_class", machine_class());
     std::string cmd;
     for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
-    benchmark::AddCustomContext("command", cmd);
+    add("command", cmd);
 }
 
 }  // namespace bench

@@ -2,9 +2,13 @@
 // writes carries its source (git sha, dirty or not), its build (type, flags), the machine class
 // and the exact command.
 #pragma once
+#include <map>
+#include <string>
 
 namespace bench {
 
 void add_provenance(int argc, char** argv);
+// The same keys and values, for files the bench writes itself (shard files).
+const std::map<std::string, std::string>& provenance();
 
 }  // namespace bench

@@ -23,9 +23,18 @@ std::string buckets_json(const Histogram& h) {
 }  // namespace
 
 void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
-                      const LoadTestResult& r) {
+                      const LoadTestResult& r, const std::map<std::string, std::string>& context) {
     const auto& M = r.metrics;
-    std::string out = "{\"format\":\"liveshare-shard/1\",\"benchmark\":";
+    std::string out = "{\"format\":\"liveshare-shard/1\",\"context\":{";
+    bool first_key = true;
+    for (const auto& [k, v] : context) {
+        if (!first_key) out += ',';
+        first_key = false;
+        liveshare::json::append_string(out, k);
+        out += ':';
+        liveshare::json::append_string(out, v);
+    }
+    out += "},\"benchmark\":";
     liveshare::json::append_string(out, benchmark);
     out += fmt::format(",\"shard\":{},\"shards\":{},\"users\":{},\"seed\":{},\"start_at_unix_ms\":{}", cfg.shard_index,
                        cfg.shard_count, cfg.users, cfg.seed, cfg.start_at_unix_ms);

@@ -2,6 +2,7 @@
 // room and durable counts, and the latency histograms as bucket counts (mergeable: the merged
 // percentiles are exactly those of the union of every shard's deliveries).
 #pragma once
+#include <map>
 #include <string>
 
 #include "client.hpp"
@@ -10,7 +11,8 @@
 namespace harness {
 
 // Throws std::runtime_error when the file cannot be written.
+// `context`: how it was made (git sha, build flags, machine class, command), written as is.
 void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
-                      const LoadTestResult& r);
+                      const LoadTestResult& r, const std::map<std::string, std::string>& context = {});
 
 }  // namespace harness
