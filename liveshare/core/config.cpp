@@ -119,6 +119,8 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                             else return "--durability must be none or group, got '" + std::string(v) + "'";
                             return std::string();
                         }}},
+        {"cluster", {"redis://HOST:PORT: share rooms with the other nodes on this Redis (streams for order and resume, pub/sub for volatile messages, cluster-wide presence); rooms then live in Redis, not in --db (default: none, one node)",
+                     [](auto& c, auto v) { c.cluster = v; return std::string(); }}},
         {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
                      [](auto& c, auto v) {
                          std::string err;
@@ -152,6 +154,7 @@ ParsedArgs parse_server_args(int argc, const char* const* argv) {
     if (!split.error.empty()) return out.error = split.error, out;
     for (const auto& f : split.flags)
         if (auto e = flags().find(f.name)->second.set(out.cfg, f.value); !e.empty()) return out.error = e, out;
+    if (!out.cfg.cluster.empty() && out.cfg.durable) out.error = "--durability=group and --cluster do not go together: in a cluster the room's Redis stream is the log";
     if (out.cfg.durable && out.cfg.db_path.empty()) out.error = "--durability=group needs a database (--db=PATH)";
     return out;
 }

@@ -19,6 +19,7 @@ struct ServerConfig {
     unsigned threads = 2;
     std::string db_path = "liveshare.db";  // "" disables persistence
     bool durable = false;                  // --durability=group: op log committed before fan-out
+    std::string cluster;                   // --cluster=redis://HOST:PORT ("": one node)
     bool require_rest_create = false;      // rooms must be created with POST /room/{id}
     std::size_t max_users_per_room = 50;   // the original's cap
     std::size_t max_rooms = 10000;

@@ -43,6 +43,11 @@ std::string Metrics::render() const {
     counter("liveshare_connections_total", "WebSocket connections accepted.", connections_total.load());
     counter("liveshare_connections_rejected_total", "Connections refused at the connection limit.", connections_rejected.load());
     counter("liveshare_auth_failures_total", "Auth attempts answered with success:false.", auth_failures.load());
+    counter("liveshare_cluster_published_total", "Cluster: durable messages sent to the room's stream.", cluster_published.load());
+    counter("liveshare_cluster_applied_total", "Cluster: durable messages applied in the stream's order.", cluster_applied.load());
+    counter("liveshare_cluster_volatile_out_total", "Cluster: volatile messages published to other nodes.", cluster_volatile_out.load());
+    counter("liveshare_cluster_volatile_in_total", "Cluster: volatile messages received from other nodes.", cluster_volatile_in.load());
+    counter("liveshare_cluster_gap_fetches_total", "Cluster: reads of a room's stream to fill a gap in the sequence.", cluster_gap_fetches.load());
     counter("liveshare_sessions_replaced_total", "Sessions closed because the same user_id connected again.", sessions_replaced.load());
     counter("liveshare_durable_commits_total", "Group commits of the durability mode's op log.", durable_commits.load());
     counter("liveshare_durable_ops_total", "Durable messages committed before fan-out (durability mode).", durable_ops.load());

@@ -39,6 +39,9 @@ public:
     Counter durable_commits{0}, durable_ops{0}, durable_commit_failures{0};
     // Ops the op log could not commit within its retry budget: not applied, rooms resynced.
     Counter durable_ops_abandoned{0};
+    // Cluster mode: durable messages this node sent to the cluster's order and applied from it,
+    // volatile messages published and received, reads of the stream to fill a gap.
+    Counter cluster_published{0}, cluster_applied{0}, cluster_volatile_out{0}, cluster_volatile_in{0}, cluster_gap_fetches{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
     std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};

@@ -50,13 +50,17 @@ RoomInfo Room::room_info_locked() const {
     info.name = settings_.name;
     info.websocket_url = "/room/" + settings_.id;
     info.is_protected = is_protected();
-    info.user_count = members_.size();
+    info.user_count = members_.size() + remote_.size();
     info.max_users = settings_.max_users;
     info.owner_id = settings_.owner_id;
     info.created_at = settings_.created_at;
     for (const auto& m : members_) {
         std::size_t h = std::hash<std::string>{}(m.p->user_id());
         info.users.push_back({m.p->user_id(), m.p->username(), kColors[h % std::size(kColors)]});
+    }
+    for (const auto& [uid, name] : remote_) {
+        std::size_t h = std::hash<std::string>{}(uid);
+        info.users.push_back({uid, name, kColors[h % std::size(kColors)]});
     }
     return info;
 }
@@ -75,7 +79,10 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
             break;
         }
     }
-    if (members_.size() >= settings_.max_users) return JoinResult::Full;
+    // Cluster: the user may come from another node (a reconnect after that node died).
+    if (bus_ && remote_.erase(p->user_id())) replaced = true;
+    // Cluster: the cluster's presence enforced the cap over every node before this join.
+    if (!bus_ && members_.size() >= settings_.max_users) return JoinResult::Full;
     members_.push_back({p});
     if (settings_.owner_id.empty()) settings_.owner_id = p->user_id();
 
@@ -133,6 +140,7 @@ bool Room::leave(const Participant* p) {
                 metrics_.count_out(MsgType::UserLeft);
                 m.p->deliver({left, MsgType::UserLeft, Delivery::Control, 0, false});
             }
+            if (bus_) bus_->member_left(settings_.id, p);
             return members_.empty();
         }
     }
@@ -157,6 +165,11 @@ void Room::log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std
 void Room::durable_locked(MsgType type,
                           const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
                           bool per_recipient, const GraphOp* op) {
+    if (bus_) {
+        // Cluster: the cluster orders it; it comes back (to every node) via apply_ordered.
+        bus_->publish_durable(settings_.id, type, make_frame([&](std::string& s) { encode(s, std::nullopt); }));
+        return;
+    }
     const std::uint64_t seq = ++seq_;
     auto v2 = make_frame([&](std::string& s) { encode(s, seq); });
     if (durable_) {
@@ -234,6 +247,83 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     fan_out_locked(&from, m.type, Delivery::Volatile, key, [&](bool) {
         return per_recipient ? make_frame([&](std::string& s) { encode(s, std::nullopt); }) : paths_.fanout->for_recipient(once);
     });
+    if (bus_) bus_->publish_volatile(settings_.id, m.type, uid, once ? once : make_frame([&](std::string& s) { encode(s, std::nullopt); }));
+}
+
+namespace {
+// The liveshare.v2 form of a frame encoded without seq: "seq" goes right after "type", as
+// the encoders put it ({"type":"X","seq":N,"payload":...}); type names have no comma.
+std::shared_ptr<const std::string> with_seq(const std::string& v1, std::uint64_t seq) {
+    auto out = std::make_shared<std::string>();
+    const std::size_t at = v1.find(',');
+    out->reserve(v1.size() + 24);
+    out->append(v1, 0, at);
+    *out += ",\"seq\":";
+    *out += std::to_string(seq);
+    out->append(v1, at, std::string::npos);
+    return out;
+}
+}  // namespace
+
+void Room::apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame, const GraphOp* op) {
+    std::lock_guard lock(mu_);
+    if (seq <= published_seq_) return;
+    if (op) {
+        state_.apply(*op);
+        dirty_ = true;
+    }
+    seq_ = seq;
+    auto v2 = with_seq(*frame, seq);
+    log_locked(seq, type, v2);
+    fan_out_locked(nullptr, type, Delivery::Durable, 0,
+                   [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? v2 : frame); });
+}
+
+void Room::log_ordered(std::uint64_t seq, MsgType type, const std::string& frame) {
+    std::lock_guard lock(mu_);
+    log_.push_back({seq, {with_seq(frame, seq), type, Delivery::Durable, 0, false}});
+    while (log_.size() > settings_.log_entries) log_.pop_front();
+}
+
+void Room::deliver_remote_volatile(MsgType type, const std::string& user_id, std::shared_ptr<const std::string> frame) {
+    const std::uint64_t key = paths_.volatiles->coalesce_key(user_id, type);
+    std::lock_guard lock(mu_);
+    fan_out_locked(nullptr, type, Delivery::Volatile, key, [&](bool) { return paths_.fanout->for_recipient(frame); });
+}
+
+void Room::remote_joined(const std::string& user_id, const std::string& username) {
+    std::lock_guard lock(mu_);
+    bool replaced = remote_.count(user_id) > 0;
+    for (auto it = members_.begin(); it != members_.end(); ++it)
+        if (it->p->user_id() == user_id) {
+            it->p->close_replaced();
+            metrics_.sessions_replaced.fetch_add(1);
+            members_.erase(it);
+            replaced = true;
+            break;
+        }
+    remote_[user_id] = username;
+    if (replaced) return;
+    auto joined = make_frame([&](std::string& s) { encode_user_joined(s, user_id, username); });
+    for (auto& m : members_) {
+        metrics_.count_out(MsgType::UserJoined);
+        m.p->deliver({joined, MsgType::UserJoined, Delivery::Control, 0, false});
+    }
+}
+
+void Room::remote_left(const std::string& user_id) {
+    std::lock_guard lock(mu_);
+    if (!remote_.erase(user_id)) return;
+    auto left = make_frame([&](std::string& s) { encode_user_left(s, user_id); });
+    for (auto& m : members_) {
+        metrics_.count_out(MsgType::UserLeft);
+        m.p->deliver({left, MsgType::UserLeft, Delivery::Control, 0, false});
+    }
+}
+
+void Room::set_remote_members(std::map<std::string, std::string> users) {
+    std::lock_guard lock(mu_);
+    remote_ = std::move(users);
 }
 
 void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {

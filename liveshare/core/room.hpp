@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "metrics.hpp"
 #include "participant.hpp"
 #include "hot_paths.hpp"
+#include "room_bus.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/schema_state.hpp"
 
@@ -67,6 +69,21 @@ public:
     // At start: a committed message from the op log, applied on top of the snapshot.
     void replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame);
 
+    // Cluster mode (a RoomBus): durable messages are ordered by the cluster and come back
+    // through apply_ordered on every node; the cap and room_info count every node's members.
+    void attach_bus(RoomBus* bus) { bus_ = bus; }
+    // The durable message with the cluster's seq (`frame` without seq, `op` for GraphOp):
+    // applied, logged for resume and delivered to this node's members (the sender's echo too).
+    void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame, const GraphOp* op);
+    // Loading a room: a message older than the snapshot, kept for resume only.
+    void log_ordered(std::uint64_t seq, MsgType type, const std::string& frame);
+    // Another node's member's volatile message, for this node's members.
+    void deliver_remote_volatile(MsgType type, const std::string& user_id, std::shared_ptr<const std::string> frame);
+    // Presence on other nodes. A user joining elsewhere replaces its connection here (4001).
+    void remote_joined(const std::string& user_id, const std::string& username);
+    void remote_left(const std::string& user_id);
+    void set_remote_members(std::map<std::string, std::string> users);
+
     std::optional<RoomSnapshot> take_snapshot_if_dirty();
     void restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap);
     void set_last_snapshot(SnapshotInfo info);
@@ -108,6 +125,8 @@ private:
     std::deque<LogEntry> log_;
     std::optional<SnapshotInfo> last_snapshot_;
     DurableLog* durable_ = nullptr;
+    RoomBus* bus_ = nullptr;
+    std::map<std::string, std::string> remote_;  // cluster: user_id -> username on other nodes
     struct Held {  // sequenced, waiting for its commit
         std::uint64_t seq;
         MsgType type;

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "cluster/cluster.hpp"
 #include "config.hpp"
 #include "durable_log.hpp"
 #include "metrics.hpp"
@@ -27,6 +28,7 @@ struct Context {
     std::unique_ptr<SnapshotStore> store;
     std::unique_ptr<Persister> persister;
     std::unique_ptr<DurableLog> durable;
+    std::unique_ptr<cluster::Cluster> cluster;  // --cluster
     std::mutex sessions_mu;
     std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
 

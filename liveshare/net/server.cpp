@@ -440,7 +440,8 @@ private:
 int run_server(const ServerConfig& cfg) {
     log::set_quiet(cfg.quiet);
     Context ctx(cfg);
-    if (!cfg.db_path.empty()) {
+    // A cluster node keeps its rooms in Redis (snapshots and the stream), not in --db.
+    if (!cfg.db_path.empty() && cfg.cluster.empty()) {
         try {
             ctx.store = std::make_unique<SnapshotStore>(cfg.db_path, cfg.snapshots_kept);
             ctx.persister = std::make_unique<Persister>(*ctx.store, ctx.rooms, ctx.metrics, cfg.snapshot_interval_ms);
@@ -463,6 +464,23 @@ int run_server(const ServerConfig& cfg) {
         }
     }
     net::io_context ioc(static_cast<int>(cfg.threads));
+    int exit_code = 0;
+    std::function<void(int, std::string)> shut_down;
+    if (!cfg.cluster.empty()) {
+        try {
+            ctx.cluster = std::make_unique<cluster::Cluster>(ioc.get_executor(), cfg, ctx.metrics, [&](std::string why) {
+                // Without Redis this node cannot keep the rooms' one order: its clients are
+                // closed (4008) so they reconnect to another node, and the process ends.
+                log::line("cluster: " + why + "; closing every session (4008) and stopping");
+                net::post(ioc, [&, why] { shut_down(1, why); });
+            });
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "liveshare-server: %s\n", e.what());
+            return 1;
+        }
+        ctx.cluster->start();
+        log::line("cluster node " + ctx.cluster->node_id() + " on " + cfg.cluster);
+    }
     std::shared_ptr<Listener> listener;
     try {
         listener = std::make_shared<Listener>(ioc, ctx, tcp::endpoint(net::ip::make_address(cfg.address), cfg.port));
@@ -498,20 +516,30 @@ int run_server(const ServerConfig& cfg) {
 
     net::steady_timer grace(ioc);
     net::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](beast::error_code, int sig) {
-        log::line(std::string("signal ") + std::to_string(sig) + ": closing sessions, flushing snapshots");
+    bool shutting_down = false;
+    shut_down = [&](int code, std::string why) {
+        if (shutting_down) return;
+        shutting_down = true;
+        exit_code = code;
         listener->stop();
+        signals.cancel();
+        if (ctx.cluster) ctx.cluster->stop();
         std::vector<std::shared_ptr<Session>> live;
         {
             std::lock_guard lock(ctx.sessions_mu);
             for (auto& w : ctx.sessions)
                 if (auto s = w.lock()) live.push_back(std::move(s));
         }
-        for (auto& s : live) s->close_soon(kCloseShutdown, "server shutting down");
+        for (auto& s : live) s->close_soon(code ? kCloseResyncRequired : kCloseShutdown, code ? why : "server shutting down");
         // Give close handshakes a moment, then stop the loop regardless.
         grace.expires_after(std::chrono::milliseconds(1500));
         grace.async_wait([&](beast::error_code) { ioc.stop(); });
         sweep.cancel();
+    };
+    signals.async_wait([&](beast::error_code ec, int sig) {
+        if (ec) return;
+        log::line(std::string("signal ") + std::to_string(sig) + ": closing sessions, flushing snapshots");
+        shut_down(0, "");
     });
 
     std::vector<std::thread> threads;
@@ -520,10 +548,11 @@ int run_server(const ServerConfig& cfg) {
     for (auto& t : threads) t.join();
     ctx.kdf.join();
     for (auto& r : ctx.rooms.all()) r->clear_members();
+    ctx.cluster.reset();
     if (ctx.durable) ctx.durable->stop();  // commits what is queued before the last snapshots
     if (ctx.persister) ctx.persister->stop_and_flush();
     log::line("stopped");
-    return 0;
+    return exit_code;
 }
 
 }  // namespace liveshare

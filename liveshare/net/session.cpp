@@ -211,10 +211,7 @@ bool Session::handle_auth() {
     user_id_ = msg.user_id;
     username_ = msg.username;
     last_seq_ = wants_seq_ ? msg.last_seq : std::nullopt;
-    if (!room->is_protected()) {
-        finish_auth(std::move(room));
-        return true;
-    }
+    if (!room->is_protected()) return finish_auth(std::move(room));
     if (!msg.password) {
         fail_auth("Invalid password");
         return true;
@@ -225,21 +222,44 @@ bool Session::handle_auth() {
         bool ok = verify_password(pw, room->settings().password_hash);
         net::post(self->ex_, [self, room = std::move(room), ok]() mutable {
             self->auth_pending_ = false;
-            if (ok) self->finish_auth(std::move(room));
+            bool now = true;
+            if (ok) now = self->finish_auth(std::move(room));
             else self->fail_auth("Invalid password");
-            if (!self->closing_) self->resume_reading();
+            if (now && !self->closing_) self->resume_reading();
         });
     });
     return false;
 }
 
-void Session::finish_auth(std::shared_ptr<Room> room) {
+bool Session::finish_auth(std::shared_ptr<Room> room) {
+    if (ctx_.cluster) {
+        // The cluster loads the room here if it must and checks the cap over every node.
+        auth_pending_ = true;
+        ctx_.cluster->join(room, shared_from_this(), last_seq_, [self = shared_from_this(), room](bool ok) {
+            net::post(self->ex_, [self, room, ok] {
+                self->auth_pending_ = false;
+                if (self->disconnected_) {
+                    if (ok) room->leave(self.get());  // gone while joining: leave at once
+                    return;
+                }
+                if (ok) {
+                    self->authed_ = true;
+                    self->room_ = room;
+                } else {
+                    self->fail_auth("Room is full");
+                }
+                if (!self->closing_) self->resume_reading();
+            });
+        });
+        return false;
+    }
     if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
         fail_auth("Room is full");
-        return;
+        return true;
     }
     authed_ = true;
     room_ = std::move(room);
+    return true;
 }
 
 // As the original: only the AuthResult, and the connection stays open for another Auth.

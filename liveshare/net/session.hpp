@@ -66,7 +66,8 @@ private:
     void release_held_op();
     bool take_token(MsgType t);
     bool handle_auth();
-    void finish_auth(std::shared_ptr<Room> room);
+    // False when the join completes later (cluster mode); reading resumes then.
+    bool finish_auth(std::shared_ptr<Room> room);
     void fail_auth(const char* error);
     void reject_unauthenticated();
     void reject_rate(MsgType t);
