@@ -292,6 +292,7 @@ void register_load_benchmarks() {
     for (std::size_t n : {1000, 10000})
         load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(), bm_conn_idle, n));
     register_fault_benchmarks(own_server);
+    if (own_server) register_cluster_benchmarks();
 }
 
 int print_load_reports() {

@@ -136,9 +136,11 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     c["mbps_out_per_user"] = m.mbps_out_per_user;
     c["drain_s"] = m.drain_s;
     c["deliveries_in_drain"] = static_cast<double>(m.deliveries_in_drain);
-    c["server_cpu_pct"] = m.server_cpu_pct;
-    c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
-    c["server_rss_mb"] = m.server_rss_peak_mb;
+    if (m.server_measured) {  // absent (not 0) when no server process of ours was sampled
+        c["server_cpu_pct"] = m.server_cpu_pct;
+        c["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
+        c["server_rss_mb"] = m.server_rss_peak_mb;
+    }
     c["loopback_mbps"] = m.loopback_mbps;
     // From the server's own /metrics at the end of the run.
     auto scraped = [&](const char* k) {

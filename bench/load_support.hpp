@@ -42,6 +42,8 @@ void finish(benchmark::State& st, const LoadTestResult& r, const std::string& la
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b);
 // load_faults.cpp: network impairment, faults and durability (own_server: we start servers).
 void register_fault_benchmarks(bool own_server);
+// load_cluster.cpp: load/cluster/... and load/faults/node_kill (we start Redis and the nodes).
+void register_cluster_benchmarks();
 // The netsim/faults table of the runs that ran (nothing when none did).
 void print_netsim_report(std::FILE* out);
 

@@ -42,7 +42,12 @@ struct LoadTestConfig {
     std::chrono::milliseconds burst_every{2000};
     ReconnectPolicy reconnect;
     std::uint64_t seed = 42;
-    std::string target = "ws://127.0.0.1:8080";  // host and port; rooms are /room/{uuid}
+    // Host and port; rooms are /room/{uuid}. A comma-separated list is a cluster's nodes:
+    // user i connects to node i % N first and, after a lost connection, to the next node.
+    std::string target = "ws://127.0.0.1:8080";
+    // Other processes to measure over the sending window (name, pid): a cluster's nodes and
+    // its engine. Their CPU and RSS go to LoadTestMetrics::watched.
+    std::vector<std::pair<std::string, int>> watch;
     unsigned generator_threads = 1;
     bool negotiate_seq = true;   // offer the liveshare.v2 subprotocol
     // Rooms that already exist on the target (users are spread over them in order); empty:

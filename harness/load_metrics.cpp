@@ -62,6 +62,8 @@ void UserMetrics::merge(const UserMetrics& o) {
     send_lag.merge(o.send_lag);
     latency.merge(o.latency);
     latency_uncorrected.merge(o.latency_uncorrected);
+    latency_same_node.merge(o.latency_same_node);
+    latency_cross_node.merge(o.latency_cross_node);
     staleness.merge(o.staleness);
     join_time.merge(o.join_time);
 }

@@ -24,6 +24,9 @@ struct UserMetrics {
     std::map<std::string, std::uint64_t> errors;  // by kind
     Histogram latency;        // durable deliveries from others, from intended send time (us)
     Histogram latency_uncorrected;  // same deliveries, from the actual write time (us)
+    // Several targets (a cluster): the same deliveries, split by whether the sender was
+    // connected to the receiver's node or to another one (when it sent... as last seen).
+    Histogram latency_same_node, latency_cross_node;
     Histogram staleness;      // volatile deliveries, age at receipt (us)
     Histogram join_time;      // connect to AuthResult+state (us)
     std::array<std::uint64_t, liveshare::kMsgTypeCount> bytes_in_by_type{}, bytes_out_by_type{};
@@ -83,6 +86,13 @@ struct LoadTestMetrics {
     // and compression included): the wire cost, when the target is on this machine.
     double loopback_mbps = 0;
     std::map<std::string, double> server_metrics;  // scraped from /metrics at the end
+    // Processes watched over the sending window (LoadTestConfig::watch: cluster nodes, the
+    // engine): CPU in % of one core and per delivery, RSS at the end of the window.
+    struct Watched {
+        bool measured = false;
+        double cpu_pct = 0, cpu_us_per_delivery = 0, rss_mb = 0;
+    };
+    std::map<std::string, Watched> watched;
 
     // Percentile p of every expected durable delivery, from its intended send time. A message
     // that never arrived counts as arriving never: +infinity when p falls among the lost ones.

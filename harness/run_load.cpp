@@ -41,6 +41,8 @@ struct WindowMark {
     std::uint64_t server_syscalls = 0;
     bool server_io = false;
     MetricMap server_metrics;
+    std::vector<ProcSample> watched;
+    std::vector<bool> watched_read;
     std::uint64_t gen_calls = 0;
     std::vector<double> threads;
     MachineCpu machine;
@@ -70,11 +72,22 @@ class LoadRun {
     }
 
   private:
+    // The target, or a cluster's nodes ("ws://a:1,ws://b:2").
     void resolve() {
-        sh.ep = parse_ws_url(cfg.target);
         net::io_context tmp;
         tcp::resolver resolver(tmp);
-        sh.address = *resolver.resolve(sh.ep.host, std::to_string(sh.ep.port)).begin();
+        std::string_view list = cfg.target;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            const std::string one(list.substr(0, comma));
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            if (one.empty()) continue;
+            sh.eps.push_back(parse_ws_url(one));
+            sh.addresses.push_back(*resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
+        }
+        if (sh.eps.empty()) throw std::invalid_argument("no target given");
+        sh.ep = sh.eps.front();
+        sh.address = sh.addresses.front();
     }
 
     // Users, rooms and tables get deterministic identities from the seed.
@@ -88,6 +101,8 @@ class LoadRun {
         } else {
             for (std::size_t r = 0; r < rooms; ++r) sh.room_ids.push_back(make_uuid(rng));
         }
+        sh.node_of.reset(new std::atomic<int>[cfg.users]);
+        for (std::size_t i = 0; i < cfg.users; ++i) sh.node_of[i] = 0;
         sh.room_accepted.reset(new std::atomic<std::int64_t>[rooms]);
         sh.room_joined.reset(new std::atomic<std::int64_t>[rooms]);
         for (std::size_t r = 0; r < rooms; ++r) {
@@ -228,9 +243,16 @@ class LoadRun {
                 w.server_read = read_proc(server_pid, w.server);
                 w.server_io = read_proc_io(server_pid, w.server_syscalls);
             }
-            try {
-                w.server_metrics = scrape_metrics(sh.ep);  // a server without /metrics: no counters
-            } catch (const std::exception&) {
+            // Every node's counters, added (a server without /metrics: no counters).
+            for (const auto& ep : sh.eps) {
+                try {
+                    for (auto& [k, v] : scrape_metrics(ep)) w.server_metrics[k] += v;
+                } catch (const std::exception&) {
+                }
+            }
+            for (const auto& [name, pid] : cfg.watch) {
+                w.watched.emplace_back();
+                w.watched_read.push_back(read_proc(pid, w.watched.back()));
             }
             w.gen_calls = sh.socket_reads.load() + sh.socket_writes.load();
             for (auto& t : threads) w.threads.push_back(thread_cpu_seconds(t));
@@ -411,6 +433,15 @@ class LoadRun {
                     M.server_syscalls_per_delivery = sys;
             }
             M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
+            for (std::size_t k = 0; k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size(); ++k) {
+                auto& x = M.watched[cfg.watch[k].first];
+                x.measured = w0.watched_read[k] && w1.watched_read[k];
+                if (!x.measured) continue;  // gone in the window (a killed node)
+                const double cpu = w1.watched[k].cpu_seconds - w0.watched[k].cpu_seconds;
+                x.cpu_pct = 100.0 * cpu / std::max(M.measured_s, 1e-3);
+                x.cpu_us_per_delivery = cpu * 1e6 / d;
+                x.rss_mb = w1.watched[k].rss_mb;
+            }
             M.generator_syscalls_per_delivery =
                 static_cast<double>(w1.gen_calls - w0.gen_calls) / d;
         }

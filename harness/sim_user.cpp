@@ -79,6 +79,7 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
       script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index],
               sh.cfg.seed * 1000003 + index) {
     room = sh.room_of[index];
+    node_ = index % std::max<std::size_t>(sh.addresses.size(), 1);  // round-robin over the nodes
     mask_state_ = (sh.cfg.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xBF58476D1CE4E5B9ULL;
     if (!mask_state_) mask_state_ = 1;
 }
@@ -132,6 +133,8 @@ void SimUser::schedule_reconnect(const std::string& why) {
     const auto& pol = sh_.cfg.reconnect;
     if (++attempts_ > pol.max_attempts)
         return fail("reconnect gave up after " + std::to_string(pol.max_attempts) + " attempts: " + why);
+    // A cluster: the next attempt goes to the next node (this one may be gone).
+    if (sh_.addresses.size() > 1) node_ = (node_ + 1) % sh_.addresses.size();
     const auto shift = std::min(attempts_ - 1, 16u);
     const auto base = std::min(pol.max_backoff, pol.initial_backoff * (1L << shift));
     // Full backoff with jitter in [base/2, base], from a per-user deterministic stream.
@@ -159,7 +162,8 @@ void SimUser::connect() {
         boost::system::error_code ignored;
         c->sock.close(ignored);  // the pending connect or read fails: lost_connection
     });
-    c->sock.async_connect(sh_.address, [this, c](boost::system::error_code ec) { on_connect(c, ec); });
+    sh_.node_of[index_].store(static_cast<int>(node_), std::memory_order_relaxed);
+    c->sock.async_connect(sh_.addresses[node_], [this, c](boost::system::error_code ec) { on_connect(c, ec); });
 }
 
 // The HTTP upgrade, written by hand: what a browser sends, with our subprotocol offer.
@@ -179,8 +183,8 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
     boost::beast::static_string<28> accept;
     boost::beast::websocket::detail::make_sec_ws_accept(accept, std::string_view(key, klen));
     c->accept_expected.assign(accept.data(), accept.size());
-    std::string req = "GET /room/" + sh_.room_ids[room] + " HTTP/1.1\r\nHost: " + sh_.ep.host + ":" +
-                      std::to_string(sh_.ep.port) +
+    std::string req = "GET /room/" + sh_.room_ids[room] + " HTTP/1.1\r\nHost: " + sh_.eps[node_].host + ":" +
+                      std::to_string(sh_.eps[node_].port) +
                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
     req.append(key, klen);
     if (sh_.cfg.negotiate_seq)
@@ -467,6 +471,10 @@ void SimUser::handle(const char* data, std::size_t n) {
             if (mark->t_us < sh_.warmup_us) return;
             auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
             metrics.latency.record(lat);
+            if (sh_.addresses.size() > 1) {
+                const bool cross = sh_.node_of[it->second].load(std::memory_order_relaxed) != static_cast<int>(node_);
+                (cross ? metrics.latency_cross_node : metrics.latency_same_node).record(lat);
+            }
             if (sh_.cfg.progress) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
             if (mark->seq < sh_.sent_at_cap) {
                 std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);

@@ -32,8 +32,12 @@ using Clock = std::chrono::steady_clock;
 // What every user of one run shares: identities, rooms, the time origin, progress counters.
 struct Shared {
     const LoadTestConfig& cfg;
-    Endpoint ep;
+    Endpoint ep;  // the first target (REST, probes, the convergence observer)
     boost::asio::ip::tcp::endpoint address;
+    // Every target (one, or a cluster's nodes) and the node each user is connected to now.
+    std::vector<Endpoint> eps;
+    std::vector<boost::asio::ip::tcp::endpoint> addresses;
+    std::unique_ptr<std::atomic<int>[]> node_of;
     std::vector<std::string> user_ids, table_uuids, room_ids;
     std::unordered_map<std::string, std::uint32_t> index_of;
     std::vector<std::size_t> room_of;
@@ -138,6 +142,7 @@ private:
     // GraphState addressed to us is the diagram; a Ping behind the request marks its answer.
     bool v2_ = false;
     unsigned attempts_ = 0;
+    std::size_t node_ = 0;  // which of sh_.addresses this user connects to
     std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
     // Own durable messages written and not yet echoed: resent after a resume if the server
     // never got them (the echo is the acknowledgement).
