@@ -51,6 +51,21 @@ TEST(Config, BadValuesAreErrorsNotExits) {
     EXPECT_TRUE(parse({"--help"}).help);
 }
 
+TEST(Config, ClusterTakesARedisUrlAndNoOpLog) {
+    auto a = parse({"--cluster=redis://10.0.0.7:6380"});
+    ASSERT_EQ(a.error, "");
+    EXPECT_EQ(a.cfg.cluster, "redis://10.0.0.7:6380");
+    std::string host, err;
+    int port = 0;
+    ASSERT_TRUE(parse_redis_url("redis://cache.internal", host, port, err));
+    EXPECT_EQ(host, "cache.internal");
+    EXPECT_EQ(port, 6379);
+    EXPECT_EQ(parse({"--cluster=http://x:1"}).error, "--cluster must be redis://HOST:PORT, got 'http://x:1'");
+    EXPECT_EQ(parse({"--cluster=redis://x:99999"}).error, "--cluster: bad port in 'redis://x:99999'");
+    EXPECT_EQ(parse({"--cluster=redis://:5"}).error, "--cluster: no host in 'redis://:5'");
+    EXPECT_NE(parse({"--cluster=redis://x:1", "--durability=group"}).error.find("do not go together"), std::string::npos);
+}
+
 TEST(TokenBucket, BurstThenRefillAtTheRate) {
     using C = TokenBucket::Clock;
     TokenBucket b({3, 10});  // 3 at once, then 10 per second

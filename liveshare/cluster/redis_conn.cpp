@@ -2,7 +2,6 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-#include <charconv>
 
 namespace liveshare::cluster {
 
@@ -148,33 +147,6 @@ void RedisConn::subscribe(const std::string& channel, std::function<void()> on_s
     const char* argv[] = {"SUBSCRIBE", channel.data()};
     const std::size_t lens[] = {9, channel.size()};
     redisAsyncCommandArgv(ac_, &RedisConn::message_cb, subscribed_.back().get(), 2, argv, lens);
-}
-
-bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme) {
-        error = "--cluster must be redis://HOST:PORT, got '" + std::string(url) + "'";
-        return false;
-    }
-    std::string_view rest = url.substr(scheme.size());
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    port = 6379;
-    const auto colon = rest.rfind(':');
-    if (colon != std::string_view::npos) {
-        std::string_view p = rest.substr(colon + 1);
-        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-        if (ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) {
-            error = "--cluster: bad port in '" + std::string(url) + "'";
-            return false;
-        }
-        rest = rest.substr(0, colon);
-    }
-    if (rest.empty()) {
-        error = "--cluster: no host in '" + std::string(url) + "'";
-        return false;
-    }
-    host = std::string(rest);
-    return true;
 }
 
 }  // namespace liveshare::cluster

@@ -47,7 +47,4 @@ private:
     std::vector<std::unique_ptr<std::function<void()>>> subscribed_;  // alive as long as we are
 };
 
-// "redis://HOST:PORT" (port 6379 when absent); false with `error` set otherwise.
-bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error);
-
 }  // namespace liveshare::cluster

@@ -120,7 +120,13 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                             return std::string();
                         }}},
         {"cluster", {"redis://HOST:PORT: share rooms with the other nodes on this Redis (streams for order and resume, pub/sub for volatile messages, cluster-wide presence); rooms then live in Redis, not in --db (default: none, one node)",
-                     [](auto& c, auto v) { c.cluster = v; return std::string(); }}},
+                     [](auto& c, auto v) {
+                         std::string host, err;
+                         int port = 0;
+                         if (!parse_redis_url(v, host, port, err)) return err;
+                         c.cluster = v;
+                         return std::string();
+                     }}},
         {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
                      [](auto& c, auto v) {
                          std::string err;
@@ -157,6 +163,33 @@ ParsedArgs parse_server_args(int argc, const char* const* argv) {
     if (!out.cfg.cluster.empty() && out.cfg.durable) out.error = "--durability=group and --cluster do not go together: in a cluster the room's Redis stream is the log";
     if (out.cfg.durable && out.cfg.db_path.empty()) out.error = "--durability=group needs a database (--db=PATH)";
     return out;
+}
+
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
+    constexpr std::string_view scheme = "redis://";
+    if (url.substr(0, scheme.size()) != scheme) {
+        error = "--cluster must be redis://HOST:PORT, got '" + std::string(url) + "'";
+        return false;
+    }
+    std::string_view rest = url.substr(scheme.size());
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    port = 6379;
+    const auto colon = rest.rfind(':');
+    if (colon != std::string_view::npos) {
+        std::string_view p = rest.substr(colon + 1);
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+        if (ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) {
+            error = "--cluster: bad port in '" + std::string(url) + "'";
+            return false;
+        }
+        rest = rest.substr(0, colon);
+    }
+    if (rest.empty()) {
+        error = "--cluster: no host in '" + std::string(url) + "'";
+        return false;
+    }
+    host = std::string(rest);
+    return true;
 }
 
 }  // namespace liveshare

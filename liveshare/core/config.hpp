@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "profile.hpp"
@@ -55,6 +56,8 @@ struct ParsedArgs {
     std::string error;  // empty when every flag was understood
 };
 ParsedArgs parse_server_args(int argc, const char* const* argv);
+// --cluster's "redis://HOST[:PORT]" (port 6379 when absent); false with `error` set otherwise.
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error);
 std::string server_usage();
 
 }  // namespace liveshare
