@@ -133,12 +133,7 @@ void bm_node_kill(benchmark::State& st) {
         finish(st, r, label);
         auto& c = st.counters;
         set_cluster_counters(c, r.metrics, nodes - 1, true);  // node2 was killed in the window
-        c["reconnects"] = static_cast<double>(T.reconnects);
-        c["resumes"] = static_cast<double>(T.resumes);
-        c["resyncs"] = static_cast<double>(T.resyncs);
-        c["replayed"] = static_cast<double>(T.replayed);
-        c["resent"] = static_cast<double>(T.resent);
-        c["rollbacks"] = static_cast<double>(T.rollbacks);
+        set_fault_counters(c, T);
     }
 }
 

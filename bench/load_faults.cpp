@@ -23,14 +23,6 @@ namespace bench {
 namespace {
 
 
-void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T) {
-    c["reconnects"] = static_cast<double>(T.reconnects);
-    c["resumes"] = static_cast<double>(T.resumes);
-    c["resyncs"] = static_cast<double>(T.resyncs);
-    c["replayed"] = static_cast<double>(T.replayed);
-    c["resent"] = static_cast<double>(T.resent);
-    c["rollbacks"] = static_cast<double>(T.rollbacks);
-}
 
 struct NetsimSpec {
     double latency_ms = 0, loss_pct = 0, resets_per_min = 0;

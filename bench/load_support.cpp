@@ -230,6 +230,15 @@ void finish(benchmark::State& st, const LoadTestResult& r, const std::string& la
     st.SetLabel(describe(m, durable ? label : (label.empty() ? "" : label + "; ") + "time = volatile staleness p99"));
 }
 
+void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T) {
+    c["reconnects"] = static_cast<double>(T.reconnects);
+    c["resumes"] = static_cast<double>(T.resumes);
+    c["resyncs"] = static_cast<double>(T.resyncs);
+    c["replayed"] = static_cast<double>(T.replayed);
+    c["resent"] = static_cast<double>(T.resent);
+    c["rollbacks"] = static_cast<double>(T.rollbacks);
+}
+
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
     return b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 }

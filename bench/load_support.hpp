@@ -38,6 +38,8 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m);
 std::string describe(const LoadTestMetrics& m, std::string label);
 // The run's p99 as the iteration time and its counters, or the error state with the reason.
 void finish(benchmark::State& st, const LoadTestResult& r, const std::string& label);
+// Reconnects, resumes, resyncs, replayed, resent and rollbacks of a run with faults.
+void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T);
 // A load benchmark: one iteration, manual time, milliseconds.
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b);
 // load_faults.cpp: network impairment, faults and durability (own_server: we start servers).

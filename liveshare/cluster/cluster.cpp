@@ -112,6 +112,20 @@ std::uint64_t seq_of_id(std::string_view id) {
     return seq;
 }
 
+// The entries of an XRANGE reply ([id, [t, type, f, frame]] each), in order, as this cluster
+// writes them; `fn` returns false to stop. Entries of another shape are skipped.
+template <typename Fn>
+void for_each_entry(const redisReply* entries, Fn&& fn) {
+    for (std::size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; ++i) {
+        const redisReply* e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
+        const redisReply* f = e->element[1];
+        MsgType type{};
+        if (f->type != REDIS_REPLY_ARRAY || f->elements != 4 || !type_of(str(f->element[1]), type)) continue;
+        if (!fn(seq_of_id(str(e->element[0])), type, str(f->element[3]))) return;
+    }
+}
+
 std::string random_node_id() {
     std::random_device rd;
     char buf[32];
@@ -272,17 +286,11 @@ void Cluster::loaded(Link& l, redisReply* r) {
     if (!info) snap_seq = 0;
     l.room->restore(std::move(state), snap_seq, std::move(info));
     l.applied = snap_seq;
-    const redisReply* entries = r->element[4];
-    for (std::size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; ++i) {
-        const redisReply* e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
-        const std::uint64_t seq = seq_of_id(str(e->element[0]));
-        const redisReply* f = e->element[1];
-        MsgType type{};
-        if (f->type != REDIS_REPLY_ARRAY || f->elements != 4 || !type_of(str(f->element[1]), type)) continue;
-        if (seq <= snap_seq) l.room->log_ordered(seq, type, std::string(str(f->element[3])));
-        else apply(l, seq, type, str(f->element[3]));
-    }
+    for_each_entry(r->element[4], [&](std::uint64_t seq, MsgType type, std::string_view frame) {
+        if (seq <= snap_seq) l.room->log_ordered(seq, type, std::string(frame));
+        else apply(l, seq, type, frame);
+        return true;
+    });
     std::map<std::string, std::string> remote;
     const redisReply* members = r->element[5];
     for (std::size_t i = 0; members->type == REDIS_REPLY_ARRAY && i + 1 < members->elements; i += 2) {
@@ -309,23 +317,23 @@ void Cluster::fetch(Link& l) {
         Link& l = *lp;
         l.fetching = false;
         const std::uint64_t before = l.applied;
-        for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-            const redisReply* e = r->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
-            const std::uint64_t seq = seq_of_id(str(e->element[0]));
-            const redisReply* f = e->element[1];
-            MsgType type{};
-            if (f->type != REDIS_REPLY_ARRAY || f->elements != 4 || !type_of(str(f->element[1]), type)) continue;
+        bool behind = false;
+        for_each_entry(r, [&](std::uint64_t seq, MsgType type, std::string_view frame) {
             if (seq > l.applied + 1) {
-                // Trimmed past what this node applied: it cannot rebuild the order between;
-                // reload from the snapshot and make its members resync.
-                log::line("cluster: room " + l.id + " fell behind the stream's log (needs " + std::to_string(l.applied + 1) +
-                          ", oldest " + std::to_string(seq) + "); reloading, members resync");
-                l.room->abandon_uncommitted(0, "cluster: this node fell behind the room's log; resync required");
-                load(l);
-                return;
+                behind = true;
+                return false;
             }
-            apply(l, seq, type, str(f->element[3]));
+            apply(l, seq, type, frame);
+            return true;
+        });
+        if (behind) {
+            // Trimmed past what this node applied: it cannot rebuild the order between;
+            // reload from the snapshot and make its members resync.
+            log::line("cluster: room " + l.id + " fell behind the stream's log (needs seq " + std::to_string(l.applied + 1) +
+                      "); reloading, members resync");
+            l.room->abandon_uncommitted(0, "cluster: this node fell behind the room's log; resync required");
+            load(l);
+            return;
         }
         if (l.max_seen > l.applied && l.applied > before) fetch(l);
     });
