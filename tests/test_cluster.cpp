@@ -190,3 +190,54 @@ TEST(Cluster, RedisLossClosesClientsForResync) {
         EXPECT_NE(std::string(e.what()).find("cannot reach Redis at redis://127.0.0.1:1"), std::string::npos) << e.what();
     }
 }
+
+// Volatile messages reach the other node's members (pub/sub), not the sender.
+TEST(Cluster, VolatileMessagesCrossNodes) {
+    LocalCluster cl(harness::find_server_binary(), 2, node_args());
+    const std::string room = uuid(), a_id = uuid();
+    auto a = join(*cl.nodes()[0], room, a_id);
+    auto b = join(*cl.nodes()[1], room, uuid());
+    a->send(R"({"type":"CursorMove","payload":{"position":[12,34]}})");
+    ServerMessage m;
+    ASSERT_TRUE(b->recv_type(MsgType::CursorMove, m));
+    EXPECT_EQ(m.user_id, a_id);
+    EXPECT_EQ(m.position.x, 12);
+    EXPECT_EQ(m.position.y, 34);
+}
+
+// A room made with POST /room/{id} on one node is the cluster's: a second POST on another node
+// is 409, its password holds on every node, and with --require-rest-create every node knows
+// it exists (and still refuses one never created).
+TEST(Cluster, RestCreatedRoomIsTheClustersOnEveryNode) {
+    LocalCluster cl(harness::find_server_binary(), 2, node_args({"--bcrypt-cost=4", "--require-rest-create"}));
+    const std::string room = uuid();
+    const std::string body = R"({"name":"shared","password":"s3cret","max_users":null})";
+    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[0]), "POST", "/room/" + room, body).status, 201);
+    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[1]), "POST", "/room/" + room, body).status, 409);
+    auto refused = refused_auth(*cl.nodes()[1], room);
+    EXPECT_EQ(refused.error, "Invalid password");
+    auto ok = join(*cl.nodes()[1], room, uuid(), false, std::nullopt, std::string("s3cret"));
+    auto info = harness::http_request(endpoint(*cl.nodes()[1]), "GET", "/room/" + room + "/info");
+    EXPECT_NE(info.body.find("\"name\":\"shared\""), std::string::npos) << info.body;
+    EXPECT_NE(info.body.find("\"is_protected\":true"), std::string::npos) << info.body;
+    auto missing = refused_auth(*cl.nodes()[1], uuid());
+    EXPECT_EQ(missing.error, "Room not found");
+}
+
+// The original's state flow (no liveshare.v2) when the server's state has no tables: the
+// requester's node has no other member, so a member on the other node is asked, and its
+// answer comes back to the requester only.
+TEST(Cluster, OriginalStateRequestIsAnsweredFromAnotherNode) {
+    LocalCluster cl(harness::find_server_binary(), 2, node_args());
+    const std::string room = uuid(), a_id = uuid(), b_id = uuid();
+    auto a = join(*cl.nodes()[0], room, a_id);
+    auto b = join(*cl.nodes()[1], room, b_id);
+    b->send(R"({"type":"RequestGraphState"})");
+    ServerMessage m;
+    ASSERT_TRUE(a->recv_type(MsgType::RequestGraphState, m));
+    EXPECT_EQ(m.requester_id, b_id);
+    a->send(R"({"type":"GraphStateResponse","payload":{"target_user_id":")" + b_id +
+            R"(","state":{"tables":[],"relationships":[]}}})");
+    ASSERT_TRUE(b->recv_type(MsgType::GraphState, m));
+    EXPECT_EQ(m.target_user_id, b_id);
+}

@@ -64,13 +64,19 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'state', ARGV[2], 'created', ARGV[3]
 local keep = s - tonumber(ARGV[5])
 if keep > 1 then redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. keep) end
 return 1)";
-// KEYS: snap, log, members. ARGV: entries wanted before the snapshot (for resume).
+// KEYS: snap, log, members, meta. ARGV: entries wanted before the snapshot (for resume).
 constexpr std::string_view kLoad = R"(
 local snap = redis.call('HMGET', KEYS[1], 'seq', 'state', 'created', 'elements')
 local s = tonumber(snap[1]) or 0
 local from = math.max(1, s + 1 - tonumber(ARGV[1]))
 return {tostring(s), snap[2] or '', snap[3] or '', snap[4] or '0',
-        redis.call('XRANGE', KEYS[2], '0-' .. from, '+'), redis.call('HGETALL', KEYS[3])})";
+        redis.call('XRANGE', KEYS[2], '0-' .. from, '+'), redis.call('HGETALL', KEYS[3]),
+        redis.call('HGETALL', KEYS[4])})";
+// KEYS: meta. ARGV: name, owner, password hash, created_at, max_users. 0: it exists already.
+constexpr std::string_view kCreate = R"(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'owner', ARGV[2], 'pw', ARGV[3], 'created', ARGV[4], 'max_users', ARGV[5])
+return 1)";
 
 std::string_view str(const redisReply* r) {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string_view(r->str, r->len)
@@ -230,6 +236,7 @@ Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
     l.k_seq = l.channel + ":seq";
     l.k_members = l.channel + ":members";
     l.k_snap = l.channel + ":snap";
+    l.k_meta = l.channel + ":meta";
     by_channel_[l.channel] = id;
     room->attach_bus(this);
     // Subscribed first, loaded after: nothing published in between is missed (a message the
@@ -240,7 +247,7 @@ Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
 
 void Cluster::load(Link& l) {
     l.state = Link::State::Loading;
-    cmd_->command({"EVAL", kLoad, "3", l.k_snap, l.k_log, l.k_members, std::to_string(cfg_.seq_log_entries)},
+    cmd_->command({"EVAL", kLoad, "4", l.k_snap, l.k_log, l.k_members, l.k_meta, std::to_string(cfg_.seq_log_entries)},
                   [this, lp = &l](redisReply* r) {
                       if (r) loaded(*lp, r);
                   });
@@ -262,12 +269,30 @@ void Cluster::apply(Link& l, std::uint64_t seq, MsgType type, std::string_view f
 }
 
 void Cluster::loaded(Link& l, redisReply* r) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
         log::line("cluster: loading room " + l.id + " failed: " + std::string(r->type == REDIS_REPLY_ERROR ? str(r) : "bad reply"));
-        for (auto& p : l.pending) p.done(false);
+        l.state = Link::State::Failed;
+        auto pending = std::move(l.pending);
+        auto waiting = std::move(l.waiting);
         l.pending.clear();
-        l.state = Link::State::Subscribing;
+        l.waiting.clear();
+        for (auto& p : pending) p.done(false);
+        for (auto& w : waiting) w(false);
         return;
+    }
+    // The settings the room was created with (POST /room on any node), when it was.
+    const redisReply* meta = r->element[6];
+    if (meta->type == REDIS_REPLY_ARRAY && meta->elements >= 2) {
+        std::map<std::string_view, std::string_view> m;
+        for (std::size_t i = 0; i + 1 < meta->elements; i += 2) m[str(meta->element[i])] = str(meta->element[i + 1]);
+        RoomSettings s;
+        s.name = m["name"];
+        s.owner_id = m["owner"];
+        s.password_hash = m["pw"];
+        s.created_at = m["created"];
+        to_num(m["max_users"], s.max_users);
+        l.room->adopt_settings(s);
+        l.created = true;
     }
     std::uint64_t snap_seq = 0, elements = 0;
     to_num(str(r->element[0]), snap_seq);
@@ -302,7 +327,10 @@ void Cluster::loaded(Link& l, redisReply* r) {
     l.room->set_remote_members(std::move(remote));
     l.state = Link::State::Ready;
     auto pending = std::move(l.pending);
+    auto waiting = std::move(l.waiting);
     l.pending.clear();
+    l.waiting.clear();
+    for (auto& w : waiting) w(l.created);
     for (auto& p : pending) admit(l, std::move(p));
     if (l.max_seen > l.applied) fetch(l);
 }
@@ -376,6 +404,12 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
     } else if (kind == "L") {
         field(payload);
         l.room->remote_left(std::string(sized_field(payload)));
+    } else if (kind == "R") {
+        const std::string requester(sized_field(payload));
+        l.room->remote_state_request(requester, std::string(payload));
+    } else if (kind == "S") {
+        const std::string target(sized_field(payload));
+        l.room->deliver_state(target, std::make_shared<const std::string>(payload));
     }
 }
 
@@ -384,8 +418,49 @@ void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, s
     net::dispatch(strand_, [this, room = std::move(room), p = std::move(p), last_seq, done = std::move(done)]() mutable {
         Link& l = link(room);
         Pending pending{std::move(p), last_seq, std::move(done)};
-        if (l.state != Link::State::Ready) l.pending.push_back(std::move(pending));
-        else admit(l, std::move(pending));
+        if (l.state == Link::State::Ready) return admit(l, std::move(pending));
+        l.pending.push_back(std::move(pending));
+        if (l.state == Link::State::Failed) load(l);
+    });
+}
+
+void Cluster::ready(std::shared_ptr<Room> room, std::function<void(bool)> done) {
+    net::dispatch(strand_, [this, room = std::move(room), done = std::move(done)]() mutable {
+        Link& l = link(room);
+        if (l.state == Link::State::Ready) return done(l.created);
+        l.waiting.push_back(std::move(done));
+        if (l.state == Link::State::Failed) load(l);
+    });
+}
+
+void Cluster::create_room(const RoomSettings& s, std::function<void(bool)> done) {
+    net::dispatch(strand_, [this, s, done = std::move(done)] {
+        const std::string meta = "ls:{" + s.id + "}:meta";
+        cmd_->command({"EVAL", kCreate, "1", meta, s.name, s.owner_id, s.password_hash,
+                       s.created_at.empty() ? now_rfc3339() : s.created_at, std::to_string(s.max_users)},
+                      [this, s, done](redisReply* r) {
+                          const bool created = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+                          if (auto it = links_.find(s.id); created && it != links_.end()) it->second.created = true;
+                          done(created);
+                      });
+    });
+}
+
+void Cluster::request_state(const std::string& room_id, const std::string& requester, const std::string& asked) {
+    net::dispatch(strand_, [this, room_id, requester, asked] {
+        auto it = links_.find(room_id);
+        if (it == links_.end()) return;
+        cmd_->command({"PUBLISH", it->second.channel,
+                       "R|" + node_ + "|" + std::to_string(requester.size()) + "|" + requester + asked});
+    });
+}
+
+void Cluster::forward_state(const std::string& room_id, const std::string& target, std::shared_ptr<const std::string> frame) {
+    net::dispatch(strand_, [this, room_id, target, frame = std::move(frame)] {
+        auto it = links_.find(room_id);
+        if (it == links_.end()) return;
+        cmd_->command({"PUBLISH", it->second.channel,
+                       "S|" + node_ + "|" + std::to_string(target.size()) + "|" + target + *frame});
     });
 }
 

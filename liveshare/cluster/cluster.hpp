@@ -46,12 +46,20 @@ public:
     // (false: the room is full over all nodes). `done` runs on the strand.
     void join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, std::optional<std::uint64_t> last_seq,
               std::function<void(bool)> done);
+    // `done` (on the strand) once the room is loaded here: its settings are the cluster's;
+    // `created` says whether some node created it with POST /room (--require-rest-create).
+    void ready(std::shared_ptr<Room> room, std::function<void(bool created)> done);
+    // POST /room/{id}: records the room's settings unless another node created it first
+    // (done(false): 409). `done` runs on the strand.
+    void create_room(const RoomSettings& s, std::function<void(bool)> done);
 
     // RoomBus
     void publish_durable(const std::string& room_id, MsgType type, std::shared_ptr<const std::string> frame) override;
     void publish_volatile(const std::string& room_id, MsgType type, const std::string& user_id,
                           std::shared_ptr<const std::string> frame) override;
     void member_left(const std::string& room_id, const Participant* p) override;
+    void request_state(const std::string& room_id, const std::string& requester, const std::string& asked) override;
+    void forward_state(const std::string& room_id, const std::string& target, std::shared_ptr<const std::string> frame) override;
 
     const std::string& node_id() const { return node_; }
 
@@ -63,8 +71,11 @@ private:
     };
     struct Link {
         std::shared_ptr<Room> room;
-        std::string id, channel, k_log, k_seq, k_members, k_snap;
-        enum class State { Subscribing, Loading, Ready } state = State::Subscribing;
+        std::string id, channel, k_log, k_seq, k_members, k_snap, k_meta;
+        // Failed: the load's reply was an error; the next join or ready() loads again.
+        enum class State { Subscribing, Loading, Ready, Failed } state = State::Subscribing;
+        std::vector<std::function<void(bool)>> waiting;  // ready() callers
+        bool created = false;                             // the cluster holds its settings
         std::uint64_t applied = 0, max_seen = 0;
         bool fetching = false;
         std::vector<Pending> pending;

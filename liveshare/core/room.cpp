@@ -49,7 +49,7 @@ RoomInfo Room::room_info_locked() const {
     info.id = settings_.id;
     info.name = settings_.name;
     info.websocket_url = "/room/" + settings_.id;
-    info.is_protected = is_protected();
+    info.is_protected = !settings_.password_hash.empty();
     info.user_count = members_.size() + remote_.size();
     info.max_users = settings_.max_users;
     info.owner_id = settings_.owner_id;
@@ -354,6 +354,8 @@ void Room::request_state(Participant& to) {
                       MsgType::RequestGraphState, Delivery::Control, 0, false});
         return;
     }
+    // Cluster: no other member here; the longest-known member on another node is asked.
+    if (bus_ && !remote_.empty()) bus_->request_state(settings_.id, to.user_id(), remote_.begin()->first);
 }
 
 void Room::forward_state(const ClientMessage& response) {
@@ -365,7 +367,9 @@ void Room::forward_state(const ClientMessage& response) {
         if (m.p->user_id() == response.target_user_id) {
             metrics_.count_out(MsgType::GraphState);
             m.p->deliver({frame, MsgType::GraphState, Delivery::Control, 0, false});
+            return;
         }
+    if (bus_ && remote_.count(response.target_user_id)) bus_->forward_state(settings_.id, response.target_user_id, frame);
 }
 
 std::optional<RoomSnapshot> Room::take_snapshot_if_dirty() {
@@ -400,7 +404,52 @@ void Room::mark_dirty() {
 
 std::size_t Room::member_count() const {
     std::lock_guard lock(mu_);
-    return members_.size();
+    return members_.size() + remote_.size();
+}
+
+void Room::attach_bus(RoomBus* bus) {
+    std::lock_guard lock(mu_);
+    bus_ = bus;
+}
+
+bool Room::is_protected() const {
+    std::lock_guard lock(mu_);
+    return !settings_.password_hash.empty();
+}
+
+RoomSettings Room::settings_copy() const {
+    std::lock_guard lock(mu_);
+    return settings_;
+}
+
+void Room::adopt_settings(const RoomSettings& s) {
+    std::lock_guard lock(mu_);
+    if (!s.name.empty()) settings_.name = s.name;
+    if (!s.owner_id.empty()) settings_.owner_id = s.owner_id;
+    if (!s.created_at.empty()) settings_.created_at = s.created_at;
+    settings_.password_hash = s.password_hash;
+    if (s.max_users) settings_.max_users = s.max_users;
+}
+
+void Room::remote_state_request(const std::string& requester, const std::string& asked) {
+    std::lock_guard lock(mu_);
+    for (auto& m : members_)
+        if (m.p->user_id() == asked) {
+            metrics_.count_out(MsgType::RequestGraphState);
+            metrics_.state_requests_forwarded.fetch_add(1, std::memory_order_relaxed);
+            m.p->deliver({make_frame([&](std::string& s) { encode_request_graph_state(s, requester); }),
+                          MsgType::RequestGraphState, Delivery::Control, 0, false});
+            return;
+        }
+}
+
+void Room::deliver_state(const std::string& target, std::shared_ptr<const std::string> frame) {
+    std::lock_guard lock(mu_);
+    for (auto& m : members_)
+        if (m.p->user_id() == target) {
+            metrics_.count_out(MsgType::GraphState);
+            m.p->deliver({frame, MsgType::GraphState, Delivery::Control, 0, false});
+        }
 }
 
 std::uint64_t Room::seq() const {

@@ -71,7 +71,7 @@ public:
 
     // Cluster mode (a RoomBus): durable messages are ordered by the cluster and come back
     // through apply_ordered on every node; the cap and room_info count every node's members.
-    void attach_bus(RoomBus* bus) { bus_ = bus; }
+    void attach_bus(RoomBus* bus);
     // The durable message with the cluster's seq (`frame` without seq, `op` for GraphOp):
     // applied, logged for resume and delivered to this node's members (the sender's echo too).
     void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame, const GraphOp* op);
@@ -83,6 +83,13 @@ public:
     void remote_joined(const std::string& user_id, const std::string& username);
     void remote_left(const std::string& user_id);
     void set_remote_members(std::map<std::string, std::string> users);
+    // The room's settings as the cluster stored them when it was created (name, password,
+    // owner, cap): they replace this node's defaults.
+    void adopt_settings(const RoomSettings& s);
+    // Another node's requester wants the diagram of `asked` (a member here), or a GraphState
+    // for `target` (a member here) arrived from another node.
+    void remote_state_request(const std::string& requester, const std::string& asked);
+    void deliver_state(const std::string& target, std::shared_ptr<const std::string> frame);
 
     std::optional<RoomSnapshot> take_snapshot_if_dirty();
     void restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap);
@@ -90,7 +97,8 @@ public:
     void mark_dirty();
     void clear_members();  // at shutdown, so sessions die before the I/O context
     const RoomSettings& settings() const { return settings_; }
-    bool is_protected() const { return !settings_.password_hash.empty(); }
+    RoomSettings settings_copy() const;
+    bool is_protected() const;
     std::size_t member_count() const;
     std::uint64_t seq() const;
     std::string state_json() const;

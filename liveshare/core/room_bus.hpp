@@ -23,6 +23,11 @@ public:
                                   std::shared_ptr<const std::string> frame) = 0;
     // A member of this node left the room (after Room::leave).
     virtual void member_left(const std::string& room_id, const Participant* p) = 0;
+    // The original's state flow across nodes: ask `asked` (a member on another node) for its
+    // diagram on behalf of `requester`; hand a GraphState to `target` on whichever node.
+    virtual void request_state(const std::string& room_id, const std::string& requester, const std::string& asked) = 0;
+    virtual void forward_state(const std::string& room_id, const std::string& target,
+                               std::shared_ptr<const std::string> frame) = 0;
 };
 
 }  // namespace liveshare

@@ -13,12 +13,12 @@ std::shared_ptr<Room> RoomRegistry::find(const std::string& id) const {
     return it == rooms_.end() ? nullptr : it->second;
 }
 
-std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::get_or_create(const std::string& id) {
+std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::get_or_create(const std::string& id, bool anyway) {
     {
         std::lock_guard lock(mu_);
         auto it = rooms_.find(id);
         if (it != rooms_.end()) return {it->second, Status::Found};
-        if (cfg_.require_rest_create) return {nullptr, Status::NotFound};
+        if (cfg_.require_rest_create && !anyway) return {nullptr, Status::NotFound};
     }
     RoomSettings s;
     s.id = id;

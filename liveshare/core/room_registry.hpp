@@ -21,8 +21,9 @@ public:
     enum class Status { Found, Created, NotFound, TooMany, Exists };
 
     std::shared_ptr<Room> find(const std::string& id) const;
-    // For a WebSocket join: finds, or creates when the configuration allows it.
-    std::pair<std::shared_ptr<Room>, Status> get_or_create(const std::string& id);
+    // For a WebSocket join: finds, or creates when the configuration allows it (or always:
+    // `anyway`, for a cluster node whose rooms may have been created on another node).
+    std::pair<std::shared_ptr<Room>, Status> get_or_create(const std::string& id, bool anyway = false);
     // For POST /room/{id} and restore: Created, Exists or TooMany.
     std::pair<std::shared_ptr<Room>, Status> create(RoomSettings s);
     std::vector<std::shared_ptr<Room>> all() const;

@@ -337,7 +337,7 @@ private:
     }
 
     static std::string info_json(const Room& room) {
-        const auto& s = room.settings();
+        const auto s = room.settings_copy();
         RoomInfo info{s.id, s.name, "/room/" + s.id, s.owner_id, s.created_at, room.is_protected(),
                       room.member_count(), s.max_users, {}};
         std::string out;
@@ -358,12 +358,17 @@ private:
                 return self->write(self->make_text(req, http::status::internal_server_error, "{\"error\":\"password hashing failed\"}\n", "application/json"), req.keep_alive());
             RoomSettings s{id, body.name, body.owner_id, std::move(*hash), ""};
             s.max_users = body.max_users;
-            auto [room, st] = self->ctx_.rooms.create(std::move(s));
-            if (st == RoomRegistry::Status::Exists)
-                return self->write(self->make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
-            if (!room)
-                return self->write(self->make_text(req, http::status::service_unavailable, "{\"error\":\"Too many rooms\"}\n", "application/json"), req.keep_alive());
-            self->write(self->make_text(req, http::status::created, info_json(*room), "application/json"), req.keep_alive());
+            if (!self->ctx_.cluster) return self->create_local(req, std::move(s), false);
+            // Cluster: the room is the cluster's; the first node to record it wins.
+            if (s.max_users == 0 || s.max_users > self->ctx_.cfg.max_users_per_room) s.max_users = self->ctx_.cfg.max_users_per_room;
+            s.created_at = now_rfc3339();
+            self->ctx_.cluster->create_room(s, [self, req = std::move(req), s](bool created) mutable {
+                net::post(self->stream_.get_executor(), [self, req = std::move(req), s = std::move(s), created]() mutable {
+                    if (!created)
+                        return self->write(self->make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
+                    self->create_local(req, std::move(s), true);
+                });
+            });
         };
         if (!body.password) return finish(std::string());
         // Hash on the KDF pool, answer back on this connection's strand.
@@ -378,6 +383,18 @@ private:
                 finish(std::move(hash));
             });
         });
+    }
+
+    // The room in this process's registry, answered 201; `adopt`: a room this node made
+    // already (a WebSocket join came first) takes the settings just recorded.
+    void create_local(const http::request<http::string_body>& req, RoomSettings s, bool adopt) {
+        auto [room, st] = ctx_.rooms.create(s);
+        if (st == RoomRegistry::Status::Exists && adopt) room->adopt_settings(s);
+        else if (st == RoomRegistry::Status::Exists)
+            return write(make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
+        if (!room)
+            return write(make_text(req, http::status::service_unavailable, "{\"error\":\"Too many rooms\"}\n", "application/json"), req.keep_alive());
+        write(make_text(req, http::status::created, info_json(*room), "application/json"), req.keep_alive());
     }
 
     void write(Response res, bool keep_alive) {

@@ -202,7 +202,8 @@ bool Session::handle_auth() {
         reject(ErrorKind::Validation, "payload.username: at most 256 bytes", MsgType::Auth);
         return true;
     }
-    auto [room, status] = ctx_.rooms.get_or_create(room_id_);
+    // Cluster: the room may exist on other nodes only; the cluster says so below.
+    auto [room, status] = ctx_.rooms.get_or_create(room_id_, ctx_.cluster != nullptr);
     if (!room) {
         bool missing = status == RoomRegistry::Status::NotFound;
         fail_auth(missing ? "Room not found" : "Too many rooms");
@@ -211,15 +212,35 @@ bool Session::handle_auth() {
     user_id_ = msg.user_id;
     username_ = msg.username;
     last_seq_ = wants_seq_ ? msg.last_seq : std::nullopt;
+    if (ctx_.cluster) {
+        // The room's settings (its password) may have been made on another node: the cluster
+        // loads the room here first.
+        auth_pending_ = true;
+        ctx_.cluster->ready(room, [self = shared_from_this(), room, pw = msg.password](bool created) mutable {
+            net::post(self->ex_, [self, room = std::move(room), pw = std::move(pw), created]() mutable {
+                self->auth_pending_ = false;
+                if (self->disconnected_) return;
+                bool now = true;
+                if (self->ctx_.cfg.require_rest_create && !created) self->fail_auth("Room not found");
+                else now = self->check_password(std::move(room), std::move(pw));
+                if (now && !self->closing_) self->resume_reading();
+            });
+        });
+        return false;
+    }
+    return check_password(std::move(room), msg.password);
+}
+
+bool Session::check_password(std::shared_ptr<Room> room, std::optional<std::string> password) {
     if (!room->is_protected()) return finish_auth(std::move(room));
-    if (!msg.password) {
+    if (!password) {
         fail_auth("Invalid password");
         return true;
     }
     // bcrypt takes ~0.25 s at cost 12: run it on the KDF pool, pause reading meanwhile.
     auth_pending_ = true;
-    net::post(ctx_.kdf, [self = shared_from_this(), room, pw = *msg.password]() mutable {
-        bool ok = verify_password(pw, room->settings().password_hash);
+    net::post(ctx_.kdf, [self = shared_from_this(), room, pw = std::move(*password)]() mutable {
+        bool ok = verify_password(pw, room->settings_copy().password_hash);
         net::post(self->ex_, [self, room = std::move(room), ok]() mutable {
             self->auth_pending_ = false;
             bool now = true;

@@ -66,6 +66,8 @@ private:
     void release_held_op();
     bool take_token(MsgType t);
     bool handle_auth();
+    // The password check, then finish_auth; false when it completes later.
+    bool check_password(std::shared_ptr<Room> room, std::optional<std::string> password);
     // False when the join completes later (cluster mode); reading resumes then.
     bool finish_auth(std::shared_ptr<Room> room);
     void fail_auth(const char* error);
