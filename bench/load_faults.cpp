@@ -70,7 +70,10 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
         std::string host, db;
         std::uint16_t port = 0;
         if (!o.target.empty()) {
-            auto ep = harness::parse_ws_url(o.target);
+            // A list of nodes: the proxy stands in front of the first one.
+            const std::string first = o.target.substr(0, o.target.find(','));
+            if (first.size() < o.target.size()) notes.push_back("the proxy forwards to the first --target node only");
+            auto ep = harness::parse_ws_url(first);
             host = ep.host;
             port = ep.port;
         } else {
