@@ -38,9 +38,10 @@ std::vector<Durable> read_ops(harness::SyncClient& c, std::size_t n) {
 }  // namespace
 
 // Four members of one room, two on each node, all sending at once: every member sees the
-// same durable messages in the same order, numbered 1..N without a gap.
+// same durable messages in the same order, numbered 1..N without a gap. The nodes run two
+// I/O threads each here (the sanitizer builds see the cluster strand beside the sessions).
 TEST(Cluster, TwoNodesOneRoomSeeOneOrder) {
-    LocalCluster cl(harness::find_server_binary(), 2, node_args());
+    LocalCluster cl(harness::find_server_binary(), 2, node_args({"--threads=2"}));
     const std::string room = uuid();
     std::vector<std::unique_ptr<harness::SyncClient>> cs;
     for (int i = 0; i < 4; ++i) cs.push_back(join(*cl.nodes()[i % 2], room, uuid(), true));
