@@ -354,7 +354,7 @@ void Room::request_state(Participant& to) {
                       MsgType::RequestGraphState, Delivery::Control, 0, false});
         return;
     }
-    // Cluster: no other member here; the longest-known member on another node is asked.
+    // Cluster: no other member here; a member on another node (the first by user_id) is asked.
     if (bus_ && !remote_.empty()) bus_->request_state(settings_.id, to.user_id(), remote_.begin()->first);
 }
 
@@ -383,6 +383,7 @@ void Room::restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotI
     std::lock_guard lock(mu_);
     state_ = std::move(state);
     seq_ = published_seq_ = seq;
+    log_.clear();  // a cluster node reloading a room logs the stream's entries again
     dirty_ = false;
     last_snapshot_ = std::move(snap);
 }
