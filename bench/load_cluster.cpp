@@ -95,6 +95,16 @@ void bm_cluster(benchmark::State& st, std::size_t nodes) {
             fail(st, std::string("could not start the cluster: ") + e.what());
             return;
         }
+        // One room, one order: a duplicate, a message out of order or a diverged client is a
+        // failed run here, not a figure.
+        const auto& T = r.metrics.totals;
+        if (r.metrics.users_joined && (T.durable_duplicates > 0 || T.durable_out_of_order > 0 ||
+                                       r.metrics.convergence != harness::Convergence::Converged)) {
+            fail(st, fmt::format("{} duplicates, {} out of order, convergence {} ({}); {}", T.durable_duplicates,
+                                 T.durable_out_of_order, harness::to_string(r.metrics.convergence),
+                                 r.metrics.convergence_detail, describe(r.metrics, label)));
+            return;
+        }
         finish(st, r, label);
         set_cluster_counters(st.counters, r.metrics, std::max<std::size_t>(nodes, 1), nodes > 0);
     }
@@ -124,9 +134,11 @@ void bm_node_kill(benchmark::State& st) {
         }
         const auto& T = r.metrics.totals;
         if (r.metrics.users_joined && (r.metrics.lost > 0 || T.rollbacks > 0 || T.durable_duplicates > 0 ||
+                                       T.durable_out_of_order > 0 ||
                                        r.metrics.convergence != harness::Convergence::Converged)) {
-            fail(st, fmt::format("node_kill: {} lost, {} rollbacks, {} duplicates, convergence {} ({}); {}", r.metrics.lost,
-                                 T.rollbacks, T.durable_duplicates, harness::to_string(r.metrics.convergence),
+            fail(st, fmt::format("node_kill: {} lost, {} rollbacks, {} duplicates, {} out of order, convergence {} ({}); {}",
+                                 r.metrics.lost, T.rollbacks, T.durable_duplicates, T.durable_out_of_order,
+                                 harness::to_string(r.metrics.convergence),
                                  r.metrics.convergence_detail, describe(r.metrics, label)));
             return;
         }

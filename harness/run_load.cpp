@@ -41,6 +41,7 @@ struct WindowMark {
     std::uint64_t server_syscalls = 0;
     bool server_io = false;
     MetricMap server_metrics;
+    std::size_t scraped = 0;  // targets whose /metrics answered
     std::vector<ProcSample> watched;
     std::vector<bool> watched_read;
     std::uint64_t gen_calls = 0;
@@ -247,6 +248,7 @@ class LoadRun {
             for (const auto& ep : sh.eps) {
                 try {
                     for (auto& [k, v] : scrape_metrics(ep)) w.server_metrics[k] += v;
+                    ++w.scraped;
                 } catch (const std::exception&) {
                 }
             }
@@ -416,8 +418,11 @@ class LoadRun {
             auto delta = [&](const char* k) {
                 return metric_or(w1.server_metrics, k, -1) - metric_or(w0.server_metrics, k, -1);
             };
+            // Every target answered at both ends (a node killed in the window would make the
+            // sums differ in what they cover: no figure then, rather than a wrong one).
             const bool counted = w0.server_metrics.count("liveshare_ws_writes_total") &&
-                                 w1.server_metrics.count("liveshare_ws_writes_total");
+                                 w1.server_metrics.count("liveshare_ws_writes_total") &&
+                                 w0.scraped == sh.eps.size() && w1.scraped == sh.eps.size();
             if (counted) {
                 M.server_socket_calls_per_delivery =
                     (delta("liveshare_ws_reads_total") + delta("liveshare_ws_writes_total")) / d;
