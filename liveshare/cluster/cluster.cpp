@@ -17,6 +17,8 @@ namespace net = boost::asio;
 
 namespace {
 
+constexpr const char* kUnavailable = "Room unavailable: the cluster did not answer";
+
 // Every write to a room's shared state is one of these scripts: Redis runs a script alone,
 // so the seq, the stream entry and the channel message of one durable message are one step.
 // KEYS: log, seq, channel. ARGV: type, frame (without seq).
@@ -276,7 +278,7 @@ void Cluster::loaded(Link& l, redisReply* r) {
         auto waiting = std::move(l.waiting);
         l.pending.clear();
         l.waiting.clear();
-        for (auto& p : pending) p.done(false);
+        for (auto& p : pending) p.done(kUnavailable);
         for (auto& w : waiting) w(false);
         return;
     }
@@ -414,7 +416,7 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
 }
 
 void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, std::optional<std::uint64_t> last_seq,
-                   std::function<void(bool)> done) {
+                   JoinDone done) {
     net::dispatch(strand_, [this, room = std::move(room), p = std::move(p), last_seq, done = std::move(done)]() mutable {
         Link& l = link(room);
         Pending pending{std::move(p), last_seq, std::move(done)};
@@ -433,15 +435,16 @@ void Cluster::ready(std::shared_ptr<Room> room, std::function<void(bool)> done) 
     });
 }
 
-void Cluster::create_room(const RoomSettings& s, std::function<void(bool)> done) {
+void Cluster::create_room(const RoomSettings& s, std::function<void(CreateResult)> done) {
     net::dispatch(strand_, [this, s, done = std::move(done)] {
         const std::string meta = "ls:{" + s.id + "}:meta";
         cmd_->command({"EVAL", kCreate, "1", meta, s.name, s.owner_id, s.password_hash,
                        s.created_at.empty() ? now_rfc3339() : s.created_at, std::to_string(s.max_users)},
                       [this, s, done](redisReply* r) {
-                          const bool created = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+                          if (!r || r->type != REDIS_REPLY_INTEGER) return done(CreateResult::Failed);
+                          const bool created = r->integer == 1;
                           if (auto it = links_.find(s.id); created && it != links_.end()) it->second.created = true;
-                          done(created);
+                          done(created ? CreateResult::Created : CreateResult::Exists);
                       });
     });
 }
@@ -472,12 +475,12 @@ void Cluster::admit(Link& l, Pending p) {
     cmd_->command(args, [this, lp = &l, p = std::move(p), tag](redisReply* r) {
                       if (!r || r->type != REDIS_REPLY_INTEGER) {
                           if (r) log::line("cluster: join failed: " + std::string(str(r)));
-                          return p.done(false);
+                          return p.done(kUnavailable);
                       }
-                      if (r->integer < 0) return p.done(false);
+                      if (r->integer < 0) return p.done("Room is full");
                       lp->conns[p.p.get()] = {p.p->user_id(), tag};
                       lp->room->join(p.p, p.last_seq);
-                      p.done(true);
+                      p.done(nullptr);
                   });
 }
 

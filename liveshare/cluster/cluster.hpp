@@ -42,16 +42,19 @@ public:
     void start();  // heartbeat, sweep of dead nodes, snapshots
     void stop();
 
-    // Joins p to room once the room is loaded here and the cluster's presence admitted it
-    // (false: the room is full over all nodes). `done` runs on the strand.
+    // Joins p to room once the room is loaded here and the cluster's presence admitted it.
+    // `done` runs on the strand with nullptr, or why it was refused ("Room is full", or that
+    // the cluster could not answer).
+    using JoinDone = std::function<void(const char* refused)>;
     void join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, std::optional<std::uint64_t> last_seq,
-              std::function<void(bool)> done);
+              JoinDone done);
     // `done` (on the strand) once the room is loaded here: its settings are the cluster's;
     // `created` says whether some node created it with POST /room (--require-rest-create).
     void ready(std::shared_ptr<Room> room, std::function<void(bool created)> done);
-    // POST /room/{id}: records the room's settings unless another node created it first
-    // (done(false): 409). `done` runs on the strand.
-    void create_room(const RoomSettings& s, std::function<void(bool)> done);
+    // POST /room/{id}: records the room's settings unless another node created it first.
+    // `done` runs on the strand: Created, Exists (409), or Failed (Redis did not answer).
+    enum class CreateResult { Created, Exists, Failed };
+    void create_room(const RoomSettings& s, std::function<void(CreateResult)> done);
 
     // RoomBus
     void publish_durable(const std::string& room_id, MsgType type, std::shared_ptr<const std::string> frame) override;
@@ -67,7 +70,7 @@ private:
     struct Pending {
         std::shared_ptr<Participant> p;
         std::optional<std::uint64_t> last_seq;
-        std::function<void(bool)> done;
+        JoinDone done;
     };
     struct Link {
         std::shared_ptr<Room> room;

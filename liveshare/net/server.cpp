@@ -362,9 +362,12 @@ private:
             // Cluster: the room is the cluster's; the first node to record it wins.
             if (s.max_users == 0 || s.max_users > self->ctx_.cfg.max_users_per_room) s.max_users = self->ctx_.cfg.max_users_per_room;
             s.created_at = now_rfc3339();
-            self->ctx_.cluster->create_room(s, [self, req = std::move(req), s](bool created) mutable {
-                net::post(self->stream_.get_executor(), [self, req = std::move(req), s = std::move(s), created]() mutable {
-                    if (!created)
+            using Created = cluster::Cluster::CreateResult;
+            self->ctx_.cluster->create_room(s, [self, req = std::move(req), s](Created result) mutable {
+                net::post(self->stream_.get_executor(), [self, req = std::move(req), s = std::move(s), result]() mutable {
+                    if (result == Created::Failed)
+                        return self->write(self->make_text(req, http::status::service_unavailable, "{\"error\":\"the cluster did not answer\"}\n", "application/json"), req.keep_alive());
+                    if (result == Created::Exists)
                         return self->write(self->make_text(req, http::status::conflict, "{\"error\":\"Room already exists\"}\n", "application/json"), req.keep_alive());
                     self->create_local(req, std::move(s), true);
                 });

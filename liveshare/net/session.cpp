@@ -256,18 +256,18 @@ bool Session::finish_auth(std::shared_ptr<Room> room) {
     if (ctx_.cluster) {
         // The cluster loads the room here if it must and checks the cap over every node.
         auth_pending_ = true;
-        ctx_.cluster->join(room, shared_from_this(), last_seq_, [self = shared_from_this(), room](bool ok) {
-            net::post(self->ex_, [self, room, ok] {
+        ctx_.cluster->join(room, shared_from_this(), last_seq_, [self = shared_from_this(), room](const char* refused) {
+            net::post(self->ex_, [self, room, refused] {
                 self->auth_pending_ = false;
                 if (self->disconnected_) {
-                    if (ok) room->leave(self.get());  // gone while joining: leave at once
+                    if (!refused) room->leave(self.get());  // gone while joining: leave at once
                     return;
                 }
-                if (ok) {
+                if (!refused) {
                     self->authed_ = true;
                     self->room_ = room;
                 } else {
-                    self->fail_auth("Room is full");
+                    self->fail_auth(refused);
                 }
                 if (!self->closing_) self->resume_reading();
             });
