@@ -141,7 +141,7 @@ void bm_capacity(benchmark::State& st) {
         st.counters["steps"] = static_cast<double>(steps);
         st.counters["generator_threads"] = static_cast<double>(std::max(1u, o.generator_threads));
         st.counters["stopped_generator_bound"] = stopped_by_generator ? 1 : 0;
-        st.counters["capacity_server_cpu_pct"] = pass_server_cpu;
+        if (last.server_measured && pass_users) st.counters["capacity_server_cpu_pct"] = pass_server_cpu;
         // The last passing step itself: was the generator the limit there (then the server's
         // own limit is higher than capacity_deliveries_per_s says)?
         st.counters["capacity_generator_bound"] = pass_generator_bound ? 1 : 0;
@@ -186,8 +186,10 @@ void bm_join_storm(benchmark::State& st) {
         st.counters["join_p50_ms"] = static_cast<double>(m.totals.join_time.percentile(50)) / 1000.0;
         st.counters["join_p99_ms"] = static_cast<double>(m.totals.join_time.percentile(99)) / 1000.0;
         st.counters["users_joined"] = static_cast<double>(m.users_joined);
-        st.counters["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
-        st.counters["server_rss_mb"] = m.server_rss_peak_mb;
+        if (m.server_measured) {  // absent against a --target
+            st.counters["server_cpu_peak_pct"] = m.server_cpu_peak_pct;
+            st.counters["server_rss_mb"] = m.server_rss_peak_mb;
+        }
         st.SetLabel(describe(m, label));
     }
 }
@@ -256,9 +258,12 @@ void bm_conn_idle(benchmark::State& st, std::size_t connections) {
         }
         st.SetIterationTime(m.probe_join_ms / 1000.0);
         st.counters["connections"] = static_cast<double>(m.users_joined);
-        st.counters["server_rss_mb"] = m.held_server_rss_mb;
-        st.counters["server_rss_per_conn_kb"] =
-            (m.held_server_rss_mb - m.start_server_rss_mb) * 1024.0 / static_cast<double>(m.users_joined);
+        // Against a --target the server's memory is not ours to read: absent, not 0.
+        if (m.server_measured) {
+            st.counters["server_rss_mb"] = m.held_server_rss_mb;
+            st.counters["server_rss_per_conn_kb"] =
+                (m.held_server_rss_mb - m.start_server_rss_mb) * 1024.0 / static_cast<double>(m.users_joined);
+        }
         st.counters["join_all_ms"] = m.join_all_ms;
         st.counters["probe_healthz_ms"] = m.probe_healthz_ms;
         st.counters["probe_join_ms"] = m.probe_join_ms;

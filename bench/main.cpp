@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include <functional>
 
@@ -36,7 +37,13 @@ int main(int argc, char** argv) {
     bench::register_load_benchmarks();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-    benchmark::RunSpecifiedBenchmarks();
+    try {
+        benchmark::RunSpecifiedBenchmarks();
+    } catch (const std::exception& e) {
+        // A run that cannot go on (the server will not start, say): one line, no core dump.
+        std::fprintf(stderr, "bench: %s\n", e.what());
+        return 2;
+    }
     benchmark::Shutdown();
     return bench::print_load_reports();
 }

@@ -1,6 +1,7 @@
 #include "options.hpp"
 
 #include "cli.hpp"
+#include "client.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -129,6 +130,14 @@ void parse_options(int& argc, char** argv) {
             if (o.shard_count == 0 || o.shard_index >= o.shard_count) die("--shard=I/N needs 0 <= I < N");
         } else if (name == "shard_start") o.shard_start_unix_ms = static_cast<std::int64_t>(num(name, v));
         else if (name == "shard_out") o.shard_out = v;
+    }
+    // A bad target is refused here, named, before any benchmark runs.
+    for (const auto& one : list(o.target, ',')) {
+        try {
+            harness::parse_ws_url(one);
+        } catch (const std::exception& e) {
+            die(std::string("bad --target: ") + e.what());
+        }
     }
     if (o.shard_count > 1) {
         if (o.target.empty()) die("--shard needs --target: every shard drives the same server");

@@ -309,6 +309,12 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
                 metrics.error("undecodable compressed frame");
                 break;
             }
+            // RFC 6455 8.1 holds for the inflated text: a server that breaks it fails the connection.
+            if (!liveshare::valid_utf8(out.data(), produced)) {
+                metrics.error("protocol error from server: text message is not UTF-8");
+                if (!closed && !closing_) lost_connection("protocol error from server: text message is not UTF-8");
+                return false;
+            }
             on_text(out.data(), produced);
             break;
         }
@@ -329,6 +335,7 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
             else retire();
             return false;
         case K::Error:
+            metrics.error(std::string("protocol error from server: ") + ev.error);
             if (!closed && !closing_) lost_connection(std::string("protocol error from server: ") + ev.error);
             return false;
     }

@@ -1,11 +1,19 @@
 // Room with fake participants: what each member's send queue receives, in order.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "profile.hpp"
 #include "protocol/codec.hpp"
+#include "persister.hpp"
 #include "room.hpp"
+#include "room_registry.hpp"
+#include "snapshot_store.hpp"
 #include "send_queue.hpp"
 
 namespace liveshare {
@@ -168,6 +176,57 @@ TEST_F(DurableFixture, WhenTheLogGivesUpTheOpsAreAbandonedOutLoudAndMembersResyn
     EXPECT_TRUE(a->drain().empty());  // nothing unacknowledged was sent
     EXPECT_TRUE(b->drain().empty());
     EXPECT_EQ(room->state_json().find("33333333-3333-4333-8333-333333333333"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace liveshare
+
+namespace liveshare {
+namespace {
+
+// The snapshot thread reads a room's settings while joins (the first joiner becomes the owner)
+// and a cluster's adopt_settings change them on other threads. Under TSan a read outside the
+// room's lock is a reported race; in any build each room's last snapshot must carry its owner.
+TEST(RoomSettings, SnapshotThreadReadsThemWhileJoinsAndAdoptChangeThem) {
+    const auto db = (std::filesystem::temp_directory_path() /
+                     ("liveshare-settings-race-" + std::to_string(::getpid()) + ".db")).string();
+    for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+    ServerConfig cfg;
+    cfg.max_rooms = 1000;
+    Metrics metrics;
+    RoomRegistry rooms(cfg, metrics);
+    SnapshotStore store(db, 2);
+    Persister persister(store, rooms, metrics, 1);  // a sweep of every room each millisecond
+    persister.start();
+    std::map<std::string, std::string> owner_of;
+    std::vector<std::shared_ptr<FakeParticipant>> members;
+    for (int i = 0; i < 200; ++i) {
+        char id[40];
+        std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+        auto [room, status] = rooms.create(RoomSettings{id, "", "", "", ""});
+        ASSERT_EQ(status, RoomRegistry::Status::Created);
+        persister.request(room);
+        char user[40];
+        std::snprintf(user, sizeof user, "11111111-1111-4111-8111-%012d", i);
+        members.push_back(std::make_shared<FakeParticipant>(user));
+        ASSERT_EQ(room->join(members.back(), std::nullopt), Room::JoinResult::Ok);  // writes owner_id
+        RoomSettings adopted{id, "adopted " + std::to_string(i), user, "", ""};
+        adopted.max_users = 40;
+        room->adopt_settings(adopted);  // writes name, owner, cap
+        room->mark_dirty();
+        persister.request(room);
+        owner_of[id] = user;
+    }
+    persister.stop_and_flush();
+    std::size_t checked = 0;
+    for (const auto& s : store.load_latest_per_room()) {
+        ASSERT_TRUE(owner_of.count(s.room_id)) << s.room_id;
+        EXPECT_EQ(s.owner_id, owner_of[s.room_id]);
+        EXPECT_EQ(s.name.rfind("adopted ", 0), 0u) << s.name;
+        ++checked;
+    }
+    EXPECT_EQ(checked, owner_of.size());
+    for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
 }
 
 }  // namespace

@@ -227,7 +227,7 @@ void Cluster::snapshot() {
 }
 
 Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
-    const std::string& id = room->settings().id;
+    const std::string& id = room->id();
     auto [it, fresh] = links_.try_emplace(id);
     Link& l = it->second;
     if (!fresh) return l;
@@ -469,7 +469,7 @@ void Cluster::forward_state(const std::string& room_id, const std::string& targe
 
 void Cluster::admit(Link& l, Pending p) {
     std::string tag = node_ + "|" + std::to_string(++next_conn_) + "|";
-    const std::string cap = std::to_string(l.room->settings().max_users);
+    const std::string cap = std::to_string(l.room->settings_copy().max_users);
     const std::vector<std::string_view> args{"EVAL", kJoin, "2", l.k_members, l.channel, cap, p.p->user_id(), tag, p.p->username()};
     // The arguments are copied into hiredis's buffer before the callback (which owns p) runs.
     cmd_->command(args, [this, lp = &l, p = std::move(p), tag](redisReply* r) {

@@ -91,7 +91,7 @@ void DurableLog::run() {
         lock.unlock();
         std::vector<OpRecord> records;
         records.reserve(ops.size());
-        for (auto& p : ops) records.push_back({p.room->settings().id, p.seq, *p.frame});
+        for (auto& p : ops) records.push_back({p.room->id(), p.seq, *p.frame});
         bool ok = false;
         for (int attempt = 0; attempt < retry_.attempts && !ok; ++attempt) {
             try {

@@ -54,6 +54,7 @@ std::string Metrics::render() const {
     counter("liveshare_durable_commit_failures_total", "Op log commits that failed and were retried.", durable_commit_failures.load());
     counter("liveshare_slow_consumer_closes_total", "Sessions closed with 4008 because their send queue passed the hard limit.", slow_consumer_closes.load());
     counter("liveshare_handshake_timeouts_total", "Connections closed before completing the handshake in time.", handshake_timeouts.load());
+    counter("liveshare_handshakes_refused_total", "WebSocket upgrades refused with 400 (RFC 6455 4.2.1: Host, version, key).", handshakes_refused.load());
     counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());
     counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", bytes_out.load());
     counter("liveshare_graphops_delayed_total", "Graph ops held for their throttle slot, then applied.", graphops_delayed.load());

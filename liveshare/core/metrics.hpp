@@ -25,7 +25,7 @@ class Metrics {
 public:
     using Counter = std::atomic<std::uint64_t>;
     Counter connections_total{0}, auth_failures{0}, sessions_replaced{0}, slow_consumer_closes{0};
-    Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, idle_timeouts{0};
+    Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, handshakes_refused{0}, idle_timeouts{0};
     Counter connections_rejected{0};
     // Graph ops that arrived inside the throttle interval and were held for their slot.
     Counter graphops_delayed{0};

@@ -58,7 +58,7 @@ void Persister::stop_and_flush() {
 void Persister::save(Room& room) {
     auto snap = room.take_snapshot_if_dirty();
     if (!snap) return;
-    const auto& rs = room.settings();
+    const RoomSettings rs = room.settings_copy();
     StoredSnapshot s{0, rs.id, snap->state_json, now_rfc3339(), snap->seq, snap->element_count,
                      rs.name, rs.owner_id, rs.password_hash, rs.created_at};
     auto t0 = std::chrono::steady_clock::now();

@@ -39,7 +39,7 @@ std::int64_t now_unix_ms() {
 }
 
 Room::Room(RoomSettings s, Metrics& metrics, HotPaths paths)
-    : settings_(std::move(s)), metrics_(metrics), paths_(paths) {
+    : id_(s.id), settings_(std::move(s)), metrics_(metrics), paths_(paths) {
     if (settings_.created_at.empty()) settings_.created_at = now_rfc3339();
     if (settings_.name.empty()) settings_.name = "Room " + settings_.id.substr(0, 8);
 }

@@ -96,7 +96,9 @@ public:
     void set_last_snapshot(SnapshotInfo info);
     void mark_dirty();
     void clear_members();  // at shutdown, so sessions die before the I/O context
-    const RoomSettings& settings() const { return settings_; }
+    // The id never changes; every other setting can (the first joiner becomes the owner, a
+    // cluster adopts the stored settings), so other threads read them as a copy, under the lock.
+    const std::string& id() const { return id_; }
     RoomSettings settings_copy() const;
     bool is_protected() const;
     std::size_t member_count() const;
@@ -121,7 +123,8 @@ private:
     void log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2);
     RoomInfo room_info_locked() const;
 
-    RoomSettings settings_;
+    const std::string id_;
+    RoomSettings settings_;  // under mu_
     Metrics& metrics_;
     HotPaths paths_;
     mutable std::mutex mu_;

@@ -36,9 +36,9 @@ std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::create(Room
     auto room = std::make_shared<Room>(std::move(s), metrics_, paths_);
     if (durable_) {
         room->attach_durable_log(durable_);
-        durable_->room_created(room->settings());
+        durable_->room_created(room->settings_copy());
     }
-    rooms_.emplace(room->settings().id, room);
+    rooms_.emplace(room->id(), room);
     metrics_.rooms.store(static_cast<std::int64_t>(rooms_.size()));
     return {room, Status::Created};
 }

@@ -341,6 +341,8 @@ private:
 
     void begin_close(std::uint16_t code, const std::string& reason) {
         if (closing_) return;
+        // 7.4.1: codes that must never be sent (1005, 1006, 1015, unassigned) become 1011.
+        if (code && !ws::valid_close_code(code)) code = 1011;
         closing_ = true;
         closing_at_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         closing_started_.store(true, std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/json_write.hpp"
 #include "protocol/uuid.hpp"
+#include "protocol/ws_frame.hpp"
 
 namespace liveshare {
 
@@ -256,6 +257,19 @@ private:
     }
 
     void upgrade(http::request<http::string_body> req, std::string room_id) {
+        // RFC 6455 4.2.1, for both write paths: an HTTP/1.1 request with a Host, version 13 and a
+        // key that is base64 of 16 bytes; anything else is 400 (with the version we speak).
+        const auto key = req[http::field::sec_websocket_key];
+        const char* bad = req.find(http::field::host) == req.end() ? "WebSocket upgrade needs a Host header\n"
+                          : req[http::field::sec_websocket_version] != "13" ? "WebSocket upgrade needs version 13\n"
+                          : !liveshare::ws::valid_client_key(key) ? "Sec-WebSocket-Key must be base64 of 16 bytes\n"
+                                                       : nullptr;
+        if (bad) {
+            ctx_.metrics.handshakes_refused.fetch_add(1);
+            Response res = make_text(req, http::status::bad_request, bad);
+            res.set(http::field::sec_websocket_version, "13");
+            return write(std::move(res), false);
+        }
         const std::string selected = select_subprotocol(req);
         const bool wants_seq = !selected.empty(), batch = selected == kSubprotocolV2Batch;
         if (ctx_.cfg.profile.write == WritePath::Frame) {
@@ -263,12 +277,6 @@ private:
             return s->run(std::move(req), selected);
         }
         // The corked path: the upgrade answered here, then our own framing on the socket.
-        const auto key = req[http::field::sec_websocket_key];
-        if (req[http::field::sec_websocket_version] != "13" || key.size() != 24) {
-            Response res = make_text(req, http::status::bad_request, "WebSocket upgrade needs version 13 and a 16-byte key\n");
-            res.set(http::field::sec_websocket_version, "13");
-            return write(std::move(res), false);
-        }
         beast::static_string<28> accept;
         websocket::detail::make_sec_ws_accept(accept, key);
         std::string response = "HTTP/1.1 101 Switching Protocols\r\nServer: liveshare-cpp\r\nUpgrade: websocket\r\n"

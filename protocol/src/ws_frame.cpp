@@ -4,6 +4,16 @@
 
 namespace liveshare::ws {
 
+bool valid_client_key(std::string_view key) {
+    auto b64 = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'; };
+    if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+    for (std::size_t i = 0; i < 22; ++i)
+        if (!b64(key[i])) return false;
+    // The last character holds the 16th byte's low 2 bits and four zero bits: A, Q, g or w.
+    const char last = key[21];
+    return last == 'A' || last == 'Q' || last == 'g' || last == 'w';
+}
+
 std::size_t write_header(char* dst, Opcode op, std::size_t len, const std::uint8_t* mask, bool rsv1) {
     auto* p = reinterpret_cast<std::uint8_t*>(dst);
     p[0] = static_cast<std::uint8_t>(0x80 | (rsv1 ? 0x40 : 0) | static_cast<std::uint8_t>(op));
@@ -123,6 +133,33 @@ bool Reader::check(const Header& h, Event& err) {
             return true;
     }
     return fail(kCloseProtocolError, "unknown opcode");
+}
+
+bool Reader::check_payload(const Header& h, const char* payload, std::size_t len, Event& err) {
+    auto fail = [&](std::uint16_t code, const char* what) {
+        err = {Event::Kind::Error, nullptr, 0, false, code, what};
+        return false;
+    };
+    switch (h.op) {
+        case Opcode::Text:
+            if (h.rsv1) return true;  // compressed: checked once inflated
+            if (h.fin) return valid_utf8(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
+            frag_utf8_.reset();
+            return frag_utf8_.feed(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
+        case Opcode::Continuation:
+            if (frag_op_ != Opcode::Text || frag_compressed_) return true;
+            if (!frag_utf8_.feed(payload, len) || (h.fin && !frag_utf8_.complete()))
+                return fail(kCloseInvalidData, "text message is not UTF-8");
+            return true;
+        case Opcode::Close: {
+            if (len < 2) return true;
+            const auto code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                                         static_cast<std::uint8_t>(payload[1]));
+            if (!valid_close_code(code)) return fail(kCloseProtocolError, "invalid close code");
+            return valid_utf8(payload + 2, len - 2) || fail(kCloseInvalidData, "close reason is not UTF-8");
+        }
+        default: return true;
+    }
 }
 
 std::size_t Reader::frame_size(const char* buf, std::size_t n) {

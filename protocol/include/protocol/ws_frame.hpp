@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/utf8.hpp"
+
 namespace liveshare::ws {
 
 enum class Opcode : std::uint8_t { Continuation = 0, Text = 1, Binary = 2, Close = 8, Ping = 9, Pong = 10 };
@@ -15,13 +17,25 @@ enum class Opcode : std::uint8_t { Continuation = 0, Text = 1, Binary = 2, Close
 // Close codes the framing layer itself uses.
 inline constexpr std::uint16_t kCloseNormal = 1000;
 inline constexpr std::uint16_t kCloseProtocolError = 1002;
+inline constexpr std::uint16_t kCloseInvalidData = 1007;  // text that is not UTF-8
 inline constexpr std::uint16_t kCloseTooBig = 1009;
+
+// A Sec-WebSocket-Key as RFC 6455 4.1 makes it: base64 of 16 bytes (22 alphabet characters,
+// the last carrying 2 bits, then "==").
+bool valid_client_key(std::string_view key);
 
 // Bytes of a frame header for a payload of `len` bytes (2, 4 or 10; +4 when masked).
 constexpr std::size_t header_size(std::size_t len, bool masked) {
     return (len < 126 ? 2 : len <= 0xFFFF ? 4 : 10) + (masked ? 4 : 0);
 }
 inline constexpr std::size_t kMaxHeader = 14;
+
+// A close code an endpoint may put on the wire (RFC 6455 section 7.4): the defined 1000-1003
+// and 1007-1011, the IANA-registered 1012-1014, and 3000-4999 (libraries, applications).
+// 1004-1006 and 1015 must never be sent; 0-999, 1016-2999 and 5000+ are not codes at all.
+constexpr bool valid_close_code(std::uint16_t code) {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
 
 // Writes a final frame's header to `dst` (header_size(len, mask) bytes) and returns its size.
 // `mask` (4 bytes) marks a client frame; the caller masks the payload with mask_bytes().
@@ -51,6 +65,8 @@ class Reader {
 public:
     // masked_expected: a server reader requires masked frames, a client reader unmasked ones.
     // max_message: a longer message is an Error with code 1009. allow_rsv1: deflate negotiated.
+    // Text that is not UTF-8 is an Error with code 1007, found fragment by fragment; a
+    // compressed message is the caller's to check once inflated (valid_utf8).
     Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false)
         : masked_(masked_expected), max_(max_message), allow_rsv1_(allow_rsv1) {}
 
@@ -75,6 +91,8 @@ private:
     // 1: header parsed; 0: incomplete; -1: protocol error (err set).
     int parse_header(const char* p, std::size_t n, Header& h, Event& err) const;
     bool check(const Header& h, Event& err);
+    // The payload's own rules: UTF-8 of text, a close frame's code and reason.
+    bool check_payload(const Header& h, const char* payload, std::size_t len, Event& err);
 
     bool masked_;
     std::size_t max_;
@@ -82,6 +100,7 @@ private:
     bool in_fragment_ = false, frag_compressed_ = false;
     Opcode frag_op_ = Opcode::Text;
     std::string frag_;  // a fragmented message being assembled (with padding room)
+    Utf8Validator frag_utf8_;  // the text of frag_ so far
     bool failed_ = false;
 };
 
@@ -102,6 +121,11 @@ std::size_t Reader::feed(char* buf, std::size_t n, On&& on) {
         char* payload = buf + pos + h.header_len;
         const auto len = static_cast<std::size_t>(h.len);
         if (h.masked) mask_bytes(payload, len, h.mask);
+        if (!check_payload(h, payload, len, ev)) {
+            failed_ = true;
+            on(ev);
+            return n;
+        }
         pos += h.header_len + len;
         bool go = true;
         switch (h.op) {

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The bench binary on bad input and against a --target: a named one-line error and a non-zero
+exit (never a signal or a core dump), and no figure it did not measure.
+
+usage: bench_bad_input.py PATH/TO/bench PATH/TO/liveshare-server
+"""
+import json
+import subprocess
+import sys
+
+failures = []
+
+
+def check(what, ok, detail=""):
+    if not ok:
+        failures.append(what)
+        print(f"FAIL {what}: {detail}", flush=True)
+
+
+def bench(args, timeout=240):
+    p = subprocess.run([BENCH] + args, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def refused(what, args, must_name):
+    rc, out, err = bench(args)
+    check(f"{what}: non-zero exit, not a signal", rc > 0, f"rc={rc}")
+    check(f"{what}: no abort", "terminate called" not in err and "Aborted" not in err, err[-300:])
+    named = [l for l in err.splitlines() if l.startswith("bench")]
+    check(f"{what}: one line that names the cause", named and must_name in named[0], err[-300:])
+
+
+BENCH, SERVER = sys.argv[1], sys.argv[2]
+short = ["--warmup_s=0.2", "--duration_s=1", "--drain_s=1", "--no_progress"]
+refused("a server that will not start", ["--server_flags=--nosuch", "--benchmark_filter=^load/users:10/"] + short,
+        "--nosuch")
+refused("a server binary that does not exist", ["--server=/nonexistent/liveshare-server",
+                                                "--benchmark_filter=^load/users:10/"] + short, "/nonexistent")
+refused("an http:// target", ["--target=http://127.0.0.1:8080"], "http://127.0.0.1:8080")
+refused("a target without a port", ["--target=ws://127.0.0.1"], "port")
+refused("a bad number", ["--users=ten"], "--users")
+refused("a bad shard", ["--shard=3/2"], "--shard")
+
+# A target that refuses connections: the benchmark's error state, never a figure.
+rc, out, err = bench(["--target=ws://127.0.0.1:1", "--benchmark_filter=^load/users:10/", "--benchmark_format=json"] +
+                     short)
+check("unreachable target: non-zero exit, not a signal", rc > 0, f"rc={rc}")
+try:
+    runs = json.loads(out)["benchmarks"]
+    check("unreachable target: the run is in the error state", runs and all(r.get("error_occurred") for r in runs),
+          json.dumps(runs)[:300])
+except (ValueError, KeyError) as e:
+    check("unreachable target: JSON on stdout", False, str(e))
+
+# Against a running server every family that runs there reports only what it measured: the
+# server's CPU and memory belong to a process we did not start.
+srv = subprocess.Popen([SERVER, "--port=0", "--address=127.0.0.1", "--db=", "--quiet=1", "--max-users=2000",
+                        "--graphop-interval-ms=0", "--rate-critical=0/0"], stdout=subprocess.PIPE, text=True)
+port = int(srv.stdout.readline())
+try:
+    families = "^(load/users:10|load/editing/users:50|load/cursor_storm/users:50|load/join_storm/users:50|conn/idle/connections:1000)/"
+    rc, out, err = bench([f"--target=ws://127.0.0.1:{port}", "--benchmark_filter=" + families, "--join_storm_users=50",
+                          "--benchmark_format=json"] + short, timeout=400)
+    runs = json.loads(out)["benchmarks"]
+    names = {r["name"].split("/iterations")[0] for r in runs}
+    check("against --target: every family ran", len(names) >= 5, str(sorted(names)))
+    for r in runs:
+        check(f"{r['name']}: not in error", not r.get("error_occurred"), r.get("error_message", ""))
+        for k, v in r.items():
+            if k.startswith("server_") and not k.startswith("server_metric"):
+                # Process figures (CPU, RSS) cannot be measured on a target; anything else
+                # server-side comes from its /metrics and must not be a stand-in 0.
+                check(f"{r['name']}: {k} absent against a target", k not in
+                      ("server_cpu_pct", "server_cpu_peak_pct", "server_rss_mb", "server_rss_per_conn_kb",
+                       "server_cpu_us_per_delivery", "server_syscalls_per_delivery"), f"{k}={v}")
+                check(f"{r['name']}: {k} is not a stand-in 0", v != 0, f"{k}={v}")
+finally:
+    srv.terminate()
+    srv.wait(timeout=10)
+
+print(f"bench bad input: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
