@@ -298,6 +298,7 @@ void register_load_benchmarks() {
         load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(), bm_conn_idle, n));
     register_fault_benchmarks(own_server);
     if (own_server) register_cluster_benchmarks();
+    register_soak_benchmarks();
 }
 
 int print_load_reports() {

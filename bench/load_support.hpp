@@ -46,6 +46,8 @@ benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b);
 void register_fault_benchmarks(bool own_server);
 // load_cluster.cpp: load/cluster/... and load/faults/node_kill (we start Redis and the nodes).
 void register_cluster_benchmarks();
+// load_soak.cpp: soak/users:200/minutes:M (one server for M minutes, judged on staying flat).
+void register_soak_benchmarks();
 // The netsim/faults table of the runs that ran (nothing when none did).
 void print_netsim_report(std::FILE* out);
 

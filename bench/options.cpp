@@ -30,6 +30,7 @@ std::string options_usage() {
   --slo_p99_ms=200            load/capacity: the p99 a step must stay under
   --capacity_room_size=50 --capacity_max_users=800
   --join_storm_users=100
+  --soak_minutes=60           soak/users:200/minutes:M: its length (windows are a sixth of it)
   --criteria_exit             exit 1 when a success criterion FAILs or is NOT RUN (CI gate)
   --criteria_report_only=100  criteria of these user counts are judged and shown, not gating
   --no_progress               no progress line on stderr
@@ -73,7 +74,7 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
     static const std::vector<liveshare::cli::FlagSpec> k = {
         {"target"}, {"rooms"}, {"rest_header"}, {"server"}, {"server_flags"}, {"users"}, {"room_size"},
         {"warmup_s"}, {"duration_s"}, {"drain_s"}, {"long", true}, {"server_threads"}, {"generator_threads"},
-        {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"},
+        {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"}, {"soak_minutes"},
         {"criteria_exit", true}, {"criteria_report_only"}, {"no_progress", true}, {"seed"}, {"profiles"},
         {"client_batch", true}, {"client_deflate", true}, {"netsim_users"}, {"netsim_jitter_ms"},
         {"loss_model", true}, {"fixed_iterations"}, {"shard"}, {"shard_start"}, {"shard_out"}};
@@ -109,7 +110,10 @@ void parse_options(int& argc, char** argv) {
         else if (name == "capacity_room_size") o.capacity_room_size = static_cast<std::size_t>(num(name, v));
         else if (name == "capacity_max_users") o.capacity_max_users = static_cast<std::size_t>(num(name, v));
         else if (name == "join_storm_users") o.join_storm_users = static_cast<std::size_t>(num(name, v));
-        else if (name == "criteria_exit") o.criteria_exit = v == "1";
+        else if (name == "soak_minutes") {
+            o.soak_minutes = num(name, v);
+            if (!(o.soak_minutes > 0) || o.soak_minutes > 24 * 60) die("--soak_minutes wants minutes in (0, 1440]");
+        } else if (name == "criteria_exit") o.criteria_exit = v == "1";
         else if (name == "criteria_report_only") {
             o.criteria_report_only.clear();
             for (const auto& f : list(v, ',')) o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));

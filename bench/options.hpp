@@ -19,6 +19,7 @@ struct Options {
     double slo_p99_ms = 200;            // load/capacity
     std::size_t capacity_room_size = 50, capacity_max_users = 800;
     std::size_t join_storm_users = 100;
+    double soak_minutes = 60;           // soak/users:200/minutes:M
     bool criteria_exit = false;         // a FAIL in the criteria table fails the process
     std::vector<std::size_t> criteria_report_only;  // user counts judged and shown, not gating
     bool progress = true;
