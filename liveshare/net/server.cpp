@@ -4,6 +4,7 @@
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -81,6 +82,24 @@ public:
             res.set(http::field::server, "liveshare-cpp");
             if (!selected.empty()) res.set(http::field::sec_websocket_protocol, selected);
         }));
+        // Beast 1.81 takes every close code from 5000 up for valid (detail::is_valid_close_code)
+        // and echoes it, though RFC 6455 7.4 gives them no meaning and 7.4.1 lets no endpoint
+        // send them. Such a close fails the connection here with 1002 instead: written straight
+        // to the socket (4 bytes, unless a write of ours is under way), then the socket is closed,
+        // so Beast's own echo never reaches the wire.
+        ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+            if (kind != websocket::frame_type::close) return;
+            const auto code = static_cast<std::uint16_t>(ws_.reason().code);
+            if (code == websocket::close_code::none || liveshare::ws::valid_close_code(code)) return;
+            auto& sock = beast::get_lowest_layer(ws_).socket();
+            if (!writing_) {
+                const unsigned char close_1002[] = {0x88, 0x02, 0x03, 0xEA};
+                [[maybe_unused]] auto w = ::write(sock.native_handle(), close_1002, sizeof close_1002);
+            }
+            beast::error_code ignored;
+            sock.shutdown(tcp::socket::shutdown_both, ignored);
+            sock.close(ignored);
+        });
         ws_.async_accept(req, [self = self()](beast::error_code ec) { self->on_accept(ec); });
     }
 
