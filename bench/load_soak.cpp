@@ -77,12 +77,15 @@ void bm_soak(benchmark::State& st) {
         std::string url = o.target, db;
         if (url.empty()) {
             db = bench_db_path();
-            server = std::make_unique<harness::ServerProcess>(server_binary(), bench_server_args(kRoomSize, db));
+            server = std::make_unique<harness::ServerProcess>(server_binary(),
+                                                              bench_server_args(kRoomSize, db));
             url = server->url();
         }
         const auto ep = harness::parse_ws_url(url.substr(0, url.find(',')));
         const auto t0 = std::chrono::steady_clock::now();
-        auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+        auto elapsed = [&] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        };
         std::mutex mu;
         std::condition_variable cv;
         bool done = false;
@@ -96,12 +99,14 @@ void bm_soak(benchmark::State& st) {
                 s.t_s = elapsed();
                 if (server) {
                     harness::ProcSample p;
-                    if (harness::read_proc(server->pid(), p)) s.rss_mb = p.rss_mb, s.fds = open_fds(server->pid());
+                    if (harness::read_proc(server->pid(), p))
+                        s.rss_mb = p.rss_mb, s.fds = open_fds(server->pid());
                 }
                 try {
                     auto m = harness::scrape_metrics(ep);
                     if (m.count("liveshare_rooms")) s.rooms = m["liveshare_rooms"];
-                    if (m.count("liveshare_connections")) s.connections = m["liveshare_connections"];
+                    if (m.count("liveshare_connections"))
+                        s.connections = m["liveshare_connections"];
                 } catch (const std::exception&) {
                 }  // a server without /metrics: those columns stay absent
                 lock.lock();
@@ -112,11 +117,18 @@ void bm_soak(benchmark::State& st) {
         std::vector<std::thread> cohorts;
         for (std::size_t c = 0; c < kCohorts; ++c)
             cohorts.emplace_back([&, c] {
-                std::this_thread::sleep_for(std::chrono::duration<double>(cycle_s / 2 * static_cast<double>(c)));
+                std::this_thread::sleep_for(
+                    std::chrono::duration<double>(cycle_s / 2 * static_cast<double>(c)));
                 while (elapsed() + cycle_s <= total_s) {
-                    auto cfg = base_config(kUsers / kCohorts, Workload::Editing).room_size(kRoomSize)
-                                   .warmup(ms(1000)).duration(secs(cycle_s - 4)).drain(ms(2000))
-                                   .seed(o.seed + 1000 * c).progress(false).target(url).build();
+                    auto cfg = base_config(kUsers / kCohorts, Workload::Editing)
+                                   .room_size(kRoomSize)
+                                   .warmup(ms(1000))
+                                   .duration(secs(cycle_s - 4))
+                                   .drain(ms(2000))
+                                   .seed(o.seed + 1000 * c)
+                                   .progress(false)
+                                   .target(url)
+                                   .build();
                     CycleResult r;
                     try {
                         auto res = harness::run_load_test(cfg, server ? server->pid() : 0);
@@ -150,13 +162,16 @@ void bm_soak(benchmark::State& st) {
         constexpr std::size_t kWindows = 6;
         const double wlen = total_s / kWindows;
         std::vector<Window> w(kWindows);
-        auto slot = [&](double t) { return std::min(kWindows - 1, static_cast<std::size_t>(t / wlen)); };
+        auto slot = [&](double t) {
+            return std::min(kWindows - 1, static_cast<std::size_t>(t / wlen));
+        };
         std::vector<std::vector<double>> rss(kWindows);
         for (const auto& s : samples) {
             auto& x = w[slot(s.t_s)];
             if (s.rss_mb) rss[slot(s.t_s)].push_back(*s.rss_mb);
             if (s.fds) x.fds_max = std::isnan(x.fds_max) ? *s.fds : std::max(x.fds_max, *s.fds);
-            if (s.rooms) x.rooms_max = std::isnan(x.rooms_max) ? *s.rooms : std::max(x.rooms_max, *s.rooms);
+            if (s.rooms)
+                x.rooms_max = std::isnan(x.rooms_max) ? *s.rooms : std::max(x.rooms_max, *s.rooms);
         }
         for (std::size_t i = 0; i < kWindows; ++i)
             if (!rss[i].empty()) {
@@ -170,7 +185,8 @@ void bm_soak(benchmark::State& st) {
         for (const auto& c : cycles) {
             auto& x = w[slot(c.end_s)];
             ++x.cycles;
-            if (std::isfinite(c.p99_ms)) x.p99_ms = std::isnan(x.p99_ms) ? c.p99_ms : std::max(x.p99_ms, c.p99_ms);
+            if (std::isfinite(c.p99_ms))
+                x.p99_ms = std::isnan(x.p99_ms) ? c.p99_ms : std::max(x.p99_ms, c.p99_ms);
             deliveries += c.deliveries;
             lost += c.lost;
             if (!c.ok && !failed_cycles++) first_failure = c.why;
@@ -181,32 +197,46 @@ void bm_soak(benchmark::State& st) {
         const double rss_slope = slope_per_10min(late_rss);
 
         std::FILE* out = o.reports_to_stderr ? stderr : stdout;
-        std::fprintf(out, "\nsoak: %zu users (2 cohorts of %zu, rooms of %zu, cycles of %.0f s), %.1f min, windows of %.1f min\n",
+        std::fprintf(out,
+                     "\nsoak: %zu users (2 cohorts of %zu, rooms of %zu, cycles of %.0f s), %.1f "
+                     "min, windows of %.1f min\n",
                      kUsers, kUsers / kCohorts, kRoomSize, cycle_s, o.soak_minutes, wlen / 60);
-        std::fprintf(out, "%-7s %7s %12s %8s %8s %10s\n", "window", "cycles", "rss_mean_mb", "fds_max", "rooms", "p99_ms");
-        auto f = [](double v, const char* fmt_) { return std::isnan(v) ? std::string("-") : fmt::format(fmt::runtime(fmt_), v); };
+        std::fprintf(out, "%-7s %7s %12s %8s %8s %10s\n", "window", "cycles", "rss_mean_mb",
+                     "fds_max", "rooms", "p99_ms");
+        auto f = [](double v, const char* fmt_) {
+            return std::isnan(v) ? std::string("-") : fmt::format(fmt::runtime(fmt_), v);
+        };
         for (std::size_t i = 0; i < kWindows; ++i)
-            std::fprintf(out, "%-7zu %7zu %12s %8s %8s %10s\n", i + 1, w[i].cycles, f(w[i].rss_mean, "{:.2f}").c_str(),
-                         f(w[i].fds_max, "{:.0f}").c_str(), f(w[i].rooms_max, "{:.0f}").c_str(), f(w[i].p99_ms, "{:.2f}").c_str());
+            std::fprintf(out, "%-7zu %7zu %12s %8s %8s %10s\n", i + 1, w[i].cycles,
+                         f(w[i].rss_mean, "{:.2f}").c_str(), f(w[i].fds_max, "{:.0f}").c_str(),
+                         f(w[i].rooms_max, "{:.0f}").c_str(), f(w[i].p99_ms, "{:.2f}").c_str());
 
         // The verdict: growth that does not level off is the error state.
         std::vector<std::string> grows;
         const double rss_mean_late = w[kWindows - 1].rss_mean;
-        if (std::isfinite(rss_slope) && std::isfinite(rss_mean_late) && rss_slope > std::max(1.0, 0.02 * rss_mean_late))
-            grows.push_back(fmt::format("RSS still grows {:.2f} MB per 10 min over the second half", rss_slope));
-        if (std::isfinite(w[1].fds_max) && std::isfinite(w[kWindows - 1].fds_max) && w[kWindows - 1].fds_max > w[1].fds_max + 16)
-            grows.push_back(fmt::format("open fds {:.0f} -> {:.0f}", w[1].fds_max, w[kWindows - 1].fds_max));
-        if (std::isfinite(w[1].rooms_max) && std::isfinite(w[kWindows - 1].rooms_max) && w[kWindows - 1].rooms_max > w[1].rooms_max)
-            grows.push_back(fmt::format("rooms {:.0f} -> {:.0f}", w[1].rooms_max, w[kWindows - 1].rooms_max));
+        if (std::isfinite(rss_slope) && std::isfinite(rss_mean_late) &&
+            rss_slope > std::max(1.0, 0.02 * rss_mean_late))
+            grows.push_back(fmt::format("RSS still grows {:.2f} MB per 10 min over the second half",
+                                        rss_slope));
+        if (std::isfinite(w[1].fds_max) && std::isfinite(w[kWindows - 1].fds_max) &&
+            w[kWindows - 1].fds_max > w[1].fds_max + 16)
+            grows.push_back(
+                fmt::format("open fds {:.0f} -> {:.0f}", w[1].fds_max, w[kWindows - 1].fds_max));
+        if (std::isfinite(w[1].rooms_max) && std::isfinite(w[kWindows - 1].rooms_max) &&
+            w[kWindows - 1].rooms_max > w[1].rooms_max)
+            grows.push_back(
+                fmt::format("rooms {:.0f} -> {:.0f}", w[1].rooms_max, w[kWindows - 1].rooms_max));
         if (std::isfinite(w[1].p99_ms) && std::isfinite(w[kWindows - 1].p99_ms) &&
             w[kWindows - 1].p99_ms > std::max(3 * w[1].p99_ms, w[1].p99_ms + 50))
-            grows.push_back(fmt::format("p99 {:.2f} -> {:.2f} ms", w[1].p99_ms, w[kWindows - 1].p99_ms));
+            grows.push_back(
+                fmt::format("p99 {:.2f} -> {:.2f} ms", w[1].p99_ms, w[kWindows - 1].p99_ms));
         if (cycles.empty()) {
             fail(st, "no cycle ran (the soak is shorter than a cycle)");
             continue;
         }
         if (failed_cycles) {
-            fail(st, fmt::format("{} of {} cycles failed; first: {}", failed_cycles, cycles.size(), first_failure));
+            fail(st, fmt::format("{} of {} cycles failed; first: {}", failed_cycles, cycles.size(),
+                                 first_failure));
             continue;
         }
         if (!grows.empty()) {
@@ -232,15 +262,18 @@ void bm_soak(benchmark::State& st) {
             put("p99_ms", w[i].p99_ms);
         }
         if (std::isfinite(rss_slope)) st.counters["rss_slope_mb_per_10min"] = rss_slope;
-        st.SetLabel(fmt::format("time = worst window p99; editing, {} users in rooms of {}, joins and leaves every {:.0f} s{}",
-                                kUsers, kRoomSize, cycle_s / 2, server ? "" : "; target: server RSS/fds not measured"));
+        st.SetLabel(fmt::format(
+            "time = worst window p99; editing, {} users in rooms of {}, joins and leaves every "
+            "{:.0f} s{}",
+            kUsers, kRoomSize, cycle_s / 2, server ? "" : "; target: server RSS/fds not measured"));
     }
 }
 
 }  // namespace
 
 void register_soak_benchmarks() {
-    load(benchmark::RegisterBenchmark(fmt::format("soak/users:{}/minutes:{}", kUsers, options().soak_minutes).c_str(), bm_soak));
+    load(benchmark::RegisterBenchmark(
+        fmt::format("soak/users:{}/minutes:{}", kUsers, options().soak_minutes).c_str(), bm_soak));
 }
 
 }  // namespace bench

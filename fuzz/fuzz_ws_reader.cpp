@@ -29,10 +29,15 @@ std::string run(const std::string& bytes, bool server, std::size_t step) {
         std::string buf = pending;
         buf.append(64, '\0');  // the padding the callers keep behind their data
         const std::size_t used = reader.feed(buf.data(), pending.size(), [&](Event& ev) {
-            transcript += std::to_string(static_cast<int>(ev.kind)) + ":" + std::to_string(ev.code) + ":" +
+            transcript += std::to_string(static_cast<int>(ev.kind)) + ":" +
+                          std::to_string(ev.code) + ":" +
                           std::string(ev.data ? ev.data : "", ev.len) + "|";
-            if (ev.kind == Event::Kind::Text && !ev.compressed && !liveshare::valid_utf8(ev.data, ev.len)) std::abort();
-            if (ev.kind == Event::Kind::Close && ev.code != 1005 && !liveshare::ws::valid_close_code(ev.code)) std::abort();
+            if (ev.kind == Event::Kind::Text && !ev.compressed &&
+                !liveshare::valid_utf8(ev.data, ev.len))
+                std::abort();
+            if (ev.kind == Event::Kind::Close && ev.code != 1005 &&
+                !liveshare::ws::valid_close_code(ev.code))
+                std::abort();
             if (ev.kind == Event::Kind::Error) stop = true;
             return true;
         });

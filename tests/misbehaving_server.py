@@ -9,6 +9,8 @@ Prints its port as the first stdout line (as liveshare-server does). Modes:
   stop-reading completes the handshake, then never reads again
   close-mid-frame  completes the handshake, sends half a frame, closes the socket
   bad-handshake    answers the upgrade with an HTTP 500
+  bad-utf8     completes the handshake, then answers with a text frame that is not UTF-8
+               (a surrogate, ED A0 80, inside an otherwise valid Pong)
 """
 import base64
 import hashlib
@@ -61,6 +63,11 @@ def serve(conn, mode):
             return
         if mode == "close-mid-frame":
             conn.sendall(frame(b'{"type":"Pong"}' * 10)[:20])
+            return
+        if mode == "bad-utf8":
+            if conn.recv(65536):
+                conn.sendall(frame(b'{"type":"Pong","x":"\xed\xa0\x80"}'))
+            threading.Event().wait(5)
             return
         for _ in range(10000):  # garbage: reply to every read
             if not conn.recv(65536):

@@ -23,6 +23,20 @@ TEST(HarnessRobustness, GarbageFramesAreCountedAsErrors) {
     EXPECT_TRUE(saw_parse_error);
 }
 
+// RFC 6455 8.1 binds servers too: a text frame that is not UTF-8 is a protocol error the
+// harness counts (and the connection is given up), never a message it parses.
+TEST(HarnessRobustness, TextThatIsNotUtf8IsAProtocolError) {
+    auto r = run_against("bad-utf8");
+    EXPECT_EQ(r.metrics.users_joined, 0u);
+    std::uint64_t utf8_errors = 0, parsed = 0;
+    for (auto& [kind, n] : r.metrics.totals.errors) {
+        if (kind.find("not UTF-8") != std::string::npos) utf8_errors += n;
+        if (kind.find("unparseable") != std::string::npos) parsed += n;
+    }
+    EXPECT_GE(utf8_errors, 3u);  // one per user
+    EXPECT_EQ(parsed, 0u);
+}
+
 TEST(HarnessRobustness, BadHandshakeIsReported) {
     auto r = run_against("bad-handshake");
     EXPECT_EQ(r.metrics.users_joined, 0u);

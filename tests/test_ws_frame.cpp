@@ -132,3 +132,69 @@ TEST(WsFrame, RefusalsCarryTheCloseCode) {
 
 }  // namespace
 }  // namespace liveshare::ws
+
+// RFC 3629's table, case by case, whole and cut at every byte: the incremental validator (for
+// fragments) and the whole-message one agree with the RFC and with each other.
+TEST(Utf8, IncrementalAgreesWithWholeAndTheRfcAtEveryCut) {
+    const std::vector<std::pair<std::string, bool>> cases = {
+        {"", true}, {"ascii only, long enough for the eight-byte path", true},
+        {"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", true},  // κόσμε
+        {"\xf0\x9d\x84\x9e", true},                              // U+1D11E
+        {"\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf", true},  // U+D7FF U+E000 U+FFFF U+10FFFF
+        {"\xc0\x80", false}, {"\xc1\xbf", false}, {"\xe0\x9f\xbf", false}, {"\xf0\x8f\xbf\xbf", false},  // overlong
+        {"\xed\xa0\x80", false}, {"\xed\xbf\xbf", false},  // surrogates
+        {"\xf4\x90\x80\x80", false}, {"\xf5\x80\x80\x80", false}, {"\xfe", false}, {"\xff", false},
+        {"\x80", false}, {"a\xbf", false}, {"\xe2\x82", false}, {"\xe2\x82x", false}, {"\xf0\x9f\x98", false},
+        {"\xce\xba\xe1\xbd", false}};
+    for (const auto& [text, valid] : cases) {
+        EXPECT_EQ(liveshare::valid_utf8(text.data(), text.size()), valid) << text;
+        for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+            liveshare::Utf8Validator v;
+            const bool fed = v.feed(text.data(), cut) && v.feed(text.data() + cut, text.size() - cut);
+            EXPECT_EQ(fed && v.complete(), valid) << "cut at " << cut << " of " << text.size();
+        }
+    }
+}
+
+// A server reader refuses a text message that is not UTF-8 with 1007, in the fragment that
+// breaks it; a close code RFC 6455 7.4 does not allow is 1002; a close reason not UTF-8 is 1007.
+TEST(WsReader, Rfc6455PayloadRules) {
+    auto first_event = [](std::string bytes) {
+        liveshare::ws::Reader r(false, 1 << 20);
+        bytes.append(64, '\0');
+        std::vector<liveshare::ws::Event> evs;
+        r.feed(bytes.data(), bytes.size() - 64, [&](liveshare::ws::Event& e) {
+            evs.push_back(e);
+            return true;
+        });
+        return evs;
+    };
+    auto raw = [](std::uint8_t b0, std::string payload) {
+        std::string f;
+        f.push_back(static_cast<char>(b0));
+        f.push_back(static_cast<char>(payload.size()));
+        return f + payload;
+    };
+    using K = liveshare::ws::Event::Kind;
+    auto evs = first_event(raw(0x81, "\xed\xa0\x80"));
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].kind, K::Error);
+    EXPECT_EQ(evs[0].code, 1007);
+    evs = first_event(raw(0x01, "ok \xf0\x9f") + raw(0x00, "\x98\x80") + raw(0x80, "!"));
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].kind, K::Text);  // a code point split across fragments is fine
+    evs = first_event(raw(0x01, "ok \xf0\x9f") + raw(0x80, "A"));
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].code, 1007);
+    evs = first_event(raw(0x88, std::string("\x13\x88", 2)));  // 5000
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].kind, K::Error);
+    EXPECT_EQ(evs[0].code, 1002);
+    evs = first_event(raw(0x88, std::string("\x0f\xa0", 2)));  // 4000
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].kind, K::Close);
+    EXPECT_EQ(evs[0].code, 4000);
+    evs = first_event(raw(0x88, std::string("\x03\xe8\xff", 3)));
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].code, 1007);
+}

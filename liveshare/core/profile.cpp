@@ -38,6 +38,7 @@ std::string Profile::describe() const {
     s += batch ? ",batch:" + std::to_string(batch_window_us) : ",batch:off";
     s += write == WritePath::Frame ? ",write:frame" : ",write:corked";
     if (write == WritePath::Corked && cork_us) s += ",cork:" + std::to_string(cork_us);
+    if (!utf8_check) s += ",utf8:off";
     return s;
 }
 
@@ -65,6 +66,7 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
         else if (path == "cursor" && known("cursor")) p.cursor = v;
         else if (path == "compress" && (v == "none" || v == "deflate")) p.compress = v == "none" ? CompressMode::None : CompressMode::Deflate;
         else if (path == "write" && (v == "frame" || v == "corked")) p.write = v == "frame" ? WritePath::Frame : WritePath::Corked;
+        else if (path == "utf8" && (v == "on" || v == "off")) p.utf8_check = v == "on";
         else if (path == "cork") {
             std::uint32_t w = 0;
             auto r = std::from_chars(v.data(), v.data() + v.size(), w);
@@ -86,7 +88,7 @@ bool parse_profile(const std::string& spec, Profile& out, std::string& error) {
             };
             error = "unknown profile item '" + item + "' (want baseline, optimized, or serialize:" + list("serialize") +
                     ", fanout:" + list("fanout") + ", cursor:" + list("cursor") +
-                    ", compress:none|deflate, batch:off|<window_us>, write:frame|corked, cork:<us>)";
+                    ", compress:none|deflate, batch:off|<window_us>, write:frame|corked, cork:<us>, utf8:on|off)";
             return false;
         }
     }

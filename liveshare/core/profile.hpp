@@ -24,6 +24,9 @@ struct Profile {
     bool batch = false;                 // array frames for clients offering liveshare.v2+batch
     WritePath write = WritePath::Corked;
     std::uint32_t cork_us = 0;  // corked: hold a connection's first frame this long for more
+    // corked: RFC 6455 8.1's UTF-8 check of text messages. `utf8:off` exists only to measure
+    // what the check costs in one run; a server without it does not conform.
+    bool utf8_check = true;
 
     std::string describe() const;  // "serialize:splice,fanout:shared,..."
 };

@@ -78,7 +78,7 @@ public:
     CorkedSession(tcp::socket s, Context& ctx, std::string room_id, bool wants_seq, bool batch)
         : Session(ctx, s.get_executor(), std::move(room_id), wants_seq, batch),
           sock_(std::move(s)),
-          reader_(true, ctx.cfg.max_frame_bytes) {}
+          reader_(true, ctx.cfg.max_frame_bytes, false, ctx.cfg.profile.utf8_check) {}
 
     void start(std::string response, std::string early) {
         boost::system::error_code ec;

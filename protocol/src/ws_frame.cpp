@@ -142,12 +142,12 @@ bool Reader::check_payload(const Header& h, const char* payload, std::size_t len
     };
     switch (h.op) {
         case Opcode::Text:
-            if (h.rsv1) return true;  // compressed: checked once inflated
+            if (h.rsv1 || !check_utf8_) return true;  // compressed: checked once inflated
             if (h.fin) return valid_utf8(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
             frag_utf8_.reset();
             return frag_utf8_.feed(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
         case Opcode::Continuation:
-            if (frag_op_ != Opcode::Text || frag_compressed_) return true;
+            if (frag_op_ != Opcode::Text || frag_compressed_ || !check_utf8_) return true;
             if (!frag_utf8_.feed(payload, len) || (h.fin && !frag_utf8_.complete()))
                 return fail(kCloseInvalidData, "text message is not UTF-8");
             return true;

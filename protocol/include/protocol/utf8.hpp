@@ -14,15 +14,15 @@ namespace liveshare {
 bool valid_utf8(const char* p, std::size_t n);
 
 class Utf8Validator {
-public:
+  public:
     // Takes the next piece; false once the bytes so far cannot start valid UTF-8 (sticky).
     bool feed(const char* p, std::size_t n);
     // True when the pieces so far are valid and no code point is left unfinished.
     bool complete() const { return !failed_ && need_ == 0; }
     void reset() { *this = Utf8Validator{}; }
 
-private:
-    std::uint8_t need_ = 0;              // continuation bytes still expected
+  private:
+    std::uint8_t need_ = 0;               // continuation bytes still expected
     std::uint8_t lo_ = 0x80, hi_ = 0xBF;  // range allowed for the next continuation byte
     bool failed_ = false;
 };

@@ -67,8 +67,9 @@ public:
     // max_message: a longer message is an Error with code 1009. allow_rsv1: deflate negotiated.
     // Text that is not UTF-8 is an Error with code 1007, found fragment by fragment; a
     // compressed message is the caller's to check once inflated (valid_utf8).
-    Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false)
-        : masked_(masked_expected), max_(max_message), allow_rsv1_(allow_rsv1) {}
+    // check_utf8 false skips that check (only to measure its cost; not RFC 6455).
+    Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false, bool check_utf8 = true)
+        : masked_(masked_expected), max_(max_message), allow_rsv1_(allow_rsv1), check_utf8_(check_utf8) {}
 
     // Consumes complete frames of buf[0, n) and calls on(Event&) for each message or control
     // frame; on() returns false to stop after that event. Returns the bytes consumed: the rest
@@ -97,6 +98,7 @@ private:
     bool masked_;
     std::size_t max_;
     bool allow_rsv1_;
+    bool check_utf8_;
     bool in_fragment_ = false, frag_compressed_ = false;
     Opcode frag_op_ = Opcode::Text;
     std::string frag_;  // a fragmented message being assembled (with padding room)
