@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "profile.hpp"
 #include "protocol/codec.hpp"
@@ -217,6 +219,19 @@ TEST(RoomSettings, SnapshotThreadReadsThemWhileJoinsAndAdoptChangeThem) {
         persister.request(room);
         owner_of[id] = user;
     }
+    // Then a cluster-like writer keeps changing settings while the sweeps read them.
+    std::thread writer([&] {
+        // Bounded in count and time: long enough for a few hundred 1 ms sweeps to overlap.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+        for (int k = 0; k < 2'000'000 && std::chrono::steady_clock::now() < until; ++k) {
+            auto room = rooms.find(owner_of.begin()->first);
+            RoomSettings again{room->id(), "adopted again " + std::to_string(k), owner_of.begin()->second, "", ""};
+            again.max_users = 30 + k % 10;
+            room->adopt_settings(again);
+            room->mark_dirty();
+        }
+    });
+    writer.join();
     persister.stop_and_flush();
     std::size_t checked = 0;
     for (const auto& s : store.load_latest_per_room()) {
