@@ -1,47 +1,75 @@
 #include "send_queue.hpp"
 
+#include <utility>
+
 namespace liveshare {
+
+void SendQueue::push_back(OutFrame&& f) {
+    if (count_ == ring_.size()) {
+        // Grow to the next power of two, the frames in order from index 0.
+        std::vector<OutFrame> bigger(ring_.empty() ? 8 : ring_.size() * 2);
+        for (std::size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+        ring_ = std::move(bigger);
+        head_ = 0;
+    }
+    ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(f);
+    ++count_;
+}
+
+void SendQueue::forget_key(std::uint64_t key, std::uint64_t id) {
+    for (std::size_t i = 0; i < keyed_.size(); ++i)
+        if (keyed_[i].key == key && keyed_[i].id == id) {
+            keyed_[i] = keyed_.back();
+            keyed_.pop_back();
+            return;
+        }
+}
+
+OutFrame SendQueue::take_front() {
+    OutFrame& slot = ring_[head_];
+    if (slot.coalesce_key != 0) forget_key(slot.coalesce_key, front_id_);
+    OutFrame f = std::move(slot);
+    slot = OutFrame{};  // the ring keeps no reference to a frame it gave away
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+    ++front_id_;
+    return f;
+}
 
 SendQueue::PushResult SendQueue::push(OutFrame f) {
     std::lock_guard lock(mu_);
     const std::size_t size = f.data->size();
     if (f.delivery == Delivery::Volatile) {
         if (f.coalesce_key != 0) {
-            auto it = coalesce_.find(f.coalesce_key);
-            if (it != coalesce_.end() && it->second >= front_id_) {
+            for (const Keyed& k : keyed_) {
+                if (k.key != f.coalesce_key) continue;
                 // Latest wins: replace the queued, not yet written frame in place.
-                OutFrame& slot = q_[it->second - front_id_];
+                OutFrame& slot = at(k.id);
                 const auto delta = static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.data->size());
                 bytes_ = bytes_ - slot.data->size() + size;
                 slot = std::move(f);
-                return {Result::Coalesced, false, delta};
+                return {Result::Coalesced, false, delta, bytes_};
             }
         }
-        if (bytes_ + size > soft_) return {Result::Dropped, false};
-        if (f.coalesce_key != 0) coalesce_[f.coalesce_key] = front_id_ + q_.size();
+        if (bytes_ + size > soft_) return {Result::Dropped, false, 0, bytes_};
+        if (f.coalesce_key != 0) keyed_.push_back({f.coalesce_key, front_id_ + count_});
     } else if (bytes_ + size > hard_) {
-        return {Result::Overflow, false};
+        return {Result::Overflow, false, 0, bytes_};
     }
     bytes_ += size;
-    q_.push_back(std::move(f));
+    push_back(std::move(f));
     bool start = !writing_;
     writing_ = true;
-    return {Result::Queued, start, static_cast<std::int64_t>(size)};
+    return {Result::Queued, start, static_cast<std::int64_t>(size), bytes_};
 }
 
 bool SendQueue::pop(OutFrame& f) {
     std::lock_guard lock(mu_);
-    if (q_.empty()) {
+    if (count_ == 0) {
         writing_ = false;
         return false;
     }
-    f = std::move(q_.front());
-    q_.pop_front();
-    if (f.coalesce_key != 0) {
-        auto it = coalesce_.find(f.coalesce_key);
-        if (it != coalesce_.end() && it->second == front_id_) coalesce_.erase(it);
-    }
-    ++front_id_;
+    f = take_front();
     inflight_ = f.data->size();
     return true;
 }
@@ -49,30 +77,33 @@ bool SendQueue::pop(OutFrame& f) {
 bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
     std::lock_guard lock(mu_);
     out.clear();
-    if (q_.empty()) {
+    if (count_ == 0) {
         writing_ = false;
         return false;
     }
     std::size_t bytes = 0;
-    while (!q_.empty() && (out.empty() || bytes + q_.front().data->size() <= max_bytes)) {
-        OutFrame& f = q_.front();
-        if (f.coalesce_key != 0) {
-            auto it = coalesce_.find(f.coalesce_key);
-            if (it != coalesce_.end() && it->second == front_id_) coalesce_.erase(it);
-        }
-        bytes += f.data->size();
-        out.push_back(std::move(f));
-        q_.pop_front();
-        ++front_id_;
+    while (count_ != 0 && (out.empty() || bytes + ring_[head_].data->size() <= max_bytes)) {
+        bytes += ring_[head_].data->size();
+        out.push_back(take_front());
     }
     inflight_ = bytes;
     return true;
 }
 
-void SendQueue::write_done() {
+std::size_t SendQueue::write_done() {
     std::lock_guard lock(mu_);
+    const std::size_t released = inflight_;
     bytes_ -= inflight_;
     inflight_ = 0;
+    return released;
+}
+
+void SendQueue::trim() {
+    std::lock_guard lock(mu_);
+    if (count_ != 0 || inflight_ != 0 || writing_) return;
+    std::vector<OutFrame>().swap(ring_);
+    std::vector<Keyed>().swap(keyed_);
+    head_ = 0;
 }
 
 std::size_t SendQueue::bytes() const {
@@ -82,7 +113,7 @@ std::size_t SendQueue::bytes() const {
 
 std::size_t SendQueue::frames() const {
     std::lock_guard lock(mu_);
-    return q_.size();
+    return count_;
 }
 
 }  // namespace liveshare

@@ -1,13 +1,15 @@
 // Bounded per-session outbound queue: one write in flight, a byte budget, and an explicit
 // policy: volatile frames coalesce to the latest per key, then drop above the soft limit;
 // durable frames are never dropped, and above the hard limit the session must be closed.
+// No heap work per frame: the frames sit in a ring that keeps its capacity while the
+// connection is busy, the coalescing index is a small flat list (a queue holds few distinct
+// keys), and trim() gives both back when the connection goes quiet. An empty queue that was
+// never used holds no heap memory.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "protocol/messages.hpp"
@@ -29,6 +31,7 @@ public:
         Result result;
         bool start_writer;  // the caller must start the write loop (it was idle)
         std::int64_t bytes_delta = 0;  // change of the queued bytes
+        std::size_t depth = 0;         // queued plus in-flight bytes after the push
     };
 
     SendQueue(std::size_t soft_bytes, std::size_t hard_bytes) : soft_(soft_bytes), hard_(hard_bytes) {}
@@ -39,17 +42,28 @@ public:
     // Moves up to max_bytes of queued frames (at least one) into `out`, all in flight as one
     // write; false (and the writer idle) if empty.
     bool pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes);
-    // The in-flight write finished.
-    void write_done();
+    // The in-flight write finished; returns the bytes it released.
+    std::size_t write_done();
+    // Nothing queued or in flight: the ring and the index give their memory back.
+    void trim();
     std::size_t bytes() const;
     std::size_t frames() const;
 
 private:
+    struct Keyed {
+        std::uint64_t key, id;  // the queued frame with this coalesce key has this id
+    };
+    OutFrame& at(std::uint64_t id) { return ring_[(head_ + (id - front_id_)) & (ring_.size() - 1)]; }
+    void push_back(OutFrame&& f);
+    OutFrame take_front();
+    void forget_key(std::uint64_t key, std::uint64_t id);
+
     mutable std::mutex mu_;
     std::size_t soft_, hard_;
-    std::deque<OutFrame> q_;
-    std::uint64_t front_id_ = 0;  // id of q_.front(); ids let the coalesce map survive pops
-    std::unordered_map<std::uint64_t, std::uint64_t> coalesce_;  // key -> frame id
+    std::vector<OutFrame> ring_;  // capacity a power of two (or 0); count_ frames from head_
+    std::size_t head_ = 0, count_ = 0;
+    std::uint64_t front_id_ = 0;  // id of the front frame; ids let the index survive pops
+    std::vector<Keyed> keyed_;    // one entry per queued frame that has a coalesce key
     std::size_t bytes_ = 0;       // queued plus in flight
     std::size_t inflight_ = 0;
     bool writing_ = false;
