@@ -19,6 +19,7 @@
 namespace liveshare {
 
 class Session;
+class Loops;
 
 struct Context {
     ServerConfig cfg;
@@ -31,6 +32,7 @@ struct Context {
     std::unique_ptr<cluster::Cluster> cluster;  // --cluster
     std::mutex sessions_mu;
     std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+    Loops* loops = nullptr;  // the I/O threads' event loops (net/loops.hpp)
 
     explicit Context(const ServerConfig& c) : cfg(c), kdf(c.kdf_threads) {}
 };

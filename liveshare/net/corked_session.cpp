@@ -75,8 +75,8 @@ ThreadBuffers& tls() {
 
 class CorkedSession final : public Session {
 public:
-    CorkedSession(tcp::socket s, Context& ctx, std::string room_id, bool wants_seq, bool batch)
-        : Session(ctx, s.get_executor(), std::move(room_id), wants_seq, batch),
+    CorkedSession(tcp::socket s, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
+        : Session(ctx, loop, std::move(room_id), wants_seq, batch),
           sock_(std::move(s)),
           reader_(true, ctx.cfg.max_frame_bytes, false, ctx.cfg.profile.utf8_check) {}
 
@@ -94,6 +94,7 @@ public:
     }
 
     void check_idle(Clock::time_point now) override {
+        queue_.trim();  // a quiet connection gives its queue's memory back
         const auto last = Clock::time_point(Clock::duration(last_rx_.load(std::memory_order_relaxed)));
         const auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
         const bool overdue = closing_started_.load(std::memory_order_relaxed) &&
@@ -297,11 +298,7 @@ private:
         return n;
     }
 
-    void finish_batch() {
-        const auto before = static_cast<std::int64_t>(queue_.bytes());
-        queue_.write_done();
-        ctx_.metrics.queue_bytes_changed(static_cast<std::int64_t>(queue_.bytes()) - before, 0);
-    }
+    void finish_batch() { ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.write_done()), 0); }
 
     // One write of `out`; what the socket does not take waits in unsent_. False when the rest
     // must wait (or the connection is gone).
@@ -392,9 +389,9 @@ private:
 
 }  // namespace
 
-void start_corked_session(tcp::socket socket, Context& ctx, std::string room_id, bool wants_seq, bool batch,
+void start_corked_session(tcp::socket socket, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch,
                           std::string handshake_response, std::string early_bytes) {
-    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, std::move(room_id), wants_seq, batch);
+    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, loop, std::move(room_id), wants_seq, batch);
     s->start(std::move(handshake_response), std::move(early_bytes));
 }
 

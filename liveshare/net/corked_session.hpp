@@ -10,12 +10,13 @@
 #include <string>
 
 #include "net/context.hpp"
+#include "net/loops.hpp"
 
 namespace liveshare {
 
-// Takes over an upgraded socket: writes `handshake_response` (the 101) first, then serves the
+// Takes over an upgraded socket (on `loop`, whose thread calls this): writes `handshake_response` (the 101) first, then serves the
 // WebSocket. `early_bytes`: what the client sent after its upgrade request, already read.
-void start_corked_session(boost::asio::ip::tcp::socket socket, Context& ctx, std::string room_id, bool wants_seq,
+void start_corked_session(boost::asio::ip::tcp::socket socket, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
                           bool batch, std::string handshake_response, std::string early_bytes);
 
 }  // namespace liveshare

@@ -19,6 +19,7 @@
 #include "batching/batch.hpp"
 #include "net/context.hpp"
 #include "net/corked_session.hpp"
+#include "net/loops.hpp"
 #include "net/session.hpp"
 #include "log.hpp"
 #include "password.hpp"
@@ -59,8 +60,8 @@ std::string random_uuid() {
 // operation; it answers pings and closes itself.
 class BeastSession final : public Session {
 public:
-    BeastSession(tcp::socket&& socket, Context& ctx, std::string room_id, bool wants_seq, bool batch)
-        : Session(ctx, socket.get_executor(), std::move(room_id), wants_seq, batch), ws_(std::move(socket)) {}
+    BeastSession(tcp::socket&& socket, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
+        : Session(ctx, loop, std::move(room_id), wants_seq, batch), ws_(std::move(socket)) {}
 
     void run(http::request<http::string_body> req, std::string selected) {
         websocket::stream_base::timeout t;
@@ -192,9 +193,7 @@ private:
 
     void on_write(beast::error_code ec, std::size_t n) {
         writing_ = false;
-        const auto released = static_cast<std::int64_t>(queue_.bytes());
-        queue_.write_done();
-        ctx_.metrics.queue_bytes_changed(static_cast<std::int64_t>(queue_.bytes()) - released, 0);
+        ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.write_done()), 0);
         if (ec) {
             if (!is_harmless(ec)) log::line("write: " + ec.message());
             return;  // the read side sees the failure and cleans up
@@ -220,6 +219,24 @@ private:
 };
 
 // ---------------------------------------------------------------- HTTP session
+
+// The same connection on `to`'s io_context (itself when it is there already); none when the
+// socket is gone (the peer reset it meanwhile).
+std::optional<tcp::socket> rehome(tcp::socket s, Loop& to) {
+    if (&s.get_executor().context() == &to.ioc) return std::optional<tcp::socket>(std::move(s));
+    beast::error_code ec;
+    const auto ep = s.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    const int fd = s.release(ec);
+    if (ec) return std::nullopt;
+    tcp::socket moved(to.ioc);
+    moved.assign(ep.protocol(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    return std::optional<tcp::socket>(std::move(moved));
+}
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
@@ -291,9 +308,13 @@ private:
         }
         const std::string selected = select_subprotocol(req);
         const bool wants_seq = !selected.empty(), batch = selected == kSubprotocolV2Batch;
+        // The connection moves to its room's loop, where the room's other members are.
+        Loop& loop = ctx_.loops->for_room(room_id);
+        auto sock = rehome(stream_.release_socket(), loop);
+        if (!sock) return;
         if (ctx_.cfg.profile.write == WritePath::Frame) {
-            auto s = std::make_shared<BeastSession>(stream_.release_socket(), ctx_, std::move(room_id), wants_seq, batch);
-            return s->run(std::move(req), selected);
+            auto s = std::make_shared<BeastSession>(std::move(*sock), ctx_, loop, std::move(room_id), wants_seq, batch);
+            return net::post(loop.ioc, [s, req = std::move(req), selected]() mutable { s->run(std::move(req), selected); });
         }
         // The corked path: the upgrade answered here, then our own framing on the socket.
         beast::static_string<28> accept;
@@ -305,8 +326,11 @@ private:
         response += "\r\n\r\n";
         auto early = buffer_.cdata();
         std::string early_bytes(static_cast<const char*>(early.data()), early.size());
-        start_corked_session(stream_.release_socket(), ctx_, std::move(room_id), wants_seq, batch, std::move(response),
-                             std::move(early_bytes));
+        net::post(loop.ioc, [sock = std::move(*sock), &ctx = ctx_, &loop, room_id = std::move(room_id), wants_seq, batch,
+                             response = std::move(response), early_bytes = std::move(early_bytes)]() mutable {
+            start_corked_session(std::move(sock), ctx, loop, std::move(room_id), wants_seq, batch, std::move(response),
+                                 std::move(early_bytes));
+        });
     }
 
     // {"error":"..."} with the text escaped (it may quote the client's own input).
@@ -446,7 +470,7 @@ private:
 
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
-    Listener(net::io_context& ioc, Context& ctx, tcp::endpoint ep) : ioc_(ioc), acceptor_(ioc), ctx_(ctx) {
+    Listener(Loops& loops, Context& ctx, tcp::endpoint ep) : loops_(loops), acceptor_(loops.at(0).ioc), ctx_(ctx) {
         acceptor_.open(ep.protocol());
         acceptor_.set_option(net::socket_base::reuse_address(true));
         acceptor_.bind(ep);
@@ -463,7 +487,8 @@ public:
 
 private:
     void do_accept() {
-        acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+        // HTTP connections take the loops in turn; an upgrade moves to its room's loop.
+        acceptor_.async_accept(loops_.next().ioc, beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
     }
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
@@ -477,7 +502,7 @@ private:
         do_accept();
     }
 
-    net::io_context& ioc_;
+    Loops& loops_;
     tcp::acceptor acceptor_;
     Context& ctx_;
 };
@@ -510,7 +535,9 @@ int run_server(const ServerConfig& cfg) {
             return 1;
         }
     }
-    net::io_context ioc(static_cast<int>(cfg.threads));
+    Loops loops(cfg.threads);
+    ctx.loops = &loops;
+    net::io_context& ioc = loops.at(0).ioc;  // the listener, the sweep, signals, the cluster
     int exit_code = 0;
     std::function<void(int, std::string)> shut_down;
     if (!cfg.cluster.empty()) {
@@ -530,7 +557,7 @@ int run_server(const ServerConfig& cfg) {
     }
     std::shared_ptr<Listener> listener;
     try {
-        listener = std::make_shared<Listener>(ioc, ctx, tcp::endpoint(net::ip::make_address(cfg.address), cfg.port));
+        listener = std::make_shared<Listener>(loops, ctx, tcp::endpoint(net::ip::make_address(cfg.address), cfg.port));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "liveshare-server: cannot listen on %s:%u: %s\n", cfg.address.c_str(), cfg.port, e.what());
         return 1;
@@ -580,7 +607,7 @@ int run_server(const ServerConfig& cfg) {
         for (auto& s : live) s->close_soon(code ? kCloseResyncRequired : kCloseShutdown, code ? why : "server shutting down");
         // Give close handshakes a moment, then stop the loop regardless.
         grace.expires_after(std::chrono::milliseconds(1500));
-        grace.async_wait([&](beast::error_code) { ioc.stop(); });
+        grace.async_wait([&](beast::error_code) { loops.stop(); });
         sweep.cancel();
     };
     signals.async_wait([&](beast::error_code ec, int sig) {
@@ -589,10 +616,7 @@ int run_server(const ServerConfig& cfg) {
         shut_down(0, "");
     });
 
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < cfg.threads; ++i) threads.emplace_back([&] { ioc.run(); });
-    ioc.run();
-    for (auto& t : threads) t.join();
+    loops.run();
     ctx.kdf.join();
     for (auto& r : ctx.rooms.all()) r->clear_members();
     ctx.cluster.reset();

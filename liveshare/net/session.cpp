@@ -25,9 +25,10 @@ ClientMessage& thread_message() {
 }
 }  // namespace
 
-Session::Session(Context& ctx, net::any_io_executor ex, std::string room_id, bool wants_seq, bool batch)
+Session::Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
     : ctx_(ctx),
-      ex_(std::move(ex)),
+      loop_(loop),
+      ex_(loop.ioc.get_executor()),
       queue_(ctx.cfg.send_queue_soft_bytes, ctx.cfg.send_queue_hard_bytes),
       batch_(batch),
       room_id_(std::move(room_id)),
@@ -41,7 +42,7 @@ Session::~Session() = default;
 
 void Session::deliver(OutFrame f) {
     auto r = queue_.push(std::move(f));
-    if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, queue_.bytes());
+    if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, r.depth);
     switch (r.result) {
         case SendQueue::Result::Queued: break;
         case SendQueue::Result::Coalesced: ctx_.metrics.drop(DropReason::Coalesced); break;
@@ -52,8 +53,12 @@ void Session::deliver(OutFrame f) {
             close_soon(kCloseResyncRequired, "send queue full: resync required");
             return;
     }
-    // Everything queued for this session until the posted writer runs goes out together.
-    if (r.start_writer) net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
+    // Everything queued for this session until its writer runs goes out together: at the end
+    // of this loop turn when the frame comes from the session's own loop (a room's members
+    // share one), else in a handler posted to that loop (the cluster, the KDF pool).
+    if (!r.start_writer) return;
+    if (Loop::current() == &loop_) loop_.write_at_end_of_turn(shared_from_this());
+    else net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
 }
 
 void Session::close_replaced() { close_soon(kCloseReplaced, "replaced by a newer connection"); }
@@ -174,7 +179,7 @@ void Session::arm_graphop_timer(Clock::time_point slot) {
 
 void Session::release_held_op() {
     std::string text = std::move(held_ops_.front());
-    held_ops_.pop_front();
+    held_ops_.erase(held_ops_.begin());
     last_graphop_at_ = Clock::now();
     if (!room_) return;
     // Parsed when it arrived; parsed again from its copy (the read buffer moved on).

@@ -2,17 +2,18 @@
 // original's join flow, and the send queue. How bytes move is the transport's job: the corked
 // transport (corked_session.cpp, our own framing) or Beast's stream (server.cpp, `write:frame`).
 #pragma once
-#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "net/context.hpp"
+#include "net/loops.hpp"
 #include "participant.hpp"
 #include "rate_limiter.hpp"
 #include "room.hpp"
@@ -22,7 +23,8 @@ namespace liveshare {
 class Session : public Participant, public std::enable_shared_from_this<Session> {
 public:
     using Clock = std::chrono::steady_clock;
-    Session(Context& ctx, boost::asio::any_io_executor ex, std::string room_id, bool wants_seq, bool batch);
+    // `loop`: the loop this connection's socket and handlers live on.
+    Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch);
     ~Session() override;
 
     // Participant
@@ -38,6 +40,8 @@ public:
     // The server's once-a-second sweep (any thread): a transport without its own keep-alive
     // pings idle peers and closes dead ones.
     virtual void check_idle(Clock::time_point now) {}
+    // On the session's loop, at the end of a turn that queued frames for it (Loop::flush).
+    void start_writer_now() { start_writer(); }
 
 protected:
     // Transport -> protocol. All on the session's strand.
@@ -55,7 +59,8 @@ protected:
     virtual void resume_reading() = 0;
 
     Context& ctx_;
-    boost::asio::any_io_executor ex_;
+    Loop& loop_;
+    boost::asio::io_context::executor_type ex_;
     SendQueue queue_;
     bool batch_ = false;  // liveshare.v2+batch: queued messages go out as one array frame
     bool accepted_ = false, closing_ = false;
@@ -84,7 +89,9 @@ private:
     std::string user_id_, username_;
     std::optional<std::uint64_t> last_seq_;
     boost::asio::steady_timer graphop_timer_;
-    std::deque<std::string> held_ops_;  // graph op texts (with parse padding) awaiting their slot
+    // Graph op texts (with parse padding) awaiting their slot, oldest first; a vector, so an
+    // idle connection holds no block for it (a deque allocates one even when empty).
+    std::vector<std::string> held_ops_;
     bool wants_seq_ = false, authed_ = false, auth_pending_ = false, disconnected_ = false;
     Clock::time_point last_cursor_at_{}, last_graphop_at_{};
     Vec2 last_cursor_{-1e300, -1e300};

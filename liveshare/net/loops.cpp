@@ -1,0 +1,69 @@
+#include "net/loops.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <functional>
+#include <thread>
+
+#include "net/session.hpp"
+
+namespace liveshare {
+
+namespace {
+thread_local Loop* t_current = nullptr;
+}
+
+Loop* Loop::current() { return t_current; }
+
+void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
+    ready_.push_back(std::move(s));
+    if (flush_queued_) return;
+    flush_queued_ = true;
+    boost::asio::post(ioc, [this] { flush(); });
+}
+
+void Loop::flush() {
+    flush_queued_ = false;
+    // A writer may make frames for others (a failed write leaves the room): they go to the
+    // next turn's list.
+    std::swap(ready_, flushing_);
+    for (auto& s : flushing_) s->start_writer_now();
+    flushing_.clear();
+}
+
+void Loop::run() {
+    t_current = this;
+    ioc.run();
+    t_current = nullptr;
+}
+
+Loops::Loops(unsigned n) {
+    for (unsigned i = 0; i < std::max(1u, n); ++i) {
+        loops_.push_back(std::make_unique<Loop>());
+        guards_.push_back(boost::asio::make_work_guard(loops_.back()->ioc));
+    }
+}
+
+Loop& Loops::for_room(std::string_view room_id) {
+    return *loops_[std::hash<std::string_view>{}(room_id) % loops_.size()];
+}
+
+Loop& Loops::next() {
+    Loop& l = *loops_[next_];
+    next_ = (next_ + 1) % loops_.size();
+    return l;
+}
+
+void Loops::run() {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < loops_.size(); ++i) threads.emplace_back([l = loops_[i].get()] { l->run(); });
+    loops_[0]->run();
+    for (auto& t : threads) t.join();
+}
+
+void Loops::stop() {
+    guards_.clear();
+    for (auto& l : loops_) l->ioc.stop();
+}
+
+}  // namespace liveshare

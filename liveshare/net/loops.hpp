@@ -1,0 +1,55 @@
+// The server's event loops: one io_context per I/O thread, each run by that thread alone, so
+// what lives on a loop is touched by one thread without a strand. A room's connections all
+// live on the loop its id picks (for_room), so a room's fan-out stays on one thread; other
+// threads (the KDF pool, the cluster, the sweep) reach a connection by posting to its loop.
+//
+// End of the turn: a connection that gets frames while its writer is idle is marked once; the
+// loop starts every marked writer in one handler queued behind the work it is doing now (the
+// reads of this wake-up), so each connection writes once for everything that turn gave it,
+// with one hand-off per loop turn instead of one per recipient.
+#pragma once
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace liveshare {
+
+class Session;
+
+class Loop {
+public:
+    boost::asio::io_context ioc{1};
+    // The loop the calling thread runs, or nullptr off the loops.
+    static Loop* current();
+    // On this loop's thread: start s's writer at the end of the current turn.
+    void write_at_end_of_turn(std::shared_ptr<Session> s);
+    void run();
+
+private:
+    void flush();
+    std::vector<std::shared_ptr<Session>> ready_, flushing_;
+    bool flush_queued_ = false;
+};
+
+class Loops {
+public:
+    explicit Loops(unsigned n);
+    std::size_t size() const { return loops_.size(); }
+    Loop& at(std::size_t i) { return *loops_[i]; }
+    Loop& for_room(std::string_view room_id);
+    Loop& next();  // round robin, for new HTTP connections
+    // Runs loops 1..n-1 on threads of their own and loop 0 on the caller's; returns when every
+    // loop has stopped.
+    void run();
+    void stop();
+
+private:
+    std::vector<std::unique_ptr<Loop>> loops_;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+    std::size_t next_ = 0;
+};
+
+}  // namespace liveshare
