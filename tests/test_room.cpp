@@ -23,10 +23,10 @@ namespace {
 
 class FakeParticipant : public Participant {
 public:
-    explicit FakeParticipant(std::string id) : id_(std::move(id)), queue_(256 << 10, 8 << 20) {}
+    explicit FakeParticipant(std::string id, bool v2 = false) : id_(std::move(id)), v2_(v2), queue_(256 << 10, 8 << 20) {}
     const std::string& user_id() const override { return id_; }
     const std::string& username() const override { return id_; }
-    bool wants_seq() const override { return false; }
+    bool wants_seq() const override { return v2_; }
     void deliver(OutFrame f) override { queue_.push(std::move(f)); }
     void close_replaced() override { replaced = true; }
     void close_for_resync(const std::string&) override { resync = true; }
@@ -40,10 +40,21 @@ public:
         }
         return out;
     }
+    // The frames queued so far, as text.
+    std::vector<std::string> texts() {
+        std::vector<OutFrame> frames;
+        std::vector<std::string> out;
+        while (queue_.pop_batch(frames, 1 << 20)) {
+            for (auto& f : frames) out.push_back(*f.data);
+            queue_.write_done();
+        }
+        return out;
+    }
     std::atomic<bool> replaced{false}, resync{false};  // set from the op log's thread too
 
 private:
     std::string id_;
+    bool v2_;
     SendQueue queue_;
 };
 
@@ -99,6 +110,41 @@ TEST_F(RoomFixture, DurableOpsAreEchoedAndReachEveryoneInOrder) {
     relay(*b, R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","position":[5,5]}}})");
     EXPECT_EQ(a->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
     EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
+}
+
+// A room with both kinds of client: the original's get the durable message without "seq", a
+// liveshare.v2 client the same text with "seq" after "type" (docs/protocol.md); when the last
+// original client leaves, the v2 members still get theirs.
+TEST(RoomMixedClients, EachGetsItsFormOfADurableMessage) {
+    Metrics metrics;
+    auto room = std::make_shared<Room>(settings(), metrics, resolve_hot_paths(optimized_profile()));
+    auto v1 = std::make_shared<FakeParticipant>("11111111-1111-4111-8111-111111111111");
+    auto v2 = std::make_shared<FakeParticipant>("22222222-2222-4222-8222-222222222222", true);
+    ASSERT_EQ(room->join(v1, std::nullopt), Room::JoinResult::Ok);
+    ASSERT_EQ(room->join(v2, std::nullopt), Room::JoinResult::Ok);
+    v1->texts();
+    v2->texts();
+    const std::string op =
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})";
+    ClientMessage m = parse(op);
+    room->relay(*v1, m);
+    auto plain = v1->texts(), seq = v2->texts();
+    ASSERT_EQ(plain.size(), 1u);
+    ASSERT_EQ(seq.size(), 1u);
+    EXPECT_EQ(plain[0].find("\"seq\""), std::string::npos) << plain[0];
+    ASSERT_EQ(seq[0].rfind(R"({"type":"GraphOp","seq":1,)", 0), 0u) << seq[0];
+    std::string without = seq[0];
+    without.erase(without.find(R"("seq":1,)"), 8);
+    EXPECT_EQ(without, plain[0]);
+    EXPECT_NE(plain[0].find(R"("user_id":"11111111-1111-4111-8111-111111111111")"), std::string::npos) << plain[0];
+
+    EXPECT_FALSE(room->leave(v1.get()));
+    v2->texts();
+    ClientMessage m2 = parse(op);
+    room->relay(*v2, m2);
+    seq = v2->texts();
+    ASSERT_EQ(seq.size(), 1u);
+    EXPECT_EQ(seq[0].rfind(R"({"type":"GraphOp","seq":2,)", 0), 0u) << seq[0];
 }
 
 TEST_F(RoomFixture, TheSameUserJoiningAgainReplacesTheOldConnection) {

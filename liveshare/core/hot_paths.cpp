@@ -30,6 +30,11 @@ public:
         return std::make_unique<Splice>(type, uid, payload);
     }
     bool per_recipient() const override { return false; }
+    bool direct() const override { return true; }
+    void encode_direct(std::string& out, MsgType type, std::string_view uid, std::string_view payload,
+                       std::optional<std::uint64_t> seq) const override {
+        encode_relay(out, type, uid, payload, seq);
+    }
 };
 
 // The default fan-out: every recipient shares one immutable buffer.

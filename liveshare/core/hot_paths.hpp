@@ -28,6 +28,13 @@ public:
         virtual void encode(std::string& out, std::optional<std::uint64_t> seq) const = 0;
     };
     virtual std::unique_ptr<Prepared> prepare(MsgType type, std::string_view user_id, std::string_view payload) const = 0;
+    // A variant that needs no preparation encodes in one call, with nothing allocated per relay
+    // (the default splice); the others return false and are used through prepare().
+    virtual bool direct() const { return false; }
+    virtual void encode_direct(std::string& out, MsgType type, std::string_view user_id, std::string_view payload,
+                               std::optional<std::uint64_t> seq) const {
+        prepare(type, user_id, payload)->encode(out, seq);
+    }
     // True when every recipient's frame is encoded again (the original's writer per recipient).
     virtual bool per_recipient() const = 0;
 };

@@ -49,7 +49,7 @@ public:
 
     void drop(DropReason r) { drops[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
     void count_in(MsgType t) { messages_in[index_of(t)].fetch_add(1, std::memory_order_relaxed); }
-    void count_out(MsgType t) { messages_out[index_of(t)].fetch_add(1, std::memory_order_relaxed); }
+    void count_out(MsgType t, std::uint64_t n = 1) { messages_out[index_of(t)].fetch_add(n, std::memory_order_relaxed); }
     void queue_bytes_changed(std::int64_t delta, std::size_t session_depth);
     void observe_snapshot_ms(double ms);
     std::string render() const;

@@ -14,11 +14,17 @@ namespace {
 constexpr const char* kColors[] = {"#ef4444", "#f59e0b", "#10b981", "#3b82f6",
                                    "#8b5cf6", "#ec4899", "#14b8a6", "#f97316"};
 
-std::shared_ptr<const std::string> make_frame(const std::function<void(std::string&)>& enc) {
+// One frame, shared by every recipient; `size_hint` saves the string's regrowth.
+template <typename Encode>
+std::shared_ptr<const std::string> make_frame(Encode&& enc, std::size_t size_hint = 0) {
     auto s = std::make_shared<std::string>();
+    if (size_hint) s->reserve(size_hint);
     enc(*s);
     return s;
 }
+
+// What a relayed frame adds around the payload: type, user_id, seq and the braces.
+constexpr std::size_t kRelayOverhead = 96;
 
 }  // namespace
 
@@ -74,7 +80,7 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
             // The newest connection of a user wins; the old one learns why it was closed.
             it->p->close_replaced();
             metrics_.sessions_replaced.fetch_add(1);
-            members_.erase(it);
+            erase_member_locked(it);
             replaced = true;
             break;
         }
@@ -83,7 +89,8 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     if (bus_ && remote_.erase(p->user_id())) replaced = true;
     // Cluster: the cluster's presence enforced the cap over every node before this join.
     if (!bus_ && members_.size() >= settings_.max_users) return JoinResult::Full;
-    members_.push_back({p});
+    members_.push_back({p, p->wants_seq()});
+    if (!members_.back().v2) ++v1_members_;
     if (settings_.owner_id.empty()) settings_.owner_id = p->user_id();
 
     auto deliver = [&](Participant& to, MsgType type, std::shared_ptr<const std::string> data) {
@@ -134,7 +141,7 @@ bool Room::leave(const Participant* p) {
     for (auto it = members_.begin(); it != members_.end(); ++it) {
         if (it->p.get() == p) {
             std::string uid = p->user_id();
-            members_.erase(it);
+            erase_member_locked(it);
             auto left = make_frame([&](std::string& s) { encode_user_left(s, uid); });
             for (auto& m : members_) {
                 metrics_.count_out(MsgType::UserLeft);
@@ -147,13 +154,15 @@ bool Room::leave(const Participant* p) {
     return false;
 }
 
-void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
-                          const FrameSource& source) {
+template <typename Source>
+void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key, Source&& source) {
+    std::uint64_t n = 0;
     for (auto& m : members_) {
         if (m.p.get() == exclude) continue;
-        metrics_.count_out(type);
-        m.p->deliver({source(m.p->wants_seq()), type, d, key, false});
+        ++n;
+        m.p->deliver({source(m.v2), type, d, key, false});
     }
+    metrics_.count_out(type, n);
 }
 
 void Room::log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2) {
@@ -162,20 +171,22 @@ void Room::log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std
     published_seq_ = seq;
 }
 
-void Room::durable_locked(MsgType type,
-                          const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
-                          bool per_recipient, const GraphOp* op) {
+template <typename Encode>
+void Room::durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op,
+                          std::size_t size_hint) {
+    auto frame = [&](std::optional<std::uint64_t> seq) {
+        return make_frame([&](std::string& s) { encode(s, seq); }, size_hint);
+    };
     if (bus_) {
         // Cluster: the cluster orders it; it comes back (to every node) via apply_ordered.
-        bus_->publish_durable(settings_.id, type, make_frame([&](std::string& s) { encode(s, std::nullopt); }));
+        bus_->publish_durable(settings_.id, type, frame(std::nullopt));
         return;
     }
     const std::uint64_t seq = ++seq_;
-    auto v2 = make_frame([&](std::string& s) { encode(s, seq); });
+    auto v2 = frame(seq);  // the resume log's form, always needed
     if (durable_) {
         // Durability mode: nothing is applied or sent before the op log has it on disk.
-        auto v1 = make_frame([&](std::string& s) { encode(s, std::nullopt); });
-        held_.push_back({seq, type, std::move(v1), v2, op ? std::optional<GraphOp>(*op) : std::nullopt});
+        held_.push_back({seq, type, frame(std::nullopt), v2, op ? std::optional<GraphOp>(*op) : std::nullopt});
         durable_->append(shared_from_this(), seq, std::move(v2));
         return;
     }
@@ -189,11 +200,13 @@ void Room::durable_locked(MsgType type,
     if (per_recipient) {
         // Baseline: every recipient's writer serializes the message again.
         fan_out_locked(nullptr, type, Delivery::Durable, 0, [&](bool want_seq) {
-            return make_frame([&](std::string& s) { encode(s, want_seq ? std::optional<std::uint64_t>(seq) : std::nullopt); });
+            return frame(want_seq ? std::optional<std::uint64_t>(seq) : std::nullopt);
         });
         return;
     }
-    auto v1 = make_frame([&](std::string& s) { encode(s, std::nullopt); });
+    // The original's clients take the form without seq; built only when one of them is here.
+    std::shared_ptr<const std::string> v1;
+    if (v1_members_) v1 = frame(std::nullopt);
     fan_out_locked(nullptr, type, Delivery::Durable, 0,
                    [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? v2 : v1); });
 }
@@ -230,24 +243,31 @@ void Room::replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr
 
 void Room::relay(Participant& from, const ClientMessage& m) {
     const std::string& uid = from.user_id();
-    // Prepared once per relay (the baseline parses the payload into a DOM here).
-    const auto prepared = paths_.encoding->prepare(m.type, uid, m.payload);
-    const bool per_recipient = paths_.encoding->per_recipient();
-    auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) { prepared->encode(s, seq); };
+    const RelayEncoding& enc = *paths_.encoding;
+    const bool per_recipient = enc.per_recipient();
+    const std::size_t hint = m.payload.size() + uid.size() + kRelayOverhead;
+    // The default encoding splices the validated payload as it is; a candidate that must
+    // prepare (the baseline parses the payload into a DOM) does so once per relay.
+    std::unique_ptr<RelayEncoding::Prepared> prepared;
+    if (!enc.direct()) prepared = enc.prepare(m.type, uid, m.payload);
+    auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) {
+        if (prepared) prepared->encode(s, seq);
+        else enc.encode_direct(s, m.type, uid, m.payload, seq);
+    };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
-        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr);
+        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr, hint);
         return;
     }
     // Volatile: not echoed; a newer one may replace a queued one (the volatile policy).
     const std::uint64_t key = paths_.volatiles->coalesce_key(uid, m.type);
+    auto frame = [&] { return make_frame([&](std::string& s) { encode(s, std::nullopt); }, hint); };
     std::shared_ptr<const std::string> once;
-    if (!per_recipient) once = make_frame([&](std::string& s) { encode(s, std::nullopt); });
+    if (!per_recipient) once = frame();
     std::lock_guard lock(mu_);
-    fan_out_locked(&from, m.type, Delivery::Volatile, key, [&](bool) {
-        return per_recipient ? make_frame([&](std::string& s) { encode(s, std::nullopt); }) : paths_.fanout->for_recipient(once);
-    });
-    if (bus_) bus_->publish_volatile(settings_.id, m.type, uid, once ? once : make_frame([&](std::string& s) { encode(s, std::nullopt); }));
+    fan_out_locked(&from, m.type, Delivery::Volatile, key,
+                   [&](bool) { return per_recipient ? frame() : paths_.fanout->for_recipient(once); });
+    if (bus_) bus_->publish_volatile(settings_.id, m.type, uid, once ? once : frame());
 }
 
 namespace {
@@ -298,7 +318,7 @@ void Room::remote_joined(const std::string& user_id, const std::string& username
         if (it->p->user_id() == user_id) {
             it->p->close_replaced();
             metrics_.sessions_replaced.fetch_add(1);
-            members_.erase(it);
+            erase_member_locked(it);
             replaced = true;
             break;
         }
@@ -328,9 +348,10 @@ void Room::set_remote_members(std::map<std::string, std::string> users) {
 
 void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {
     std::lock_guard lock(mu_);
-    durable_locked(MsgType::Update, [&](std::string& s, std::optional<std::uint64_t> seq) {
-        encode_update_bytes(s, update, seq);
-    }, paths_.encoding->per_recipient(), nullptr);
+    durable_locked(
+        MsgType::Update,
+        [&](std::string& s, std::optional<std::uint64_t> seq) { encode_update_bytes(s, update, seq); },
+        paths_.encoding->per_recipient(), nullptr, update.size() * 4 / 3 + kRelayOverhead);
 }
 
 void Room::request_state(Participant& to) {
@@ -396,6 +417,12 @@ void Room::set_last_snapshot(SnapshotInfo info) {
 void Room::clear_members() {
     std::lock_guard lock(mu_);
     members_.clear();
+    v1_members_ = 0;
+}
+
+void Room::erase_member_locked(std::vector<Member>::iterator it) {
+    if (!it->v2) --v1_members_;
+    members_.erase(it);
 }
 
 void Room::mark_dirty() {

@@ -108,18 +108,21 @@ public:
 private:
     struct Member {
         std::shared_ptr<Participant> p;
+        bool v2 = false;  // p->wants_seq(), asked once at join
     };
     struct LogEntry {
         std::uint64_t seq;
         OutFrame frame;  // the v2 form, with "seq"
     };
-    // Produces the frame for one recipient (true: it negotiated seq numbers).
-    using FrameSource = std::function<std::shared_ptr<const std::string>(bool v2)>;
-    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
-                        const FrameSource& source);
-    // Sequences, logs and fans out a durable message; `encode` writes it with or without seq.
-    void durable_locked(MsgType type, const std::function<void(std::string&, std::optional<std::uint64_t>)>& encode,
-                        bool per_recipient, const GraphOp* op);
+    // Hands each member but `exclude` the frame `source(v2)` gives for it (v2: it negotiated
+    // seq numbers); counted once per fan-out.
+    template <typename Source>
+    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key, Source&& source);
+    // Sequences, logs and fans out a durable message; `encode(out, seq)` writes it with or
+    // without seq. A form nobody needs is never built.
+    template <typename Encode>
+    void durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op, std::size_t size_hint);
+    void erase_member_locked(std::vector<Member>::iterator it);
     void log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2);
     RoomInfo room_info_locked() const;
 
@@ -129,6 +132,7 @@ private:
     HotPaths paths_;
     mutable std::mutex mu_;
     std::vector<Member> members_;
+    std::size_t v1_members_ = 0;  // members without seq numbers (the original's clients)
     SchemaState state_;
     std::uint64_t seq_ = 0;        // last seq assigned
     std::uint64_t published_seq_ = 0;  // last seq applied and sent (= seq_ unless durable_)
