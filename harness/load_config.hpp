@@ -64,6 +64,10 @@ struct LoadTestConfig {
     // start_at_unix_ms (wall clock, ms; 0: 50 ms after this process's joins).
     unsigned shard_index = 0, shard_count = 1;
     std::int64_t start_at_unix_ms = 0;
+    // The users come back to rooms where their tables exist already (the same seed as an
+    // earlier run): the editing and seed workloads skip their CreateTable and AddColumn and
+    // edit the existing column, so a room's state does not grow run after run (soak cycles).
+    bool returning = false;
     // Rooms are created with POST /room/{id} and this password first; users send it in Auth.
     std::string room_password;
     // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
@@ -85,6 +89,7 @@ class LoadTestConfigBuilder {
 public:
     LoadTestConfigBuilder& users(std::size_t n) { c_.users = n; return *this; }
     LoadTestConfigBuilder& room_size(std::size_t n) { c_.room_size = n; return *this; }
+    LoadTestConfigBuilder& returning(bool on) { c_.returning = on; return *this; }
     LoadTestConfigBuilder& burst_size(std::size_t n) { c_.burst_size = n; return *this; }
     LoadTestConfigBuilder& trigger(std::uint64_t after_sent, std::function<void()> fire) {
         c_.triggers.push_back({after_sent, std::move(fire)});

@@ -108,6 +108,10 @@ void UserScript::op_with_marker(GraphOp& op, std::uint64_t seq, std::int64_t t) 
     }
 }
 
+// The step of the user's op sequence: 0 creates the table, 1 adds its column; a returning
+// user starts at 2 (both exist from its earlier run).
+std::uint64_t UserScript::setup_step() const { return durable_seq_ + (cfg_.returning ? 2 : 0); }
+
 void UserScript::durable_op(Planned& out, std::int64_t t, GraphOp op) {
     const std::uint64_t seq = durable_seq_++;
     op_with_marker(op, seq, t);
@@ -140,7 +144,8 @@ bool UserScript::next_seed(Planned& out) {
     if (t >= end_us_) return false;
     next_op_ += std::chrono::duration_cast<std::chrono::microseconds>(cfg_.interval).count();
     GraphOp op;
-    op.type = durable_seq_ == 0 ? OpType::CreateTable : durable_seq_ == 1 ? OpType::AddColumn : OpType::UpdateColumn;
+    const std::uint64_t k = setup_step();
+    op.type = k == 0 ? OpType::CreateTable : k == 1 ? OpType::AddColumn : OpType::UpdateColumn;
     if (op.type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
     durable_op(out, t, std::move(op));
     return true;
@@ -158,9 +163,10 @@ bool UserScript::next_editing(Planned& out) {
     if (t == next_op_) {
         next_op_ += std::uniform_int_distribution<std::int64_t>(200000, 1000000)(rng_);
         GraphOp op;
-        op.type = durable_seq_ == 0 ? OpType::CreateTable
-                  : durable_seq_ == 1 ? OpType::AddColumn
-                  : durable_seq_ % 4 == 0 ? OpType::UpdateColumn : OpType::MoveTable;
+        const std::uint64_t k = setup_step();
+        op.type = k == 0 ? OpType::CreateTable
+                  : k == 1 ? OpType::AddColumn
+                  : k % 4 == 0 ? OpType::UpdateColumn : OpType::MoveTable;
         if (op.type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
         durable_op(out, t, std::move(op));
         return true;

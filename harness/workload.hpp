@@ -44,6 +44,7 @@ private:
     bool next_cursor(Planned& out);
     bool next_burst(Planned& out);
     void durable_op(Planned& out, std::int64_t t, liveshare::GraphOp op);
+    std::uint64_t setup_step() const;
     void op_with_marker(liveshare::GraphOp& op, std::uint64_t seq, std::int64_t t) const;
 
     const LoadTestConfig& cfg_;
