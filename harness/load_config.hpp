@@ -26,19 +26,19 @@ struct ReconnectPolicy {
 
 struct LoadTestConfig {
     std::size_t users = 10;
-    std::size_t room_size = 0;  // users per room; 0: all users in one room
+    std::size_t room_size = 0;                // users per room; 0: all users in one room
     std::chrono::milliseconds interval{100};  // per-user send interval (seed workload)
     std::size_t messages_per_user = 100;      // 0: unbounded, duration decides
     std::chrono::milliseconds duration{60000};
-    std::chrono::milliseconds warmup{0};      // samples sent before this are discarded
-    std::chrono::milliseconds drain{2000};    // wait for late deliveries at most this long
+    std::chrono::milliseconds warmup{0};    // samples sent before this are discarded
+    std::chrono::milliseconds drain{2000};  // wait for late deliveries at most this long
     std::chrono::milliseconds join_timeout{15000};
     Workload workload = Workload::Seed;
-    std::size_t payload_bytes = 512;          // approximate client frame size (seed)
+    std::size_t payload_bytes = 512;  // approximate client frame size (seed)
     // A pause of every generator thread (as a GC pause or a descheduled process would do) at
     // stall_at after the epoch, for stall_for: what coordinated-omission correction is for.
     std::chrono::milliseconds stall_at{0}, stall_for{0};
-    std::size_t burst_size = 8;               // Burst: ops per burst
+    std::size_t burst_size = 8;  // Burst: ops per burst
     std::chrono::milliseconds burst_every{2000};
     ReconnectPolicy reconnect;
     std::uint64_t seed = 42;
@@ -49,11 +49,11 @@ struct LoadTestConfig {
     // its engine. Their CPU and RSS go to LoadTestMetrics::watched.
     std::vector<std::pair<std::string, int>> watch;
     unsigned generator_threads = 1;
-    bool negotiate_seq = true;   // offer the liveshare.v2 subprotocol
+    bool negotiate_seq = true;  // offer the liveshare.v2 subprotocol
     // Rooms that already exist on the target (users are spread over them in order); empty:
     // the run creates its own over REST (POST /room/{uuid}), with rest_header if set.
     std::vector<std::string> rooms;
-    std::string rest_header;  // e.g. "Authorization: Bearer ..."
+    std::string rest_header;     // e.g. "Authorization: Bearer ..."
     bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
@@ -86,52 +86,122 @@ struct LoadTestConfig {
 };
 
 class LoadTestConfigBuilder {
-public:
-    LoadTestConfigBuilder& users(std::size_t n) { c_.users = n; return *this; }
-    LoadTestConfigBuilder& room_size(std::size_t n) { c_.room_size = n; return *this; }
-    LoadTestConfigBuilder& returning(bool on) { c_.returning = on; return *this; }
-    LoadTestConfigBuilder& burst_size(std::size_t n) { c_.burst_size = n; return *this; }
+  public:
+    LoadTestConfigBuilder& users(std::size_t n) {
+        c_.users = n;
+        return *this;
+    }
+    LoadTestConfigBuilder& room_size(std::size_t n) {
+        c_.room_size = n;
+        return *this;
+    }
+    LoadTestConfigBuilder& returning(bool on) {
+        c_.returning = on;
+        return *this;
+    }
+    LoadTestConfigBuilder& burst_size(std::size_t n) {
+        c_.burst_size = n;
+        return *this;
+    }
     LoadTestConfigBuilder& trigger(std::uint64_t after_sent, std::function<void()> fire) {
         c_.triggers.push_back({after_sent, std::move(fire)});
         return *this;
     }
-    LoadTestConfigBuilder& stall_generator(std::chrono::milliseconds at, std::chrono::milliseconds d) {
+    LoadTestConfigBuilder& stall_generator(std::chrono::milliseconds at,
+                                           std::chrono::milliseconds d) {
         c_.stall_at = at;
         c_.stall_for = d;
         return *this;
     }
-    LoadTestConfigBuilder& interval(std::chrono::milliseconds i) { c_.interval = i; return *this; }
+    LoadTestConfigBuilder& interval(std::chrono::milliseconds i) {
+        c_.interval = i;
+        return *this;
+    }
     LoadTestConfigBuilder& rate_per_user(double hz) {
         c_.interval = std::chrono::milliseconds(static_cast<long>(1000.0 / hz));
         return *this;
     }
-    LoadTestConfigBuilder& messages_per_user(std::size_t n) { c_.messages_per_user = n; return *this; }
-    LoadTestConfigBuilder& duration(std::chrono::milliseconds d) { c_.duration = d; return *this; }
-    LoadTestConfigBuilder& warmup(std::chrono::milliseconds d) { c_.warmup = d; return *this; }
-    LoadTestConfigBuilder& drain(std::chrono::milliseconds d) { c_.drain = d; return *this; }
-    LoadTestConfigBuilder& workload(Workload w) { c_.workload = w; return *this; }
-    LoadTestConfigBuilder& payload_bytes(std::size_t n) { c_.payload_bytes = n; return *this; }
-    LoadTestConfigBuilder& reconnect(bool on) { c_.reconnect.enabled = on; return *this; }
-    LoadTestConfigBuilder& seed(std::uint64_t s) { c_.seed = s; return *this; }
+    LoadTestConfigBuilder& messages_per_user(std::size_t n) {
+        c_.messages_per_user = n;
+        return *this;
+    }
+    LoadTestConfigBuilder& duration(std::chrono::milliseconds d) {
+        c_.duration = d;
+        return *this;
+    }
+    LoadTestConfigBuilder& warmup(std::chrono::milliseconds d) {
+        c_.warmup = d;
+        return *this;
+    }
+    LoadTestConfigBuilder& drain(std::chrono::milliseconds d) {
+        c_.drain = d;
+        return *this;
+    }
+    LoadTestConfigBuilder& workload(Workload w) {
+        c_.workload = w;
+        return *this;
+    }
+    LoadTestConfigBuilder& payload_bytes(std::size_t n) {
+        c_.payload_bytes = n;
+        return *this;
+    }
+    LoadTestConfigBuilder& reconnect(bool on) {
+        c_.reconnect.enabled = on;
+        return *this;
+    }
+    LoadTestConfigBuilder& seed(std::uint64_t s) {
+        c_.seed = s;
+        return *this;
+    }
     LoadTestConfigBuilder& shard(unsigned index, unsigned count, std::int64_t start_at_unix_ms) {
         c_.shard_index = index;
         c_.shard_count = count ? count : 1;
         c_.start_at_unix_ms = start_at_unix_ms;
         return *this;
     }
-    LoadTestConfigBuilder& target(std::string t) { c_.target = std::move(t); return *this; }
-    LoadTestConfigBuilder& generator_threads(unsigned n) { c_.generator_threads = n ? n : 1; return *this; }
-    LoadTestConfigBuilder& negotiate_seq(bool b) { c_.negotiate_seq = b; return *this; }
-    LoadTestConfigBuilder& join_timeout(std::chrono::milliseconds t) { c_.join_timeout = t; return *this; }
-    LoadTestConfigBuilder& offer_batch(bool b) { c_.offer_batch = b; return *this; }
-    LoadTestConfigBuilder& offer_deflate(bool b) { c_.offer_deflate = b; return *this; }
-    LoadTestConfigBuilder& progress(bool b) { c_.progress = b; return *this; }
-    LoadTestConfigBuilder& check_convergence(bool b) { c_.check_convergence = b; return *this; }
-    LoadTestConfigBuilder& room_password(std::string p) { c_.room_password = std::move(p); return *this; }
-    LoadTestConfigBuilder& idle_hold(std::chrono::milliseconds d) { c_.idle_hold = d; return *this; }
+    LoadTestConfigBuilder& target(std::string t) {
+        c_.target = std::move(t);
+        return *this;
+    }
+    LoadTestConfigBuilder& generator_threads(unsigned n) {
+        c_.generator_threads = n ? n : 1;
+        return *this;
+    }
+    LoadTestConfigBuilder& negotiate_seq(bool b) {
+        c_.negotiate_seq = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& join_timeout(std::chrono::milliseconds t) {
+        c_.join_timeout = t;
+        return *this;
+    }
+    LoadTestConfigBuilder& offer_batch(bool b) {
+        c_.offer_batch = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& offer_deflate(bool b) {
+        c_.offer_deflate = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& progress(bool b) {
+        c_.progress = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& check_convergence(bool b) {
+        c_.check_convergence = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& room_password(std::string p) {
+        c_.room_password = std::move(p);
+        return *this;
+    }
+    LoadTestConfigBuilder& idle_hold(std::chrono::milliseconds d) {
+        c_.idle_hold = d;
+        return *this;
+    }
     LoadTestConfig build() const { return c_; }
 
-private:
+  private:
     LoadTestConfig c_;
 };
 

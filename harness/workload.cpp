@@ -1,10 +1,10 @@
 #include "workload.hpp"
 
-#include "protocol/uuid.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+
+#include "protocol/uuid.hpp"
 
 namespace harness {
 
@@ -30,7 +30,8 @@ std::optional<Marker> parse_marker_string(std::string_view s) {
     s.remove_prefix(kMarkerPrefix.size());
     Marker m;
     auto r1 = std::from_chars(s.data(), s.data() + s.size(), m.seq);
-    if (r1.ec != std::errc{} || r1.ptr == s.data() + s.size() || *r1.ptr != ':') return std::nullopt;
+    if (r1.ec != std::errc{} || r1.ptr == s.data() + s.size() || *r1.ptr != ':')
+        return std::nullopt;
     auto r2 = std::from_chars(r1.ptr + 1, s.data() + s.size(), m.t_us);
     if (r2.ec != std::errc{}) return std::nullopt;
     return m;
@@ -53,12 +54,15 @@ std::optional<Marker> extract_marker(const liveshare::ServerMessage& m) {
         case MsgType::GraphOp:
             switch (m.op.type) {
                 case OpType::CreateTable:
-                case OpType::MoveTable: return from_pair(m.op.position);
+                case OpType::MoveTable:
+                    return from_pair(m.op.position);
                 case OpType::AddColumn:
                 case OpType::UpdateColumn:
-                    if (m.op.column.default_value) return parse_marker_string(*m.op.column.default_value);
+                    if (m.op.column.default_value)
+                        return parse_marker_string(*m.op.column.default_value);
                     return std::nullopt;
-                default: return std::nullopt;
+                default:
+                    return std::nullopt;
             }
         case MsgType::CursorMove:
         case MsgType::TableDragStart:
@@ -66,7 +70,8 @@ std::optional<Marker> extract_marker(const liveshare::ServerMessage& m) {
         case MsgType::Awareness:
             if (!m.has_position) return std::nullopt;
             return from_pair(m.position);
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -78,10 +83,13 @@ UserScript::UserScript(const LoadTestConfig& cfg, std::size_t index, std::string
       node_id_(node_id),
       table_uuid_(std::move(table_uuid)),
       rng_(seed) {
-    end_us_ = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup + cfg.duration).count();
+    end_us_ =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup + cfg.duration).count();
     // Spread users over one interval so they do not all fire on the same tick.
-    const auto interval_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.interval).count();
-    std::uniform_int_distribution<std::int64_t> phase(0, std::max<std::int64_t>(interval_us - 1, 0));
+    const auto interval_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg.interval).count();
+    std::uniform_int_distribution<std::int64_t> phase(0,
+                                                      std::max<std::int64_t>(interval_us - 1, 0));
     next_op_ = phase(rng_);
     next_cursor_ = std::uniform_int_distribution<std::int64_t>(0, 19999)(rng_);
     next_drag_ = 500000 + std::uniform_int_distribution<std::int64_t>(0, 1999999)(rng_);
@@ -110,7 +118,9 @@ void UserScript::op_with_marker(GraphOp& op, std::uint64_t seq, std::int64_t t) 
 
 // The step of the user's op sequence: 0 creates the table, 1 adds its column; a returning
 // user starts at 2 (both exist from its earlier run).
-std::uint64_t UserScript::setup_step() const { return durable_seq_ + (cfg_.returning ? 2 : 0); }
+std::uint64_t UserScript::setup_step() const {
+    return durable_seq_ + (cfg_.returning ? 2 : 0);
+}
 
 void UserScript::durable_op(Planned& out, std::int64_t t, GraphOp op) {
     const std::uint64_t seq = durable_seq_++;
@@ -127,11 +137,21 @@ bool UserScript::next(Planned& out) {
     if (cfg_.messages_per_user && count_ >= cfg_.messages_per_user) return false;
     bool ok = false;
     switch (cfg_.workload) {
-        case Workload::Seed: ok = next_seed(out); break;
-        case Workload::Editing: ok = next_editing(out); break;
-        case Workload::CursorStorm: ok = next_cursor(out); break;
-        case Workload::JoinStorm: ok = false; break;
-        case Workload::Burst: ok = next_burst(out); break;
+        case Workload::Seed:
+            ok = next_seed(out);
+            break;
+        case Workload::Editing:
+            ok = next_editing(out);
+            break;
+        case Workload::CursorStorm:
+            ok = next_cursor(out);
+            break;
+        case Workload::JoinStorm:
+            ok = false;
+            break;
+        case Workload::Burst:
+            ok = next_burst(out);
+            break;
     }
     if (ok) ++count_;
     return ok;
@@ -156,7 +176,8 @@ bool UserScript::next_seed(Planned& out) {
 // MoveTable, every fourth an UpdateColumn), drags a table every 1-3 s, and changes idle state
 // every 5-15 s.
 bool UserScript::next_editing(Planned& out) {
-    std::int64_t t = std::min({next_op_, active_ ? next_cursor_ : INT64_MAX, next_drag_, next_idle_});
+    std::int64_t t =
+        std::min({next_op_, active_ ? next_cursor_ : INT64_MAX, next_drag_, next_idle_});
     if (t >= end_us_) return false;
     out.frame.clear();
     out.t_us = t;
@@ -164,9 +185,10 @@ bool UserScript::next_editing(Planned& out) {
         next_op_ += std::uniform_int_distribution<std::int64_t>(200000, 1000000)(rng_);
         GraphOp op;
         const std::uint64_t k = setup_step();
-        op.type = k == 0 ? OpType::CreateTable
-                  : k == 1 ? OpType::AddColumn
-                  : k % 4 == 0 ? OpType::UpdateColumn : OpType::MoveTable;
+        op.type = k == 0       ? OpType::CreateTable
+                  : k == 1     ? OpType::AddColumn
+                  : k % 4 == 0 ? OpType::UpdateColumn
+                               : OpType::MoveTable;
         if (op.type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
         durable_op(out, t, std::move(op));
         return true;
@@ -225,24 +247,31 @@ bool UserScript::next_cursor(Planned& out) {
     out.t_us = t;
     out.durable = false;
     out.seq = volatile_seq_++;
-    liveshare::encode_cursor_move(out.frame, {static_cast<double>(out.seq), static_cast<double>(t)});
+    liveshare::encode_cursor_move(out.frame,
+                                  {static_cast<double>(out.seq), static_cast<double>(t)});
     out.type = MsgType::CursorMove;
     return true;
 }
 
 const char* to_string(Workload w) {
     switch (w) {
-        case Workload::Seed: return "seed";
-        case Workload::Editing: return "editing";
-        case Workload::CursorStorm: return "cursor_storm";
-        case Workload::JoinStorm: return "join_storm";
-        case Workload::Burst: return "burst";
+        case Workload::Seed:
+            return "seed";
+        case Workload::Editing:
+            return "editing";
+        case Workload::CursorStorm:
+            return "cursor_storm";
+        case Workload::JoinStorm:
+            return "join_storm";
+        case Workload::Burst:
+            return "burst";
     }
     return "?";
 }
 
 bool workload_from(const std::string& s, Workload& out) {
-    for (Workload w : {Workload::Seed, Workload::Editing, Workload::CursorStorm, Workload::JoinStorm, Workload::Burst})
+    for (Workload w : {Workload::Seed, Workload::Editing, Workload::CursorStorm,
+                       Workload::JoinStorm, Workload::Burst})
         if (s == to_string(w)) {
             out = w;
             return true;

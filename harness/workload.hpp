@@ -31,14 +31,14 @@ std::optional<Marker> extract_marker(const liveshare::ServerMessage& m);
 std::string make_uuid(std::mt19937_64& rng);
 
 class UserScript {
-public:
+  public:
     // node_id and table_uuid: the diagram table this user creates and edits.
     UserScript(const LoadTestConfig& cfg, std::size_t index, std::string user_id,
                liveshare::NodeId node_id, std::string table_uuid, std::uint64_t seed);
     // The next message in intended-time order; false when the user has nothing more to send.
     bool next(Planned& out);
 
-private:
+  private:
     bool next_seed(Planned& out);
     bool next_editing(Planned& out);
     bool next_cursor(Planned& out);

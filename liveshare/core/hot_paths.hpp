@@ -18,21 +18,22 @@ struct Profile;
 
 // serialize: a relayed client message as each recipient's text.
 class RelayEncoding {
-public:
+  public:
     static constexpr const char* kPath = "serialize";
     virtual ~RelayEncoding() = default;
     // One relay of the sender's validated raw payload object.
     class Prepared {
-    public:
+      public:
         virtual ~Prepared() = default;
         virtual void encode(std::string& out, std::optional<std::uint64_t> seq) const = 0;
     };
-    virtual std::unique_ptr<Prepared> prepare(MsgType type, std::string_view user_id, std::string_view payload) const = 0;
+    virtual std::unique_ptr<Prepared> prepare(MsgType type, std::string_view user_id,
+                                              std::string_view payload) const = 0;
     // A variant that needs no preparation encodes in one call, with nothing allocated per relay
     // (the default splice); the others return false and are used through prepare().
     virtual bool direct() const { return false; }
-    virtual void encode_direct(std::string& out, MsgType type, std::string_view user_id, std::string_view payload,
-                               std::optional<std::uint64_t> seq) const {
+    virtual void encode_direct(std::string& out, MsgType type, std::string_view user_id,
+                               std::string_view payload, std::optional<std::uint64_t> seq) const {
         prepare(type, user_id, payload)->encode(out, seq);
     }
     // True when every recipient's frame is encoded again (the original's writer per recipient).
@@ -41,15 +42,16 @@ public:
 
 // fanout: one encoded frame handed to each recipient's queue.
 class Fanout {
-public:
+  public:
     static constexpr const char* kPath = "fanout";
     virtual ~Fanout() = default;
-    virtual std::shared_ptr<const std::string> for_recipient(const std::shared_ptr<const std::string>& frame) const = 0;
+    virtual std::shared_ptr<const std::string> for_recipient(
+        const std::shared_ptr<const std::string>& frame) const = 0;
 };
 
 // cursor: which queued volatile message a newer one from the same sender replaces.
 class VolatilePolicy {
-public:
+  public:
     static constexpr const char* kPath = "cursor";
     virtual ~VolatilePolicy() = default;
     // 0: never replaced; equal keys: only the latest queued one is sent.

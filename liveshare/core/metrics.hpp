@@ -22,10 +22,11 @@ enum class DropReason : std::uint8_t {
 };
 
 class Metrics {
-public:
+  public:
     using Counter = std::atomic<std::uint64_t>;
     Counter connections_total{0}, auth_failures{0}, sessions_replaced{0}, slow_consumer_closes{0};
-    Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0}, handshakes_refused{0}, idle_timeouts{0};
+    Counter bytes_in{0}, bytes_out{0}, http_requests{0}, handshake_timeouts{0},
+        handshakes_refused{0}, idle_timeouts{0};
     Counter connections_rejected{0};
     // Graph ops that arrived inside the throttle interval and were held for their slot.
     Counter graphops_delayed{0};
@@ -41,21 +42,27 @@ public:
     Counter durable_ops_abandoned{0};
     // Cluster mode: durable messages this node sent to the cluster's order and applied from it,
     // volatile messages published and received, reads of the stream to fill a gap.
-    Counter cluster_published{0}, cluster_applied{0}, cluster_volatile_out{0}, cluster_volatile_in{0}, cluster_gap_fetches{0};
+    Counter cluster_published{0}, cluster_applied{0}, cluster_volatile_out{0},
+        cluster_volatile_in{0}, cluster_gap_fetches{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
     std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};
     std::array<Counter, static_cast<std::size_t>(DropReason::Count)> drops{};
 
-    void drop(DropReason r) { drops[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    void drop(DropReason r) {
+        drops[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+    }
     void count_in(MsgType t) { messages_in[index_of(t)].fetch_add(1, std::memory_order_relaxed); }
-    void count_out(MsgType t, std::uint64_t n = 1) { messages_out[index_of(t)].fetch_add(n, std::memory_order_relaxed); }
+    void count_out(MsgType t, std::uint64_t n = 1) {
+        messages_out[index_of(t)].fetch_add(n, std::memory_order_relaxed);
+    }
     void queue_bytes_changed(std::int64_t delta, std::size_t session_depth);
     void observe_snapshot_ms(double ms);
     std::string render() const;
 
-private:
-    static constexpr std::array<double, 11> kSnapshotBucketsMs = {0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000};
+  private:
+    static constexpr std::array<double, 11> kSnapshotBucketsMs = {0.5, 1,   2,   5,   10,  25,
+                                                                  50,  100, 250, 500, 1000};
     std::array<Counter, kSnapshotBucketsMs.size() + 1> snapshot_buckets_{};
     Counter snapshot_count_{0};
     std::atomic<double> snapshot_sum_ms_{0};

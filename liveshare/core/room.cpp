@@ -1,12 +1,11 @@
 #include "room.hpp"
 
-#include "durable_log.hpp"
-#include "protocol/uuid.hpp"
-
-
 #include <chrono>
 #include <ctime>
 #include <functional>
+
+#include "durable_log.hpp"
+#include "protocol/uuid.hpp"
 
 namespace liveshare {
 
@@ -100,7 +99,8 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     RoomInfo info = room_info_locked();
     deliver(*p, MsgType::AuthResult, make_frame([&](std::string& s) { encode_auth_ok(s, info); }));
     if (!replaced) {
-        auto joined = make_frame([&](std::string& s) { encode_user_joined(s, p->user_id(), p->username()); });
+        auto joined =
+            make_frame([&](std::string& s) { encode_user_joined(s, p->user_id(), p->username()); });
         for (auto& m : members_)
             if (m.p != p) deliver(*m.p, MsgType::UserJoined, joined);
     }
@@ -123,15 +123,16 @@ Room::JoinResult Room::join(const std::shared_ptr<Participant>& p,
     if (v2 && !resumed) {
         std::string state = state_.to_json();
         auto opt_seq = v2 ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
-        deliver(*p, MsgType::GraphState,
-                make_frame([&](std::string& s) { encode_graph_state(s, state, p->user_id(), opt_seq); }));
+        deliver(*p, MsgType::GraphState, make_frame([&](std::string& s) {
+            encode_graph_state(s, state, p->user_id(), opt_seq);
+        }));
     }
     if (last_snapshot_ && !resumed) {
         const SnapshotInfo& sn = *last_snapshot_;
         deliver(*p, MsgType::SnapshotRecovery, make_frame([&](std::string& s) {
-                    encode_snapshot_recovery(s, snapshot_uuid(settings_.id, sn.id), sn.state_json,
-                                             sn.element_count, sn.created_at);
-                }));
+            encode_snapshot_recovery(s, snapshot_uuid(settings_.id, sn.id), sn.state_json,
+                                     sn.element_count, sn.created_at);
+        }));
     }
     return JoinResult::Ok;
 }
@@ -155,7 +156,8 @@ bool Room::leave(const Participant* p) {
 }
 
 template <typename Source>
-void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key, Source&& source) {
+void Room::fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
+                          Source&& source) {
     std::uint64_t n = 0;
     for (auto& m : members_) {
         if (m.p.get() == exclude) continue;
@@ -186,7 +188,8 @@ void Room::durable_locked(MsgType type, const Encode& encode, bool per_recipient
     auto v2 = frame(seq);  // the resume log's form, always needed
     if (durable_) {
         // Durability mode: nothing is applied or sent before the op log has it on disk.
-        held_.push_back({seq, type, frame(std::nullopt), v2, op ? std::optional<GraphOp>(*op) : std::nullopt});
+        held_.push_back(
+            {seq, type, frame(std::nullopt), v2, op ? std::optional<GraphOp>(*op) : std::nullopt});
         durable_->append(shared_from_this(), seq, std::move(v2));
         return;
     }
@@ -221,8 +224,9 @@ void Room::publish_committed(std::uint64_t upto_seq) {
             dirty_ = true;
         }
         log_locked(h.seq, h.type, h.v2);
-        fan_out_locked(nullptr, h.type, Delivery::Durable, 0,
-                       [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? h.v2 : h.v1); });
+        fan_out_locked(nullptr, h.type, Delivery::Durable, 0, [&](bool want_seq) {
+            return paths_.fanout->for_recipient(want_seq ? h.v2 : h.v1);
+        });
     }
 }
 
@@ -232,7 +236,8 @@ void Room::abandon_uncommitted(std::uint64_t upto_seq, const std::string& why) {
     for (auto& m : members_) m.p->close_for_resync(why);
 }
 
-void Room::replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame) {
+void Room::replay_committed(std::uint64_t seq, const Message& m,
+                            std::shared_ptr<const std::string> frame) {
     std::lock_guard lock(mu_);
     if (seq <= published_seq_) return;
     if (m.type == MsgType::GraphOp) state_.apply(m.op);
@@ -251,12 +256,15 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     std::unique_ptr<RelayEncoding::Prepared> prepared;
     if (!enc.direct()) prepared = enc.prepare(m.type, uid, m.payload);
     auto encode = [&](std::string& s, std::optional<std::uint64_t> seq) {
-        if (prepared) prepared->encode(s, seq);
-        else enc.encode_direct(s, m.type, uid, m.payload, seq);
+        if (prepared)
+            prepared->encode(s, seq);
+        else
+            enc.encode_direct(s, m.type, uid, m.payload, seq);
     };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
-        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr, hint);
+        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr,
+                       hint);
         return;
     }
     // Volatile: not echoed; a newer one may replace a queued one (the volatile policy).
@@ -265,8 +273,9 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     std::shared_ptr<const std::string> once;
     if (!per_recipient) once = frame();
     std::lock_guard lock(mu_);
-    fan_out_locked(&from, m.type, Delivery::Volatile, key,
-                   [&](bool) { return per_recipient ? frame() : paths_.fanout->for_recipient(once); });
+    fan_out_locked(&from, m.type, Delivery::Volatile, key, [&](bool) {
+        return per_recipient ? frame() : paths_.fanout->for_recipient(once);
+    });
     if (bus_) bus_->publish_volatile(settings_.id, m.type, uid, once ? once : frame());
 }
 
@@ -285,7 +294,8 @@ std::shared_ptr<const std::string> with_seq(const std::string& v1, std::uint64_t
 }
 }  // namespace
 
-void Room::apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame, const GraphOp* op) {
+void Room::apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame,
+                         const GraphOp* op) {
     std::lock_guard lock(mu_);
     if (seq <= published_seq_) return;
     if (op) {
@@ -295,8 +305,9 @@ void Room::apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const 
     seq_ = seq;
     auto v2 = with_seq(*frame, seq);
     log_locked(seq, type, v2);
-    fan_out_locked(nullptr, type, Delivery::Durable, 0,
-                   [&](bool want_seq) { return paths_.fanout->for_recipient(want_seq ? v2 : frame); });
+    fan_out_locked(nullptr, type, Delivery::Durable, 0, [&](bool want_seq) {
+        return paths_.fanout->for_recipient(want_seq ? v2 : frame);
+    });
 }
 
 void Room::log_ordered(std::uint64_t seq, MsgType type, const std::string& frame) {
@@ -305,10 +316,12 @@ void Room::log_ordered(std::uint64_t seq, MsgType type, const std::string& frame
     while (log_.size() > settings_.log_entries) log_.pop_front();
 }
 
-void Room::deliver_remote_volatile(MsgType type, const std::string& user_id, std::shared_ptr<const std::string> frame) {
+void Room::deliver_remote_volatile(MsgType type, const std::string& user_id,
+                                   std::shared_ptr<const std::string> frame) {
     const std::uint64_t key = paths_.volatiles->coalesce_key(user_id, type);
     std::lock_guard lock(mu_);
-    fan_out_locked(nullptr, type, Delivery::Volatile, key, [&](bool) { return paths_.fanout->for_recipient(frame); });
+    fan_out_locked(nullptr, type, Delivery::Volatile, key,
+                   [&](bool) { return paths_.fanout->for_recipient(frame); });
 }
 
 void Room::remote_joined(const std::string& user_id, const std::string& username) {
@@ -350,7 +363,9 @@ void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> 
     std::lock_guard lock(mu_);
     durable_locked(
         MsgType::Update,
-        [&](std::string& s, std::optional<std::uint64_t> seq) { encode_update_bytes(s, update, seq); },
+        [&](std::string& s, std::optional<std::uint64_t> seq) {
+            encode_update_bytes(s, update, seq);
+        },
         paths_.encoding->per_recipient(), nullptr, update.size() * 4 / 3 + kRelayOverhead);
 }
 
@@ -360,7 +375,9 @@ void Room::request_state(Participant& to) {
         std::string state = state_.to_json();
         auto opt_seq = to.wants_seq() ? std::optional<std::uint64_t>(published_seq_) : std::nullopt;
         metrics_.count_out(MsgType::GraphState);
-        to.deliver({make_frame([&](std::string& s) { encode_graph_state(s, state, to.user_id(), opt_seq); }),
+        to.deliver({make_frame([&](std::string& s) {
+                        encode_graph_state(s, state, to.user_id(), opt_seq);
+                    }),
                     MsgType::GraphState, Delivery::Control, 0, false});
         return;
     }
@@ -371,18 +388,22 @@ void Room::request_state(Participant& to) {
         if (m.p.get() == &to) continue;
         metrics_.count_out(MsgType::RequestGraphState);
         metrics_.state_requests_forwarded.fetch_add(1, std::memory_order_relaxed);
-        m.p->deliver({make_frame([&](std::string& s) { encode_request_graph_state(s, to.user_id()); }),
-                      MsgType::RequestGraphState, Delivery::Control, 0, false});
+        m.p->deliver(
+            {make_frame([&](std::string& s) { encode_request_graph_state(s, to.user_id()); }),
+             MsgType::RequestGraphState, Delivery::Control, 0, false});
         return;
     }
     // Cluster: no other member here; a member on another node (the first by user_id) is asked.
-    if (bus_ && !remote_.empty()) bus_->request_state(settings_.id, to.user_id(), remote_.begin()->first);
+    if (bus_ && !remote_.empty())
+        bus_->request_state(settings_.id, to.user_id(), remote_.begin()->first);
 }
 
 void Room::forward_state(const ClientMessage& response) {
     // The payload's state was validated; re-encode it so the frame is exactly GraphState's.
     const std::string state = response.state.to_json();
-    auto frame = make_frame([&](std::string& s) { encode_graph_state(s, state, response.target_user_id, std::nullopt); });
+    auto frame = make_frame([&](std::string& s) {
+        encode_graph_state(s, state, response.target_user_id, std::nullopt);
+    });
     std::lock_guard lock(mu_);
     for (auto& m : members_)
         if (m.p->user_id() == response.target_user_id) {
@@ -390,7 +411,8 @@ void Room::forward_state(const ClientMessage& response) {
             m.p->deliver({frame, MsgType::GraphState, Delivery::Control, 0, false});
             return;
         }
-    if (bus_ && remote_.count(response.target_user_id)) bus_->forward_state(settings_.id, response.target_user_id, frame);
+    if (bus_ && remote_.count(response.target_user_id))
+        bus_->forward_state(settings_.id, response.target_user_id, frame);
 }
 
 std::optional<RoomSnapshot> Room::take_snapshot_if_dirty() {
@@ -465,8 +487,9 @@ void Room::remote_state_request(const std::string& requester, const std::string&
         if (m.p->user_id() == asked) {
             metrics_.count_out(MsgType::RequestGraphState);
             metrics_.state_requests_forwarded.fetch_add(1, std::memory_order_relaxed);
-            m.p->deliver({make_frame([&](std::string& s) { encode_request_graph_state(s, requester); }),
-                          MsgType::RequestGraphState, Delivery::Control, 0, false});
+            m.p->deliver(
+                {make_frame([&](std::string& s) { encode_request_graph_state(s, requester); }),
+                 MsgType::RequestGraphState, Delivery::Control, 0, false});
             return;
         }
 }

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "hot_paths.hpp"
 #include "metrics.hpp"
 #include "participant.hpp"
-#include "hot_paths.hpp"
-#include "room_bus.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/schema_state.hpp"
+#include "room_bus.hpp"
 
 namespace liveshare {
 
@@ -40,7 +40,7 @@ struct RoomSnapshot {
 class DurableLog;
 
 class Room : public std::enable_shared_from_this<Room> {
-public:
+  public:
     Room(RoomSettings s, Metrics& metrics, HotPaths paths);
     enum class JoinResult { Ok, Full };
     // Adds the participant (replacing one with the same user_id), queues AuthResult, the
@@ -67,18 +67,21 @@ public:
     // every member is closed for a resync (told `why`).
     void abandon_uncommitted(std::uint64_t upto_seq, const std::string& why);
     // At start: a committed message from the op log, applied on top of the snapshot.
-    void replay_committed(std::uint64_t seq, const Message& m, std::shared_ptr<const std::string> frame);
+    void replay_committed(std::uint64_t seq, const Message& m,
+                          std::shared_ptr<const std::string> frame);
 
     // Cluster mode (a RoomBus): durable messages are ordered by the cluster and come back
     // through apply_ordered on every node; the cap and room_info count every node's members.
     void attach_bus(RoomBus* bus);
     // The durable message with the cluster's seq (`frame` without seq, `op` for GraphOp):
     // applied, logged for resume and delivered to this node's members (the sender's echo too).
-    void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame, const GraphOp* op);
+    void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame,
+                       const GraphOp* op);
     // Loading a room: a message older than the snapshot, kept for resume only.
     void log_ordered(std::uint64_t seq, MsgType type, const std::string& frame);
     // Another node's member's volatile message, for this node's members.
-    void deliver_remote_volatile(MsgType type, const std::string& user_id, std::shared_ptr<const std::string> frame);
+    void deliver_remote_volatile(MsgType type, const std::string& user_id,
+                                 std::shared_ptr<const std::string> frame);
     // Presence on other nodes. A user joining elsewhere replaces its connection here (4001).
     void remote_joined(const std::string& user_id, const std::string& username);
     void remote_left(const std::string& user_id);
@@ -105,7 +108,7 @@ public:
     std::uint64_t seq() const;
     std::string state_json() const;
 
-private:
+  private:
     struct Member {
         std::shared_ptr<Participant> p;
         bool v2 = false;  // p->wants_seq(), asked once at join
@@ -117,11 +120,13 @@ private:
     // Hands each member but `exclude` the frame `source(v2)` gives for it (v2: it negotiated
     // seq numbers); counted once per fan-out.
     template <typename Source>
-    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key, Source&& source);
+    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
+                        Source&& source);
     // Sequences, logs and fans out a durable message; `encode(out, seq)` writes it with or
     // without seq. A form nobody needs is never built.
     template <typename Encode>
-    void durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op, std::size_t size_hint);
+    void durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op,
+                        std::size_t size_hint);
     void erase_member_locked(std::vector<Member>::iterator it);
     void log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2);
     RoomInfo room_info_locked() const;
@@ -134,15 +139,15 @@ private:
     std::vector<Member> members_;
     std::size_t v1_members_ = 0;  // members without seq numbers (the original's clients)
     SchemaState state_;
-    std::uint64_t seq_ = 0;        // last seq assigned
+    std::uint64_t seq_ = 0;            // last seq assigned
     std::uint64_t published_seq_ = 0;  // last seq applied and sent (= seq_ unless durable_)
-    bool dirty_ = true;  // a new room is worth one snapshot, even empty
+    bool dirty_ = true;                // a new room is worth one snapshot, even empty
     std::deque<LogEntry> log_;
     std::optional<SnapshotInfo> last_snapshot_;
     DurableLog* durable_ = nullptr;
     RoomBus* bus_ = nullptr;
     std::map<std::string, std::string> remote_;  // cluster: user_id -> username on other nodes
-    struct Held {  // sequenced, waiting for its commit
+    struct Held {                                // sequenced, waiting for its commit
         std::uint64_t seq;
         MsgType type;
         std::shared_ptr<const std::string> v1, v2;

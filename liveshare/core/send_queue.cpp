@@ -8,7 +8,8 @@ void SendQueue::push_back(OutFrame&& f) {
     if (count_ == ring_.size()) {
         // Grow to the next power of two, the frames in order from index 0.
         std::vector<OutFrame> bigger(ring_.empty() ? 8 : ring_.size() * 2);
-        for (std::size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+        for (std::size_t i = 0; i < count_; ++i)
+            bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
         ring_ = std::move(bigger);
         head_ = 0;
     }
@@ -45,7 +46,8 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
                 if (k.key != f.coalesce_key) continue;
                 // Latest wins: replace the queued, not yet written frame in place.
                 OutFrame& slot = at(k.id);
-                const auto delta = static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.data->size());
+                const auto delta =
+                    static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.data->size());
                 bytes_ = bytes_ - slot.data->size() + size;
                 slot = std::move(f);
                 return {Result::Coalesced, false, delta, bytes_};

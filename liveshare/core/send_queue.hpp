@@ -25,16 +25,17 @@ struct OutFrame {
 };
 
 class SendQueue {
-public:
+  public:
     enum class Result { Queued, Coalesced, Dropped, Overflow };
     struct PushResult {
         Result result;
-        bool start_writer;  // the caller must start the write loop (it was idle)
+        bool start_writer;             // the caller must start the write loop (it was idle)
         std::int64_t bytes_delta = 0;  // change of the queued bytes
         std::size_t depth = 0;         // queued plus in-flight bytes after the push
     };
 
-    SendQueue(std::size_t soft_bytes, std::size_t hard_bytes) : soft_(soft_bytes), hard_(hard_bytes) {}
+    SendQueue(std::size_t soft_bytes, std::size_t hard_bytes)
+        : soft_(soft_bytes), hard_(hard_bytes) {}
 
     PushResult push(OutFrame f);
     // Moves the next frame into `f` and marks it in flight; false (and the writer idle) if empty.
@@ -49,11 +50,13 @@ public:
     std::size_t bytes() const;
     std::size_t frames() const;
 
-private:
+  private:
     struct Keyed {
         std::uint64_t key, id;  // the queued frame with this coalesce key has this id
     };
-    OutFrame& at(std::uint64_t id) { return ring_[(head_ + (id - front_id_)) & (ring_.size() - 1)]; }
+    OutFrame& at(std::uint64_t id) {
+        return ring_[(head_ + (id - front_id_)) & (ring_.size() - 1)];
+    }
     void push_back(OutFrame&& f);
     OutFrame take_front();
     void forget_key(std::uint64_t key, std::uint64_t id);

@@ -1,7 +1,6 @@
 #include "net/loops.hpp"
 
 #include <boost/asio/post.hpp>
-
 #include <functional>
 #include <thread>
 
@@ -13,7 +12,9 @@ namespace {
 thread_local Loop* t_current = nullptr;
 }
 
-Loop* Loop::current() { return t_current; }
+Loop* Loop::current() {
+    return t_current;
+}
 
 void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
     ready_.push_back(std::move(s));
@@ -56,7 +57,8 @@ Loop& Loops::next() {
 
 void Loops::run() {
     std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < loops_.size(); ++i) threads.emplace_back([l = loops_[i].get()] { l->run(); });
+    for (std::size_t i = 1; i < loops_.size(); ++i)
+        threads.emplace_back([l = loops_[i].get()] { l->run(); });
     loops_[0]->run();
     for (auto& t : threads) t.join();
 }

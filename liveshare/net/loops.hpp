@@ -10,7 +10,6 @@
 #pragma once
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -20,7 +19,7 @@ namespace liveshare {
 class Session;
 
 class Loop {
-public:
+  public:
     boost::asio::io_context ioc{1};
     // The loop the calling thread runs, or nullptr off the loops.
     static Loop* current();
@@ -28,14 +27,14 @@ public:
     void write_at_end_of_turn(std::shared_ptr<Session> s);
     void run();
 
-private:
+  private:
     void flush();
     std::vector<std::shared_ptr<Session>> ready_, flushing_;
     bool flush_queued_ = false;
 };
 
 class Loops {
-public:
+  public:
     explicit Loops(unsigned n);
     std::size_t size() const { return loops_.size(); }
     Loop& at(std::size_t i) { return *loops_[i]; }
@@ -46,7 +45,7 @@ public:
     void run();
     void stop();
 
-private:
+  private:
     std::vector<std::unique_ptr<Loop>> loops_;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
     std::size_t next_ = 0;
