@@ -4,146 +4,32 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-
 #include <charconv>
 #include <random>
 
 #include "log.hpp"
 #include "protocol/codec.hpp"
+#include "wire.hpp"
 
 namespace liveshare::cluster {
 
 namespace net = boost::asio;
+using namespace wire;
 
 namespace {
-
-constexpr const char* kUnavailable = "Room unavailable: the cluster did not answer";
-
-// Every write to a room's shared state is one of these scripts: Redis runs a script alone,
-// so the seq, the stream entry and the channel message of one durable message are one step.
-// KEYS: log, seq, channel. ARGV: type, frame (without seq).
-constexpr std::string_view kAppend = R"(
-local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], '0-' .. seq, 't', ARGV[1], 'f', ARGV[2])
-redis.call('PUBLISH', KEYS[3], 'D|' .. seq .. '|' .. ARGV[1] .. '|' .. ARGV[2])
-return seq)";
-// KEYS: members, channel. ARGV: cap, user_id, tag "node|conn|", username. -1: full.
-constexpr std::string_view kJoin = R"(
-local cur = redis.call('HGET', KEYS[1], ARGV[2])
-if not cur and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3] .. ARGV[4])
-redis.call('PUBLISH', KEYS[2], 'J|' .. ARGV[3] .. #ARGV[2] .. '|' .. ARGV[2] .. ARGV[4])
-if cur then return 1 end
-return 0)";
-// KEYS: members, channel. ARGV: user_id, tag. Only the connection that joined removes itself.
-constexpr std::string_view kLeave = R"(
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and string.sub(v, 1, #ARGV[2]) == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('PUBLISH', KEYS[2], 'L|' .. ARGV[2] .. #ARGV[1] .. '|' .. ARGV[1])
-  return 1
-end
-return 0)";
-// KEYS: members, channel. ARGV: node key prefix. Members of nodes whose key expired leave.
-constexpr std::string_view kSweep = R"(
-local h = redis.call('HGETALL', KEYS[1])
-local n = 0
-for i = 1, #h, 2 do
-  local tag, node = string.match(h[i + 1], '^(([^|]*)|[^|]*|)')
-  if node and redis.call('EXISTS', ARGV[1] .. node) == 0 then
-    redis.call('HDEL', KEYS[1], h[i])
-    redis.call('PUBLISH', KEYS[2], 'L|' .. tag .. #h[i] .. '|' .. h[i])
-    n = n + 1
-  end
-end
-return n)";
-// KEYS: snap, log. ARGV: seq, state, created_at, elements, entries kept before it.
-constexpr std::string_view kSnapshot = R"(
-local cur = tonumber(redis.call('HGET', KEYS[1], 'seq')) or 0
-local s = tonumber(ARGV[1])
-if s <= cur then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'state', ARGV[2], 'created', ARGV[3], 'elements', ARGV[4])
-local keep = s - tonumber(ARGV[5])
-if keep > 1 then redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. keep) end
-return 1)";
-// KEYS: snap, log, members, meta. ARGV: entries wanted before the snapshot (for resume).
-constexpr std::string_view kLoad = R"(
-local snap = redis.call('HMGET', KEYS[1], 'seq', 'state', 'created', 'elements')
-local s = tonumber(snap[1]) or 0
-local from = math.max(1, s + 1 - tonumber(ARGV[1]))
-return {tostring(s), snap[2] or '', snap[3] or '', snap[4] or '0',
-        redis.call('XRANGE', KEYS[2], '0-' .. from, '+'), redis.call('HGETALL', KEYS[3]),
-        redis.call('HGETALL', KEYS[4])})";
-// KEYS: meta. ARGV: name, owner, password hash, created_at, max_users. 0: it exists already.
-constexpr std::string_view kCreate = R"(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'owner', ARGV[2], 'pw', ARGV[3], 'created', ARGV[4], 'max_users', ARGV[5])
-return 1)";
-
-std::string_view str(const redisReply* r) {
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string_view(r->str, r->len)
-                                                                                 : std::string_view{};
-}
-
-template <typename T>
-bool to_num(std::string_view s, T& out) {
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && end == s.data() + s.size();
-}
-
-// Fields of a channel message: up to the next '|', or a length-prefixed one ("5|alice").
-std::string_view field(std::string_view& s) {
-    const auto bar = s.find('|');
-    std::string_view f = s.substr(0, bar);
-    s = bar == std::string_view::npos ? std::string_view{} : s.substr(bar + 1);
-    return f;
-}
-std::string_view sized_field(std::string_view& s) {
-    std::size_t n = 0;
-    if (!to_num(field(s), n) || n > s.size()) return {};
-    std::string_view f = s.substr(0, n);
-    s = s.substr(n);
-    return f;
-}
-bool type_of(std::string_view s, MsgType& t) {
-    unsigned v = 0;
-    if (!to_num(s, v) || v >= kMsgTypeCount) return false;
-    t = static_cast<MsgType>(v);
-    return true;
-}
-std::string type_arg(MsgType t) { return std::to_string(static_cast<unsigned>(t)); }
-
-// "0-<seq>", the stream ids this cluster writes.
-std::uint64_t seq_of_id(std::string_view id) {
-    std::uint64_t seq = 0;
-    if (id.substr(0, 2) != "0-" || !to_num(id.substr(2), seq)) return 0;
-    return seq;
-}
-
-// The entries of an XRANGE reply ([id, [t, type, f, frame]] each), in order, as this cluster
-// writes them; `fn` returns false to stop. Entries of another shape are skipped.
-template <typename Fn>
-void for_each_entry(const redisReply* entries, Fn&& fn) {
-    for (std::size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; ++i) {
-        const redisReply* e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
-        const redisReply* f = e->element[1];
-        MsgType type{};
-        if (f->type != REDIS_REPLY_ARRAY || f->elements != 4 || !type_of(str(f->element[1]), type)) continue;
-        if (!fn(seq_of_id(str(e->element[0])), type, str(f->element[3]))) return;
-    }
-}
 
 std::string random_node_id() {
     std::random_device rd;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%08x%04x", static_cast<unsigned>(rd()), static_cast<unsigned>(getpid() & 0xffff));
+    std::snprintf(buf, sizeof buf, "%08x%04x", static_cast<unsigned>(rd()),
+                  static_cast<unsigned>(getpid() & 0xffff));
     return buf;
 }
 
 }  // namespace
 
-Cluster::Cluster(net::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics, std::function<void(std::string)> on_lost)
+Cluster::Cluster(net::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics,
+                 std::function<void(std::string)> on_lost)
     : cfg_(cfg),
       metrics_(metrics),
       strand_(net::make_strand(ex)),
@@ -171,7 +57,8 @@ Cluster::Cluster(net::any_io_executor ex, const ServerConfig& cfg, Metrics& metr
     };
     cmd_ = std::make_unique<RedisConn>(strand_, host, port, lost);
     sub_ = std::make_unique<RedisConn>(strand_, host, port, lost);
-    sub_->on_message([this](std::string_view ch, std::string_view payload) { on_message(ch, payload); });
+    sub_->on_message(
+        [this](std::string_view ch, std::string_view payload) { on_message(ch, payload); });
 }
 
 Cluster::~Cluster() {
@@ -184,7 +71,9 @@ void Cluster::start() {
     net::dispatch(strand_, [this] {
         tick();
         arm(tick_timer_, std::chrono::milliseconds(1000), &Cluster::tick);
-        arm(snap_timer_, std::chrono::milliseconds(std::max<std::uint32_t>(cfg_.snapshot_interval_ms, 100)), &Cluster::snapshot);
+        arm(snap_timer_,
+            std::chrono::milliseconds(std::max<std::uint32_t>(cfg_.snapshot_interval_ms, 100)),
+            &Cluster::snapshot);
     });
 }
 
@@ -195,7 +84,8 @@ void Cluster::stop() {
         snap_timer_.cancel();
         // This node's members leave the cluster's presence now rather than when its key expires.
         for (auto& [id, l] : links_)
-            for (auto& [p, c] : l.conns) cmd_->command({"EVAL", kLeave, "2", l.k_members, l.channel, c.user_id, c.tag});
+            for (auto& [p, c] : l.conns)
+                cmd_->command({"EVAL", kLeave, "2", l.k_members, l.channel, c.user_id, c.tag});
         cmd_->command({"DEL", node_key_});
     });
 }
@@ -213,7 +103,8 @@ void Cluster::arm(net::steady_timer& t, std::chrono::milliseconds every, void (C
 void Cluster::tick() {
     cmd_->command({"SET", node_key_, "1", "PX", "3000"});
     for (auto& [id, l] : links_)
-        if (l.state == Link::State::Ready) cmd_->command({"EVAL", kSweep, "2", l.k_members, l.channel, "ls:node:"});
+        if (l.state == Link::State::Ready)
+            cmd_->command({"EVAL", kSweep, "2", l.k_members, l.channel, "ls:node:"});
 }
 
 void Cluster::snapshot() {
@@ -221,8 +112,9 @@ void Cluster::snapshot() {
         if (l.state != Link::State::Ready) continue;
         auto snap = l.room->take_snapshot_if_dirty();
         if (!snap) continue;
-        cmd_->command({"EVAL", kSnapshot, "2", l.k_snap, l.k_log, std::to_string(snap->seq), snap->state_json, now_rfc3339(),
-                       std::to_string(snap->element_count), std::to_string(cfg_.seq_log_entries)});
+        cmd_->command({"EVAL", kSnapshot, "2", l.k_snap, l.k_log, std::to_string(snap->seq),
+                       snap->state_json, now_rfc3339(), std::to_string(snap->element_count),
+                       std::to_string(cfg_.seq_log_entries)});
     }
 }
 
@@ -240,7 +132,7 @@ Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
     l.k_snap = l.channel + ":snap";
     l.k_meta = l.channel + ":meta";
     by_channel_[l.channel] = id;
-    room->attach_bus(this);
+    l.in = &room->attach_bus(this);
     // Subscribed first, loaded after: nothing published in between is missed (a message the
     // load already holds is skipped by its seq).
     sub_->subscribe(l.channel, [this, lp = &l] { load(*lp); });
@@ -249,7 +141,8 @@ Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
 
 void Cluster::load(Link& l) {
     l.state = Link::State::Loading;
-    cmd_->command({"EVAL", kLoad, "4", l.k_snap, l.k_log, l.k_members, l.k_meta, std::to_string(cfg_.seq_log_entries)},
+    cmd_->command({"EVAL", kLoad, "4", l.k_snap, l.k_log, l.k_members, l.k_meta,
+                   std::to_string(cfg_.seq_log_entries)},
                   [this, lp = &l](redisReply* r) {
                       if (r) loaded(*lp, r);
                   });
@@ -262,17 +155,21 @@ void Cluster::apply(Link& l, std::uint64_t seq, MsgType type, std::string_view f
         thread_local Parser parser;
         ServerMessage m;
         std::string err;
-        if (parser.parse_server(frame, m, err)) op = std::move(m.op);
-        else log::line("cluster: room " + l.id + " seq " + std::to_string(seq) + ": unreadable op (" + err + "); relayed, not applied");
+        if (parser.parse_server(frame, m, err))
+            op = std::move(m.op);
+        else
+            log::line("cluster: room " + l.id + " seq " + std::to_string(seq) +
+                      ": unreadable op (" + err + "); relayed, not applied");
     }
-    l.room->apply_ordered(seq, type, std::make_shared<const std::string>(frame), op ? &*op : nullptr);
+    l.in->apply_ordered(seq, type, std::make_shared<const std::string>(frame), op ? &*op : nullptr);
     l.applied = seq;
     metrics_.cluster_applied.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Cluster::loaded(Link& l, redisReply* r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
-        log::line("cluster: loading room " + l.id + " failed: " + std::string(r->type == REDIS_REPLY_ERROR ? str(r) : "bad reply"));
+        log::line("cluster: loading room " + l.id +
+                  " failed: " + std::string(r->type == REDIS_REPLY_ERROR ? str(r) : "bad reply"));
         l.state = Link::State::Failed;
         auto pending = std::move(l.pending);
         auto waiting = std::move(l.waiting);
@@ -286,7 +183,8 @@ void Cluster::loaded(Link& l, redisReply* r) {
     const redisReply* meta = r->element[6];
     if (meta->type == REDIS_REPLY_ARRAY && meta->elements >= 2) {
         std::map<std::string_view, std::string_view> m;
-        for (std::size_t i = 0; i + 1 < meta->elements; i += 2) m[str(meta->element[i])] = str(meta->element[i + 1]);
+        for (std::size_t i = 0; i + 1 < meta->elements; i += 2)
+            m[str(meta->element[i])] = str(meta->element[i + 1]);
         RoomSettings s;
         s.name = m["name"];
         s.owner_id = m["owner"];
@@ -306,27 +204,32 @@ void Cluster::loaded(Link& l, redisReply* r) {
         std::string err;
         const std::string json(str(r->element[1]));
         if (parse_state(parser, json, state, err))
-            info = SnapshotInfo{static_cast<std::int64_t>(snap_seq), json, std::string(str(r->element[2])), elements};
+            info = SnapshotInfo{static_cast<std::int64_t>(snap_seq), json,
+                                std::string(str(r->element[2])), elements};
         else
-            log::line("cluster: room " + l.id + ": snapshot unreadable (" + err + "); rebuilding from the stream");
+            log::line("cluster: room " + l.id + ": snapshot unreadable (" + err +
+                      "); rebuilding from the stream");
     }
     if (!info) snap_seq = 0;
     l.room->restore(std::move(state), snap_seq, std::move(info));
     l.applied = snap_seq;
     for_each_entry(r->element[4], [&](std::uint64_t seq, MsgType type, std::string_view frame) {
-        if (seq <= snap_seq) l.room->log_ordered(seq, type, std::string(frame));
-        else apply(l, seq, type, frame);
+        if (seq <= snap_seq)
+            l.in->log_ordered(seq, type, std::string(frame));
+        else
+            apply(l, seq, type, frame);
         return true;
     });
     std::map<std::string, std::string> remote;
     const redisReply* members = r->element[5];
-    for (std::size_t i = 0; members->type == REDIS_REPLY_ARRAY && i + 1 < members->elements; i += 2) {
+    for (std::size_t i = 0; members->type == REDIS_REPLY_ARRAY && i + 1 < members->elements;
+         i += 2) {
         std::string_view v = str(members->element[i + 1]);
         std::string_view node = field(v);
         field(v);  // the connection
         if (node != node_) remote.emplace(std::string(str(members->element[i])), std::string(v));
     }
-    l.room->set_remote_members(std::move(remote));
+    l.in->set_remote_members(std::move(remote));
     l.state = Link::State::Ready;
     auto pending = std::move(l.pending);
     auto waiting = std::move(l.waiting);
@@ -342,31 +245,34 @@ void Cluster::fetch(Link& l) {
     if (l.fetching) return;
     l.fetching = true;
     metrics_.cluster_gap_fetches.fetch_add(1, std::memory_order_relaxed);
-    cmd_->command({"XRANGE", l.k_log, "0-" + std::to_string(l.applied + 1), "+"}, [this, lp = &l](redisReply* r) {
-        if (!r) return;
-        Link& l = *lp;
-        l.fetching = false;
-        const std::uint64_t before = l.applied;
-        bool behind = false;
-        for_each_entry(r, [&](std::uint64_t seq, MsgType type, std::string_view frame) {
-            if (seq > l.applied + 1) {
-                behind = true;
-                return false;
+    cmd_->command(
+        {"XRANGE", l.k_log, "0-" + std::to_string(l.applied + 1), "+"},
+        [this, lp = &l](redisReply* r) {
+            if (!r) return;
+            Link& l = *lp;
+            l.fetching = false;
+            const std::uint64_t before = l.applied;
+            bool behind = false;
+            for_each_entry(r, [&](std::uint64_t seq, MsgType type, std::string_view frame) {
+                if (seq > l.applied + 1) {
+                    behind = true;
+                    return false;
+                }
+                apply(l, seq, type, frame);
+                return true;
+            });
+            if (behind) {
+                // Trimmed past what this node applied: it cannot rebuild the order between;
+                // reload from the snapshot and make its members resync.
+                log::line("cluster: room " + l.id + " fell behind the stream's log (needs seq " +
+                          std::to_string(l.applied + 1) + "); reloading, members resync");
+                l.room->abandon_uncommitted(
+                    0, "cluster: this node fell behind the room's log; resync required");
+                load(l);
+                return;
             }
-            apply(l, seq, type, frame);
-            return true;
+            if (l.max_seen > l.applied && l.applied > before) fetch(l);
         });
-        if (behind) {
-            // Trimmed past what this node applied: it cannot rebuild the order between;
-            // reload from the snapshot and make its members resync.
-            log::line("cluster: room " + l.id + " fell behind the stream's log (needs seq " + std::to_string(l.applied + 1) +
-                      "); reloading, members resync");
-            l.room->abandon_uncommitted(0, "cluster: this node fell behind the room's log; resync required");
-            load(l);
-            return;
-        }
-        if (l.max_seen > l.applied && l.applied > before) fetch(l);
-    });
 }
 
 void Cluster::on_durable(Link& l, std::uint64_t seq, MsgType type, std::string_view frame) {
@@ -395,29 +301,30 @@ void Cluster::on_message(std::string_view channel, std::string_view payload) {
         if (!type_of(field(payload), type)) return;
         const std::string user(sized_field(payload));
         metrics_.cluster_volatile_in.fetch_add(1, std::memory_order_relaxed);
-        l.room->deliver_remote_volatile(type, user, std::make_shared<const std::string>(payload));
+        l.in->deliver_remote_volatile(type, user, std::make_shared<const std::string>(payload));
     } else if (kind == "J") {
         field(payload);  // the connection
         const std::string user(sized_field(payload));
         // A user who joined elsewhere is no longer this node's member (its session closes 4001).
         for (auto c = l.conns.begin(); c != l.conns.end();)
             c = c->second.user_id == user ? l.conns.erase(c) : std::next(c);
-        l.room->remote_joined(user, std::string(payload));
+        l.in->remote_joined(user, std::string(payload));
     } else if (kind == "L") {
         field(payload);
-        l.room->remote_left(std::string(sized_field(payload)));
+        l.in->remote_left(std::string(sized_field(payload)));
     } else if (kind == "R") {
         const std::string requester(sized_field(payload));
-        l.room->remote_state_request(requester, std::string(payload));
+        l.in->remote_state_request(requester, std::string(payload));
     } else if (kind == "S") {
         const std::string target(sized_field(payload));
-        l.room->deliver_state(target, std::make_shared<const std::string>(payload));
+        l.in->deliver_state(target, std::make_shared<const std::string>(payload));
     }
 }
 
-void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, std::optional<std::uint64_t> last_seq,
-                   JoinDone done) {
-    net::dispatch(strand_, [this, room = std::move(room), p = std::move(p), last_seq, done = std::move(done)]() mutable {
+void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p,
+                   std::optional<std::uint64_t> last_seq, JoinDone done) {
+    net::dispatch(strand_, [this, room = std::move(room), p = std::move(p), last_seq,
+                            done = std::move(done)]() mutable {
         Link& l = link(room);
         Pending pending{std::move(p), last_seq, std::move(done)};
         if (l.state == Link::State::Ready) return admit(l, std::move(pending));
@@ -438,27 +345,32 @@ void Cluster::ready(std::shared_ptr<Room> room, std::function<void(bool)> done) 
 void Cluster::create_room(const RoomSettings& s, std::function<void(CreateResult)> done) {
     net::dispatch(strand_, [this, s, done = std::move(done)] {
         const std::string meta = "ls:{" + s.id + "}:meta";
-        cmd_->command({"EVAL", kCreate, "1", meta, s.name, s.owner_id, s.password_hash,
-                       s.created_at.empty() ? now_rfc3339() : s.created_at, std::to_string(s.max_users)},
-                      [this, s, done](redisReply* r) {
-                          if (!r || r->type != REDIS_REPLY_INTEGER) return done(CreateResult::Failed);
-                          const bool created = r->integer == 1;
-                          if (auto it = links_.find(s.id); created && it != links_.end()) it->second.created = true;
-                          done(created ? CreateResult::Created : CreateResult::Exists);
-                      });
+        cmd_->command(
+            {"EVAL", kCreate, "1", meta, s.name, s.owner_id, s.password_hash,
+             s.created_at.empty() ? now_rfc3339() : s.created_at, std::to_string(s.max_users)},
+            [this, s, done](redisReply* r) {
+                if (!r || r->type != REDIS_REPLY_INTEGER) return done(CreateResult::Failed);
+                const bool created = r->integer == 1;
+                if (auto it = links_.find(s.id); created && it != links_.end())
+                    it->second.created = true;
+                done(created ? CreateResult::Created : CreateResult::Exists);
+            });
     });
 }
 
-void Cluster::request_state(const std::string& room_id, const std::string& requester, const std::string& asked) {
+void Cluster::request_state(const std::string& room_id, const std::string& requester,
+                            const std::string& asked) {
     net::dispatch(strand_, [this, room_id, requester, asked] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
-        cmd_->command({"PUBLISH", it->second.channel,
-                       "R|" + node_ + "|" + std::to_string(requester.size()) + "|" + requester + asked});
+        cmd_->command(
+            {"PUBLISH", it->second.channel,
+             "R|" + node_ + "|" + std::to_string(requester.size()) + "|" + requester + asked});
     });
 }
 
-void Cluster::forward_state(const std::string& room_id, const std::string& target, std::shared_ptr<const std::string> frame) {
+void Cluster::forward_state(const std::string& room_id, const std::string& target,
+                            std::shared_ptr<const std::string> frame) {
     net::dispatch(strand_, [this, room_id, target, frame = std::move(frame)] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
@@ -470,21 +382,23 @@ void Cluster::forward_state(const std::string& room_id, const std::string& targe
 void Cluster::admit(Link& l, Pending p) {
     std::string tag = node_ + "|" + std::to_string(++next_conn_) + "|";
     const std::string cap = std::to_string(l.room->settings_copy().max_users);
-    const std::vector<std::string_view> args{"EVAL", kJoin, "2", l.k_members, l.channel, cap, p.p->user_id(), tag, p.p->username()};
+    const std::vector<std::string_view> args{"EVAL", kJoin,          "2", l.k_members,    l.channel,
+                                             cap,    p.p->user_id(), tag, p.p->username()};
     // The arguments are copied into hiredis's buffer before the callback (which owns p) runs.
     cmd_->command(args, [this, lp = &l, p = std::move(p), tag](redisReply* r) {
-                      if (!r || r->type != REDIS_REPLY_INTEGER) {
-                          if (r) log::line("cluster: join failed: " + std::string(str(r)));
-                          return p.done(kUnavailable);
-                      }
-                      if (r->integer < 0) return p.done("Room is full");
-                      lp->conns[p.p.get()] = {p.p->user_id(), tag};
-                      lp->room->join(p.p, p.last_seq);
-                      p.done(nullptr);
-                  });
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            if (r) log::line("cluster: join failed: " + std::string(str(r)));
+            return p.done(kUnavailable);
+        }
+        if (r->integer < 0) return p.done("Room is full");
+        lp->conns[p.p.get()] = {p.p->user_id(), tag};
+        lp->room->join(p.p, p.last_seq);
+        p.done(nullptr);
+    });
 }
 
-void Cluster::publish_durable(const std::string& room_id, MsgType type, std::shared_ptr<const std::string> frame) {
+void Cluster::publish_durable(const std::string& room_id, MsgType type,
+                              std::shared_ptr<const std::string> frame) {
     net::dispatch(strand_, [this, room_id, type, frame = std::move(frame)] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
@@ -499,7 +413,8 @@ void Cluster::publish_volatile(const std::string& room_id, MsgType type, const s
     net::dispatch(strand_, [this, room_id, type, user_id, frame = std::move(frame)] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
-        std::string msg = "V|" + node_ + "|" + type_arg(type) + "|" + std::to_string(user_id.size()) + "|" + user_id;
+        std::string msg = "V|" + node_ + "|" + type_arg(type) + "|" +
+                          std::to_string(user_id.size()) + "|" + user_id;
         msg += *frame;
         metrics_.cluster_volatile_out.fetch_add(1, std::memory_order_relaxed);
         cmd_->command({"PUBLISH", it->second.channel, msg});
@@ -513,7 +428,8 @@ void Cluster::member_left(const std::string& room_id, const Participant* p) {
         Link& l = it->second;
         auto c = l.conns.find(p);
         if (c == l.conns.end()) return;
-        cmd_->command({"EVAL", kLeave, "2", l.k_members, l.channel, c->second.user_id, c->second.tag});
+        cmd_->command(
+            {"EVAL", kLeave, "2", l.k_members, l.channel, c->second.user_id, c->second.tag});
         l.conns.erase(c);
     });
 }

@@ -15,7 +15,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,11 +32,12 @@
 namespace liveshare::cluster {
 
 class Cluster : public RoomBus {
-public:
+  public:
     // Connects both Redis connections; throws with a clear message when Redis cannot be
     // reached. `on_lost` runs (on the strand) if Redis goes away later: the node cannot keep
     // one order without it, so the server closes its clients (they reconnect elsewhere).
-    Cluster(boost::asio::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics, std::function<void(std::string)> on_lost);
+    Cluster(boost::asio::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics,
+            std::function<void(std::string)> on_lost);
     ~Cluster() override;
     void start();  // heartbeat, sweep of dead nodes, snapshots
     void stop();
@@ -46,8 +46,8 @@ public:
     // `done` runs on the strand with nullptr, or why it was refused ("Room is full", or that
     // the cluster could not answer).
     using JoinDone = std::function<void(const char* refused)>;
-    void join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p, std::optional<std::uint64_t> last_seq,
-              JoinDone done);
+    void join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p,
+              std::optional<std::uint64_t> last_seq, JoinDone done);
     // `done` (on the strand) once the room is loaded here: its settings are the cluster's;
     // `created` says whether some node created it with POST /room (--require-rest-create).
     void ready(std::shared_ptr<Room> room, std::function<void(bool created)> done);
@@ -57,16 +57,19 @@ public:
     void create_room(const RoomSettings& s, std::function<void(CreateResult)> done);
 
     // RoomBus
-    void publish_durable(const std::string& room_id, MsgType type, std::shared_ptr<const std::string> frame) override;
+    void publish_durable(const std::string& room_id, MsgType type,
+                         std::shared_ptr<const std::string> frame) override;
     void publish_volatile(const std::string& room_id, MsgType type, const std::string& user_id,
                           std::shared_ptr<const std::string> frame) override;
     void member_left(const std::string& room_id, const Participant* p) override;
-    void request_state(const std::string& room_id, const std::string& requester, const std::string& asked) override;
-    void forward_state(const std::string& room_id, const std::string& target, std::shared_ptr<const std::string> frame) override;
+    void request_state(const std::string& room_id, const std::string& requester,
+                       const std::string& asked) override;
+    void forward_state(const std::string& room_id, const std::string& target,
+                       std::shared_ptr<const std::string> frame) override;
 
     const std::string& node_id() const { return node_; }
 
-private:
+  private:
     struct Pending {
         std::shared_ptr<Participant> p;
         std::optional<std::uint64_t> last_seq;
@@ -74,11 +77,12 @@ private:
     };
     struct Link {
         std::shared_ptr<Room> room;
+        RoomBusInbound* in = nullptr;  // the room's cluster side
         std::string id, channel, k_log, k_seq, k_members, k_snap, k_meta;
         // Failed: the load's reply was an error; the next join or ready() loads again.
         enum class State { Subscribing, Loading, Ready, Failed } state = State::Subscribing;
         std::vector<std::function<void(bool)>> waiting;  // ready() callers
-        bool created = false;                             // the cluster holds its settings
+        bool created = false;                            // the cluster holds its settings
         std::uint64_t applied = 0, max_seen = 0;
         bool fetching = false;
         std::vector<Pending> pending;
@@ -105,7 +109,7 @@ private:
     std::string node_, node_key_;
     std::uint64_t next_conn_ = 0;
     std::unique_ptr<RedisConn> cmd_, sub_;
-    std::unordered_map<std::string, Link> links_;         // by room id
+    std::unordered_map<std::string, Link> links_;              // by room id
     std::unordered_map<std::string, std::string> by_channel_;  // channel -> room id
     boost::asio::steady_timer tick_timer_, snap_timer_;
     bool stopped_ = false;

@@ -1,22 +1,27 @@
-// A room: its members, its authoritative schema state, and the sequenced durable log.
-// Every fan-out happens under the room lock so all members see durable messages in seq order.
+// A room: its members and their fan-out (room_members.hpp), the sequencing and resume log
+// (resume_log.hpp), the authoritative schema state (room_state.hpp), and the three ways a
+// durable message is published: at once (plain), after its commit (durability mode, the op
+// log), or in the cluster's order (a RoomBus). Every fan-out happens under the room lock, so
+// all members see durable messages in seq order; with one event loop per room (net/loops.hpp)
+// that lock is uncontended on the message path.
 #pragma once
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "hot_paths.hpp"
 #include "metrics.hpp"
 #include "participant.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/schema_state.hpp"
+#include "resume_log.hpp"
 #include "room_bus.hpp"
+#include "room_members.hpp"
+#include "room_state.hpp"
 
 namespace liveshare {
 
@@ -26,20 +31,9 @@ struct RoomSettings {
     std::size_t log_entries = 4096;
 };
 
-struct SnapshotInfo {
-    std::int64_t id = 0;
-    std::string state_json, created_at;
-    std::uint64_t element_count = 0;
-};
-
-struct RoomSnapshot {
-    std::string state_json;
-    std::uint64_t seq = 0, element_count = 0;
-};
-
 class DurableLog;
 
-class Room : public std::enable_shared_from_this<Room> {
+class Room : public std::enable_shared_from_this<Room>, private RoomBusInbound {
   public:
     Room(RoomSettings s, Metrics& metrics, HotPaths paths);
     enum class JoinResult { Ok, Full };
@@ -63,36 +57,19 @@ class Room : public std::enable_shared_from_this<Room> {
     void attach_durable_log(DurableLog* log) { durable_ = log; }
     // The op log committed everything up to seq: apply, log and fan out those messages.
     void publish_committed(std::uint64_t upto_seq);
-    // The op log gave up on everything up to seq: those messages are dropped unapplied and
-    // every member is closed for a resync (told `why`).
+    // The op log (or the cluster) gave up on everything up to seq: those messages are dropped
+    // unapplied and every member is closed for a resync (told `why`).
     void abandon_uncommitted(std::uint64_t upto_seq, const std::string& why);
     // At start: a committed message from the op log, applied on top of the snapshot.
     void replay_committed(std::uint64_t seq, const Message& m,
                           std::shared_ptr<const std::string> frame);
 
-    // Cluster mode (a RoomBus): durable messages are ordered by the cluster and come back
-    // through apply_ordered on every node; the cap and room_info count every node's members.
-    void attach_bus(RoomBus* bus);
-    // The durable message with the cluster's seq (`frame` without seq, `op` for GraphOp):
-    // applied, logged for resume and delivered to this node's members (the sender's echo too).
-    void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame,
-                       const GraphOp* op);
-    // Loading a room: a message older than the snapshot, kept for resume only.
-    void log_ordered(std::uint64_t seq, MsgType type, const std::string& frame);
-    // Another node's member's volatile message, for this node's members.
-    void deliver_remote_volatile(MsgType type, const std::string& user_id,
-                                 std::shared_ptr<const std::string> frame);
-    // Presence on other nodes. A user joining elsewhere replaces its connection here (4001).
-    void remote_joined(const std::string& user_id, const std::string& username);
-    void remote_left(const std::string& user_id);
-    void set_remote_members(std::map<std::string, std::string> users);
+    // Cluster mode: durable messages are ordered by the bus and come back through the
+    // returned side (on every node); the cap and room_info count every node's members.
+    RoomBusInbound& attach_bus(RoomBus* bus);
     // The room's settings as the cluster stored them when it was created (name, password,
-    // owner, cap): they replace this node's defaults.
+    // owner, cap), or a POST /room's: they replace this node's defaults.
     void adopt_settings(const RoomSettings& s);
-    // Another node's requester wants the diagram of `asked` (a member here), or a GraphState
-    // for `target` (a member here) arrived from another node.
-    void remote_state_request(const std::string& requester, const std::string& asked);
-    void deliver_state(const std::string& target, std::shared_ptr<const std::string> frame);
 
     std::optional<RoomSnapshot> take_snapshot_if_dirty();
     void restore(SchemaState state, std::uint64_t seq, std::optional<SnapshotInfo> snap);
@@ -109,26 +86,30 @@ class Room : public std::enable_shared_from_this<Room> {
     std::string state_json() const;
 
   private:
-    struct Member {
-        std::shared_ptr<Participant> p;
-        bool v2 = false;  // p->wants_seq(), asked once at join
-    };
-    struct LogEntry {
-        std::uint64_t seq;
-        OutFrame frame;  // the v2 form, with "seq"
-    };
-    // Hands each member but `exclude` the frame `source(v2)` gives for it (v2: it negotiated
-    // seq numbers); counted once per fan-out.
-    template <typename Source>
-    void fan_out_locked(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
-                        Source&& source);
+    // RoomBusInbound (room_cluster.cpp)
+    void apply_ordered(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> frame,
+                       const GraphOp* op) override;
+    void log_ordered(std::uint64_t seq, MsgType type, const std::string& frame) override;
+    void deliver_remote_volatile(MsgType type, const std::string& user_id,
+                                 std::shared_ptr<const std::string> frame) override;
+    void remote_joined(const std::string& user_id, const std::string& username) override;
+    void remote_left(const std::string& user_id) override;
+    void set_remote_members(std::map<std::string, std::string> users) override;
+    void remote_state_request(const std::string& requester, const std::string& asked) override;
+    void deliver_state(const std::string& target,
+                       std::shared_ptr<const std::string> frame) override;
+
     // Sequences, logs and fans out a durable message; `encode(out, seq)` writes it with or
     // without seq. A form nobody needs is never built.
     template <typename Encode>
     void durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op,
                         std::size_t size_hint);
-    void erase_member_locked(std::vector<Member>::iterator it);
-    void log_locked(std::uint64_t seq, MsgType type, std::shared_ptr<const std::string> v2);
+    // Applied, logged and delivered: `v2` with seq, `v1` without (null when no member needs it).
+    void publish_locked(std::uint64_t seq, MsgType type, const GraphOp* op,
+                        std::shared_ptr<const std::string> v1,
+                        std::shared_ptr<const std::string> v2);
+    // What a joiner gets after its AuthResult: the missed log entries, or the state.
+    void send_state_on_join_locked(Participant& p, std::optional<std::uint64_t> last_seq);
     RoomInfo room_info_locked() const;
 
     const std::string id_;
@@ -136,18 +117,12 @@ class Room : public std::enable_shared_from_this<Room> {
     Metrics& metrics_;
     HotPaths paths_;
     mutable std::mutex mu_;
-    std::vector<Member> members_;
-    std::size_t v1_members_ = 0;  // members without seq numbers (the original's clients)
-    SchemaState state_;
-    std::uint64_t seq_ = 0;            // last seq assigned
-    std::uint64_t published_seq_ = 0;  // last seq applied and sent (= seq_ unless durable_)
-    bool dirty_ = true;                // a new room is worth one snapshot, even empty
-    std::deque<LogEntry> log_;
-    std::optional<SnapshotInfo> last_snapshot_;
+    RoomMembers members_;  // under mu_
+    ResumeLog log_;        // under mu_
+    RoomState state_;      // under mu_
     DurableLog* durable_ = nullptr;
     RoomBus* bus_ = nullptr;
-    std::map<std::string, std::string> remote_;  // cluster: user_id -> username on other nodes
-    struct Held {                                // sequenced, waiting for its commit
+    struct Held {  // durability mode: sequenced, waiting for its commit
         std::uint64_t seq;
         MsgType type;
         std::shared_ptr<const std::string> v1, v2;
@@ -158,5 +133,14 @@ class Room : public std::enable_shared_from_this<Room> {
 
 std::string now_rfc3339();
 std::int64_t now_unix_ms();
+
+// One frame, shared by every recipient; `size_hint` saves the string's regrowth.
+template <typename Encode>
+std::shared_ptr<const std::string> make_frame(Encode&& enc, std::size_t size_hint = 0) {
+    auto s = std::make_shared<std::string>();
+    if (size_hint) s->reserve(size_hint);
+    enc(*s);
+    return s;
+}
 
 }  // namespace liveshare

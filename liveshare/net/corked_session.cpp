@@ -1,12 +1,12 @@
 #include "net/corked_session.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -30,7 +30,7 @@ constexpr auto kCloseGrace = std::chrono::seconds(5);
 
 // Bytes with parse padding behind them; empty means no allocation at all.
 class ByteBuf {
-public:
+  public:
     char* data() { return p_.get(); }
     std::size_t size() const { return n_; }
     bool empty() const { return n_ == 0; }
@@ -49,7 +49,7 @@ public:
         n_ = cap_ = 0;
     }
 
-private:
+  private:
     void reserve(std::size_t want) {
         if (want <= cap_) return;
         const std::size_t cap = std::max(want, cap_ * 2);
@@ -74,8 +74,9 @@ ThreadBuffers& tls() {
 }
 
 class CorkedSession final : public Session {
-public:
-    CorkedSession(tcp::socket s, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
+  public:
+    CorkedSession(tcp::socket s, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
+                  bool batch)
         : Session(ctx, loop, std::move(room_id), wants_seq, batch),
           sock_(std::move(s)),
           reader_(true, ctx.cfg.max_frame_bytes, false, ctx.cfg.profile.utf8_check) {}
@@ -95,19 +96,23 @@ public:
 
     void check_idle(Clock::time_point now) override {
         queue_.trim();  // a quiet connection gives its queue's memory back
-        const auto last = Clock::time_point(Clock::duration(last_rx_.load(std::memory_order_relaxed)));
+        const auto last =
+            Clock::time_point(Clock::duration(last_rx_.load(std::memory_order_relaxed)));
         const auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
-        const bool overdue = closing_started_.load(std::memory_order_relaxed) &&
-                             now - Clock::time_point(Clock::duration(closing_at_.load(std::memory_order_relaxed))) > kCloseGrace;
+        const bool overdue =
+            closing_started_.load(std::memory_order_relaxed) &&
+            now - Clock::time_point(Clock::duration(closing_at_.load(std::memory_order_relaxed))) >
+                kCloseGrace;
         if (!overdue && now - last < idle / 2) return;
-        net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this()), now, idle, overdue] {
-            if (self->dead_) return;
+        net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this()), now,
+                        idle, overdue] {
+            if (self->gone()) return;
             const auto since = now - Clock::time_point(Clock::duration(self->last_rx_.load()));
             if (overdue || since >= idle) {
                 if (!overdue) self->ctx_.metrics.idle_timeouts.fetch_add(1);
                 return self->teardown();
             }
-            if (!self->ping_sent_ && !self->closing_) {
+            if (!self->ping_sent_ && !self->closing()) {
                 // Keep-alive: any frame back (the pong) proves the peer is there.
                 self->ping_sent_ = true;
                 ws::append_frame(self->ctl_, ws::Opcode::Ping, "");
@@ -116,7 +121,7 @@ public:
         });
     }
 
-private:
+  private:
     void touch() {
         last_rx_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         ping_sent_ = false;
@@ -125,22 +130,23 @@ private:
     // ---- reading
 
     void wait_readable() {
-        if (dead_ || paused_ || read_armed_) return;
+        if (gone() || paused_ || read_armed_) return;
         read_armed_ = true;
-        sock_.async_wait(tcp::socket::wait_read, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                                                     boost::system::error_code ec) {
-            self->read_armed_ = false;
-            if (ec) return self->teardown();
-            self->on_readable();
-        });
+        sock_.async_wait(tcp::socket::wait_read,
+                         [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                             boost::system::error_code ec) {
+                             self->read_armed_ = false;
+                             if (ec) return self->teardown();
+                             self->on_readable();
+                         });
     }
 
     // Reads until the socket is empty (the reactor is edge-triggered), handling every message.
     void on_readable() {
-        if (dead_) return;
+        if (gone()) return;
         if (!pending_.empty() && !handle_pending()) return;
         bool drained = false;
-        for (int round = 0; round < 16 && !dead_ && !paused_; ++round) {
+        for (int round = 0; round < 16 && !gone() && !paused_; ++round) {
             char* buf = tls().read;
             const ssize_t r = ::read(sock_.native_handle(), buf, kReadChunk);
             ctx_.metrics.ws_reads.fetch_add(1, std::memory_order_relaxed);
@@ -154,7 +160,8 @@ private:
                 return teardown();
             }
             touch();
-            ctx_.metrics.bytes_in.fetch_add(static_cast<std::uint64_t>(r), std::memory_order_relaxed);
+            ctx_.metrics.bytes_in.fetch_add(static_cast<std::uint64_t>(r),
+                                            std::memory_order_relaxed);
             const auto n = static_cast<std::size_t>(r);
             if (!pending_.empty()) {
                 pending_.append(buf, n);
@@ -168,11 +175,13 @@ private:
                 break;
             }
         }
-        if (dead_ || paused_) return;
+        if (gone() || paused_) return;
         if (!drained) {
             // 1 MiB in one go: give other sessions a turn, then read on (nothing is lost: the
             // reactor is edge-triggered, so the socket is read to the end before waiting).
-            net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] { self->on_readable(); });
+            net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] {
+                self->on_readable();
+            });
             return;
         }
         wait_readable();
@@ -182,7 +191,7 @@ private:
     bool handle_pending() {
         const std::size_t used = feed(pending_.data(), pending_.size());
         pending_.consume(used);
-        return !dead_ && !paused_;
+        return !gone() && !paused_;
     }
 
     std::size_t feed(char* buf, std::size_t n) {
@@ -191,27 +200,27 @@ private:
 
     bool on_event(ws::Event& ev) {
         using K = ws::Event::Kind;
-        if (dead_) return false;
+        if (gone()) return false;
         switch (ev.kind) {
             case K::Text:
-                if (closing_) return true;  // closing: data is read and dropped
-                if (!on_text(ev.data, ev.len)) {
+                if (on_text(ev.data, ev.len) == Step::Later) {
                     paused_ = true;  // a password check is running
                     return false;
                 }
-                return !dead_;
+                return !gone();
             case K::Binary:
-                if (!closing_) on_binary(reinterpret_cast<const std::uint8_t*>(ev.data), ev.len);
-                return !dead_;
+                on_binary(reinterpret_cast<const std::uint8_t*>(ev.data), ev.len);
+                return !gone();
             case K::Ping:
-                if (!closing_) {
+                if (!closing()) {
                     ws::append_frame(ctl_, ws::Opcode::Pong, std::string_view(ev.data, ev.len));
                     pump();
                 }
                 return true;
-            case K::Pong: return true;
+            case K::Pong:
+                return true;
             case K::Close:
-                if (!closing_) {
+                if (!closing()) {
                     // The peer closes: echo its code, then wait for its end of the TCP stream.
                     begin_close(ev.code == 1005 ? 0 : ev.code, "");
                 }
@@ -234,11 +243,12 @@ private:
     // With a cork window the first frame waits for company; control frames never wait.
     void start_writer() override {
         const auto window = ctx_.cfg.profile.cork_us;
-        if (window == 0 || closing_) return pump();
+        if (window == 0 || closing()) return pump();
         if (cork_armed_) return;
         cork_armed_ = true;
         cork_timer_.expires_after(std::chrono::microseconds(window));
-        cork_timer_.async_wait([self = std::static_pointer_cast<CorkedSession>(shared_from_this())](boost::system::error_code) {
+        cork_timer_.async_wait([self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                                   boost::system::error_code) {
             self->cork_armed_ = false;
             self->pump();
         });
@@ -247,7 +257,7 @@ private:
     // Writes control frames, then everything queued (up to 256 KiB a write), until the queue is
     // empty or the socket is full (then the rest waits for it to drain).
     void pump() {
-        if (dead_ || write_armed_) return;
+        if (gone() || write_armed_) return;
         for (;;) {
             if (!unsent_.empty()) {
                 std::string& out = tls().out;
@@ -263,7 +273,7 @@ private:
             out.assign(ctl_);  // control frames first
             ctl_.clear();
             std::size_t msgs = 0;
-            if (!closing_) msgs = take_frames(out);
+            if (!closing()) msgs = take_frames(out);
             if (out.empty()) {
                 if (close_sent_pending_) finish_close_write();
                 return;
@@ -292,13 +302,16 @@ private:
             ws::append_frame(out, ws::Opcode::Text, body);
             parts.clear();
         } else {
-            for (auto& f : frames) ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, *f.data);
+            for (auto& f : frames)
+                ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, *f.data);
         }
         frames.clear();
         return n;
     }
 
-    void finish_batch() { ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.write_done()), 0); }
+    void finish_batch() {
+        ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.write_done()), 0);
+    }
 
     // One write of `out`; what the socket does not take waits in unsent_. False when the rest
     // must wait (or the connection is gone).
@@ -315,32 +328,32 @@ private:
                 return false;
             }
             off += static_cast<std::size_t>(w);
-            ctx_.metrics.bytes_out.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
+            ctx_.metrics.bytes_out.fetch_add(static_cast<std::uint64_t>(w),
+                                             std::memory_order_relaxed);
         }
         if (off == out.size()) return true;
         unsent_.append(out.data() + off, out.size() - off);
         write_armed_ = true;
-        sock_.async_wait(tcp::socket::wait_write, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                                                      boost::system::error_code ec) {
-            self->write_armed_ = false;
-            if (ec) return self->teardown();
-            self->pump();
-        });
+        sock_.async_wait(tcp::socket::wait_write,
+                         [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                             boost::system::error_code ec) {
+                             self->write_armed_ = false;
+                             if (ec) return self->teardown();
+                             self->pump();
+                         });
         return false;
     }
 
     // ---- closing
 
     void close_now(std::uint16_t code, const std::string& reason) override {
-        if (closing_ || !accepted_ || dead_) return;
         begin_close(code, reason);
     }
 
     void begin_close(std::uint16_t code, const std::string& reason) {
-        if (closing_) return;
+        if (!begin_closing()) return;
         // 7.4.1: codes that must never be sent (1005, 1006, 1015, unassigned) become 1011.
         if (code && !ws::valid_close_code(code)) code = 1011;
-        closing_ = true;
         closing_at_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         closing_started_.store(true, std::memory_order_relaxed);
         std::string payload;
@@ -363,8 +376,7 @@ private:
     }
 
     void teardown() {
-        if (dead_) return;
-        dead_ = true;
+        if (gone()) return;
         cork_timer_.cancel();
         on_disconnect();
         boost::system::error_code ignored;
@@ -377,21 +389,24 @@ private:
 
     tcp::socket sock_;
     ws::Reader reader_;
-    ByteBuf pending_;   // received bytes of an incomplete frame (or behind a paused message)
-    ByteBuf unsent_;    // bytes the socket did not take yet
-    std::string ctl_;   // control frames waiting for the writer
+    ByteBuf pending_;  // received bytes of an incomplete frame (or behind a paused message)
+    ByteBuf unsent_;   // bytes the socket did not take yet
+    std::string ctl_;  // control frames waiting for the writer
     std::atomic<Clock::rep> last_rx_{0}, closing_at_{0};
     std::atomic<bool> closing_started_{false};
-    bool dead_ = false, paused_ = false, read_armed_ = false, write_armed_ = false;
-    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false, cork_armed_ = false;
+    bool paused_ = false, read_armed_ = false, write_armed_ = false;
+    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
+         cork_armed_ = false;
     net::steady_timer cork_timer_{ex_};
 };
 
 }  // namespace
 
-void start_corked_session(tcp::socket socket, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch,
-                          std::string handshake_response, std::string early_bytes) {
-    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, loop, std::move(room_id), wants_seq, batch);
+void start_corked_session(tcp::socket socket, Context& ctx, Loop& loop, std::string room_id,
+                          bool wants_seq, bool batch, std::string handshake_response,
+                          std::string early_bytes) {
+    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, loop, std::move(room_id),
+                                             wants_seq, batch);
     s->start(std::move(handshake_response), std::move(early_bytes));
 }
 

@@ -1,5 +1,5 @@
-// The network side of the server (Boost.Beast): listener, HTTP and WebSocket sessions.
-// Kept to one translation unit because Beast is heavy to compile.
+// The server process: storage, the cluster, the listener (net/listener.hpp), the sweep and the
+// shutdown around the I/O threads' loops (net/loops.hpp).
 #pragma once
 #include "config.hpp"
 

@@ -1,7 +1,6 @@
 #include "net/session.hpp"
 
 #include <boost/asio/post.hpp>
-
 #include <cmath>
 
 #include "log.hpp"
@@ -14,7 +13,8 @@ namespace net = boost::asio;
 
 namespace {
 // One parser and one message per I/O thread: a message is parsed and handled in one go, so
-// they need not live in every session (idle connections cost less memory).
+// they need not live in every session (idle connections cost less memory). The message is
+// fetched once per input and passed on from there.
 Parser& thread_parser() {
     static thread_local Parser p;
     return p;
@@ -44,9 +44,14 @@ void Session::deliver(OutFrame f) {
     auto r = queue_.push(std::move(f));
     if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, r.depth);
     switch (r.result) {
-        case SendQueue::Result::Queued: break;
-        case SendQueue::Result::Coalesced: ctx_.metrics.drop(DropReason::Coalesced); break;
-        case SendQueue::Result::Dropped: ctx_.metrics.drop(DropReason::VolatileQueueFull); break;
+        case SendQueue::Result::Queued:
+            break;
+        case SendQueue::Result::Coalesced:
+            ctx_.metrics.drop(DropReason::Coalesced);
+            break;
+        case SendQueue::Result::Dropped:
+            ctx_.metrics.drop(DropReason::VolatileQueueFull);
+            break;
         case SendQueue::Result::Overflow:
             // Too far behind to catch up: close so the client reconnects and resyncs.
             ctx_.metrics.slow_consumer_closes.fetch_add(1);
@@ -57,19 +62,27 @@ void Session::deliver(OutFrame f) {
     // of this loop turn when the frame comes from the session's own loop (a room's members
     // share one), else in a handler posted to that loop (the cluster, the KDF pool).
     if (!r.start_writer) return;
-    if (Loop::current() == &loop_) loop_.write_at_end_of_turn(shared_from_this());
-    else net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
+    if (Loop::current() == &loop_)
+        loop_.write_at_end_of_turn(shared_from_this());
+    else
+        net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
 }
 
-void Session::close_replaced() { close_soon(kCloseReplaced, "replaced by a newer connection"); }
-void Session::close_for_resync(const std::string& why) { close_soon(kCloseResyncRequired, why); }
+void Session::close_replaced() {
+    close_soon(kCloseReplaced, "replaced by a newer connection");
+}
+void Session::close_for_resync(const std::string& why) {
+    close_soon(kCloseResyncRequired, why);
+}
 
 void Session::close_soon(std::uint16_t code, std::string reason) {
-    net::post(ex_, [self = shared_from_this(), code, reason = std::move(reason)] { self->close_now(code, reason); });
+    net::post(ex_, [self = shared_from_this(), code, reason = std::move(reason)] {
+        self->close_now(code, reason);
+    });
 }
 
 void Session::opened() {
-    accepted_ = true;
+    phase_ = Phase::Open;
     ctx_.metrics.connections.fetch_add(1);
     ctx_.metrics.connections_total.fetch_add(1);
     std::lock_guard lock(ctx_.sessions_mu);
@@ -78,57 +91,67 @@ void Session::opened() {
 
 void Session::on_binary(const std::uint8_t* data, std::size_t n) {
     // A binary frame is a raw Yjs update: relayed as an Update with the sender's user_id.
-    if (!authed_) return reject_unauthenticated();
+    if (closing()) return;
+    if (phase_ != Phase::Joined) return reject_unauthenticated();
     if (!bucket_critical_.try_take()) return reject_rate(MsgType::Update);
     ctx_.metrics.count_in(MsgType::Update);
     room_->relay_binary_update(*this, {data, n});
 }
 
-void Session::on_too_big() { ctx_.metrics.drop(DropReason::FrameTooLarge); }
+void Session::on_too_big() {
+    ctx_.metrics.drop(DropReason::FrameTooLarge);
+}
 
-bool Session::on_text(const char* data, std::size_t n) {
+Session::Step Session::on_text(const char* data, std::size_t n) {
+    if (closing()) return Step::Done;  // closing: data is read and dropped
     ClientMessage& msg = thread_message();
     std::string err;
     if (!thread_parser().parse_client(data, n, msg, err)) {
         ctx_.metrics.drop(DropReason::InvalidMessage);
         reject(ErrorKind::Validation, err);
-        return true;
+        return Step::Done;
     }
     ctx_.metrics.count_in(msg.type);
     if (!take_token(msg.type)) {
         reject_rate(msg.type);
-        return true;
+        return Step::Done;
     }
     // Nothing a client sends may take an I/O thread down: a failure is this message's Error.
     try {
-        return dispatch(data, n);
+        return dispatch(msg, data, n);
     } catch (const std::exception& e) {
         log::line(std::string("message failed: ") + e.what());
-        reject(ErrorKind::Failed, std::string(to_string(msg.type)) + " failed on the server; not applied", msg.type);
-        return true;
+        reject(ErrorKind::Failed,
+               std::string(to_string(msg.type)) + " failed on the server; not applied", msg.type);
+        return Step::Done;
     }
 }
 
-bool Session::dispatch(const char* data, std::size_t n) {
-    ClientMessage& msg = thread_message();
-    if (msg.type == MsgType::Auth) return handle_auth();
+Session::Step Session::dispatch(const ClientMessage& msg, const char* data, std::size_t n) {
+    if (msg.type == MsgType::Auth) return handle_auth(msg);
     // Ping is answered before Auth too, as by the original.
     if (msg.type == MsgType::Ping) {
         send_control(MsgType::Pong, [](std::string& s) { encode_pong(s); });
-        return true;
+        return Step::Done;
     }
-    if (!authed_) {
+    if (phase_ != Phase::Joined) {
         reject_unauthenticated();
-        return true;
+        return Step::Done;
     }
     const auto now = Clock::now();
     switch (msg.type) {
-        case MsgType::RequestGraphState: room_->request_state(*this); break;
-        case MsgType::GraphStateResponse: room_->forward_state(msg); break;
+        case MsgType::RequestGraphState:
+            room_->request_state(*this);
+            break;
+        case MsgType::GraphStateResponse:
+            room_->forward_state(msg);
+            break;
         case MsgType::CursorMove: {
             // The original's throttle: at most one move per interval, and only real moves.
-            const double dist = std::hypot(msg.position.x - last_cursor_.x, msg.position.y - last_cursor_.y);
-            if (now - last_cursor_at_ < std::chrono::milliseconds(ctx_.cfg.cursor_min_interval_ms) ||
+            const double dist =
+                std::hypot(msg.position.x - last_cursor_.x, msg.position.y - last_cursor_.y);
+            if (now - last_cursor_at_ <
+                    std::chrono::milliseconds(ctx_.cfg.cursor_min_interval_ms) ||
                 dist < ctx_.cfg.cursor_min_distance_px) {
                 ctx_.metrics.drop(DropReason::CursorThrottle);
                 break;
@@ -139,7 +162,8 @@ bool Session::dispatch(const char* data, std::size_t n) {
             break;
         }
         case MsgType::GraphOp: {
-            const auto slot = last_graphop_at_ + std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms);
+            const auto slot =
+                last_graphop_at_ + std::chrono::milliseconds(ctx_.cfg.graphop_min_interval_ms);
             if (held_ops_.empty() && now >= slot) {
                 last_graphop_at_ = now;
                 room_->relay(*this, msg);
@@ -151,7 +175,8 @@ bool Session::dispatch(const char* data, std::size_t n) {
                 ctx_.metrics.drop(DropReason::GraphOpThrottled);
                 reject(ErrorKind::Throttled,
                        "GraphOp throttled: more than " + std::to_string(ctx_.cfg.graphop_queue) +
-                           " ops waiting for their slot (one per " + std::to_string(ctx_.cfg.graphop_min_interval_ms) +
+                           " ops waiting for their slot (one per " +
+                           std::to_string(ctx_.cfg.graphop_min_interval_ms) +
                            " ms per connection); op not applied, resend it",
                        MsgType::GraphOp);
                 break;
@@ -161,9 +186,11 @@ bool Session::dispatch(const char* data, std::size_t n) {
             if (held_ops_.size() == 1) arm_graphop_timer(slot);
             break;
         }
-        default: room_->relay(*this, msg); break;
+        default:
+            room_->relay(*this, msg);
+            break;
     }
-    return true;
+    return Step::Done;
 }
 
 // Applies the oldest held graph op when its slot comes, then waits for the next slot.
@@ -173,7 +200,9 @@ void Session::arm_graphop_timer(Clock::time_point slot) {
         if (ec || self->held_ops_.empty()) return;
         self->release_held_op();
         if (!self->held_ops_.empty())
-            self->arm_graphop_timer(self->last_graphop_at_ + std::chrono::milliseconds(self->ctx_.cfg.graphop_min_interval_ms));
+            self->arm_graphop_timer(
+                self->last_graphop_at_ +
+                std::chrono::milliseconds(self->ctx_.cfg.graphop_min_interval_ms));
     });
 }
 
@@ -185,107 +214,118 @@ void Session::release_held_op() {
     // Parsed when it arrived; parsed again from its copy (the read buffer moved on).
     ClientMessage m;
     std::string err;
-    if (thread_parser().parse_client(text.data(), text.size() - kParsePadding, m, err)) room_->relay(*this, m);
+    if (thread_parser().parse_client(text.data(), text.size() - kParsePadding, m, err))
+        room_->relay(*this, m);
 }
 
 bool Session::take_token(MsgType t) {
     switch (rate_class_of(t)) {
-        case RateClass::Volatile: return bucket_volatile_.try_take();
-        case RateClass::Low: return bucket_low_.try_take();
-        case RateClass::Critical: return bucket_critical_.try_take();
+        case RateClass::Volatile:
+            return bucket_volatile_.try_take();
+        case RateClass::Low:
+            return bucket_low_.try_take();
+        case RateClass::Critical:
+            return bucket_critical_.try_take();
     }
     return true;
 }
 
-bool Session::handle_auth() {
-    ClientMessage& msg = thread_message();
-    if (authed_ || auth_pending_) {
+Session::Step Session::handle_auth(const ClientMessage& msg) {
+    if (phase_ == Phase::Joined || phase_ == Phase::Authenticating) {
         reject(ErrorKind::Validation, "already authenticated", MsgType::Auth);
-        return true;
+        return Step::Done;
     }
     if (msg.username.size() > 256) {
         reject(ErrorKind::Validation, "payload.username: at most 256 bytes", MsgType::Auth);
-        return true;
+        return Step::Done;
     }
     // Cluster: the room may exist on other nodes only; the cluster says so below.
     auto [room, status] = ctx_.rooms.get_or_create(room_id_, ctx_.cluster != nullptr);
     if (!room) {
         bool missing = status == RoomRegistry::Status::NotFound;
         fail_auth(missing ? "Room not found" : "Too many rooms");
-        return true;
+        return Step::Done;
     }
     user_id_ = msg.user_id;
     username_ = msg.username;
     last_seq_ = wants_seq_ ? msg.last_seq : std::nullopt;
-    if (ctx_.cluster) {
-        // The room's settings (its password) may have been made on another node: the cluster
-        // loads the room here first.
-        auth_pending_ = true;
-        ctx_.cluster->ready(room, [self = shared_from_this(), room, pw = msg.password](bool created) mutable {
-            net::post(self->ex_, [self, room = std::move(room), pw = std::move(pw), created]() mutable {
-                self->auth_pending_ = false;
-                if (self->disconnected_) return;
-                bool now = true;
-                if (self->ctx_.cfg.require_rest_create && !created) self->fail_auth("Room not found");
-                else now = self->check_password(std::move(room), std::move(pw));
-                if (now && !self->closing_) self->resume_reading();
-            });
+    if (!ctx_.cluster) return check_password(std::move(room), msg.password);
+    // The room's settings (its password) may have been made on another node: the cluster
+    // loads the room here first.
+    phase_ = Phase::Authenticating;
+    ctx_.cluster->ready(room, [self = shared_from_this(), room,
+                               pw = msg.password](bool created) mutable {
+        net::post(self->ex_, [self, room = std::move(room), pw = std::move(pw), created]() mutable {
+            if (self->gone()) return;
+            if (self->ctx_.cfg.require_rest_create && !created) {
+                self->fail_auth("Room not found");
+                return self->auth_step_done(Step::Done);
+            }
+            self->auth_step_done(self->check_password(std::move(room), std::move(pw)));
         });
-        return false;
-    }
-    return check_password(std::move(room), msg.password);
+    });
+    return Step::Later;
 }
 
-bool Session::check_password(std::shared_ptr<Room> room, std::optional<std::string> password) {
+Session::Step Session::check_password(std::shared_ptr<Room> room,
+                                      std::optional<std::string> password) {
     if (!room->is_protected()) return finish_auth(std::move(room));
     if (!password) {
         fail_auth("Invalid password");
-        return true;
+        return Step::Done;
     }
     // bcrypt takes ~0.25 s at cost 12: run it on the KDF pool, pause reading meanwhile.
-    auth_pending_ = true;
+    phase_ = Phase::Authenticating;
     net::post(ctx_.kdf, [self = shared_from_this(), room, pw = std::move(*password)]() mutable {
         bool ok = verify_password(pw, room->settings_copy().password_hash);
         net::post(self->ex_, [self, room = std::move(room), ok]() mutable {
-            self->auth_pending_ = false;
-            bool now = true;
-            if (ok) now = self->finish_auth(std::move(room));
-            else self->fail_auth("Invalid password");
-            if (now && !self->closing_) self->resume_reading();
+            if (self->gone()) return;
+            if (!ok) {
+                self->fail_auth("Invalid password");
+                return self->auth_step_done(Step::Done);
+            }
+            self->auth_step_done(self->finish_auth(std::move(room)));
         });
     });
-    return false;
+    return Step::Later;
 }
 
-bool Session::finish_auth(std::shared_ptr<Room> room) {
-    if (ctx_.cluster) {
-        // The cluster loads the room here if it must and checks the cap over every node.
-        auth_pending_ = true;
-        ctx_.cluster->join(room, shared_from_this(), last_seq_, [self = shared_from_this(), room](const char* refused) {
+Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
+    if (!ctx_.cluster) {
+        if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
+            fail_auth("Room is full");
+            return Step::Done;
+        }
+        if (!closing()) phase_ = Phase::Joined;
+        room_ = std::move(room);
+        return Step::Done;
+    }
+    // The cluster loads the room here if it must and checks the cap over every node.
+    phase_ = Phase::Authenticating;
+    ctx_.cluster->join(
+        room, shared_from_this(), last_seq_,
+        [self = shared_from_this(), room](const char* refused) {
             net::post(self->ex_, [self, room, refused] {
-                self->auth_pending_ = false;
-                if (self->disconnected_) {
+                if (self->gone()) {
                     if (!refused) room->leave(self.get());  // gone while joining: leave at once
                     return;
                 }
-                if (!refused) {
-                    self->authed_ = true;
-                    self->room_ = room;
-                } else {
+                if (refused) {
                     self->fail_auth(refused);
+                } else {
+                    self->room_ = room;
+                    if (!self->closing()) self->phase_ = Phase::Joined;
                 }
-                if (!self->closing_) self->resume_reading();
+                self->auth_step_done(Step::Done);
             });
         });
-        return false;
-    }
-    if (room->join(shared_from_this(), last_seq_) == Room::JoinResult::Full) {
-        fail_auth("Room is full");
-        return true;
-    }
-    authed_ = true;
-    room_ = std::move(room);
-    return true;
+    return Step::Later;
+}
+
+void Session::auth_step_done(Step step) {
+    if (step == Step::Later) return;  // a further step resumes reading when it is done
+    if (phase_ == Phase::Authenticating) phase_ = Phase::Open;  // refused: Auth may come again
+    if (!closing()) resume_reading();
 }
 
 // As the original: only the AuthResult, and the connection stays open for another Auth.
@@ -318,9 +358,16 @@ void Session::send_control(MsgType type, Encode&& enc) {
     deliver({std::move(s), type, Delivery::Control, 0, false});
 }
 
+bool Session::begin_closing() {
+    if (phase_ == Phase::Upgrading || closing()) return false;
+    phase_ = Phase::Closing;
+    return true;
+}
+
 void Session::on_disconnect() {
-    if (!accepted_ || disconnected_) return;
-    disconnected_ = true;
+    const Phase was = phase_;
+    phase_ = Phase::Gone;
+    if (was == Phase::Upgrading || was == Phase::Gone) return;
     ctx_.metrics.connections.fetch_sub(1);
     ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.bytes()), 0);
     // Ops held for their throttle slot were accepted: they are applied, not lost.

@@ -4,13 +4,12 @@
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
-#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/context.hpp"
 #include "net/loops.hpp"
@@ -21,7 +20,7 @@
 namespace liveshare {
 
 class Session : public Participant, public std::enable_shared_from_this<Session> {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     // `loop`: the loop this connection's socket and handlers live on.
     Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch);
@@ -43,15 +42,33 @@ public:
     // On the session's loop, at the end of a turn that queued frames for it (Loop::flush).
     void start_writer_now() { start_writer(); }
 
-protected:
-    // Transport -> protocol. All on the session's strand.
+    // Where a connection is in its life: one state, not a flag per question.
+    enum class Phase : std::uint8_t {
+        Upgrading,       // the WebSocket handshake has not completed
+        Open,            // handshake done, not a member (Auth may be retried after a failure)
+        Authenticating,  // an Auth is being checked: the password on the KDF pool, or the cluster
+        Joined,          // a member of its room
+        Closing,  // a close frame (ours or the peer's echoed) is on its way; input is dropped
+        Gone,     // the connection ended: counted out, out of its room
+    };
+    // What a step of handling input did: finished, or goes on elsewhere (a password check on
+    // the KDF pool, the cluster's answer) with reading paused until resume_reading().
+    enum class Step : std::uint8_t { Done, Later };
+
+  protected:
+    // Transport -> protocol. All on the session's loop.
     void opened();  // the handshake completed: counted and registered
-    // A text message with kParsePadding readable bytes after it. False: reading must pause
-    // until resume_reading() (a password check runs on the KDF pool).
-    bool on_text(const char* data, std::size_t n);
+    // A text message with kParsePadding readable bytes after it.
+    Step on_text(const char* data, std::size_t n);
     void on_binary(const std::uint8_t* data, std::size_t n);
     void on_too_big();
     void on_disconnect();  // the connection is gone (or closed); idempotent
+    // Our close (or the echo of the peer's) starts; false when one has started already or the
+    // connection is not open.
+    bool begin_closing();
+    bool closing() const { return phase_ >= Phase::Closing; }
+    bool gone() const { return phase_ == Phase::Gone; }
+    bool accepted() const { return phase_ != Phase::Upgrading; }
 
     // Protocol -> transport.
     virtual void start_writer() = 0;  // the queue got frames while the writer was idle
@@ -63,23 +80,25 @@ protected:
     boost::asio::io_context::executor_type ex_;
     SendQueue queue_;
     bool batch_ = false;  // liveshare.v2+batch: queued messages go out as one array frame
-    bool accepted_ = false, closing_ = false;
 
-private:
-    bool dispatch(const char* data, std::size_t n);
+  private:
+    Step dispatch(const ClientMessage& msg, const char* data, std::size_t n);
     void arm_graphop_timer(Clock::time_point slot);
     void release_held_op();
     bool take_token(MsgType t);
-    bool handle_auth();
-    // The password check, then finish_auth; false when it completes later.
-    bool check_password(std::shared_ptr<Room> room, std::optional<std::string> password);
-    // False when the join completes later (cluster mode); reading resumes then.
-    bool finish_auth(std::shared_ptr<Room> room);
+    Step handle_auth(const ClientMessage& msg);
+    // The password check, then finish_auth.
+    Step check_password(std::shared_ptr<Room> room, std::optional<std::string> password);
+    // The join (in cluster mode it completes later; reading resumes then).
+    Step finish_auth(std::shared_ptr<Room> room);
+    // An Auth step that finished off the loop, back on it: reading resumes unless closing.
+    void auth_step_done(Step step);
     void fail_auth(const char* error);
     void reject_unauthenticated();
     void reject_rate(MsgType t);
     // An Error of this kind; `rejected` names the refused message's type when there is one.
-    void reject(ErrorKind kind, const std::string& message, std::optional<MsgType> rejected = std::nullopt);
+    void reject(ErrorKind kind, const std::string& message,
+                std::optional<MsgType> rejected = std::nullopt);
     template <typename Encode>
     void send_control(MsgType type, Encode&& enc);
 
@@ -92,7 +111,8 @@ private:
     // Graph op texts (with parse padding) awaiting their slot, oldest first; a vector, so an
     // idle connection holds no block for it (a deque allocates one even when empty).
     std::vector<std::string> held_ops_;
-    bool wants_seq_ = false, authed_ = false, auth_pending_ = false, disconnected_ = false;
+    Phase phase_ = Phase::Upgrading;
+    bool wants_seq_ = false;
     Clock::time_point last_cursor_at_{}, last_graphop_at_{};
     Vec2 last_cursor_{-1e300, -1e300};
 };
