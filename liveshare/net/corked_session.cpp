@@ -246,9 +246,10 @@ class CorkedSession final : public Session {
         if (window == 0 || closing()) return pump();
         if (cork_armed_) return;
         cork_armed_ = true;
-        cork_timer_.expires_after(std::chrono::microseconds(window));
-        cork_timer_.async_wait([self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                                   boost::system::error_code) {
+        if (!cork_timer_) cork_timer_ = std::make_unique<net::steady_timer>(ex_);
+        cork_timer_->expires_after(std::chrono::microseconds(window));
+        cork_timer_->async_wait([self = std::static_pointer_cast<CorkedSession>(
+                                     shared_from_this())](boost::system::error_code) {
             self->cork_armed_ = false;
             self->pump();
         });
@@ -377,7 +378,7 @@ class CorkedSession final : public Session {
 
     void teardown() {
         if (gone()) return;
-        cork_timer_.cancel();
+        if (cork_timer_) cork_timer_->cancel();
         on_disconnect();
         boost::system::error_code ignored;
         sock_.close(ignored);
@@ -397,7 +398,7 @@ class CorkedSession final : public Session {
     bool paused_ = false, read_armed_ = false, write_armed_ = false;
     bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
          cork_armed_ = false;
-    net::steady_timer cork_timer_{ex_};
+    std::unique_ptr<net::steady_timer> cork_timer_;  // made on a cork window's first use
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -41,7 +43,7 @@ class Server {
 
     int run() {
         if (!open_storage() || !start_cluster() || !listen()) return 1;
-        if (cfg_.profile.write == WritePath::Corked) arm_sweep();
+        arm_sweep();
         signals_.async_wait([this](boost::system::error_code ec, int sig) {
             if (ec) return;
             log::line("signal " + std::to_string(sig) + ": closing sessions, flushing snapshots");
@@ -127,13 +129,25 @@ class Server {
         return true;
     }
 
-    // Once a second, sessions without Beast's keep-alive ping idle peers and close dead ones.
+    // Once a second, sessions without Beast's keep-alive ping idle peers and close dead ones
+    // (and give their queues' memory back); the first quiet second after traffic gives the
+    // allocator's free pages back to the system too (a join storm leaves many behind: the
+    // handshakes' buffers, AuthResults listing every member), so idle connections cost what
+    // they hold, not what their arrival once used.
     void arm_sweep() {
         sweep_.expires_after(std::chrono::seconds(1));
         sweep_.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
             const auto now = Session::Clock::now();
             for (auto& s : live_sessions(ctx_)) s->check_idle(now);
+            const std::uint64_t in = ctx_.metrics.bytes_in.load(std::memory_order_relaxed);
+            if (in == bytes_in_at_sweep_ && !trimmed_) {
+                ::malloc_trim(0);
+                trimmed_ = true;
+            } else if (in != bytes_in_at_sweep_) {
+                trimmed_ = false;
+            }
+            bytes_in_at_sweep_ = in;
             arm_sweep();
         });
     }
@@ -161,7 +175,8 @@ class Server {
     std::shared_ptr<Listener> listener_;
     net::steady_timer sweep_{ioc()}, grace_{ioc()};
     net::signal_set signals_{ioc(), SIGINT, SIGTERM};
-    bool shutting_down_ = false;
+    std::uint64_t bytes_in_at_sweep_ = 0;
+    bool trimmed_ = false, shutting_down_ = false;
     int exit_code_ = 0;
 };
 

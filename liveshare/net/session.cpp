@@ -35,7 +35,6 @@ Session::Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, 
       bucket_volatile_(ctx.cfg.rate_volatile),
       bucket_low_(ctx.cfg.rate_low),
       bucket_critical_(ctx.cfg.rate_critical),
-      graphop_timer_(ex_),
       wants_seq_(wants_seq) {}
 
 Session::~Session() = default;
@@ -195,8 +194,9 @@ Session::Step Session::dispatch(const ClientMessage& msg, const char* data, std:
 
 // Applies the oldest held graph op when its slot comes, then waits for the next slot.
 void Session::arm_graphop_timer(Clock::time_point slot) {
-    graphop_timer_.expires_at(slot);
-    graphop_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!graphop_timer_) graphop_timer_ = std::make_unique<boost::asio::steady_timer>(ex_);
+    graphop_timer_->expires_at(slot);
+    graphop_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec || self->held_ops_.empty()) return;
         self->release_held_op();
         if (!self->held_ops_.empty())
@@ -371,7 +371,7 @@ void Session::on_disconnect() {
     ctx_.metrics.connections.fetch_sub(1);
     ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.bytes()), 0);
     // Ops held for their throttle slot were accepted: they are applied, not lost.
-    graphop_timer_.cancel();
+    if (graphop_timer_) graphop_timer_->cancel();
     while (!held_ops_.empty()) release_held_op();
     if (room_ && room_->leave(this) && ctx_.persister) ctx_.persister->request(room_);
     std::lock_guard lock(ctx_.sessions_mu);

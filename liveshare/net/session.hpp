@@ -107,7 +107,8 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     std::shared_ptr<Room> room_;
     std::string user_id_, username_;
     std::optional<std::uint64_t> last_seq_;
-    boost::asio::steady_timer graphop_timer_;
+    // Made when a graph op first waits for its slot: most connections never need it.
+    std::unique_ptr<boost::asio::steady_timer> graphop_timer_;
     // Graph op texts (with parse padding) awaiting their slot, oldest first; a vector, so an
     // idle connection holds no block for it (a deque allocates one even when empty).
     std::vector<std::string> held_ops_;
