@@ -1,4 +1,5 @@
 #include "load.hpp"
+#include "summary.hpp"
 #include "load_support.hpp"
 #include "provenance.hpp"
 #include "shard_file.hpp"
@@ -335,6 +336,7 @@ int print_load_reports() {
         std::fprintf(out, "%-20s %12s %10.3f %12s %10.3f\n", "total", "", m.mbps_in, "", m.mbps_out);
     }
     print_netsim_report(out);
+    print_summary(out);
     int rc = failures() ? 1 : 0;
     if (rc) std::fprintf(out, "\n%d benchmark(s) failed (see their error messages above)\n", failures());
     if (g_seed_runs.empty()) return rc;

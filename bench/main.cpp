@@ -12,6 +12,7 @@
 #include "load.hpp"
 #include "options.hpp"
 #include "provenance.hpp"
+#include "summary.hpp"
 
 using Fixer = std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>;
 void register_micro_optimizations(const Fixer& fixed);
@@ -35,10 +36,12 @@ int main(int argc, char** argv) {
     register_micro_harness(fixed);
     register_micro_socket(fixed);
     bench::register_load_benchmarks();
+    auto reporter = bench::make_recording_reporter(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     try {
-        benchmark::RunSpecifiedBenchmarks();
+        if (reporter) benchmark::RunSpecifiedBenchmarks(reporter.get());
+        else benchmark::RunSpecifiedBenchmarks();
     } catch (const std::exception& e) {
         // A run that cannot go on (the server will not start, say): one line, no core dump.
         std::fprintf(stderr, "bench: %s\n", e.what());
