@@ -1,5 +1,6 @@
 #include "load.hpp"
 #include "summary.hpp"
+#include "timeseries.hpp"
 #include "load_support.hpp"
 #include "provenance.hpp"
 #include "shard_file.hpp"
@@ -338,6 +339,7 @@ int print_load_reports() {
     print_netsim_report(out);
     print_summary(out);
     int rc = failures() ? 1 : 0;
+    if (!write_timeseries()) rc = 1;
     if (rc) std::fprintf(out, "\n%d benchmark(s) failed (see their error messages above)\n", failures());
     if (g_seed_runs.empty()) return rc;
     auto results = harness::evaluate_seed_criteria(g_seed_runs, options().server_threads);

@@ -123,7 +123,7 @@ void bm_node_kill(benchmark::State& st) {
             harness::LocalCluster cluster(server_binary(), nodes, node_args());
             const auto at = static_cast<std::uint64_t>(static_cast<double>(kUsers) * 10 * (o.warmup_s + 0.4 * o.duration_s));
             auto cfg = base_config(kUsers, Workload::Seed).reconnect(true).target(cluster.targets())
-                           .trigger(at, [&] { cluster.nodes()[nodes - 1]->kill_hard(); })
+                           .trigger(at, [&] { cluster.nodes()[nodes - 1]->kill_hard(); }, "node killed (SIGKILL)")
                            .build();
             for (std::size_t k = 0; k < nodes; ++k) cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
             cfg.watch.push_back({"redis", cluster.redis().pid()});

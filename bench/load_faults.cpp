@@ -158,7 +158,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
                            server->kill_hard();
                            down = std::chrono::steady_clock::now();
                            killed.set_value();
-                       })
+                       }, "server killed (SIGKILL)")
                        .build();
         LoadTestResult r;
         std::thread run([&] { r = harness::run_load_test(cfg); });

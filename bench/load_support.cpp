@@ -18,6 +18,7 @@
 #include "prometheus.hpp"
 #include "failures.hpp"
 #include "criteria.hpp"
+#include "timeseries.hpp"
 #include "netsim.hpp"
 #include "options.hpp"
 #include "server_process.hpp"
@@ -40,7 +41,8 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .seed(o.seed)
         .offer_batch(o.client_batch)
         .offer_deflate(o.client_deflate)
-        .progress(o.progress);
+        .progress(o.progress)
+        .series_interval(std::chrono::milliseconds(o.timeseries_out.empty() ? 0 : o.interval_ms));
 }
 
 // The flags of a server the bench starts. The seed sends a graph op every 100 ms: the
@@ -122,6 +124,7 @@ void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) 
 }
 
 void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
+    timeseries_measured(m);
     auto& c = st.counters;
     if (m.totals.latency.count()) set_latency_counters(c, m);
     c["msgs_sent_per_s"] = m.msgs_sent_per_s;

@@ -47,6 +47,8 @@ std::string options_usage() {
                               time, and writes DIR/users-M.shard-I-of-N.json; combine the
                               shards with scripts/merge-shards DIR
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
+  --timeseries_out=FILE       every load run as a time series (one JSON document, an entry per run)
+  --interval_ms=1000          the series' interval (10 to 60000)
 )";
 }
 
@@ -77,7 +79,8 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
         {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"}, {"soak_minutes"},
         {"criteria_exit", true}, {"criteria_report_only"}, {"no_progress", true}, {"seed"}, {"profiles"},
         {"client_batch", true}, {"client_deflate", true}, {"netsim_users"}, {"netsim_jitter_ms"},
-        {"loss_model", true}, {"fixed_iterations"}, {"shard"}, {"shard_start"}, {"shard_out"}};
+        {"loss_model", true}, {"fixed_iterations"}, {"shard"}, {"shard_start"}, {"shard_out"},
+        {"timeseries_out"}, {"interval_ms"}};
     return k;
 }
 }  // namespace
@@ -126,6 +129,14 @@ void parse_options(int& argc, char** argv) {
         else if (name == "netsim_jitter_ms") o.netsim_jitter_ms = num(name, v);
         else if (name == "loss_model") o.loss_model = v == "1";
         else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
+        else if (name == "timeseries_out") {
+            if (v.empty()) die("--timeseries_out wants a file name");
+            o.timeseries_out = v;
+        } else if (name == "interval_ms") {
+            const double i = num(name, v);
+            if (!(i >= 10 && i <= 60000)) die("--interval_ms wants milliseconds in [10, 60000]");
+            o.interval_ms = static_cast<unsigned>(i);
+        }
         else if (name == "shard") {
             const auto slash = v.find('/');
             if (slash == std::string::npos) die("--shard wants I/N (this shard's index and the number of shards)");

@@ -37,6 +37,9 @@ struct Options {
     unsigned shard_index = 0, shard_count = 1;
     std::int64_t shard_start_unix_ms = 0;
     std::string shard_out;
+    // Time series: every load run's intervals, written to this file (one JSON document).
+    std::string timeseries_out;
+    unsigned interval_ms = 1000;
 };
 
 Options& options();

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "timeseries.hpp"
+
 namespace bench {
 
 namespace {
@@ -30,13 +32,17 @@ bool is_load_family(std::string_view name) {
 }
 
 void record(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+    std::string name;
+    std::vector<bool> errors;  // of each repetition
     for (const auto& r : runs) {
         if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;  // aggregates
-        std::string name = r.benchmark_name();
+        name = r.benchmark_name();
         if (!is_load_family(name)) continue;
         if (auto at = name.find("/iterations:"); at != std::string::npos) name.erase(at);
+        errors.push_back(r.error_occurred);
         rows().push_back({name, r.report_label, r.error_message, r.counters, r.error_occurred});
     }
+    if (!errors.empty()) timeseries_reported(name, errors);
 }
 
 // The load runs without their counters, for the console (the JSON keeps them).

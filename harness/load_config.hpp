@@ -57,6 +57,8 @@ struct LoadTestConfig {
     bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
+    // Over the sending window, one SeriesPoint per interval (0: none).
+    std::chrono::milliseconds series_interval{0};
     bool check_convergence = true;
     // Sharded generation (several generator processes or machines, one run): this process
     // runs the users whose index % shard_count == shard_index, with the identities and rooms
@@ -81,6 +83,7 @@ struct LoadTestConfig {
     struct Trigger {
         std::uint64_t after_sent = 0;
         std::function<void()> fire;
+        std::string what = "fault";  // the event's name in the time series
     };
     std::vector<Trigger> triggers;
 };
@@ -103,8 +106,9 @@ class LoadTestConfigBuilder {
         c_.burst_size = n;
         return *this;
     }
-    LoadTestConfigBuilder& trigger(std::uint64_t after_sent, std::function<void()> fire) {
-        c_.triggers.push_back({after_sent, std::move(fire)});
+    LoadTestConfigBuilder& trigger(std::uint64_t after_sent, std::function<void()> fire,
+                                   std::string what = "fault") {
+        c_.triggers.push_back({after_sent, std::move(fire), std::move(what)});
         return *this;
     }
     LoadTestConfigBuilder& stall_generator(std::chrono::milliseconds at,
@@ -181,6 +185,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& offer_deflate(bool b) {
         c_.offer_deflate = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& series_interval(std::chrono::milliseconds i) {
+        c_.series_interval = i;
         return *this;
     }
     LoadTestConfigBuilder& progress(bool b) {

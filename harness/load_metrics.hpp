@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "histogram.hpp"
 #include "protocol/messages.hpp"
@@ -45,7 +46,25 @@ double percentile_with_lost_ms(const Histogram& delivered, std::uint64_t lost, d
 enum class Convergence { NotChecked, Converged, Diverged };
 const char* to_string(Convergence c);
 
+// One interval of a run's time series (LoadTestConfig::series_interval), over the sending
+// window. Percentiles of the durable deliveries that arrived in the interval (past the warm-up;
+// exact as the totals are: one histogram for all users); absent when none arrived.
+struct SeriesPoint {
+    double t_s = 0;  // end of the interval, seconds after the schedule's epoch
+    std::optional<double> p50_ms, p90_ms, p99_ms, max_ms;
+    std::uint64_t sent = 0, durable = 0, volatiles = 0;  // in the interval
+    std::uint64_t durable_so_far = 0;
+    std::optional<double> server_cpu_pct, server_rss_mb;  // when the server is ours to read
+    double generator_cpu_pct = 0;                          // this process, of one core
+};
+struct SeriesEvent {
+    double t_s = 0;
+    std::string what;  // e.g. "fault" (a trigger fired: a kill, a reset)
+};
+
 struct LoadTestMetrics {
+    std::vector<SeriesPoint> series;  // empty unless LoadTestConfig::series_interval
+    std::vector<SeriesEvent> events;
     UserMetrics totals;           // merged over users
     std::size_t users = 0, users_joined = 0, rooms = 0;
     // Every rate below is over the sending window (measured_s): messages sent, deliveries

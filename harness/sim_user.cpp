@@ -482,7 +482,7 @@ void SimUser::handle(const char* data, std::size_t n) {
                 const bool cross = sh_.node_of[it->second].load(std::memory_order_relaxed) != static_cast<int>(node_);
                 (cross ? metrics.latency_cross_node : metrics.latency_same_node).record(lat);
             }
-            if (sh_.cfg.progress) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
+            if (sh_.cfg.progress || sh_.cfg.series_interval.count()) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
             if (mark->seq < sh_.sent_at_cap) {
                 std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
                 if (actual > 0) metrics.latency_uncorrected.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));

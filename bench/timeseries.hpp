@@ -1,0 +1,29 @@
+// --timeseries_out: every load run as a time series (harness::SeriesPoint per interval, and the
+// run's events), one JSON document with the bench's provenance and an entry per benchmark run:
+//   {"context": {...}, "interval_ms": N,
+//    "runs": [{"name": "load/users:10", "repetition": 0, "error": false,
+//              "intervals": [{"t_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "sent", "durable",
+//                             "volatile", "durable_so_far", "server_cpu_pct", "server_rss_mb",
+//                             "generator_cpu_pct"}, ...],
+//              "events": [{"t_s", "what"}, ...]}, ...]}
+// A figure an interval did not measure is left out of it (no deliveries: no percentiles; a
+// --target: no server figures).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "load_metrics.hpp"
+
+namespace bench {
+
+// The series of the load run just measured (set_counters calls it).
+void timeseries_measured(const harness::LoadTestMetrics& m);
+// The benchmark that reported (the summary's reporter calls it with the error flag of each
+// repetition): the series measured since the last call belong to `name`, one per repetition
+// in order; when their numbers differ (a repetition failed before it measured) the series are
+// kept with repetition -1 (not attributable).
+void timeseries_reported(const std::string& name, const std::vector<bool>& errors);
+// Writes the document to options().timeseries_out; false (said on stderr) when it cannot.
+bool write_timeseries();
+
+}  // namespace bench
