@@ -11,13 +11,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(what, ok, detail=""):
-    if not ok:
-        failures.append(what)
-        print(f"FAIL {what}: {detail}", flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 
 BENCH = sys.argv[1]
@@ -69,5 +64,4 @@ with tempfile.TemporaryDirectory() as tmp:
         b = json.loads(p.stdout)["benchmarks"][0]
         check("and the JSON keeps its counters", "delivery_pct" in b, list(b)[:20])
 
-print("bench_summary: " + ("FAIL: " + "; ".join(failures) if failures else "all checks passed"))
-sys.exit(1 if failures else 0)
+finish("bench_summary")

@@ -12,13 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(what, ok, detail=""):
-    if not ok:
-        failures.append(what)
-        print(f"FAIL {what}: {detail}", flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 
 
 BENCH = sys.argv[1]
@@ -72,5 +67,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check("an unwritable file fails the run by name", p.returncode == 1 and "cannot write --timeseries_out" in p.stderr,
           (p.returncode, p.stderr[-300:]))
 
-print("bench_timeseries: " + ("FAIL: " + "; ".join(failures) if failures else "all checks passed"))
-sys.exit(1 if failures else 0)
+finish("bench_timeseries")

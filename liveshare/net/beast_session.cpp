@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -12,17 +9,12 @@
 
 #include "batching/batch.hpp"
 #include "log.hpp"
+#include "net/beast_names.hpp"
 #include "net/session.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace liveshare {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 

@@ -2,14 +2,12 @@
 
 #include <unistd.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "net/beast_names.hpp"
 #include "net/beast_session.hpp"
 #include "net/corked_session.hpp"
 #include "net/loops.hpp"
@@ -19,12 +17,6 @@
 #include "protocol/ws_frame.hpp"
 
 namespace liveshare {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 
