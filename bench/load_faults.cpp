@@ -153,6 +153,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
                                                    (o.warmup_s + 0.4 * o.duration_s));
         std::promise<void> killed;
         std::chrono::steady_clock::time_point down;
+        auto marks = std::make_shared<harness::EventLog>();
         auto cfg = base_config(o.netsim_users, Workload::Seed).reconnect(true).target(server->url())
                        .trigger(at, [&] {
                            server->kill_hard();
@@ -160,6 +161,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
                            killed.set_value();
                        }, "server killed (SIGKILL)")
                        .build();
+        cfg.events = marks;
         LoadTestResult r;
         std::thread run([&] { r = harness::run_load_test(cfg); });
         killed.get_future().wait();
@@ -171,6 +173,7 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
             label = std::string("restart failed: ") + e.what();
         }
         const double restart_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - down).count();
+        if (label.empty()) marks->mark("server restarted");
         run.join();
         if (server->running()) {
             scrape_metrics(server->url(), r, label);

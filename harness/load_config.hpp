@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace harness {
@@ -22,6 +25,25 @@ struct ReconnectPolicy {
     bool enabled = false;
     std::chrono::milliseconds initial_backoff{50}, max_backoff{2000};
     unsigned max_attempts = 40;  // consecutive failures before the user gives up
+};
+
+// What happened outside the run while it ran (the bench restarted a server, say), for its time
+// series. Any thread may mark; the run takes the marks.
+class EventLog {
+  public:
+    using Clock = std::chrono::steady_clock;
+    void mark(std::string what) {
+        std::lock_guard lock(mu_);
+        marks_.emplace_back(Clock::now(), std::move(what));
+    }
+    std::vector<std::pair<Clock::time_point, std::string>> take() {
+        std::lock_guard lock(mu_);
+        return std::exchange(marks_, {});
+    }
+
+  private:
+    std::mutex mu_;
+    std::vector<std::pair<Clock::time_point, std::string>> marks_;
 };
 
 struct LoadTestConfig {
@@ -59,6 +81,7 @@ struct LoadTestConfig {
     bool progress = false;       // progress line on stderr (when it is a terminal)
     // Over the sending window, one SeriesPoint per interval (0: none).
     std::chrono::milliseconds series_interval{0};
+    std::shared_ptr<EventLog> events;  // marks from outside the run, for the series
     bool check_convergence = true;
     // Sharded generation (several generator processes or machines, one run): this process
     // runs the users whose index % shard_count == shard_index, with the identities and rooms

@@ -54,15 +54,23 @@ struct WindowMark {
 // the histogram all users record into), the messages sent, the server's and our CPU.
 class SeriesRecorder {
   public:
-    SeriesRecorder(const Shared& sh, pid_t server, Clock::time_point start, std::chrono::milliseconds every)
-        : sh_(sh), server_(server), start_(start), every_(every), last_(start), next_(start + every),
+    SeriesRecorder(const Shared& sh, pid_t server, Clock::time_point start,
+                   std::chrono::milliseconds every)
+        : sh_(sh),
+          server_(server),
+          start_(start),
+          every_(every),
+          last_(start),
+          next_(start + every),
           last_hist_(sh.live_hist.size(), 0) {
         last_gen_cpu_ = self_cpu_seconds();
         ProcSample ps;
         if (server_ > 0 && read_proc(server_, ps)) last_server_cpu_ = ps.cpu_seconds;
     }
     bool due(Clock::time_point now) const { return every_.count() > 0 && now >= next_; }
-    double since_start(Clock::time_point now) const { return std::chrono::duration<double>(now - start_).count(); }
+    double since_start(Clock::time_point now) const {
+        return std::chrono::duration<double>(now - start_).count();
+    }
 
     SeriesPoint point(Clock::time_point now) {
         SeriesPoint p;
@@ -86,7 +94,8 @@ class SeriesRecorder {
                     break;
                 }
         }
-        const auto sent = sh_.sent.load(), durable = sh_.durable_received.load(), vol = sh_.volatile_received.load();
+        const auto sent = sh_.sent.load(), durable = sh_.durable_received.load(),
+                   vol = sh_.volatile_received.load();
         p.sent = sent - last_sent_;
         p.durable = durable - last_durable_;
         p.volatiles = vol - last_vol_;
@@ -96,7 +105,8 @@ class SeriesRecorder {
         p.generator_cpu_pct = (gen - last_gen_cpu_) / dt * 100.0;
         last_gen_cpu_ = gen;
         if (ProcSample ps; server_ > 0 && read_proc(server_, ps)) {
-            if (last_server_cpu_) p.server_cpu_pct = (ps.cpu_seconds - *last_server_cpu_) / dt * 100.0;
+            if (last_server_cpu_)
+                p.server_cpu_pct = (ps.cpu_seconds - *last_server_cpu_) / dt * 100.0;
             p.server_rss_mb = ps.rss_mb;
             last_server_cpu_ = ps.cpu_seconds;
         }
@@ -161,7 +171,8 @@ class LoadRun {
             list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
             if (one.empty()) continue;
             sh.eps.push_back(parse_ws_url(one));
-            sh.addresses.push_back(*resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
+            sh.addresses.push_back(
+                *resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
         }
         if (sh.eps.empty()) throw std::invalid_argument("no target given");
         sh.ep = sh.eps.front();
@@ -362,13 +373,16 @@ class LoadRun {
             for (std::size_t k = 0; k < cfg.triggers.size(); ++k)
                 if (!fired[k] && (all || sh.sent.load() >= cfg.triggers[k].after_sent)) {
                     fired[k] = 1;
-                    if (cfg.series_interval.count() && !all) M.events.push_back({series.since_start(Clock::now()), cfg.triggers[k].what});
+                    if (cfg.series_interval.count() && !all)
+                        M.events.push_back(
+                            {series.since_start(Clock::now()), cfg.triggers[k].what});
                     cfg.triggers[k].fire();
                 }
         };
         while (sh.done < own() && Clock::now() < send_deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
             fire_triggers(false);
+            take_marks();
             if (series.due(Clock::now())) M.series.push_back(series.point(Clock::now()));
             if (show && Clock::now() - last_print >= std::chrono::seconds(1)) {
                 std::uint64_t cnt = 0, acc = 0, p99 = 0;
@@ -393,7 +407,9 @@ class LoadRun {
                 last_print = Clock::now();
             }
         }
-        if (cfg.series_interval.count()) M.series.push_back(series.point(Clock::now()));  // the last, partial
+        take_marks();
+        if (cfg.series_interval.count())
+            M.series.push_back(series.point(Clock::now()));  // the last, partial
         w1 = mark();
         M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
         fire_triggers(true);
@@ -401,6 +417,14 @@ class LoadRun {
             M.loopback_mbps =
                 (loopback_tx_bytes() - lo_before) * 8 / std::max(M.measured_s, 1e-3) / 1e6;
         if (show) std::fprintf(stderr, "\n");
+    }
+
+    // Marks from outside the run (a restart), timed from the schedule's epoch like the series.
+    void take_marks() {
+        if (!cfg.events || !cfg.series_interval.count()) return;
+        for (auto& [t, what] : cfg.events->take())
+            M.events.push_back(
+                {std::chrono::duration<double>(t - sh.epoch()).count(), std::move(what)});
     }
 
     // Phase 3: drain until every expected durable delivery arrived, or the drain time is up.
@@ -420,6 +444,7 @@ class LoadRun {
         while (Clock::now() < drain_deadline && sh.durable_received.load() < expected_total())
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         M.drain_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
+        take_marks();  // one made after the window (a slow restart) still counts
         M.deliveries_in_drain =
             sh.durable_received.load() + sh.volatile_received.load() - w1.delivered;
     }
@@ -519,7 +544,8 @@ class LoadRun {
                     M.server_syscalls_per_delivery = sys;
             }
             M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
-            for (std::size_t k = 0; k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size(); ++k) {
+            for (std::size_t k = 0;
+                 k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size(); ++k) {
                 auto& x = M.watched[cfg.watch[k].first];
                 x.measured = w0.watched_read[k] && w1.watched_read[k];
                 if (!x.measured) continue;  // gone in the window (a killed node)

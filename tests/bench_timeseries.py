@@ -57,8 +57,10 @@ with tempfile.TemporaryDirectory() as tmp:
     check("one fault run", len(runs) == 1, runs)
     if runs:
         ev, iv = runs[0]["events"], runs[0]["intervals"]
-        check("the kill is marked", [e["what"] for e in ev] == ["server killed (SIGKILL)"], ev)
-        check("inside the series", ev and iv and 0 < ev[0]["t_s"] < iv[-1]["t_s"], (ev, iv[-1] if iv else None))
+        check("the kill and the restart are marked, in order",
+              [e["what"] for e in ev] == ["server killed (SIGKILL)", "server restarted"], ev)
+        check("the kill inside the series, the restart after it", len(ev) == 2 and iv and
+              0 < ev[0]["t_s"] < iv[-1]["t_s"] and ev[0]["t_s"] < ev[1]["t_s"], (ev, iv[-1] if iv else None))
     p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/", "--interval_ms=5",
                         f"--timeseries_out={ts}"] + short, capture_output=True, text=True, timeout=60)
     check("a bad interval is refused by name", p.returncode == 2 and "--interval_ms" in p.stderr, p.stderr[-300:])
