@@ -25,7 +25,8 @@ constexpr std::size_t kUsers = 100;
 
 // Per node and for Redis: CPU (% of a core, us per delivery) and RSS; the cluster's sum; and
 // the latency of deliveries whose sender sat on the receiver's node or on another one.
-void set_cluster_counters(benchmark::UserCounters& c, const LoadTestMetrics& m, std::size_t nodes, bool redis) {
+void set_cluster_counters(benchmark::UserCounters& c, const LoadTestMetrics& m, std::size_t nodes,
+                          bool redis) {
     double nodes_us = 0;
     bool all = true;
     for (std::size_t k = 0; k < nodes; ++k) {
@@ -49,7 +50,9 @@ void set_cluster_counters(benchmark::UserCounters& c, const LoadTestMetrics& m, 
             if (all) c["cluster_cpu_us_per_delivery"] = nodes_us + it->second.cpu_us_per_delivery;
         }
     }
-    auto pct = [](const harness::Histogram& h, double p) { return static_cast<double>(h.percentile(p)) / 1000.0; };
+    auto pct = [](const harness::Histogram& h, double p) {
+        return static_cast<double>(h.percentile(p)) / 1000.0;
+    };
     const auto& T = m.totals;
     if (T.latency_same_node.count()) {
         c["p50_same_node_ms"] = pct(T.latency_same_node, 50);
@@ -86,7 +89,8 @@ void bm_cluster(benchmark::State& st, std::size_t nodes) {
             } else {
                 harness::LocalCluster cluster(server_binary(), nodes, node_args());
                 cfg.target = cluster.targets();
-                for (std::size_t k = 0; k < nodes; ++k) cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
+                for (std::size_t k = 0; k < nodes; ++k)
+                    cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
                 cfg.watch.push_back({"redis", cluster.redis().pid()});
                 r = harness::run_load_test(cfg, -1);
                 label = fmt::format("{} node(s) on one Redis", nodes);
@@ -100,8 +104,9 @@ void bm_cluster(benchmark::State& st, std::size_t nodes) {
         const auto& T = r.metrics.totals;
         if (r.metrics.users_joined && (T.durable_duplicates > 0 || T.durable_out_of_order > 0 ||
                                        r.metrics.convergence != harness::Convergence::Converged)) {
-            fail(st, fmt::format("{} duplicates, {} out of order, convergence {} ({}); {}", T.durable_duplicates,
-                                 T.durable_out_of_order, harness::to_string(r.metrics.convergence),
+            fail(st, fmt::format("{} duplicates, {} out of order, convergence {} ({}); {}",
+                                 T.durable_duplicates, T.durable_out_of_order,
+                                 harness::to_string(r.metrics.convergence),
                                  r.metrics.convergence_detail, describe(r.metrics, label)));
             return;
         }
@@ -121,11 +126,17 @@ void bm_node_kill(benchmark::State& st) {
         std::string label = "3 nodes, node2 killed (SIGKILL) at 40% of the window";
         try {
             harness::LocalCluster cluster(server_binary(), nodes, node_args());
-            const auto at = static_cast<std::uint64_t>(static_cast<double>(kUsers) * 10 * (o.warmup_s + 0.4 * o.duration_s));
-            auto cfg = base_config(kUsers, Workload::Seed).reconnect(true).target(cluster.targets())
-                           .trigger(at, [&] { cluster.nodes()[nodes - 1]->kill_hard(); }, "node killed (SIGKILL)")
+            const auto at = static_cast<std::uint64_t>(static_cast<double>(kUsers) * 10 *
+                                                       (o.warmup_s + 0.4 * o.duration_s));
+            auto cfg = base_config(kUsers, Workload::Seed)
+                           .reconnect(true)
+                           .target(cluster.targets())
+                           .trigger(
+                               at, [&] { cluster.nodes()[nodes - 1]->kill_hard(); },
+                               "node killed (SIGKILL)")
                            .build();
-            for (std::size_t k = 0; k < nodes; ++k) cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
+            for (std::size_t k = 0; k < nodes; ++k)
+                cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
             cfg.watch.push_back({"redis", cluster.redis().pid()});
             r = harness::run_load_test(cfg, -1);
         } catch (const std::exception& e) {
@@ -133,12 +144,13 @@ void bm_node_kill(benchmark::State& st) {
             return;
         }
         const auto& T = r.metrics.totals;
-        if (r.metrics.users_joined && (r.metrics.lost > 0 || T.rollbacks > 0 || T.durable_duplicates > 0 ||
-                                       T.durable_out_of_order > 0 ||
+        if (r.metrics.users_joined && (r.metrics.lost > 0 || T.rollbacks > 0 ||
+                                       T.durable_duplicates > 0 || T.durable_out_of_order > 0 ||
                                        r.metrics.convergence != harness::Convergence::Converged)) {
-            fail(st, fmt::format("node_kill: {} lost, {} rollbacks, {} duplicates, {} out of order, convergence {} ({}); {}",
-                                 r.metrics.lost, T.rollbacks, T.durable_duplicates, T.durable_out_of_order,
-                                 harness::to_string(r.metrics.convergence),
+            fail(st, fmt::format("node_kill: {} lost, {} rollbacks, {} duplicates, {} out of "
+                                 "order, convergence {} ({}); {}",
+                                 r.metrics.lost, T.rollbacks, T.durable_duplicates,
+                                 T.durable_out_of_order, harness::to_string(r.metrics.convergence),
                                  r.metrics.convergence_detail, describe(r.metrics, label)));
             return;
         }
@@ -152,9 +164,11 @@ void bm_node_kill(benchmark::State& st) {
 }  // namespace
 
 void register_cluster_benchmarks() {
-    load(benchmark::RegisterBenchmark(fmt::format("load/cluster/off/users:{}", kUsers).c_str(), bm_cluster, std::size_t{0}));
+    load(benchmark::RegisterBenchmark(fmt::format("load/cluster/off/users:{}", kUsers).c_str(),
+                                      bm_cluster, std::size_t{0}));
     for (std::size_t n : {1, 2, 3})
-        load(benchmark::RegisterBenchmark(fmt::format("load/cluster/nodes:{}/users:{}", n, kUsers).c_str(), bm_cluster, n));
+        load(benchmark::RegisterBenchmark(
+            fmt::format("load/cluster/nodes:{}/users:{}", n, kUsers).c_str(), bm_cluster, n));
     load(benchmark::RegisterBenchmark("load/faults/node_kill", bm_node_kill));
 }
 

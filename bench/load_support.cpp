@@ -15,17 +15,19 @@
 #include <thread>
 
 #include "client.hpp"
-#include "prometheus.hpp"
-#include "failures.hpp"
 #include "criteria.hpp"
-#include "timeseries.hpp"
+#include "failures.hpp"
 #include "netsim.hpp"
 #include "options.hpp"
+#include "prometheus.hpp"
 #include "server_process.hpp"
+#include "timeseries.hpp"
 
 namespace bench {
 
-ms secs(double s) { return ms(static_cast<long>(s * 1000)); }
+ms secs(double s) {
+    return ms(static_cast<long>(s * 1000));
+}
 
 LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
     const Options& o = options();
@@ -50,11 +52,15 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
 // them, so the load runs lift both (the protocol tests cover them). Rooms are raised to hold
 // every user of the run.
 std::vector<std::string> bench_server_args(std::size_t max_room_users, const std::string& db,
-                                           const std::string& profile, const std::string& durability) {
+                                           const std::string& profile,
+                                           const std::string& durability) {
     const Options& o = options();
-    std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads), "--db=" + db,
+    std::vector<std::string> args = {"--threads=" + std::to_string(o.server_threads),
+                                     "--db=" + db,
                                      "--max-users=" + std::to_string(max_room_users + 1),
-                                     "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"};
+                                     "--graphop-interval-ms=0",
+                                     "--rate-critical=0/0",
+                                     "--quiet=1"};
     if (!profile.empty()) args.push_back("--profile=" + profile);
     if (!durability.empty()) args.push_back("--durability=" + durability);
     args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
@@ -86,8 +92,9 @@ void scrape_metrics(const std::string& url, LoadTestResult& result, std::string&
 
 // One load run against the --target, or against a fresh server process started for it.
 // `extra` server flags come after the bench's own, so they override them.
-LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
-                                  const std::string& profile, const std::vector<std::string>& extra) {
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users,
+                                  std::string& label, const std::string& profile,
+                                  const std::vector<std::string>& extra) {
     const Options& o = options();
     if (!o.target.empty()) {
         cfg.target = o.target;
@@ -152,8 +159,9 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     };
     if (!m.server_metrics.empty()) {
         c["server_queue_max_kb"] = scraped("liveshare_send_queue_bytes_max") / 1024.0;
-        c["server_volatile_drops"] = scraped("liveshare_drops_total{reason=\"volatile_queue_full\"}") +
-                                     scraped("liveshare_drops_total{reason=\"cursor_throttle\"}");
+        c["server_volatile_drops"] =
+            scraped("liveshare_drops_total{reason=\"volatile_queue_full\"}") +
+            scraped("liveshare_drops_total{reason=\"cursor_throttle\"}");
         c["server_coalesced"] = scraped("liveshare_drops_total{reason=\"coalesced\"}");
         c["slow_consumer_closes"] = scraped("liveshare_slow_consumer_closes_total");
     }
@@ -190,18 +198,25 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
     if (!label.empty()) notes.push_back(std::move(label));
     if (m.lost) {
         const auto all = m.totals.durable_expected;
-        notes.push_back(fmt::format("LOSS: {} of {} durable deliveries had not arrived when the {:.1f} s drain ended{}", m.lost,
-                                    all, m.drain_s, std::isinf(m.p_ms(99)) ? " (p99 is among them)" : ""));
+        notes.push_back(fmt::format(
+            "LOSS: {} of {} durable deliveries had not arrived when the {:.1f} s drain ended{}",
+            m.lost, all, m.drain_s, std::isinf(m.p_ms(99)) ? " (p99 is among them)" : ""));
     }
     if (m.generator_saturated)
-        notes.push_back(fmt::format("GENERATOR-BOUND (busiest generator thread {:.0f}% of a core, timer lag p99 {:.1f} ms, limit {:.1f} ms)",
-                                    m.generator_thread_peak_pct, m.send_lag_p99_ms, m.send_lag_limit_ms));
+        notes.push_back(
+            fmt::format("GENERATOR-BOUND (busiest generator thread {:.0f}% of a core, timer lag "
+                        "p99 {:.1f} ms, limit {:.1f} ms)",
+                        m.generator_thread_peak_pct, m.send_lag_p99_ms, m.send_lag_limit_ms));
     if (m.machine_saturated)
-        notes.push_back(fmt::format("MACHINE-BUSY ({:.0f}% of all cores: server and generator compete)", m.machine_busy_pct));
-    if (m.convergence == harness::Convergence::Diverged) notes.push_back("NOT CONVERGED: " + m.convergence_detail);
+        notes.push_back(
+            fmt::format("MACHINE-BUSY ({:.0f}% of all cores: server and generator compete)",
+                        m.machine_busy_pct));
+    if (m.convergence == harness::Convergence::Diverged)
+        notes.push_back("NOT CONVERGED: " + m.convergence_detail);
     if (!m.totals.errors.empty()) {
         auto& [k, v] = *m.totals.errors.begin();
-        notes.push_back(fmt::format("errors: {} x '{}'{}", v, k, m.totals.errors.size() > 1 ? " ..." : ""));
+        notes.push_back(
+            fmt::format("errors: {} x '{}'{}", v, k, m.totals.errors.size() > 1 ? " ..." : ""));
     }
     std::string s;
     for (auto& n : notes) s += (s.empty() ? "" : "; ") + n;
@@ -222,7 +237,8 @@ void finish(benchmark::State& st, const LoadTestResult& r, const std::string& la
         fail(st, "nothing was delivered: no latency to report; " + describe(m, label));
         return;
     }
-    const double p99 = durable ? m.p_ms(99) : static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
+    const double p99 =
+        durable ? m.p_ms(99) : static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
     if (std::isinf(p99)) {
         // A message that never arrived is infinitely late: no time is honest here.
         fail(st, describe(m, label));
@@ -230,7 +246,9 @@ void finish(benchmark::State& st, const LoadTestResult& r, const std::string& la
     }
     st.SetIterationTime(p99 / 1000.0);
     set_counters(st, m);
-    st.SetLabel(describe(m, durable ? label : (label.empty() ? "" : label + "; ") + "time = volatile staleness p99"));
+    st.SetLabel(describe(
+        m,
+        durable ? label : (label.empty() ? "" : label + "; ") + "time = volatile staleness p99"));
 }
 
 void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T) {
@@ -245,6 +263,5 @@ void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& 
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b) {
     return b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 }
-
 
 }  // namespace bench

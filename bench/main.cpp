@@ -1,12 +1,10 @@
 // bench: the one Google Benchmark binary. Micro families register themselves statically;
 // the load family registers from our flags. After the run: reports and the criteria table.
 #include <benchmark/benchmark.h>
-
 #include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
-
 #include <functional>
 
 #include "load.hpp"
@@ -40,8 +38,10 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     try {
-        if (reporter) benchmark::RunSpecifiedBenchmarks(reporter.get());
-        else benchmark::RunSpecifiedBenchmarks();
+        if (reporter)
+            benchmark::RunSpecifiedBenchmarks(reporter.get());
+        else
+            benchmark::RunSpecifiedBenchmarks();
     } catch (const std::exception& e) {
         // A run that cannot go on (the server will not start, say): one line, no core dump.
         std::fprintf(stderr, "bench: %s\n", e.what());

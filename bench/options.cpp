@@ -1,13 +1,13 @@
 #include "options.hpp"
 
-#include "cli.hpp"
-#include "client.hpp"
-
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string_view>
 #include <vector>
+
+#include "cli.hpp"
+#include "client.hpp"
 
 namespace bench {
 
@@ -73,14 +73,40 @@ std::vector<std::string> list(const std::string& v, char sep) {
 
 // Our flags; switches take no value (or =0|1). Google Benchmark's own flags pass through.
 const std::vector<liveshare::cli::FlagSpec>& known() {
-    static const std::vector<liveshare::cli::FlagSpec> k = {
-        {"target"}, {"rooms"}, {"rest_header"}, {"server"}, {"server_flags"}, {"users"}, {"room_size"},
-        {"warmup_s"}, {"duration_s"}, {"drain_s"}, {"long", true}, {"server_threads"}, {"generator_threads"},
-        {"slo_p99_ms"}, {"capacity_room_size"}, {"capacity_max_users"}, {"join_storm_users"}, {"soak_minutes"},
-        {"criteria_exit", true}, {"criteria_report_only"}, {"no_progress", true}, {"seed"}, {"profiles"},
-        {"client_batch", true}, {"client_deflate", true}, {"netsim_users"}, {"netsim_jitter_ms"},
-        {"loss_model", true}, {"fixed_iterations"}, {"shard"}, {"shard_start"}, {"shard_out"},
-        {"timeseries_out"}, {"interval_ms"}};
+    static const std::vector<liveshare::cli::FlagSpec> k = {{"target"},
+                                                            {"rooms"},
+                                                            {"rest_header"},
+                                                            {"server"},
+                                                            {"server_flags"},
+                                                            {"users"},
+                                                            {"room_size"},
+                                                            {"warmup_s"},
+                                                            {"duration_s"},
+                                                            {"drain_s"},
+                                                            {"long", true},
+                                                            {"server_threads"},
+                                                            {"generator_threads"},
+                                                            {"slo_p99_ms"},
+                                                            {"capacity_room_size"},
+                                                            {"capacity_max_users"},
+                                                            {"join_storm_users"},
+                                                            {"soak_minutes"},
+                                                            {"criteria_exit", true},
+                                                            {"criteria_report_only"},
+                                                            {"no_progress", true},
+                                                            {"seed"},
+                                                            {"profiles"},
+                                                            {"client_batch", true},
+                                                            {"client_deflate", true},
+                                                            {"netsim_users"},
+                                                            {"netsim_jitter_ms"},
+                                                            {"loss_model", true},
+                                                            {"fixed_iterations"},
+                                                            {"shard"},
+                                                            {"shard_start"},
+                                                            {"shard_out"},
+                                                            {"timeseries_out"},
+                                                            {"interval_ms"}};
     return k;
 }
 }  // namespace
@@ -93,42 +119,70 @@ void parse_options(int& argc, char** argv) {
     if (split.help) std::fputs(options_usage().c_str(), stdout);
     if (!split.error.empty()) die(split.error);
     for (const auto& [name, v] : split.flags) {
-        if (name == "target") o.target = v;
-        else if (name == "rooms") o.rooms = list(v, ',');
-        else if (name == "rest_header") o.rest_header = v;
-        else if (name == "server") o.server_binary = v;
-        else if (name == "server_flags") o.server_flags = list(v, ' ');
+        if (name == "target")
+            o.target = v;
+        else if (name == "rooms")
+            o.rooms = list(v, ',');
+        else if (name == "rest_header")
+            o.rest_header = v;
+        else if (name == "server")
+            o.server_binary = v;
+        else if (name == "server_flags")
+            o.server_flags = list(v, ' ');
         else if (name == "users") {
             o.users.clear();
-            for (const auto& f : list(v, ',')) o.users.push_back(static_cast<std::size_t>(num(name, f)));
-        } else if (name == "room_size") o.room_size = static_cast<std::size_t>(num(name, v));
-        else if (name == "warmup_s") o.warmup_s = num(name, v);
-        else if (name == "duration_s") o.duration_s = num(name, v);
-        else if (name == "drain_s") o.drain_s = num(name, v);
+            for (const auto& f : list(v, ','))
+                o.users.push_back(static_cast<std::size_t>(num(name, f)));
+        } else if (name == "room_size")
+            o.room_size = static_cast<std::size_t>(num(name, v));
+        else if (name == "warmup_s")
+            o.warmup_s = num(name, v);
+        else if (name == "duration_s")
+            o.duration_s = num(name, v);
+        else if (name == "drain_s")
+            o.drain_s = num(name, v);
         else if (name == "long") {
             if (v == "1") o.warmup_s = 2, o.duration_s = 20, o.drain_s = 5;
-        } else if (name == "server_threads") o.server_threads = static_cast<unsigned>(num(name, v));
-        else if (name == "generator_threads") o.generator_threads = static_cast<unsigned>(num(name, v));
-        else if (name == "slo_p99_ms") o.slo_p99_ms = num(name, v);
-        else if (name == "capacity_room_size") o.capacity_room_size = static_cast<std::size_t>(num(name, v));
-        else if (name == "capacity_max_users") o.capacity_max_users = static_cast<std::size_t>(num(name, v));
-        else if (name == "join_storm_users") o.join_storm_users = static_cast<std::size_t>(num(name, v));
+        } else if (name == "server_threads")
+            o.server_threads = static_cast<unsigned>(num(name, v));
+        else if (name == "generator_threads")
+            o.generator_threads = static_cast<unsigned>(num(name, v));
+        else if (name == "slo_p99_ms")
+            o.slo_p99_ms = num(name, v);
+        else if (name == "capacity_room_size")
+            o.capacity_room_size = static_cast<std::size_t>(num(name, v));
+        else if (name == "capacity_max_users")
+            o.capacity_max_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "join_storm_users")
+            o.join_storm_users = static_cast<std::size_t>(num(name, v));
         else if (name == "soak_minutes") {
             o.soak_minutes = num(name, v);
-            if (!(o.soak_minutes > 0) || o.soak_minutes > 24 * 60) die("--soak_minutes wants minutes in (0, 1440]");
-        } else if (name == "criteria_exit") o.criteria_exit = v == "1";
+            if (!(o.soak_minutes > 0) || o.soak_minutes > 24 * 60)
+                die("--soak_minutes wants minutes in (0, 1440]");
+        } else if (name == "criteria_exit")
+            o.criteria_exit = v == "1";
         else if (name == "criteria_report_only") {
             o.criteria_report_only.clear();
-            for (const auto& f : list(v, ',')) o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));
-        } else if (name == "no_progress") o.progress = v != "1";
-        else if (name == "seed") o.seed = static_cast<std::uint64_t>(num(name, v));
-        else if (name == "profiles") o.profiles = list(v, ';');
-        else if (name == "client_batch") o.client_batch = v == "1";
-        else if (name == "client_deflate") o.client_deflate = v == "1";
-        else if (name == "netsim_users") o.netsim_users = static_cast<std::size_t>(num(name, v));
-        else if (name == "netsim_jitter_ms") o.netsim_jitter_ms = num(name, v);
-        else if (name == "loss_model") o.loss_model = v == "1";
-        else if (name == "fixed_iterations") o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
+            for (const auto& f : list(v, ','))
+                o.criteria_report_only.push_back(static_cast<std::size_t>(num(name, f)));
+        } else if (name == "no_progress")
+            o.progress = v != "1";
+        else if (name == "seed")
+            o.seed = static_cast<std::uint64_t>(num(name, v));
+        else if (name == "profiles")
+            o.profiles = list(v, ';');
+        else if (name == "client_batch")
+            o.client_batch = v == "1";
+        else if (name == "client_deflate")
+            o.client_deflate = v == "1";
+        else if (name == "netsim_users")
+            o.netsim_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "netsim_jitter_ms")
+            o.netsim_jitter_ms = num(name, v);
+        else if (name == "loss_model")
+            o.loss_model = v == "1";
+        else if (name == "fixed_iterations")
+            o.fixed_iterations = static_cast<std::int64_t>(num(name, v));
         else if (name == "timeseries_out") {
             if (v.empty()) die("--timeseries_out wants a file name");
             o.timeseries_out = v;
@@ -136,15 +190,18 @@ void parse_options(int& argc, char** argv) {
             const double i = num(name, v);
             if (!(i >= 10 && i <= 60000)) die("--interval_ms wants milliseconds in [10, 60000]");
             o.interval_ms = static_cast<unsigned>(i);
-        }
-        else if (name == "shard") {
+        } else if (name == "shard") {
             const auto slash = v.find('/');
-            if (slash == std::string::npos) die("--shard wants I/N (this shard's index and the number of shards)");
+            if (slash == std::string::npos)
+                die("--shard wants I/N (this shard's index and the number of shards)");
             o.shard_index = static_cast<unsigned>(num(name, v.substr(0, slash)));
             o.shard_count = static_cast<unsigned>(num(name, v.substr(slash + 1)));
-            if (o.shard_count == 0 || o.shard_index >= o.shard_count) die("--shard=I/N needs 0 <= I < N");
-        } else if (name == "shard_start") o.shard_start_unix_ms = static_cast<std::int64_t>(num(name, v));
-        else if (name == "shard_out") o.shard_out = v;
+            if (o.shard_count == 0 || o.shard_index >= o.shard_count)
+                die("--shard=I/N needs 0 <= I < N");
+        } else if (name == "shard_start")
+            o.shard_start_unix_ms = static_cast<std::int64_t>(num(name, v));
+        else if (name == "shard_out")
+            o.shard_out = v;
     }
     // A bad target is refused here, named, before any benchmark runs.
     for (const auto& one : list(o.target, ',')) {
@@ -157,13 +214,15 @@ void parse_options(int& argc, char** argv) {
     if (o.shard_count > 1) {
         if (o.target.empty()) die("--shard needs --target: every shard drives the same server");
         if (o.shard_out.empty()) die("--shard needs --shard_out=DIR for scripts/merge-shards");
-        if (o.shard_start_unix_ms <= 0) die("--shard needs --shard_start=UNIX_MS, the same for every shard");
+        if (o.shard_start_unix_ms <= 0)
+            die("--shard needs --shard_start=UNIX_MS, the same for every shard");
     }
     // What Google Benchmark parses next: its own flags (and --help), our flags removed.
     int out = 1;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
-        if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console") o.reports_to_stderr = true;
+        if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console")
+            o.reports_to_stderr = true;
     }
     std::vector<char*> keep;
     for (int i : split.rest) keep.push_back(argv[i]);

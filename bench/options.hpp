@@ -7,23 +7,23 @@
 namespace bench {
 
 struct Options {
-    std::string target;                 // ws://HOST:PORT of a running server; empty: start one
-    std::vector<std::string> rooms;     // with --target: rooms that exist there (else created)
-    std::string rest_header;            // added to the REST room creation ("Name: value")
-    std::string server_binary;          // default: found next to this binary
+    std::string target;                     // ws://HOST:PORT of a running server; empty: start one
+    std::vector<std::string> rooms;         // with --target: rooms that exist there (else created)
+    std::string rest_header;                // added to the REST room creation ("Name: value")
+    std::string server_binary;              // default: found next to this binary
     std::vector<std::string> server_flags;  // extra flags for the server we start
     std::vector<std::size_t> users = {10, 50, 100};
-    std::size_t room_size = 0;          // 0: all users of a run in one room
+    std::size_t room_size = 0;  // 0: all users of a run in one room
     double warmup_s = 1, duration_s = 5, drain_s = 3;
     unsigned server_threads = 1, generator_threads = 1;
-    double slo_p99_ms = 200;            // load/capacity
+    double slo_p99_ms = 200;  // load/capacity
     std::size_t capacity_room_size = 50, capacity_max_users = 800;
     std::size_t join_storm_users = 100;
-    double soak_minutes = 60;           // soak/users:200/minutes:M
-    bool criteria_exit = false;         // a FAIL in the criteria table fails the process
+    double soak_minutes = 60;    // soak/users:200/minutes:M
+    bool criteria_exit = false;  // a FAIL in the criteria table fails the process
     std::vector<std::size_t> criteria_report_only;  // user counts judged and shown, not gating
     bool progress = true;
-    bool reports_to_stderr = false;     // stdout carries JSON/CSV: keep it machine-readable
+    bool reports_to_stderr = false;  // stdout carries JSON/CSV: keep it machine-readable
     std::uint64_t seed = 42;
     std::vector<std::string> profiles;  // load/users:N/profile:P for each (server --profile=P)
     bool client_batch = true, client_deflate = false;

@@ -1,7 +1,7 @@
 // UserMetrics per simulated user and LoadTestMetrics for a whole run.
 #pragma once
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,21 +18,22 @@ struct UserMetrics {
     std::uint64_t durable_expected = 0, durable_rejected = 0, echoes = 0;
     std::uint64_t volatile_received = 0;
     // Faults: connections lost and re-established, how each resumed, what was resent.
-    std::uint64_t disconnects = 0, reconnects = 0, resumes = 0, resyncs = 0, replayed = 0, resent = 0;
+    std::uint64_t disconnects = 0, reconnects = 0, resumes = 0, resyncs = 0, replayed = 0,
+                  resent = 0;
     // After a reconnect the server's seq was below what this user had already received:
     // the server forgot durable messages a client had seen (a crash without durability).
     std::uint64_t rollbacks = 0;
     std::map<std::string, std::uint64_t> errors;  // by kind
-    Histogram latency;        // durable deliveries from others, from intended send time (us)
+    Histogram latency;              // durable deliveries from others, from intended send time (us)
     Histogram latency_uncorrected;  // same deliveries, from the actual write time (us)
     // Several targets (a cluster): the same deliveries, split by whether the sender was
     // connected to the receiver's node or to another one (when it sent... as last seen).
     Histogram latency_same_node, latency_cross_node;
-    Histogram staleness;      // volatile deliveries, age at receipt (us)
-    Histogram join_time;      // connect to AuthResult+state (us)
+    Histogram staleness;  // volatile deliveries, age at receipt (us)
+    Histogram join_time;  // connect to AuthResult+state (us)
     std::array<std::uint64_t, liveshare::kMsgTypeCount> bytes_in_by_type{}, bytes_out_by_type{};
     std::array<std::uint64_t, liveshare::kMsgTypeCount> msgs_in_by_type{}, msgs_out_by_type{};
-    Histogram send_lag;       // generator timer lateness versus intended send time (us)
+    Histogram send_lag;  // generator timer lateness versus intended send time (us)
 
     void error(const std::string& kind, std::uint64_t n = 1) { errors[kind] += n; }
     void merge(const UserMetrics& o);
@@ -55,7 +56,7 @@ struct SeriesPoint {
     std::uint64_t sent = 0, durable = 0, volatiles = 0;  // in the interval
     std::uint64_t durable_so_far = 0;
     std::optional<double> server_cpu_pct, server_rss_mb;  // when the server is ours to read
-    double generator_cpu_pct = 0;                          // this process, of one core
+    double generator_cpu_pct = 0;                         // this process, of one core
 };
 struct SeriesEvent {
     double t_s = 0;
@@ -65,16 +66,16 @@ struct SeriesEvent {
 struct LoadTestMetrics {
     std::vector<SeriesPoint> series;  // empty unless LoadTestConfig::series_interval
     std::vector<SeriesEvent> events;
-    UserMetrics totals;           // merged over users
+    UserMetrics totals;  // merged over users
     std::size_t users = 0, users_joined = 0, rooms = 0;
     // Every rate below is over the sending window (measured_s): messages sent, deliveries
     // that arrived within it, server and generator CPU. The drain after it is reported apart.
-    double measured_s = 0;        // wall time of the sending phase
+    double measured_s = 0;  // wall time of the sending phase
     double msgs_sent_per_s = 0, deliveries_per_s = 0;
-    double drain_s = 0;                      // how long the drain waited
-    std::uint64_t deliveries_in_drain = 0;   // durable deliveries that arrived after the window
+    double drain_s = 0;                     // how long the drain waited
+    std::uint64_t deliveries_in_drain = 0;  // durable deliveries that arrived after the window
     double mb_per_s_in = 0, mb_per_s_out = 0, mbps_in = 0, mbps_out = 0;  // client view
-    double mbps_out_per_user = 0;            // what the server sends one user (downlink)
+    double mbps_out_per_user = 0;  // what the server sends one user (downlink)
     // Durable deliveries received of those expected; empty when nothing was expected (no one
     // joined, every op refused, one-user rooms): not measured, not 100 %.
     std::optional<double> delivery_pct;
@@ -82,15 +83,16 @@ struct LoadTestMetrics {
     std::uint64_t lost = 0, error_count = 0;
     Convergence convergence = Convergence::NotChecked;
     std::string convergence_detail;
-    double join_all_ms = 0;       // time until every user had joined
+    double join_all_ms = 0;  // time until every user had joined
     // While every user is connected (idle_hold): server RSS, and a fresh client's probe.
-    double start_server_rss_mb = 0, held_server_rss_mb = 0, probe_healthz_ms = -1, probe_join_ms = -1, probe_pong_ms = -1;
+    double start_server_rss_mb = 0, held_server_rss_mb = 0, probe_healthz_ms = -1,
+           probe_join_ms = -1, probe_pong_ms = -1;
     // Generator self-check, over the sending window.
-    double generator_cpu_pct = 0;   // the generator threads together, of one core
+    double generator_cpu_pct = 0;          // the generator threads together, of one core
     double generator_thread_peak_pct = 0;  // the busiest generator thread, of one core
-    double machine_busy_pct = 0;    // all CPUs of the machine (/proc/stat), 100 = every core busy
-    double send_lag_p99_ms = 0;     // how late the generator sent versus intended
-    double send_lag_limit_ms = 0;   // the lag that counts as saturated (a tenth of the interval)
+    double machine_busy_pct = 0;   // all CPUs of the machine (/proc/stat), 100 = every core busy
+    double send_lag_p99_ms = 0;    // how late the generator sent versus intended
+    double send_lag_limit_ms = 0;  // the lag that counts as saturated (a tenth of the interval)
     bool generator_saturated = false;  // a generator thread over 90 % or its timers late
     bool machine_saturated = false;    // the machine over 90 % busy: both sides compete
     // Server, when we started it.
@@ -99,7 +101,8 @@ struct LoadTestMetrics {
     // Cost per delivery over the sending window (absent when it could not be measured):
     // the server's read/write-family syscalls from /proc/PID/io, its socket calls and the
     // messages per write from its own /metrics, the generator's CPU and socket calls.
-    std::optional<double> server_syscalls_per_delivery, server_socket_calls_per_delivery, deliveries_per_write;
+    std::optional<double> server_syscalls_per_delivery, server_socket_calls_per_delivery,
+        deliveries_per_write;
     std::optional<double> generator_cpu_us_per_delivery, generator_syscalls_per_delivery;
     // Loopback traffic during the sending phase (all of lo, both directions, TCP/IP headers
     // and compression included): the wire cost, when the target is on this machine.
@@ -128,6 +131,7 @@ struct LoadTestMetrics {
 struct Saturation {
     bool generator = false, machine = false;
 };
-Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double lag_limit_ms, double machine_busy_pct);
+Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double lag_limit_ms,
+                            double machine_busy_pct);
 
 }  // namespace harness

@@ -1,12 +1,12 @@
 #include "sim_user.hpp"
 
+#include <sys/socket.h>
+#include <zlib.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
-#include <sys/socket.h>
-#include <zlib.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -26,11 +26,13 @@ std::string header_value(std::string_view head, std::string_view name) {
     for (std::size_t pos = head.find("\r\n"); pos != std::string_view::npos;) {
         const std::size_t start = pos + 2;
         const std::size_t end = head.find("\r\n", start);
-        std::string_view line = head.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        std::string_view line = head.substr(
+            start, end == std::string_view::npos ? std::string_view::npos : end - start);
         if (line.size() > name.size() && line[name.size()] == ':') {
             bool same = true;
             for (std::size_t i = 0; i < name.size() && same; ++i)
-                same = std::tolower(static_cast<unsigned char>(line[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+                same = std::tolower(static_cast<unsigned char>(line[i])) ==
+                       std::tolower(static_cast<unsigned char>(name[i]));
             if (same) {
                 std::string_view v = line.substr(name.size() + 1);
                 while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -76,8 +78,8 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
       ioc_(ioc),
       timer_(ioc),
       retry_timer_(ioc),
-      script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index],
-              sh.cfg.seed * 1000003 + index) {
+      script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1),
+              sh.table_uuids[index], sh.cfg.seed * 1000003 + index) {
     room = sh.room_of[index];
     node_ = index % std::max<std::size_t>(sh.addresses.size(), 1);  // round-robin over the nodes
     mask_state_ = (sh.cfg.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xBF58476D1CE4E5B9ULL;
@@ -132,14 +134,18 @@ void SimUser::lost_connection(const std::string& why) {
 void SimUser::schedule_reconnect(const std::string& why) {
     const auto& pol = sh_.cfg.reconnect;
     if (++attempts_ > pol.max_attempts)
-        return fail("reconnect gave up after " + std::to_string(pol.max_attempts) + " attempts: " + why);
+        return fail("reconnect gave up after " + std::to_string(pol.max_attempts) +
+                    " attempts: " + why);
     // A cluster: the next attempt goes to the next node (this one may be gone).
     if (sh_.addresses.size() > 1) node_ = (node_ + 1) % sh_.addresses.size();
     const auto shift = std::min(attempts_ - 1, 16u);
     const auto base = std::min(pol.max_backoff, pol.initial_backoff * (1L << shift));
     // Full backoff with jitter in [base/2, base], from a per-user deterministic stream.
-    const double u = static_cast<double>((sh_.cfg.seed * 6364136223846793005ULL + index_ * 1442695040888963407ULL +
-                                          attempts_ * 2862933555777941757ULL) >> 11) / static_cast<double>(1ULL << 53);
+    const double u = static_cast<double>((sh_.cfg.seed * 6364136223846793005ULL +
+                                          index_ * 1442695040888963407ULL +
+                                          attempts_ * 2862933555777941757ULL) >>
+                                         11) /
+                     static_cast<double>(1ULL << 53);
     retry_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(base * (0.5 + 0.5 * u)));
     retry_timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec && !closed && !closing_) connect();
@@ -163,19 +169,24 @@ void SimUser::connect() {
         c->sock.close(ignored);  // the pending connect or read fails: lost_connection
     });
     sh_.node_of[index_].store(static_cast<int>(node_), std::memory_order_relaxed);
-    c->sock.async_connect(sh_.addresses[node_], [this, c](boost::system::error_code ec) { on_connect(c, ec); });
+    c->sock.async_connect(sh_.addresses[node_],
+                          [this, c](boost::system::error_code ec) { on_connect(c, ec); });
 }
 
 // The HTTP upgrade, written by hand: what a browser sends, with our subprotocol offer.
 void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
     if (c != c_.get()) return;
-    if (ec) return lost_connection("connect: " + (ec == net::error::operation_aborted ? std::string("timed out") : ec.message()));
+    if (ec)
+        return lost_connection("connect: " + (ec == net::error::operation_aborted
+                                                  ? std::string("timed out")
+                                                  : ec.message()));
     boost::system::error_code ignored;
     c->sock.set_option(tcp::no_delay(true), ignored);
     c->sock.non_blocking(true, ignored);
     std::uint8_t raw[16];
     for (int i = 0; i < 16; i += 8) {
-        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7, mask_state_ ^= mask_state_ << 17;
+        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7,
+            mask_state_ ^= mask_state_ << 17;
         std::memcpy(raw + i, &mask_state_, 8);
     }
     char key[32];
@@ -183,13 +194,17 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
     boost::beast::static_string<28> accept;
     boost::beast::websocket::detail::make_sec_ws_accept(accept, std::string_view(key, klen));
     c->accept_expected.assign(accept.data(), accept.size());
-    std::string req = "GET /room/" + sh_.room_ids[room] + " HTTP/1.1\r\nHost: " + sh_.eps[node_].host + ":" +
+    std::string req = "GET /room/" + sh_.room_ids[room] +
+                      " HTTP/1.1\r\nHost: " + sh_.eps[node_].host + ":" +
                       std::to_string(sh_.eps[node_].port) +
-                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
+                      "13\r\nSec-WebSocket-Key: ";
     req.append(key, klen);
     if (sh_.cfg.negotiate_seq)
-        req += std::string("\r\nSec-WebSocket-Protocol: ") + (sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2");
-    if (sh_.cfg.offer_deflate) req += "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover";
+        req += std::string("\r\nSec-WebSocket-Protocol: ") +
+               (sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2");
+    if (sh_.cfg.offer_deflate)
+        req += "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover";
     req += "\r\n\r\n";
     c->phase = Phase::Upgrading;
     c->unsent = std::move(req);
@@ -199,8 +214,9 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
 
 void SimUser::read_more(Conn* c) {
     c->reserve(kReadRoom);
-    c->sock.async_read_some(net::buffer(c->buf.get() + c->have, c->cap - c->have),
-                            [this, c](boost::system::error_code ec, std::size_t n) { on_read(c, ec, n); });
+    c->sock.async_read_some(
+        net::buffer(c->buf.get() + c->have, c->cap - c->have),
+        [this, c](boost::system::error_code ec, std::size_t n) { on_read(c, ec, n); });
 }
 
 void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
@@ -215,21 +231,25 @@ void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
         }
         if (closed || c->phase == Phase::Closing) return;  // already given up
         if (c->phase != Phase::Open) return lost_connection("handshake: " + ec.message());
-        return lost_connection(ec == net::error::eof ? "disconnected: the server ended the stream without a close frame"
-                                                     : "disconnected: " + ec.message());
+        return lost_connection(
+            ec == net::error::eof
+                ? "disconnected: the server ended the stream without a close frame"
+                : "disconnected: " + ec.message());
     }
     sh_.socket_reads.fetch_add(1, std::memory_order_relaxed);
     metrics.bytes_in += n;
     c->have += n;
     if (c->phase == Phase::Upgrading && !on_upgrade_response(c)) return;
     if (c->phase == Phase::Upgrading) return read_more(c);
-    const std::size_t used = c->reader.feed(c->buf.get(), c->have, [this, c](ws::Event& ev) { return on_frame(c, ev); });
+    const std::size_t used =
+        c->reader.feed(c->buf.get(), c->have, [this, c](ws::Event& ev) { return on_frame(c, ev); });
     if (c != c_.get()) return;  // the connection was given up while handling
     if (used) {
         std::memmove(c->buf.get(), c->buf.get() + used, c->have - used);
         c->have -= used;
     }
-    if (const std::size_t need = ws::Reader::frame_size(c->buf.get(), c->have); need > c->cap) c->reserve(need - c->have);
+    if (const std::size_t need = ws::Reader::frame_size(c->buf.get(), c->have); need > c->cap)
+        c->reserve(need - c->have);
     flush();  // corked: everything these messages made us send goes out in one write
     if (!closed) read_more(c);
 }
@@ -244,7 +264,8 @@ bool SimUser::on_upgrade_response(Conn* c) {
     }
     std::string_view head = data.substr(0, end + 2);
     if (!head.starts_with("HTTP/1.1 101")) {
-        lost_connection("handshake: server answered '" + std::string(head.substr(0, head.find('\r'))) + "'");
+        lost_connection("handshake: server answered '" +
+                        std::string(head.substr(0, head.find('\r'))) + "'");
         return false;
     }
     if (header_value(head, "Sec-WebSocket-Accept") != c->accept_expected) {
@@ -253,7 +274,8 @@ bool SimUser::on_upgrade_response(Conn* c) {
     }
     const std::string proto = header_value(head, "Sec-WebSocket-Protocol");
     v2_ = proto.starts_with(liveshare::kSubprotocolV2);
-    if (header_value(head, "Sec-WebSocket-Extensions").find("permessage-deflate") != std::string::npos) {
+    if (header_value(head, "Sec-WebSocket-Extensions").find("permessage-deflate") !=
+        std::string::npos) {
         c->inflate = true;
         c->inflate_ready = inflateInit2(&c->zs, -15) == Z_OK;
     }
@@ -273,7 +295,8 @@ void SimUser::opened() {
     // A reconnect resumes after the last seq it saw; the server replays the rest or, when its
     // log no longer reaches back that far, sends the whole state.
     const auto resume_from = reconnecting_ && sh_.cfg.negotiate_seq ? last_seq_ : std::nullopt;
-    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password, resume_from);
+    liveshare::encode_auth(auth, sh_.user_ids[index_], "user-" + std::to_string(index_), password,
+                           resume_from);
     send_control(std::move(auth), MsgType::Auth);
 }
 
@@ -301,26 +324,36 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
             while (rc == Z_OK && c->zs.avail_in > 0) {
                 if (out.size() - produced < 1024) out.resize(out.size() * 2);
                 c->zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-                c->zs.avail_out = static_cast<uInt>(out.size() - produced - liveshare::kParsePadding);
+                c->zs.avail_out =
+                    static_cast<uInt>(out.size() - produced - liveshare::kParsePadding);
                 rc = inflate(&c->zs, Z_SYNC_FLUSH);
-                produced = static_cast<std::size_t>(reinterpret_cast<char*>(c->zs.next_out) - out.data());
+                produced =
+                    static_cast<std::size_t>(reinterpret_cast<char*>(c->zs.next_out) - out.data());
             }
             if (rc != Z_OK && rc != Z_BUF_ERROR) {
                 metrics.error("undecodable compressed frame");
                 break;
             }
-            // RFC 6455 8.1 holds for the inflated text: a server that breaks it fails the connection.
+            // RFC 6455 8.1 holds for the inflated text: a server that breaks it fails the
+            // connection.
             if (!liveshare::valid_utf8(out.data(), produced)) {
                 metrics.error("protocol error from server: text message is not UTF-8");
-                if (!closed && !closing_) lost_connection("protocol error from server: text message is not UTF-8");
+                if (!closed && !closing_)
+                    lost_connection("protocol error from server: text message is not UTF-8");
                 return false;
             }
             on_text(out.data(), produced);
             break;
         }
-        case K::Binary: ++metrics.received; break;
-        case K::Ping: ws::append_masked_frame(c->ctl, ws::Opcode::Pong, std::string_view(ev.data, ev.len), 0x5a5a5a5a); break;
-        case K::Pong: break;
+        case K::Binary:
+            ++metrics.received;
+            break;
+        case K::Ping:
+            ws::append_masked_frame(c->ctl, ws::Opcode::Pong, std::string_view(ev.data, ev.len),
+                                    0x5a5a5a5a);
+            break;
+        case K::Pong:
+            break;
         case K::Close:
             if (closing_) {
                 if (!closed) {
@@ -331,12 +364,15 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
             }
             if (closed) return false;
             // The server closed: after the run (1000) that is the end; otherwise a lost connection.
-            if (!sh_.done.load() || ev.code != ws::kCloseNormal) lost_connection("closed by server: code " + std::to_string(ev.code));
-            else retire();
+            if (!sh_.done.load() || ev.code != ws::kCloseNormal)
+                lost_connection("closed by server: code " + std::to_string(ev.code));
+            else
+                retire();
             return false;
         case K::Error:
             metrics.error(std::string("protocol error from server: ") + ev.error);
-            if (!closed && !closing_) lost_connection(std::string("protocol error from server: ") + ev.error);
+            if (!closed && !closing_)
+                lost_connection(std::string("protocol error from server: ") + ev.error);
             return false;
     }
     return c == c_.get() && !closed;
@@ -399,14 +435,18 @@ void SimUser::handle(const char* data, std::size_t n) {
             if (stage_ == Stage::Syncing) {
                 mark_joined();
                 // Without liveshare.v2 there is no replay: what was missed is lost, not resent.
-                if (reconnecting_) resynced_ = true;
-                else stage_ = Stage::Live;
+                if (reconnecting_)
+                    resynced_ = true;
+                else
+                    stage_ = Stage::Live;
             }
             if (resuming()) {
                 reconnecting_ = false;
                 stage_ = Stage::Live;
-                if (resynced_) resynced_ = false;
-                else ++metrics.resumes;
+                if (resynced_)
+                    resynced_ = false;
+                else
+                    ++metrics.resumes;
                 // What was written but never echoed did not reach the room: send it again,
                 // before anything newer, in its original order.
                 for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
@@ -479,13 +519,18 @@ void SimUser::handle(const char* data, std::size_t n) {
             auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
             metrics.latency.record(lat);
             if (sh_.addresses.size() > 1) {
-                const bool cross = sh_.node_of[it->second].load(std::memory_order_relaxed) != static_cast<int>(node_);
+                const bool cross = sh_.node_of[it->second].load(std::memory_order_relaxed) !=
+                                   static_cast<int>(node_);
                 (cross ? metrics.latency_cross_node : metrics.latency_same_node).record(lat);
             }
-            if (sh_.cfg.progress || sh_.cfg.series_interval.count()) sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
+            if (sh_.cfg.progress || sh_.cfg.series_interval.count())
+                sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
             if (mark->seq < sh_.sent_at_cap) {
-                std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
-                if (actual > 0) metrics.latency_uncorrected.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
+                std::int64_t actual =
+                    sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
+                if (actual > 0)
+                    metrics.latency_uncorrected.record(
+                        static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
             }
             return;
         }
@@ -499,10 +544,12 @@ void SimUser::handle(const char* data, std::size_t n) {
             sh_.volatile_received.fetch_add(1, std::memory_order_relaxed);
             auto mark = extract_marker(msg_);
             if (mark && mark->t_us >= sh_.warmup_us)
-                metrics.staleness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
+                metrics.staleness.record(
+                    static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
             return;
         }
-        default: return;
+        default:
+            return;
     }
 }
 
@@ -510,7 +557,8 @@ void SimUser::mark_joined() {
     if (joined) return;
     joined = true;
     metrics.join_time.record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_).count()));
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - connect_started_)
+            .count()));
     sh_.joined.fetch_add(1);
     sh_.room_joined[room].fetch_add(1);
 }
@@ -536,18 +584,21 @@ void SimUser::schedule_next() {
 void SimUser::on_timer(boost::system::error_code ec) {
     if (ec || closed) return;
     const auto now = sh_.now_us();
-    metrics.send_lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
+    metrics.send_lag.record(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
     if (next_.durable) {
         ++metrics.sent_durable;
         sh_.room_accepted[room].fetch_add(1);
     }
     auto frame = std::make_shared<const std::string>(std::move(next_.frame));
-    enqueue(std::move(frame), next_.type, next_.durable ? static_cast<std::int64_t>(next_.seq) : -1);
+    enqueue(std::move(frame), next_.type,
+            next_.durable ? static_cast<std::int64_t>(next_.seq) : -1);
     flush();
     schedule_next();
 }
 
-void SimUser::enqueue(std::shared_ptr<const std::string> frame, MsgType type, std::int64_t durable_seq) {
+void SimUser::enqueue(std::shared_ptr<const std::string> frame, MsgType type,
+                      std::int64_t durable_seq) {
     outbox_.push_back({std::move(frame), type, durable_seq});
 }
 
@@ -565,14 +616,17 @@ void SimUser::flush() {
     std::string out = std::move(c->ctl);
     c->ctl.clear();
     auto take = [&](Out& o, bool control) {
-        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7, mask_state_ ^= mask_state_ << 17;
+        mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7,
+            mask_state_ ^= mask_state_ << 17;
         const std::size_t before = out.size();
-        ws::append_masked_frame(out, ws::Opcode::Text, *o.data, static_cast<std::uint32_t>(mask_state_));
+        ws::append_masked_frame(out, ws::Opcode::Text, *o.data,
+                                static_cast<std::uint32_t>(mask_state_));
         const std::size_t bytes = out.size() - before;
         if (o.durable_seq >= 0) {
             // The actual write start: the uncorrected latency counts from here.
             if (static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
-                sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(sh_.now_us(), std::memory_order_release);
+                sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(
+                    sh_.now_us(), std::memory_order_release);
             if (sh_.cfg.reconnect.enabled) unacked_[static_cast<std::uint64_t>(o.durable_seq)] = o;
         }
         metrics.bytes_out += bytes;
@@ -597,7 +651,8 @@ void SimUser::flush() {
 void SimUser::write_pending(Conn* c) {
     std::size_t off = 0;
     while (off < c->unsent.size()) {
-        const ssize_t w = ::send(c->sock.native_handle(), c->unsent.data() + off, c->unsent.size() - off, MSG_NOSIGNAL);
+        const ssize_t w = ::send(c->sock.native_handle(), c->unsent.data() + off,
+                                 c->unsent.size() - off, MSG_NOSIGNAL);
         sh_.socket_writes.fetch_add(1, std::memory_order_relaxed);
         if (w < 0) {
             if (errno == EINTR) continue;
@@ -631,7 +686,8 @@ void SimUser::close() {
         return;
     }
     // A normal close: our close frame, then the server's answers it (or its end of stream).
-    std::string payload = {static_cast<char>(ws::kCloseNormal >> 8), static_cast<char>(ws::kCloseNormal & 0xFF)};
+    std::string payload = {static_cast<char>(ws::kCloseNormal >> 8),
+                           static_cast<char>(ws::kCloseNormal & 0xFF)};
     ws::append_masked_frame(c_->ctl, ws::Opcode::Close, payload, 0x3c3c3c3c);
     c_->unsent += c_->ctl;
     c_->ctl.clear();
