@@ -269,6 +269,7 @@ void bm_join_storm_protected(benchmark::State& st) {
             continue;
         }
         st.SetIterationTime(m.p_ms(99) / 1000.0);
+        timeseries_measured(m);
         set_counters(st, m);
         st.counters["storm_users_joined"] = static_cast<double>(storm_result.metrics.users_joined);
         st.counters["storm_join_all_ms"] = storm_result.metrics.join_all_ms;

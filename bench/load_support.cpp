@@ -131,7 +131,6 @@ void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) 
 }
 
 void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
-    timeseries_measured(m);
     auto& c = st.counters;
     if (m.totals.latency.count()) set_latency_counters(c, m);
     c["msgs_sent_per_s"] = m.msgs_sent_per_s;
@@ -227,6 +226,7 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
 // comparison tools see latency changes in the time column.
 void finish(benchmark::State& st, const LoadTestResult& r, const std::string& label) {
     const auto& m = r.metrics;
+    timeseries_measured(m);  // a failed run's series too: what led to the failure
     if (m.users_joined == 0) {
         fail(st, "no user could join: " + describe(m, label));
         return;

@@ -79,11 +79,21 @@ std::string cell(std::optional<double> v, const char* spec) {
     return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
 }
 
+bool lossy(const Row& r) {
+    return r.label.find("LOSS") != std::string::npos;
+}
+
+// A percentile that fell among lost messages has no counter (it is infinite): "lost", not "-".
+std::string percentile_cell(const Row& r, std::optional<double> v) {
+    return v || !lossy(r) ? cell(v, "{:.3f}") : std::string("lost");
+}
+
 std::string verdict(const Row& r) {
+    // The worst first: a lossy run is LOSS even when a side was also saturated.
     if (r.failed) return "ERROR";
+    if (lossy(r)) return "LOSS";
     if (counter(r, "machine_saturated").value_or(0) > 0) return "machine-bound";
     if (counter(r, "generator_saturated").value_or(0) > 0) return "generator-bound";
-    if (r.label.find("LOSS") != std::string::npos) return "LOSS";
     return "ok";
 }
 
@@ -128,7 +138,7 @@ void print_summary(std::FILE* out) {
         const auto delivery = counter(r, "delivery_pct");
         std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %9s  %s\n", static_cast<int>(w),
                      r.name.c_str(), cell(counter(r, "users_joined"), "{:.0f}").c_str(),
-                     cell(p50, "{:.3f}").c_str(), cell(p99, "{:.3f}").c_str(),
+                     percentile_cell(r, p50).c_str(), percentile_cell(r, p99).c_str(),
                      delivery ? fmt::format("{:.2f} %", *delivery).c_str() : "-",
                      cell(counter(r, "deliveries_per_s"), "{:.0f}").c_str(),
                      cell(counter(r, "server_cpu_pct"), "{:.1f} %").c_str(),

@@ -21,6 +21,7 @@ namespace {
 struct Series {
     std::vector<harness::SeriesPoint> points;
     std::vector<harness::SeriesEvent> events;
+    std::uint64_t lost = 0;  // the run's durable deliveries that never arrived (in no interval)
 };
 struct Run {
     std::string name;
@@ -59,8 +60,8 @@ void append_point(std::string& out, const harness::SeriesPoint& p) {
 void append_run(std::string& out, const Run& r) {
     out += "{\"name\":";
     liveshare::json::append_string(out, r.name);
-    out += fmt::format(",\"repetition\":{},\"error\":{},\"intervals\":[", r.repetition,
-                       r.error ? "true" : "false");
+    out += fmt::format(",\"repetition\":{},\"error\":{},\"lost\":{},\"intervals\":[", r.repetition,
+                       r.error ? "true" : "false", r.series.lost);
     for (std::size_t i = 0; i < r.series.points.size(); ++i) {
         if (i) out += ',';
         append_point(out, r.series.points[i]);
@@ -79,7 +80,7 @@ void append_run(std::string& out, const Run& r) {
 void timeseries_measured(const harness::LoadTestMetrics& m) {
     if (options().timeseries_out.empty()) return;
     std::lock_guard lock(mu);
-    pending.push_back({m.series, m.events});
+    pending.push_back({m.series, m.events, m.lost});
 }
 
 void timeseries_reported(const std::string& name, const std::vector<bool>& errors) {

@@ -1,13 +1,14 @@
 // --timeseries_out: every load run as a time series (harness::SeriesPoint per interval, and the
 // run's events), one JSON document with the bench's provenance and an entry per benchmark run:
 //   {"context": {...}, "interval_ms": N,
-//    "runs": [{"name": "load/users:10", "repetition": 0, "error": false,
+//    "runs": [{"name": "load/users:10", "repetition": 0, "error": false, "lost": 0,
 //              "intervals": [{"t_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "sent", "durable",
 //                             "volatile", "durable_so_far", "server_cpu_pct", "server_rss_mb",
 //                             "generator_cpu_pct"}, ...],
 //              "events": [{"t_s", "what"}, ...]}, ...]}
 // A figure an interval did not measure is left out of it (no deliveries: no percentiles; a
-// --target: no server figures).
+// --target: no server figures). The percentiles are of what arrived: messages that never did
+// are the run's "lost" (in its totals they make the percentiles infinite).
 #pragma once
 #include <string>
 #include <vector>

@@ -49,6 +49,7 @@ with tempfile.TemporaryDirectory() as tmp:
                       x["p50_ms"] <= x["p90_ms"] <= x["p99_ms"] <= x["max_ms"], x)
         check(f"rep {r['repetition']}: the warm-up interval has no percentiles", "p99_ms" not in iv[0], iv[0])
         check(f"rep {r['repetition']}: server figures (a started server)", all("server_rss_mb" in x for x in iv))
+        check(f"rep {r['repetition']}: lost as in the run", r["lost"] == b["lost"], (r["lost"], b["lost"]))
     # A killed server: its event lies inside the series it interrupted.
     p = subprocess.run([BENCH, "--benchmark_filter=^load/faults/server_kill/durability:group",
                         f"--timeseries_out={ts}"] + short, capture_output=True, text=True, timeout=300)
@@ -61,6 +62,12 @@ with tempfile.TemporaryDirectory() as tmp:
               [e["what"] for e in ev] == ["server killed (SIGKILL)", "server restarted"], ev)
         check("the kill inside the series, the restart after it", len(ev) == 2 and iv and
               0 < ev[0]["t_s"] < iv[-1]["t_s"] and ev[0]["t_s"] < ev[1]["t_s"], (ev, iv[-1] if iv else None))
+    # A run that loses messages: its series says how many never arrived, and that it failed.
+    p = subprocess.run([BENCH, "--benchmark_filter=^loss/faults/server_kill/durability:none",
+                        f"--timeseries_out={ts}"] + short, capture_output=True, text=True, timeout=300)
+    runs = json.load(open(ts))["runs"]
+    check("a lossy run's series counts its losses", len(runs) == 1 and runs[0]["lost"] > 0 and runs[0]["error"],
+          [(r["lost"], r["error"]) for r in runs])
     p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/", "--interval_ms=5",
                         f"--timeseries_out={ts}"] + short, capture_output=True, text=True, timeout=60)
     check("a bad interval is refused by name", p.returncode == 2 and "--interval_ms" in p.stderr, p.stderr[-300:])
