@@ -136,7 +136,10 @@ void bm_capacity(benchmark::State& st) {
                     users, m.p_ms(99), delivery, m.deliveries_per_s,
                     m.generator_saturated ? " (generator-bound)" : "");
             // NaN and infinity (nothing measured, p99 among lost messages) fail the step too.
-            if (!(m.p_ms(99) <= o.slo_p99_ms) || delivery < 99.9 || m.users_joined < users) {
+            const bool passed =
+                m.p_ms(99) <= o.slo_p99_ms && delivery >= 99.9 && m.users_joined >= users;
+            timeseries_step("load/capacity", users, m, passed);
+            if (!passed) {
                 stopped_by_generator = m.generator_saturated;
                 stop_reason = fmt::format(
                     "{} users failed: p99 {:.1f} ms, delivery {:.3f}%, joined {}{}", users,

@@ -44,7 +44,8 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .offer_batch(o.client_batch)
         .offer_deflate(o.client_deflate)
         .progress(o.progress)
-        .series_interval(std::chrono::milliseconds(o.timeseries_out.empty() ? 0 : o.interval_ms));
+        .series_interval(std::chrono::milliseconds(
+            o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
 }
 
 // The flags of a server the bench starts. The seed sends a graph op every 100 ms: the

@@ -28,34 +28,13 @@ struct Run {
     int repetition = 0;
     bool error = false;
     Series series;
+    std::string step;  // a capacity step's outcome, a JSON object (empty: not a step)
 };
 
 std::mutex mu;
 std::vector<Series> pending;
 std::vector<Run> runs;
 std::map<std::string, int> repetitions;  // the next repetition index per benchmark
-
-void number(std::string& out, const char* key, double v) {
-    if (!std::isfinite(v)) return;  // JSON has no infinity: left out
-    out += fmt::format(",\"{}\":{}", key, v);
-}
-void number(std::string& out, const char* key, const std::optional<double>& v) {
-    if (v) number(out, key, *v);
-}
-
-void append_point(std::string& out, const harness::SeriesPoint& p) {
-    out += fmt::format("{{\"t_s\":{}", p.t_s);
-    number(out, "p50_ms", p.p50_ms);
-    number(out, "p90_ms", p.p90_ms);
-    number(out, "p99_ms", p.p99_ms);
-    number(out, "max_ms", p.max_ms);
-    out += fmt::format(",\"sent\":{},\"durable\":{},\"volatile\":{},\"durable_so_far\":{}", p.sent,
-                       p.durable, p.volatiles, p.durable_so_far);
-    number(out, "server_cpu_pct", p.server_cpu_pct);
-    number(out, "server_rss_mb", p.server_rss_mb);
-    number(out, "generator_cpu_pct", p.generator_cpu_pct);
-    out += '}';
-}
 
 void append_run(std::string& out, const Run& r) {
     out += "{\"name\":";
@@ -64,15 +43,12 @@ void append_run(std::string& out, const Run& r) {
                        r.error ? "true" : "false", r.series.lost);
     for (std::size_t i = 0; i < r.series.points.size(); ++i) {
         if (i) out += ',';
-        append_point(out, r.series.points[i]);
+        harness::append_json(out, r.series.points[i], false);
     }
-    out += "],\"events\":[";
-    for (std::size_t i = 0; i < r.series.events.size(); ++i) {
-        out += fmt::format("{}{{\"t_s\":{},\"what\":", i ? "," : "", r.series.events[i].t_s);
-        liveshare::json::append_string(out, r.series.events[i].what);
-        out += '}';
-    }
-    out += "]}";
+    out += "],\"events\":";
+    harness::append_json(out, r.series.events);
+    if (!r.step.empty()) out += ",\"step\":" + r.step;
+    out += '}';
 }
 
 }  // namespace
@@ -83,6 +59,24 @@ void timeseries_measured(const harness::LoadTestMetrics& m) {
     pending.push_back({m.series, m.events, m.lost});
 }
 
+void timeseries_step(const std::string& name, std::size_t users, const harness::LoadTestMetrics& m,
+                     bool passed) {
+    if (options().timeseries_out.empty()) return;
+    std::string step = fmt::format(
+        "{{\"users\":{},\"passed\":{},\"deliveries_per_s\":{},\"users_joined\":{},"
+        "\"generator_saturated\":{},\"machine_saturated\":{}",
+        users, passed, m.deliveries_per_s, m.users_joined, m.generator_saturated,
+        m.machine_saturated);
+    if (std::isfinite(m.p_ms(99))) step += fmt::format(",\"p99_ms\":{}", m.p_ms(99));
+    if (m.delivery_pct) step += fmt::format(",\"delivery_pct\":{}", *m.delivery_pct);
+    if (m.server_measured) step += fmt::format(",\"server_cpu_pct\":{}", m.server_cpu_pct);
+    step += '}';
+    const std::string step_name = fmt::format("{}/step/users:{}", name, users);
+    std::lock_guard lock(mu);
+    runs.push_back({step_name, repetitions[step_name]++, false, {m.series, m.events, m.lost},
+                    std::move(step)});
+}
+
 void timeseries_reported(const std::string& name, const std::vector<bool>& errors) {
     if (options().timeseries_out.empty()) return;
     std::lock_guard lock(mu);
@@ -90,7 +84,7 @@ void timeseries_reported(const std::string& name, const std::vector<bool>& error
     for (std::size_t i = 0; i < pending.size(); ++i) {
         const bool error =
             paired ? errors[i] : std::find(errors.begin(), errors.end(), true) != errors.end();
-        runs.push_back({name, paired ? repetitions[name]++ : -1, error, std::move(pending[i])});
+        runs.push_back({name, paired ? repetitions[name]++ : -1, error, std::move(pending[i]), {}});
     }
     pending.clear();
 }

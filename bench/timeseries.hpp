@@ -3,8 +3,9 @@
 //   {"context": {...}, "interval_ms": N,
 //    "runs": [{"name": "load/users:10", "repetition": 0, "error": false, "lost": 0,
 //              "intervals": [{"t_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "sent", "durable",
-//                             "volatile", "durable_so_far", "server_cpu_pct", "server_rss_mb",
-//                             "generator_cpu_pct"}, ...],
+//                             "volatile", "durable_so_far", "errors", "disconnects", "reconnects",
+//                             "resumes", "server_cpu_pct", "server_rss_mb", "generator_cpu_pct"},
+//                            ...],
 //              "events": [{"t_s", "what"}, ...]}, ...]}
 // A figure an interval did not measure is left out of it (no deliveries: no percentiles; a
 // --target: no server figures). The percentiles are of what arrived: messages that never did
@@ -19,6 +20,11 @@ namespace bench {
 
 // The series of the load run just measured (set_counters calls it).
 void timeseries_measured(const harness::LoadTestMetrics& m);
+// One step of a capacity search (`name`/step/users:N), kept with its outcome as "step":
+// {"users", "passed", "p99_ms", "delivery_pct", "deliveries_per_s", "users_joined",
+//  "generator_saturated", "machine_saturated", "server_cpu_pct"}.
+void timeseries_step(const std::string& name, std::size_t users, const harness::LoadTestMetrics& m,
+                     bool passed);
 // The benchmark that reported (the summary's reporter calls it with the error flag of each
 // repetition): the series measured since the last call belong to `name`, one per repetition
 // in order; when their numbers differ (a repetition failed before it measured) the series are

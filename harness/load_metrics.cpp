@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "protocol/json_write.hpp"
+
 namespace harness {
 
 const char* to_string(Convergence c) {
@@ -66,6 +70,50 @@ void UserMetrics::merge(const UserMetrics& o) {
     latency_cross_node.merge(o.latency_cross_node);
     staleness.merge(o.staleness);
     join_time.merge(o.join_time);
+}
+
+namespace {
+void number(std::string& out, const char* key, double v) {
+    if (!std::isfinite(v)) return;  // JSON has no infinity: left out
+    out += fmt::format(",\"{}\":{}", key, v);
+}
+void number(std::string& out, const char* key, const std::optional<double>& v) {
+    if (v) number(out, key, *v);
+}
+}  // namespace
+
+void append_json(std::string& out, const SeriesPoint& p, bool with_buckets) {
+    out += fmt::format("{{\"t_s\":{}", p.t_s);
+    number(out, "p50_ms", p.p50_ms);
+    number(out, "p90_ms", p.p90_ms);
+    number(out, "p99_ms", p.p99_ms);
+    number(out, "max_ms", p.max_ms);
+    out += fmt::format(",\"sent\":{},\"durable\":{},\"volatile\":{},\"durable_so_far\":{}", p.sent,
+                       p.durable, p.volatiles, p.durable_so_far);
+    out += fmt::format(",\"errors\":{},\"disconnects\":{},\"reconnects\":{},\"resumes\":{}", p.errors,
+                       p.disconnects, p.reconnects, p.resumes);
+    number(out, "server_cpu_pct", p.server_cpu_pct);
+    number(out, "server_rss_mb", p.server_rss_mb);
+    number(out, "generator_cpu_pct", p.generator_cpu_pct);
+    if (with_buckets) {
+        // [index, count, the bucket's highest value in us]: a reader needs no bucket rule.
+        out += ",\"buckets\":[";
+        for (std::size_t k = 0; k < p.buckets.size(); ++k)
+            out += fmt::format("{}[{},{},{}]", k ? "," : "", p.buckets[k].first, p.buckets[k].second,
+                               Histogram::highest_of(p.buckets[k].first));
+        out += ']';
+    }
+    out += '}';
+}
+
+void append_json(std::string& out, const std::vector<SeriesEvent>& events) {
+    out += '[';
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        out += fmt::format("{}{{\"t_s\":{},\"what\":", i ? "," : "", events[i].t_s);
+        liveshare::json::append_string(out, events[i].what);
+        out += '}';
+    }
+    out += ']';
 }
 
 }  // namespace harness

@@ -55,6 +55,10 @@ struct SeriesPoint {
     std::optional<double> p50_ms, p90_ms, p99_ms, max_ms;
     std::uint64_t sent = 0, durable = 0, volatiles = 0;  // in the interval
     std::uint64_t durable_so_far = 0;
+    std::uint64_t errors = 0, disconnects = 0, reconnects = 0, resumes = 0;  // in the interval
+    // The interval's latency histogram, non-zero buckets as (index, count): a shard writes
+    // them so that merged intervals have exact percentiles too.
+    std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
     std::optional<double> server_cpu_pct, server_rss_mb;  // when the server is ours to read
     double generator_cpu_pct = 0;                         // this process, of one core
 };
@@ -62,6 +66,11 @@ struct SeriesEvent {
     double t_s = 0;
     std::string what;  // e.g. "fault" (a trigger fired: a kill, a reset)
 };
+
+// The JSON of one interval and of a run's events (bench's --timeseries_out, shard files):
+// a figure the interval did not measure is left out; the buckets only when asked for.
+void append_json(std::string& out, const SeriesPoint& p, bool with_buckets);
+void append_json(std::string& out, const std::vector<SeriesEvent>& events);
 
 struct LoadTestMetrics {
     std::vector<SeriesPoint> series;  // empty unless LoadTestConfig::series_interval

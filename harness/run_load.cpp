@@ -83,6 +83,7 @@ class SeriesRecorder {
             delta[i] = v - last_hist_[i];
             last_hist_[i] = v;
             count += delta[i];
+            if (delta[i]) p.buckets.emplace_back(i, delta[i]);
         }
         if (count) {
             p.p50_ms = at(delta, count, 50);
@@ -101,6 +102,10 @@ class SeriesRecorder {
         p.volatiles = vol - last_vol_;
         p.durable_so_far = durable;
         last_sent_ = sent, last_durable_ = durable, last_vol_ = vol;
+        p.errors = take(sh_.errors, last_errors_);
+        p.disconnects = take(sh_.disconnects, last_disconnects_);
+        p.reconnects = take(sh_.reconnects, last_reconnects_);
+        p.resumes = take(sh_.resumes, last_resumes_);
         const double gen = self_cpu_seconds();
         p.generator_cpu_pct = (gen - last_gen_cpu_) / dt * 100.0;
         last_gen_cpu_ = gen;
@@ -116,6 +121,12 @@ class SeriesRecorder {
     }
 
   private:
+    // What a live tally gained since the last point.
+    static std::uint64_t take(const std::atomic<std::uint64_t>& now, std::uint64_t& last) {
+        const std::uint64_t v = now.load(std::memory_order_relaxed), d = v - last;
+        last = v;
+        return d;
+    }
     static double at(const std::vector<std::uint64_t>& h, std::uint64_t count, double pct) {
         std::uint64_t acc = 0;
         for (std::size_t i = 0; i < h.size(); ++i) {
@@ -133,6 +144,7 @@ class SeriesRecorder {
     Clock::time_point last_, next_;
     std::vector<std::uint64_t> last_hist_;
     std::uint64_t last_sent_ = 0, last_durable_ = 0, last_vol_ = 0;
+    std::uint64_t last_errors_ = 0, last_disconnects_ = 0, last_reconnects_ = 0, last_resumes_ = 0;
     double last_gen_cpu_ = 0;
     std::optional<double> last_server_cpu_;
 };

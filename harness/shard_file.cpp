@@ -10,12 +10,13 @@
 namespace harness {
 
 namespace {
+// Non-zero buckets as [index, count, the bucket's highest value]: the reader needs no bucket rule.
 std::string buckets_json(const Histogram& h) {
     std::string out = "{\"count\":" + std::to_string(h.count()) + ",\"min\":" + std::to_string(h.min()) +
                       ",\"max\":" + std::to_string(h.max()) + ",\"buckets\":[";
     bool first = true;
     for (auto [i, n] : h.buckets()) {
-        out += fmt::format("{}[{},{}]", first ? "" : ",", i, n);
+        out += fmt::format("{}[{},{},{}]", first ? "" : ",", i, n, Histogram::highest_of(i));
         first = false;
     }
     return out + "]}";
@@ -25,7 +26,7 @@ std::string buckets_json(const Histogram& h) {
 void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
                       const LoadTestResult& r, const std::map<std::string, std::string>& context) {
     const auto& M = r.metrics;
-    std::string out = "{\"format\":\"liveshare-shard/1\",\"context\":{";
+    std::string out = "{\"format\":\"liveshare-shard/2\",\"context\":{";
     bool first_key = true;
     for (const auto& [k, v] : context) {
         if (!first_key) out += ',';
@@ -44,6 +45,13 @@ void write_shard_file(const std::string& path, const std::string& benchmark, con
                        M.users_joined, M.error_count);
     out += ",\"latency\":" + buckets_json(M.totals.latency);
     out += ",\"latency_uncorrected\":" + buckets_json(M.totals.latency_uncorrected);
+    out += fmt::format(",\"interval_ms\":{},\"intervals\":[", cfg.series_interval.count());
+    for (std::size_t k = 0; k < M.series.size(); ++k) {
+        if (k) out += ',';
+        append_json(out, M.series[k], true);
+    }
+    out += "],\"events\":";
+    append_json(out, M.events);
     out += ",\"per_user\":[";
     for (std::size_t k = 0; k < r.per_user.size(); ++k) {
         const auto& u = r.per_user[k];

@@ -1,6 +1,7 @@
 // One shard's share of a sharded run, written for scripts/merge-shards: per user its index,
-// room and durable counts, and the latency histograms as bucket counts (mergeable: the merged
-// percentiles are exactly those of the union of every shard's deliveries).
+// room and durable counts, the latency histograms as bucket counts (mergeable: the merged
+// percentiles are exactly those of the union of every shard's deliveries), and the run's time
+// series with each interval's histogram (when the run records one: --interval_ms).
 #pragma once
 #include <map>
 #include <string>

@@ -105,8 +105,18 @@ void SimUser::retire() {
     }
 }
 
-void SimUser::fail(const std::string& kind) {
+void SimUser::error(const std::string& kind) {
     metrics.error(kind);
+    sh_.errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SimUser::count(std::uint64_t UserMetrics::*field, std::atomic<std::uint64_t> Shared::*live) {
+    ++(metrics.*field);
+    (sh_.*live).fetch_add(1, std::memory_order_relaxed);
+}
+
+void SimUser::fail(const std::string& kind) {
+    error(kind);
     retire();
     timer_.cancel();
     retry_timer_.cancel();
@@ -117,7 +127,7 @@ void SimUser::fail(const std::string& kind) {
 void SimUser::lost_connection(const std::string& why) {
     if (closed || closing_) return;
     if (!sh_.cfg.reconnect.enabled) return fail(why);
-    if (c_ && c_->phase == Phase::Open) ++metrics.disconnects;
+    if (c_ && c_->phase == Phase::Open) count(&UserMetrics::disconnects, &Shared::disconnects);
     if (c_) {
         c_->phase = Phase::Closing;
         boost::system::error_code ignored;
@@ -309,7 +319,7 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
                 break;
             }
             if (!c->inflate_ready) {
-                metrics.error("compressed frame without permessage-deflate");
+                error("compressed frame without permessage-deflate");
                 break;
             }
             // permessage-deflate: the message plus the flush marker the sender removed.
@@ -331,13 +341,13 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
                     static_cast<std::size_t>(reinterpret_cast<char*>(c->zs.next_out) - out.data());
             }
             if (rc != Z_OK && rc != Z_BUF_ERROR) {
-                metrics.error("undecodable compressed frame");
+                error("undecodable compressed frame");
                 break;
             }
             // RFC 6455 8.1 holds for the inflated text: a server that breaks it fails the
             // connection.
             if (!liveshare::valid_utf8(out.data(), produced)) {
-                metrics.error("protocol error from server: text message is not UTF-8");
+                error("protocol error from server: text message is not UTF-8");
                 if (!closed && !closing_)
                     lost_connection("protocol error from server: text message is not UTF-8");
                 return false;
@@ -370,7 +380,7 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
                 retire();
             return false;
         case K::Error:
-            metrics.error(std::string("protocol error from server: ") + ev.error);
+            error(std::string("protocol error from server: ") + ev.error);
             if (!closed && !closing_)
                 lost_connection(std::string("protocol error from server: ") + ev.error);
             return false;
@@ -385,7 +395,7 @@ void SimUser::on_text(char* data, std::size_t n) {
         std::string err;
         if (!parser_.split_batch(data, n, parts_, err)) {
             ++metrics.received;
-            metrics.error("unparseable batch frame");
+            error("unparseable batch frame");
             return;
         }
         metrics.received += parts_.size();
@@ -399,7 +409,7 @@ void SimUser::on_text(char* data, std::size_t n) {
 void SimUser::handle(const char* data, std::size_t n) {
     std::string err;
     if (!parser_.parse_server(data, n, msg_, err)) {
-        metrics.error("unparseable server message");
+        error("unparseable server message");
         return;
     }
     metrics.bytes_in_by_type[liveshare::index_of(msg_.type)] += n;
@@ -417,14 +427,14 @@ void SimUser::handle(const char* data, std::size_t n) {
                 send_control(std::move(req), MsgType::RequestGraphState);
                 liveshare::encode_simple(ping, MsgType::Ping);
                 send_control(std::move(ping), MsgType::Ping);
-                if (reconnecting_) ++metrics.reconnects;
+                if (reconnecting_) count(&UserMetrics::reconnects, &Shared::reconnects);
                 return;
             }
             stage_ = Stage::Live;
             if (reconnecting_) {
                 // Back in the room. The replay (or the state) was queued with the AuthResult,
                 // so a Pong to this Ping marks its end.
-                ++metrics.reconnects;
+                count(&UserMetrics::reconnects, &Shared::reconnects);
                 stage_ = Stage::Resuming;
                 std::string ping;
                 liveshare::encode_simple(ping, MsgType::Ping);
@@ -446,7 +456,7 @@ void SimUser::handle(const char* data, std::size_t n) {
                 if (resynced_)
                     resynced_ = false;
                 else
-                    ++metrics.resumes;
+                    count(&UserMetrics::resumes, &Shared::resumes);
                 // What was written but never echoed did not reach the room: send it again,
                 // before anything newer, in its original order.
                 for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
@@ -480,7 +490,7 @@ void SimUser::handle(const char* data, std::size_t n) {
             return;
         }
         case MsgType::Error: {
-            metrics.error("server error: " + msg_.code);
+            error("server error: " + msg_.code);
             // A refused graph op was not applied: the others will not get it. Our server names
             // the refused type; the original does not, so its text is the fallback.
             const bool refused_op = msg_.rejected ? *msg_.rejected == MsgType::GraphOp

@@ -52,6 +52,8 @@ struct Shared {
     std::int64_t warmup_us = 0;
     std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
     std::atomic<std::uint64_t> durable_received{0}, volatile_received{0}, sent{0};
+    // The same events as the users' metrics, counted live for the time series.
+    std::atomic<std::uint64_t> errors{0}, disconnects{0}, reconnects{0}, resumes{0};
     // The generator's own socket calls (reads and writes), for its syscalls per delivery.
     std::atomic<std::uint64_t> socket_reads{0}, socket_writes{0};
     std::vector<std::atomic<std::uint64_t>> live_hist;  // progress only
@@ -111,6 +113,9 @@ private:
     void flush();
     void write_pending(Conn* c);
     void fail(const std::string& kind);
+    // An error or a fault event, in this user's metrics and in the run's live tally.
+    void error(const std::string& kind);
+    void count(std::uint64_t UserMetrics::*field, std::atomic<std::uint64_t> Shared::*live);
     void lost_connection(const std::string& why);
     void schedule_reconnect(const std::string& why);
     void retire();

@@ -27,18 +27,21 @@ std::filesystem::path temp_dir(const std::string& name) {
     return d;
 }
 
-// Runs scripts/merge-shards over dir; returns its first benchmark.
-boost::json::object merge(const std::filesystem::path& dir) {
-    const auto out = dir / "merged.json";
-    const std::string cmd = "python3 " + std::string(LIVESHARE_TEST_DIR) + "/../scripts/merge-shards " + dir.string() +
-                            " --out " + out.string() + " > /dev/null";
-    const int rc = std::system(cmd.c_str());
-    EXPECT_TRUE(WIFEXITED(rc)) << cmd;
-    std::ifstream f(out);
+boost::json::value read_json(const std::filesystem::path& path) {
+    std::ifstream f(path);
     std::stringstream ss;
     ss << f.rdbuf();
-    auto v = boost::json::parse(ss.str());
-    return v.at("benchmarks").as_array().at(0).as_object();
+    return boost::json::parse(ss.str());
+}
+
+// Runs scripts/merge-shards over dir; returns its first benchmark.
+boost::json::object merge(const std::filesystem::path& dir, const std::string& more = "") {
+    const auto out = dir / "merged.json";
+    const std::string cmd = "python3 " + std::string(LIVESHARE_TEST_DIR) + "/../scripts/merge-shards " + dir.string() +
+                            " --out " + out.string() + more + " > /dev/null";
+    const int rc = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(rc)) << cmd;
+    return read_json(out).at("benchmarks").as_array().at(0).as_object();
 }
 
 double num(const boost::json::object& o, const char* k) {
@@ -74,6 +77,64 @@ TEST(Shards, MergedPercentilesEqualThoseOfTheUnion) {
     EXPECT_EQ(num(b, "p999_ms"), static_cast<double>(all.percentile(99.9)) / 1000.0);
     EXPECT_EQ(num(b, "max_ms"), static_cast<double>(all.max()) / 1000.0);
     EXPECT_EQ(num(b, "shards"), 3);
+    std::filesystem::remove_all(dir);
+}
+
+// Each shard's intervals carry their histograms: the merged interval's percentiles are those
+// of the union of that interval's deliveries in every shard, and its counts are the sums.
+TEST(Shards, MergedIntervalsArePercentilesOfTheUnionPerInterval) {
+    const auto dir = temp_dir("intervals");
+    std::mt19937_64 rng(11);
+    std::lognormal_distribution<double> latency_us(6.0, 1.0);
+    constexpr int kIntervals = 3;
+    std::vector<harness::Histogram> all(kIntervals);
+    std::vector<std::uint64_t> sent(kIntervals), errors(kIntervals);
+    for (unsigned shard = 0; shard < 2; ++shard) {
+        harness::LoadTestResult r;
+        for (int k = 0; k < kIntervals; ++k) {
+            harness::Histogram h;
+            for (int i = 0; i < 3000 + 2000 * static_cast<int>(shard) + 500 * k; ++i) {
+                const auto v = static_cast<std::uint64_t>(latency_us(rng)) << (shard + k);  // shards differ
+                h.record(v);
+                all[k].record(v);
+            }
+            harness::SeriesPoint p;
+            p.t_s = k + 1.0;
+            p.sent = 100 * (shard + 1) + k;
+            p.errors = shard + k;
+            p.generator_cpu_pct = 10.0 * (shard + 1);
+            sent[k] += p.sent;
+            errors[k] += p.errors;
+            for (auto [i, n] : h.buckets()) p.buckets.emplace_back(i, n);
+            r.metrics.series.push_back(p);
+        }
+        r.metrics.events.push_back({1.5, "server killed (SIGKILL)"});
+        auto cfg = LoadTestConfigBuilder().users(2).shard(shard, 2, 1).series_interval(std::chrono::seconds(1)).build();
+        harness::write_shard_file((dir / ("users-2.shard-" + std::to_string(shard) + "-of-2.json")).string(),
+                                  "load/users:2", cfg, r);
+    }
+    merge(dir, " --timeseries_out " + (dir / "series.json").string());
+    const auto doc = read_json(dir / "series.json");
+    EXPECT_EQ(doc.at("interval_ms").to_number<int>(), 1000);
+    const auto& run = doc.at("runs").as_array().at(0).as_object();
+    EXPECT_EQ(run.at("name").as_string(), "load/users:2/shards:2");
+    const auto& iv = run.at("intervals").as_array();
+    ASSERT_EQ(iv.size(), static_cast<std::size_t>(kIntervals));
+    for (int k = 0; k < kIntervals; ++k) {
+        const auto& p = iv[k].as_object();
+        // An interval's percentile is its bucket's highest value (no exact max is kept per interval).
+        const auto bucket_top = [&](double q) {
+            return static_cast<double>(harness::Histogram::highest_of(harness::Histogram::index_of(all[k].percentile(q)))) /
+                   1000.0;
+        };
+        EXPECT_EQ(num(p, "p50_ms"), bucket_top(50)) << k;
+        EXPECT_EQ(num(p, "p99_ms"), bucket_top(99)) << k;
+        EXPECT_EQ(num(p, "sent"), static_cast<double>(sent[k])) << k;
+        EXPECT_EQ(num(p, "errors"), static_cast<double>(errors[k])) << k;
+        EXPECT_EQ(num(p, "generator_cpu_pct"), 30.0) << k;
+        EXPECT_EQ(num(p, "generator_cpu_pct_max"), 20.0) << k;
+    }
+    EXPECT_EQ(run.at("events").as_array().size(), 2u);  // each shard's mark, with its shard
     std::filesystem::remove_all(dir);
 }
 
