@@ -1,0 +1,251 @@
+// The HTML report's page: reads the data scripts/report embedded (#report-data) and draws it
+// with uPlot (inlined beside this file). Every chart is registered in window.report.charts
+// with the data it was given and its series' colours, so a test can read back what was drawn.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("report-data").textContent);
+  const COLORS = ["#1f5fd6", "#d62828", "#178a3e", "#8a2bd6", "#e07000", "#008b9a"];
+  const EVENT_COLOR = "#000000";
+  const WIDTH = 560, HEIGHT = 280;
+  const report = { charts: [], data: data };
+  window.report = report;
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // Absent stays absent: "-", never 0 (the console summary's rule).
+  function fmt(v, digits, suffix) {
+    if (v === null || v === undefined) return "-";
+    return v.toFixed(digits) + (suffix || "");
+  }
+
+  // Vertical dashed lines at the run's events (a kill, a restart), with their names.
+  function eventMarkers(events) {
+    return {
+      hooks: {
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            ctx.save();
+            ctx.strokeStyle = EVENT_COLOR;
+            ctx.fillStyle = EVENT_COLOR;
+            ctx.lineWidth = 2 * devicePixelRatio;
+            ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+            ctx.font = 12 * devicePixelRatio + "px sans-serif";
+            events.forEach((ev, i) => {
+              const x = Math.round(u.valToPos(ev.t_s, "x", true));
+              if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+              ctx.beginPath();
+              ctx.moveTo(x, u.bbox.top);
+              ctx.lineTo(x, u.bbox.top + u.bbox.height);
+              ctx.stroke();
+              ctx.fillText(ev.what, x + 4 * devicePixelRatio, u.bbox.top + (14 + 14 * i) * devicePixelRatio);
+            });
+            ctx.restore();
+          },
+        ],
+      },
+    };
+  }
+
+  // One line chart: x values, named y series ([label, values]), optional log y and events.
+  function lineChart(parent, id, title, xlabel, ylabel, xs, series, opts) {
+    opts = opts || {};
+    const box = el("div", { class: "chart", id: id });
+    parent.appendChild(box);
+    const many = xs.length > 40;
+    const spec = {
+      title: title,
+      width: WIDTH,
+      height: HEIGHT,
+      scales: {
+        x: opts.bars ? { time: false, range: (u, lo, hi) => [lo - 0.6, hi + 0.6] } : { time: false },
+        y: opts.log ? { distr: 3 } : opts.bars ? { range: (u, lo, hi) => [0, hi * 1.1] } : {},
+      },
+      axes: [{ label: xlabel }, { label: ylabel }],
+      series: [{ label: xlabel }].concat(
+        series.map(([label, _], i) => {
+          const color = COLORS[i % COLORS.length];
+          if (opts.bars)  // grouped bars: each series beside the others at its x
+            return { label: label, stroke: color, fill: color, width: 1, points: { show: false },
+                     paths: uPlot.paths.bars({ size: [0.8 / series.length, 60], align: series.length > 1 ? (i ? 1 : -1) : 0 }) };
+          return { label: label, stroke: color, width: 2, points: { show: !many, size: 7, fill: color }, spanGaps: false };
+        })
+      ),
+      plugins: opts.events && opts.events.length ? [eventMarkers(opts.events)] : [],
+    };
+    const values = [xs].concat(series.map(([, v]) => v));
+    const u = new uPlot(spec, values, box);
+    report.charts.push({
+      id: id,
+      title: title,
+      x: xs,
+      series: series.map(([label, v], i) => ({ label: label, color: COLORS[i % COLORS.length], values: v })),
+      events: opts.events || [],
+      canvas: u.ctx.canvas,
+    });
+    return u;
+  }
+
+  function table(parent, id, head, rows) {
+    const t = el("table", { id: id });
+    const tr = el("tr");
+    head.forEach((h) => tr.appendChild(el("th", {}, h)));
+    t.appendChild(tr);
+    rows.forEach((r) => {
+      const row = el("tr");
+      r.forEach((c) => row.appendChild(el("td", c.key ? { "data-key": c.key } : {}, c.text)));
+      t.appendChild(row);
+    });
+    parent.appendChild(t);
+    return t;
+  }
+
+  function section(title, id) {
+    const s = el("section", { id: id });
+    s.appendChild(el("h2", {}, title));
+    document.getElementById("content").appendChild(s);
+    return s;
+  }
+
+  function summary() {
+    const s = section("Summary", "summary-section");
+    s.appendChild(el("p", {}, "One row per run; p99 of durable deliveries (of cursor staleness for cursor runs); - = not measured."));
+    const head = ["benchmark", "rep", "users", "p50 ms", "p99 ms", "delivery", "deliveries/s", "srv CPU", "srv us/d", "gen us/d", "verdict"];
+    const rows = data.summary.map((r) => [
+      { text: r.name, key: "name" },
+      { text: String(r.repetition), key: "repetition" },
+      { text: fmt(r.users, 0), key: "users" },
+      { text: r.p50_ms === null && r.lossy ? "lost" : fmt(r.p50_ms, 3), key: "p50_ms" },
+      { text: r.p99_ms === null && r.lossy ? "lost" : fmt(r.p99_ms, 3), key: "p99_ms" },
+      { text: fmt(r.delivery_pct, 2, " %"), key: "delivery_pct" },
+      { text: fmt(r.deliveries_per_s, 0), key: "deliveries_per_s" },
+      { text: fmt(r.server_cpu_pct, 1, " %"), key: "server_cpu_pct" },
+      { text: fmt(r.server_cpu_us_per_delivery, 2), key: "server_cpu_us_per_delivery" },
+      { text: fmt(r.generator_cpu_us_per_delivery, 2), key: "generator_cpu_us_per_delivery" },
+      { text: r.verdict, key: "verdict" },
+    ]);
+    table(s, "summary", head, rows);
+    if (data.failed.length) {
+      s.appendChild(el("h3", {}, "Failed runs"));
+      const ul = el("ul", { id: "failed" });
+      data.failed.forEach((f) => ul.appendChild(el("li", {}, f.name + ": " + f.error)));
+      s.appendChild(ul);
+    }
+    if (data.findings.length) {
+      s.appendChild(el("h3", {}, "Findings (ranked by measured impact)"));
+      const ol = el("ol");
+      data.findings.forEach((f) => ol.appendChild(el("li", {}, f)));
+      s.appendChild(ol);
+    }
+  }
+
+  function perSecond(points, key, interval_s) {
+    return points.map((p) => (p[key] === undefined ? null : p[key] / interval_s));
+  }
+  function pick(points, key) {
+    return points.map((p) => (p[key] === undefined ? null : p[key]));
+  }
+
+  function overTime() {
+    const runs = data.series.filter((r) => !r.step);
+    if (!runs.length) return;
+    const s = section("Over time", "series-section");
+    s.appendChild(el("p", {}, "Per interval of " + data.interval_ms + " ms, seconds after the schedule's start. Dashed black lines: the run's events."));
+    runs.forEach((r, k) => {
+      const card = el("div", { class: "run", "data-run": r.name + (r.repetition > 0 ? "#" + r.repetition : "") });
+      const title = r.name + (r.repetition > 0 ? " (repetition " + r.repetition + ")" : "") + (r.error ? " — FAILED" : "") + (r.lost ? " — " + r.lost + " lost" : "");
+      card.appendChild(el("h3", {}, title));
+      if (r.events.length)
+        card.appendChild(el("p", {}, "Events: " + r.events.map((e) => e.what + " at " + e.t_s.toFixed(2) + " s").join("; ")));
+      s.appendChild(card);
+      const charts = el("div", { class: "charts" });
+      card.appendChild(charts);
+      const pts = r.intervals;
+      const xs = pick(pts, "t_s");
+      if (!pts.length) {
+        card.appendChild(el("p", { class: "absent" }, "No interval was recorded."));
+        return;
+      }
+      const iv = data.interval_ms / 1000;
+      lineChart(charts, "latency-" + k, "Latency of durable deliveries", "s", "ms (log)", xs,
+        [["p50", pick(pts, "p50_ms")], ["p90", pick(pts, "p90_ms")], ["p99", pick(pts, "p99_ms")], ["max", pick(pts, "max_ms")]],
+        { log: true, events: r.events });
+      lineChart(charts, "throughput-" + k, "Throughput", "s", "per second", xs,
+        [["messages sent/s", perSecond(pts, "sent", iv)], ["durable deliveries/s", perSecond(pts, "durable", iv)], ["volatile deliveries/s", perSecond(pts, "volatile", iv)]],
+        { events: r.events });
+      const cpu = [["server CPU %", pick(pts, "server_cpu_pct")], ["generator CPU %", pick(pts, "generator_cpu_pct")]];
+      lineChart(charts, "cpu-" + k, "CPU (% of one core)", "s", "%", xs, cpu, { events: r.events });
+      const faults = ["errors", "disconnects", "reconnects", "resumes"];
+      if (pts.some((p) => faults.some((f) => p[f] > 0)))
+        lineChart(charts, "faults-" + k, "Errors and reconnects per interval", "s", "count", xs, faults.map((f) => [f, pick(pts, f)]), { events: r.events });
+      else card.appendChild(el("p", { class: "absent" }, "No errors, disconnects, reconnects or resumes in any interval."));
+    });
+  }
+
+  function usersCurves() {
+    const c = data.users_curves;
+    if (!c.users.length) return;
+    const s = section("Latency against users", "users-section");
+    const series = [];
+    for (const [profile, v] of Object.entries(c.profiles)) {
+      series.push([profile + " p50", v.p50]);
+      series.push([profile + " p99", v.p99]);
+    }
+    lineChart(s, "users", "Percentiles of durable deliveries against users (median over repetitions)", "users", "ms (log)", c.users, series, { log: true });
+  }
+
+  function capacity() {
+    const steps = data.series.filter((r) => r.step);
+    if (!steps.length) return;
+    const s = section("Capacity search", "capacity-section");
+    const xs = steps.map((r) => r.step.users);
+    lineChart(s, "capacity", "Capacity steps", "users", "deliveries/s", xs, [["deliveries/s", steps.map((r) => r.step.deliveries_per_s)]]);
+    lineChart(s, "capacity-p99", "p99 at each step", "users", "ms (log)", xs, [["p99", steps.map((r) => (r.step.p99_ms === undefined ? null : r.step.p99_ms))]], { log: true });
+    table(s, "capacity-steps", ["users", "passed", "p99 ms", "delivery", "deliveries/s", "saturated"],
+      steps.map((r) => [
+        { text: String(r.step.users) },
+        { text: r.step.passed ? "pass" : "FAIL" },
+        { text: fmt(r.step.p99_ms, 2) },
+        { text: fmt(r.step.delivery_pct, 3, " %") },
+        { text: fmt(r.step.deliveries_per_s, 0) },
+        { text: r.step.machine_saturated ? "machine" : r.step.generator_saturated ? "generator" : "-" },
+      ]));
+  }
+
+  function cost() {
+    const rows = data.summary.filter((r) => r.server_cpu_us_per_delivery !== null || r.generator_cpu_us_per_delivery !== null);
+    if (!rows.length) return;
+    const s = section("Cost per delivery", "cost-section");
+    s.appendChild(el("p", {}, "CPU microseconds per delivery, server and generator, by run (x: the summary's row)."));
+    table(s, "cost-legend", ["row", "benchmark"], rows.map((r, i) => [{ text: String(i + 1) }, { text: r.name + (r.repetition ? " #" + r.repetition : "") }]));
+    lineChart(s, "cost", "CPU per delivery", "row", "us per delivery", rows.map((_, i) => i + 1),
+      [["server", rows.map((r) => r.server_cpu_us_per_delivery)], ["generator", rows.map((r) => r.generator_cpu_us_per_delivery)]],
+      { bars: true });
+  }
+
+  function compare() {
+    if (!data.compare) return;
+    const s = section("Compared with " + data.compare.base, "compare-section");
+    s.appendChild(el("p", {}, "Medians of each side's repetitions; p of a two-sided Mann-Whitney U test; a verdict only when p < " +
+      data.compare.alpha + " and the change exceeds " + data.compare.threshold * 100 + " %."));
+    table(s, "compare", ["benchmark", "metric", "base", "this run", "change", "p (U test)", "n", "verdict"],
+      data.compare.rows.map((r) => [
+        { text: r.name }, { text: r.metric }, { text: r.base }, { text: r.new }, { text: r.change },
+        { text: r.p }, { text: r.n }, { text: r.verdict, key: "verdict" },
+      ]));
+  }
+
+  document.getElementById("provenance").textContent = data.provenance;
+  summary();
+  overTime();
+  usersCurves();
+  capacity();
+  cost();
+  compare();
+  report.done = true;
+})();

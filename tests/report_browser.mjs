@@ -1,0 +1,146 @@
+// Renders a report made by scripts/report in headless Chromium and checks it:
+// no JavaScript error and no network request; every chart drew its data (pixels of each
+// series' colour on its canvas, read back through the page, and the event markers' colour
+// where the run had events); the charts' values and the summary table equal the JSON files
+// (read here, not through the page); and, given the bench's console output, the table's rows
+// equal the console summary's. Exit 0 when every check passed, 1 otherwise.
+//
+// usage: node report_browser.mjs --html OUT/index.html --results R.json [--timeseries T.json]
+//                                [--console CONSOLE.txt] [--screenshot OUT.png]
+//                                [--screenshot_run NAME=OUT.png]
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(path.join(path.dirname(new URL(import.meta.url).pathname), "..", "scripts", "report-web", "package.json"));
+const { chromium } = require("playwright-core");
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, "")] = process.argv[i + 1];
+const failures = [];
+function check(what, ok, detail) {
+  if (!ok) {
+    failures.push(what);
+    console.log(`FAIL ${what}: ${detail === undefined ? "" : JSON.stringify(detail).slice(0, 400)}`);
+  }
+}
+
+const FAMILIES = ["load/", "conn/", "loss/", "soak/"];
+const fixed = (v, d, s = "") => (v === undefined || v === null || !Number.isFinite(v) ? "-" : v.toFixed(d) + s);
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors = [], requests = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  const url = "file://" + path.resolve(args.html);
+  page.on("request", (r) => r.url() !== url && requests.push(r.url()));
+  await page.goto(url);
+  const done = await page.waitForFunction(() => window.report && window.report.done, null, { timeout: 10000 }).then(() => true, () => false);
+  check("the page finished drawing", done);
+  check("no JavaScript error", errors.length === 0, errors);
+  check("no network request (the page is self-contained)", requests.length === 0, requests);
+
+  // What each chart drew, counted on its canvas.
+  const charts = done ? await page.evaluate(() => {
+    const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const count = (canvas, color) => {
+      const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      const [r, g, b] = rgb(color);
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4)
+        if (px[i + 3] > 200 && Math.abs(px[i] - r) < 10 && Math.abs(px[i + 1] - g) < 10 && Math.abs(px[i + 2] - b) < 10) n++;
+      return n;
+    };
+    return window.report.charts.map((c) => ({
+      id: c.id, x: c.x, events: c.events.length,
+      eventPixels: c.events.length ? count(c.canvas, "#000000") : 0,
+      series: c.series.map((s) => ({ label: s.label, values: s.values, pixels: count(c.canvas, s.color) })),
+    }));
+  }) : [];
+  check("charts were drawn", charts.length > 0, charts.length);
+  for (const c of charts) {
+    c.series.forEach((s, i) => {
+      const finite = s.values.filter((v) => v !== null && Number.isFinite(v)).length;
+      // A series drawn exactly under a later one (all zeros under all zeros) cannot show.
+      const hidden = c.series.slice(i + 1).some((t) => JSON.stringify(t.values) === JSON.stringify(s.values));
+      if (finite && !hidden) check(`${c.id}: series '${s.label}' drew its ${finite} point(s)`, s.pixels > 0, s.pixels);
+    });
+    if (c.events) check(`${c.id}: its ${c.events} event marker(s) drawn`, c.eventPixels > 0, c.eventPixels);
+  }
+
+  // The charts' values against the time series document.
+  if (args.timeseries) {
+    const doc = JSON.parse(fs.readFileSync(args.timeseries, "utf8"));
+    const runs = doc.runs.filter((r) => !r.step);
+    const iv = doc.interval_ms / 1000;
+    const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+    runs.forEach((r, k) => {
+      if (!r.intervals.length) return;
+      const lat = byId["latency-" + k], thr = byId["throughput-" + k];
+      check(`run ${k} (${r.name}) has its latency chart`, !!lat);
+      check(`run ${k} (${r.name}) has its throughput chart`, !!thr);
+      if (!lat || !thr) return;
+      const want = (key, scale = 1) => r.intervals.map((p) => (p[key] === undefined ? null : p[key] / scale));
+      check(`run ${k}: x is the intervals' times`, JSON.stringify(lat.x) === JSON.stringify(want("t_s")));
+      for (const [label, key] of [["p50", "p50_ms"], ["p99", "p99_ms"], ["max", "max_ms"]]) {
+        const s = lat.series.find((x) => x.label === label);
+        check(`run ${k}: ${label} over time equals the JSON's`, s && JSON.stringify(s.values) === JSON.stringify(want(key)), s && s.values);
+      }
+      const d = thr.series.find((x) => x.label === "durable deliveries/s");
+      check(`run ${k}: deliveries/s over time equals the JSON's`, d && JSON.stringify(d.values) === JSON.stringify(want("durable", iv)));
+      check(`run ${k}: its events are marked`, lat.events === r.events.length, [lat.events, r.events.length]);
+    });
+  }
+
+  // The summary table against the results JSON and the console summary.
+  const table = await page.$$eval("#summary tr", (trs) =>
+    trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td) => [td.dataset.key, td.textContent]))));
+  const results = JSON.parse(fs.readFileSync(args.results, "utf8")).benchmarks.filter(
+    (b) => b.run_type !== "aggregate" && FAMILIES.some((f) => b.name.startsWith(f)));
+  check("a table row per run", table.length === results.length, [table.length, results.length]);
+  results.forEach((b, i) => {
+    const row = table[i] || {};
+    const name = b.name.split("/iterations:")[0];
+    const staleness = b.p99_ms === undefined && b.staleness_p99_ms !== undefined;
+    const p = (q) => (staleness ? b[`staleness_${q}_ms`] : b[`${q}_ms`]);
+    const lossy = (b.label || "").includes("LOSS");
+    const pct = (v) => (v === undefined && lossy ? "lost" : fixed(v, 3));
+    const want = {
+      name: name, users: fixed(b.users_joined, 0), p50_ms: pct(p("p50")), p99_ms: pct(p("p99")),
+      delivery_pct: fixed(b.delivery_pct, 2, " %"), deliveries_per_s: fixed(b.deliveries_per_s, 0),
+      server_cpu_pct: fixed(b.server_cpu_pct, 1, " %"), server_cpu_us_per_delivery: fixed(b.server_cpu_us_per_delivery, 2),
+      generator_cpu_us_per_delivery: fixed(b.generator_cpu_us_per_delivery, 2),
+    };
+    for (const [k, v] of Object.entries(want)) check(`row ${i} (${name}) ${k} equals the JSON's`, row[k] === v, [row[k], v]);
+  });
+  if (args.console) {
+    const text = fs.readFileSync(args.console, "utf8");
+    const lines = text.slice(text.indexOf("\nSummary (")).split("\n").slice(3);
+    const rows = [];
+    for (const line of lines) {
+      if (!line.trim()) break;
+      rows.push(line.replace(/ %/g, "%").trim().split(/\s+/));
+    }
+    check("the console summary has a row per run", rows.length === table.length, [rows.length, table.length]);
+    rows.forEach((cols, i) => {
+      const row = table[i] || {};
+      const html = [row.name, row.users, row.p50_ms, row.p99_ms, row.delivery_pct, row.deliveries_per_s, row.server_cpu_pct,
+        row.server_cpu_us_per_delivery, row.generator_cpu_us_per_delivery, row.verdict].map((c) => (c || "").replace(/ %/g, "%"));
+      check(`row ${i} equals the console summary's`, JSON.stringify(cols) === JSON.stringify(html), [cols, html]);
+    });
+  }
+  if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
+  if (args.screenshot_run) {
+    // NAME=FILE: the card of one run (its charts over time) alone.
+    const at = args.screenshot_run.lastIndexOf("=");
+    const card = await page.$(`.run[data-run="${args.screenshot_run.slice(0, at)}"]`);
+    check(`the run to screenshot is on the page`, !!card, args.screenshot_run);
+    if (card) await card.screenshot({ path: args.screenshot_run.slice(at + 1) });
+  }
+} finally {
+  await browser.close();
+}
+console.log(`report_browser: ${failures.length ? "FAIL: " + failures.join("; ") : "all checks passed"}`);
+process.exit(failures.length ? 1 : 0);
