@@ -113,7 +113,8 @@ void bm_capacity(benchmark::State& st) {
     const Options& o = options();
     for (auto _ : st) {
         std::size_t pass_users = 0, steps = 0;
-        double pass_deliveries = 0, pass_p99 = 0, pass_server_cpu = 0, pass_per_write = 0;
+        double pass_deliveries = 0, pass_p99 = 0, pass_server_cpu = 0, pass_per_write = 0,
+               pass_delivery = 0;
         bool stopped_by_generator = false, pass_generator_bound = false;
         std::string stop_reason = "reached --capacity_max_users";
         LoadTestMetrics last;
@@ -151,6 +152,7 @@ void bm_capacity(benchmark::State& st) {
             pass_users = users;
             pass_deliveries = m.deliveries_per_s;
             pass_p99 = m.p_ms(99);
+            pass_delivery = delivery;
             pass_server_cpu = m.server_cpu_pct;
             pass_per_write = m.deliveries_per_write.value_or(0);
             pass_generator_bound = m.generator_saturated;
@@ -172,6 +174,13 @@ void bm_capacity(benchmark::State& st) {
         // own limit is higher than capacity_deliveries_per_s says)?
         st.counters["capacity_generator_bound"] = pass_generator_bound ? 1 : 0;
         if (pass_per_write > 0) st.counters["capacity_deliveries_per_write"] = pass_per_write;
+        // The passing step under the load runs' own names, so the summary (and the report)
+        // read a capacity run like the others: its users, rate, delivery and saturation.
+        st.counters["users_joined"] = static_cast<double>(pass_users);
+        st.counters["deliveries_per_s"] = pass_deliveries;
+        st.counters["delivery_pct"] = pass_delivery;
+        st.counters["generator_saturated"] = pass_generator_bound ? 1 : 0;
+        if (last.server_measured) st.counters["server_cpu_pct"] = pass_server_cpu;
         st.SetLabel(fmt::format("slo p99<{}ms; stopped: {}", o.slo_p99_ms, stop_reason));
     }
 }

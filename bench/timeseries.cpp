@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -101,7 +102,13 @@ bool write_timeseries() {
         out += ':';
         liveshare::json::append_string(out, v);
     }
-    out += fmt::format("}},\"interval_ms\":{},\"runs\":[", options().interval_ms);
+    // When it was written, as Google Benchmark's context says it (ISO 8601, UTC).
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", std::gmtime(&now));
+    out += first ? "" : ",";
+    out += fmt::format("\"date\":\"{}\"}},\"interval_ms\":{},\"runs\":[", date,
+                       options().interval_ms);
     {
         std::lock_guard lock(mu);
         for (std::size_t i = 0; i < runs.size(); ++i) {

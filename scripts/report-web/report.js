@@ -144,8 +144,12 @@
     }
   }
 
-  function perSecond(points, key, interval_s) {
-    return points.map((p) => (p[key] === undefined ? null : p[key] / interval_s));
+  // A count per interval as a rate: over the interval's own length (the last is partial).
+  function perSecond(points, key) {
+    return points.map((p, i) => {
+      const dt = p.t_s - (i ? points[i - 1].t_s : 0);
+      return p[key] === undefined || !(dt > 0) ? null : p[key] / dt;
+    });
   }
   function pick(points, key) {
     return points.map((p) => (p[key] === undefined ? null : p[key]));
@@ -171,12 +175,11 @@
         card.appendChild(el("p", { class: "absent" }, "No interval was recorded."));
         return;
       }
-      const iv = data.interval_ms / 1000;
       lineChart(charts, "latency-" + k, "Latency of durable deliveries", "s", "ms (log)", xs,
         [["p50", pick(pts, "p50_ms")], ["p90", pick(pts, "p90_ms")], ["p99", pick(pts, "p99_ms")], ["max", pick(pts, "max_ms")]],
         { log: true, events: r.events });
       lineChart(charts, "throughput-" + k, "Throughput", "s", "per second", xs,
-        [["messages sent/s", perSecond(pts, "sent", iv)], ["durable deliveries/s", perSecond(pts, "durable", iv)], ["volatile deliveries/s", perSecond(pts, "volatile", iv)]],
+        [["messages sent/s", perSecond(pts, "sent")], ["durable deliveries/s", perSecond(pts, "durable")], ["volatile deliveries/s", perSecond(pts, "volatile")]],
         { events: r.events });
       const cpu = [["server CPU %", pick(pts, "server_cpu_pct")], ["generator CPU %", pick(pts, "generator_cpu_pct")]];
       lineChart(charts, "cpu-" + k, "CPU (% of one core)", "s", "%", xs, cpu, { events: r.events });
