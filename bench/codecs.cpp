@@ -11,7 +11,7 @@ namespace liveshare {
 namespace {
 
 class Deflate final : public Codec {
-public:
+  public:
     explicit Deflate(int level) : level_(level) {
         // Negative window bits: raw deflate, no zlib header, as RFC 7692.
         if (deflateInit2(&def_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
@@ -48,13 +48,13 @@ public:
         out.resize(out.size() - inf_.avail_out);
     }
 
-private:
+  private:
     int level_;
     z_stream def_{}, inf_{};
 };
 
 class Zstd final : public Codec {
-public:
+  public:
     Zstd(int level, std::string dict) : level_(level), dict_(std::move(dict)) {
         cctx_ = ZSTD_createCCtx();
         dctx_ = ZSTD_createDCtx();
@@ -72,20 +72,24 @@ public:
     std::string name() const override { return dict_.empty() ? "zstd" : "zstd_dict"; }
     void compress(std::string_view in, std::string& out) override {
         out.resize(ZSTD_compressBound(in.size()));
-        std::size_t n = cdict_ ? ZSTD_compress_usingCDict(cctx_, out.data(), out.size(), in.data(), in.size(), cdict_)
-                               : ZSTD_compressCCtx(cctx_, out.data(), out.size(), in.data(), in.size(), level_);
+        std::size_t n =
+            cdict_ ? ZSTD_compress_usingCDict(cctx_, out.data(), out.size(), in.data(), in.size(),
+                                              cdict_)
+                   : ZSTD_compressCCtx(cctx_, out.data(), out.size(), in.data(), in.size(), level_);
         if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
         out.resize(n);
     }
     void decompress(std::string_view in, std::string& out, std::size_t original_size) override {
         out.resize(original_size);
-        std::size_t n = ddict_ ? ZSTD_decompress_usingDDict(dctx_, out.data(), out.size(), in.data(), in.size(), ddict_)
-                               : ZSTD_decompressDCtx(dctx_, out.data(), out.size(), in.data(), in.size());
+        std::size_t n =
+            ddict_ ? ZSTD_decompress_usingDDict(dctx_, out.data(), out.size(), in.data(), in.size(),
+                                                ddict_)
+                   : ZSTD_decompressDCtx(dctx_, out.data(), out.size(), in.data(), in.size());
         if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
         out.resize(n);
     }
 
-private:
+  private:
     int level_;
     std::string dict_;
     ZSTD_CCtx* cctx_ = nullptr;
@@ -96,7 +100,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Codec> make_deflate(int level) { return std::make_unique<Deflate>(level); }
+std::unique_ptr<Codec> make_deflate(int level) {
+    return std::make_unique<Deflate>(level);
+}
 std::unique_ptr<Codec> make_zstd(int level, std::string dictionary) {
     return std::make_unique<Zstd>(level, std::move(dictionary));
 }

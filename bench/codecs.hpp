@@ -14,7 +14,7 @@
 namespace liveshare {
 
 class Codec {
-public:
+  public:
     virtual ~Codec() = default;
     virtual std::string name() const = 0;
     virtual void compress(std::string_view in, std::string& out) = 0;

@@ -13,6 +13,8 @@ void fail(benchmark::State& st, const std::string& why) {
     st.SkipWithError(why.c_str());
 }
 
-int failures() { return g_failures.load(); }
+int failures() {
+    return g_failures.load();
+}
 
 }  // namespace bench

@@ -26,13 +26,15 @@ std::string bench_db_path();
 void remove_db(const std::string& db);
 std::string server_binary();
 std::vector<std::string> bench_server_args(std::size_t max_room_users, const std::string& db,
-                                           const std::string& profile = "", const std::string& durability = "");
+                                           const std::string& profile = "",
+                                           const std::string& durability = "");
 // The server's own /metrics into result (label says why when it cannot be read).
 void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label);
 // One load run against the --target, or against a fresh server process started for it.
 // `extra` server flags come after the bench's own, so they override them.
-LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users, std::string& label,
-                                  const std::string& profile = "", const std::vector<std::string>& extra = {});
+LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users,
+                                  std::string& label, const std::string& profile = "",
+                                  const std::vector<std::string>& extra = {});
 void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m);
 void set_counters(benchmark::State& st, const LoadTestMetrics& m);
 std::string describe(const LoadTestMetrics& m, std::string label);

@@ -2,30 +2,30 @@
 // Every variant's output is checked against the baseline's before it is timed
 // (SkipWithError on a mismatch), as simdjson's benchmarks do.
 #include <benchmark/benchmark.h>
-
-#include "failures.hpp"
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
-#include <random>
 #include <functional>
+#include <random>
 #include <thread>
 
 #include "batching/batch.hpp"
-#include "codecs.hpp"
 #include "candidates.hpp"
-#include "profile.hpp"
+#include "codecs.hpp"
+#include "failures.hpp"
 #include "op_log.hpp"
+#include "profile.hpp"
 #include "protocol/codec.hpp"
 #include "serialization/dom_encoder.hpp"
 #include "workload.hpp"
 
 using namespace liveshare;
 
-void register_micro_optimizations(const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed);
+void register_micro_optimizations(
+    const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed);
 
 namespace {
 
@@ -39,17 +39,24 @@ std::string client_message(MsgType t, std::uint64_t seq = 1) {
     switch (t) {
         case MsgType::GraphOp: {
             // The seed's ~512 B UpdateColumn.
-            harness::UserScript script(cfg, 0, kUser, 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", seq);
+            harness::UserScript script(cfg, 0, kUser, 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11",
+                                       seq);
             harness::Planned p;
             for (int i = 0; i < 3; ++i) script.next(p);
             return p.frame;
         }
-        case MsgType::CursorMove: encode_cursor_move(s, {static_cast<double>(seq), 1234567}); return s;
-        default: encode_awareness(s, "alice", {static_cast<double>(seq), 20}, true); return s;
+        case MsgType::CursorMove:
+            encode_cursor_move(s, {static_cast<double>(seq), 1234567});
+            return s;
+        default:
+            encode_awareness(s, "alice", {static_cast<double>(seq), 20}, true);
+            return s;
     }
 }
 
-std::string padded(const std::string& s) { return s + std::string(kParsePadding, '\0'); }
+std::string padded(const std::string& s) {
+    return s + std::string(kParsePadding, '\0');
+}
 
 // Both encoders' frames must say the same thing: same type, user, seq and payload values.
 bool same_message(const std::string& a, const std::string& b) {
@@ -62,7 +69,8 @@ bool same_message(const std::string& a, const std::string& b) {
 void parse_dom(benchmark::State& st, MsgType t) {
     const std::string text = client_message(t);
     auto ref = boost::json::parse(text);
-    if (ref.as_object().at("type").as_string() != to_string(t)) return bench::fail(st, "reference mismatch");
+    if (ref.as_object().at("type").as_string() != to_string(t))
+        return bench::fail(st, "reference mismatch");
     for (auto _ : st) {
         auto v = boost::json::parse(text);
         benchmark::DoNotOptimize(v);
@@ -113,7 +121,8 @@ void serialize_splice(benchmark::State& st, MsgType t) {
     std::string out;
     encode_relay(out, t, kUser, m.payload, 7);
     DomMessage dm(t, kUser, m.payload);
-    if (!same_message(out, dm.serialize(7))) return bench::fail(st, "splice differs from the DOM frame");
+    if (!same_message(out, dm.serialize(7)))
+        return bench::fail(st, "splice differs from the DOM frame");
     for (auto _ : st) {
         out.clear();
         encode_relay(out, t, kUser, m.payload, 7);
@@ -144,17 +153,21 @@ void fanout(benchmark::State& st, const char* variant) {
 // arrived within the window as one array frame (one write)
 void batch(benchmark::State& st, bool coalesce) {
     const auto window_us = static_cast<std::size_t>(st.range(0));
-    const std::size_t per_batch = coalesce ? std::max<std::size_t>(1, window_us * 100000 / 1000000) : 1;
+    const std::size_t per_batch =
+        coalesce ? std::max<std::size_t>(1, window_us * 100000 / 1000000) : 1;
     auto msg = std::make_shared<const std::string>(client_message(MsgType::CursorMove));
     std::vector<std::shared_ptr<const std::string>> group(per_batch, msg);
     std::string out;
-    if (coalesce) append_batch(out, group);
-    else out = *msg;
+    if (coalesce)
+        append_batch(out, group);
+    else
+        out = *msg;
     if (coalesce && per_batch > 1) {
         Parser p;
         std::vector<std::string_view> parts;
         std::string err, buf = padded(out);
-        if (!p.split_batch(buf.data(), out.size(), parts, err) || parts.size() != per_batch || parts[0] != *msg)
+        if (!p.split_batch(buf.data(), out.size(), parts, err) || parts.size() != per_batch ||
+            parts[0] != *msg)
             return bench::fail(st, "batch frame does not split back into the messages");
     }
     int fds[2];
@@ -199,7 +212,8 @@ std::string sample_of_size(std::size_t size, std::uint64_t seed) {
         op.type = OpType::AddColumn;
         op.column = {"id", "uuid", true, false, true, std::nullopt, std::nullopt};
         state.apply(op);
-        op.column = {"name_" + std::to_string(i), "varchar(255)", false, true, false, std::string("''"), std::nullopt};
+        op.column = {"name_" + std::to_string(i), "varchar(255)", false, true, false,
+                     std::string("''"),           std::nullopt};
         state.apply(op);
     }
     std::string out;
@@ -211,12 +225,15 @@ void compress(benchmark::State& st, std::string codec_name, int level) {
     const auto size = static_cast<std::size_t>(st.range(0));
     const std::string input = sample_of_size(size, 1);
     std::unique_ptr<Codec> codec;
-    if (codec_name == "deflate") codec = make_deflate(level);
-    else if (codec_name == "zstd") codec = make_zstd(level);
+    if (codec_name == "deflate")
+        codec = make_deflate(level);
+    else if (codec_name == "zstd")
+        codec = make_zstd(level);
     else if (codec_name == "zstd_dict") {
         // Trained on other messages of the same workload, never on the input itself.
         std::vector<std::string> samples;
-        for (std::uint64_t s = 100; s < 400; ++s) samples.push_back(sample_of_size(std::min<std::size_t>(size, 4096), s));
+        for (std::uint64_t s = 100; s < 400; ++s)
+            samples.push_back(sample_of_size(std::min<std::size_t>(size, 4096), s));
         codec = make_zstd(level, train_zstd_dictionary(samples, 16 * 1024));
     }
     std::string out, back;
@@ -228,19 +245,24 @@ void compress(benchmark::State& st, std::string codec_name, int level) {
         out = input;
     }
     for (auto _ : st) {
-        if (codec) codec->compress(input, out);
-        else out.assign(input);
+        if (codec)
+            codec->compress(input, out);
+        else
+            out.assign(input);
         benchmark::DoNotOptimize(out.data());
     }
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * input.size()));
-    st.counters["ratio"] = static_cast<double>(input.size()) / static_cast<double>(std::max<std::size_t>(out.size(), 1));
+    st.counters["ratio"] = static_cast<double>(input.size()) /
+                           static_cast<double>(std::max<std::size_t>(out.size(), 1));
     st.counters["input_bytes"] = static_cast<double>(input.size());
 }
 
 // ---- persist: durable ops to SQLite (WAL, synchronous=FULL), per op or group commit
 void persist(benchmark::State& st) {
     const auto per_commit = static_cast<std::size_t>(st.range(0));
-    const auto path = (std::filesystem::temp_directory_path() / ("liveshare-persist-" + std::to_string(getpid()) + ".db")).string();
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("liveshare-persist-" + std::to_string(getpid()) + ".db"))
+                          .string();
     for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     std::uint64_t seq = 0;
     {
@@ -258,27 +280,91 @@ void persist(benchmark::State& st) {
 
 }  // namespace
 
-void register_micro_optimizations(const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
+void register_micro_optimizations(
+    const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
     fixed(benchmark::RegisterBenchmark("parse/dom/type:GraphOp", parse_dom, MsgType::GraphOp));
-    fixed(benchmark::RegisterBenchmark("parse/dom/type:CursorMove", parse_dom, MsgType::CursorMove));
+    fixed(
+        benchmark::RegisterBenchmark("parse/dom/type:CursorMove", parse_dom, MsgType::CursorMove));
     fixed(benchmark::RegisterBenchmark("parse/dom/type:Awareness", parse_dom, MsgType::Awareness));
-    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:GraphOp", parse_simdjson, MsgType::GraphOp));
-    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:CursorMove", parse_simdjson, MsgType::CursorMove));
-    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:Awareness", parse_simdjson, MsgType::Awareness));
-    fixed(benchmark::RegisterBenchmark("serialize/dom/type:GraphOp", serialize_dom, MsgType::GraphOp));
-    fixed(benchmark::RegisterBenchmark("serialize/dom/type:CursorMove", serialize_dom, MsgType::CursorMove));
-    fixed(benchmark::RegisterBenchmark("serialize/splice/type:GraphOp", serialize_splice, MsgType::GraphOp));
-    fixed(benchmark::RegisterBenchmark("serialize/splice/type:CursorMove", serialize_splice, MsgType::CursorMove));
-    fixed(benchmark::RegisterBenchmark("fanout/copy", fanout, "copy")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
-    fixed(benchmark::RegisterBenchmark("fanout/shared_buffer", fanout, "shared")->ArgName("recipients")->Arg(10)->Arg(100)->Arg(1000));
-    fixed(benchmark::RegisterBenchmark("batch/per_message", batch, false)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
-    fixed(benchmark::RegisterBenchmark("batch/coalesced", batch, true)->ArgName("window_us")->Arg(0)->Arg(250)->Arg(1000)->Arg(5000));
-    fixed(benchmark::RegisterBenchmark("compress/none/level:0", compress, "none", 0)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/deflate/level:1", compress, "deflate", 1)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/deflate/level:6", compress, "deflate", 6)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd/level:1", compress, "zstd", 1)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd/level:3", compress, "zstd", 3)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd_dict/level:3", compress, "zstd_dict", 3)->ArgName("size")->Arg(64)->Arg(512)->Arg(4096)->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("persist/per_op", persist)->ArgName("ops_per_commit")->Arg(1)->UseRealTime());
-    fixed(benchmark::RegisterBenchmark("persist/group_commit", persist)->ArgName("ops_per_commit")->Arg(16)->Arg(256)->UseRealTime());
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:GraphOp", parse_simdjson,
+                                       MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:CursorMove", parse_simdjson,
+                                       MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("parse/simdjson/type:Awareness", parse_simdjson,
+                                       MsgType::Awareness));
+    fixed(benchmark::RegisterBenchmark("serialize/dom/type:GraphOp", serialize_dom,
+                                       MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("serialize/dom/type:CursorMove", serialize_dom,
+                                       MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("serialize/splice/type:GraphOp", serialize_splice,
+                                       MsgType::GraphOp));
+    fixed(benchmark::RegisterBenchmark("serialize/splice/type:CursorMove", serialize_splice,
+                                       MsgType::CursorMove));
+    fixed(benchmark::RegisterBenchmark("fanout/copy", fanout, "copy")
+              ->ArgName("recipients")
+              ->Arg(10)
+              ->Arg(100)
+              ->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("fanout/shared_buffer", fanout, "shared")
+              ->ArgName("recipients")
+              ->Arg(10)
+              ->Arg(100)
+              ->Arg(1000));
+    fixed(benchmark::RegisterBenchmark("batch/per_message", batch, false)
+              ->ArgName("window_us")
+              ->Arg(0)
+              ->Arg(250)
+              ->Arg(1000)
+              ->Arg(5000));
+    fixed(benchmark::RegisterBenchmark("batch/coalesced", batch, true)
+              ->ArgName("window_us")
+              ->Arg(0)
+              ->Arg(250)
+              ->Arg(1000)
+              ->Arg(5000));
+    fixed(benchmark::RegisterBenchmark("compress/none/level:0", compress, "none", 0)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/deflate/level:1", compress, "deflate", 1)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/deflate/level:6", compress, "deflate", 6)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd/level:1", compress, "zstd", 1)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd/level:3", compress, "zstd", 3)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("compress/zstd_dict/level:3", compress, "zstd_dict", 3)
+              ->ArgName("size")
+              ->Arg(64)
+              ->Arg(512)
+              ->Arg(4096)
+              ->Arg(65536));
+    fixed(benchmark::RegisterBenchmark("persist/per_op", persist)
+              ->ArgName("ops_per_commit")
+              ->Arg(1)
+              ->UseRealTime());
+    fixed(benchmark::RegisterBenchmark("persist/group_commit", persist)
+              ->ArgName("ops_per_commit")
+              ->Arg(16)
+              ->Arg(256)
+              ->UseRealTime());
 }

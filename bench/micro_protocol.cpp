@@ -24,8 +24,9 @@ void histogram_record(benchmark::State& st) {
 // A JSON text of about `size` bytes shaped like this protocol's messages: mostly ASCII, with a
 // table or user name in another script now and then (2- and 3-byte forms).
 std::string protocol_text(std::size_t size) {
-    std::string s = R"({"type":"GraphOp","payload":{"op":{"op_type":"RenameTable","node_id":4242,"table_uuid":)"
-                    R"("7ab1e000-0000-4000-8000-000000001092","new_name":"заказы_順序"},"user_id":"0b8e9d3c"}})";
+    std::string s =
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"RenameTable","node_id":4242,"table_uuid":)"
+        R"("7ab1e000-0000-4000-8000-000000001092","new_name":"заказы_順序"},"user_id":"0b8e9d3c"}})";
     std::string out;
     while (out.size() < size) out += s;
     out.resize(size);
@@ -41,22 +42,32 @@ bool check_incremental(const char* p, std::size_t n) {
     liveshare::Utf8Validator v;
     return v.feed(p, n) && v.complete();
 }
-bool check_whole(const char* p, std::size_t n) { return liveshare::valid_utf8(p, n); }
+bool check_whole(const char* p, std::size_t n) {
+    return liveshare::valid_utf8(p, n);
+}
 
 // Both validators must agree with the RFC on these before either is timed.
 bool agrees_with_reference(Check check) {
     const std::vector<std::pair<std::string, bool>> cases = {
-        {"plain", true},           {"\xce\xba\xe1\xbd\xb9", true}, {"\xf0\x9d\x84\x9e", true},
-        {"\xc0\x80", false},       {"\xe0\x80\x80", false},        {"\xed\xa0\x80", false},
-        {"\xf4\x90\x80\x80", false}, {"\xff", false},              {"\x80", false},
-        {"abc\xe2\x82", false},    {std::string(100, 'a') + "\xf5", false}};
+        {"plain", true},
+        {"\xce\xba\xe1\xbd\xb9", true},
+        {"\xf0\x9d\x84\x9e", true},
+        {"\xc0\x80", false},
+        {"\xe0\x80\x80", false},
+        {"\xed\xa0\x80", false},
+        {"\xf4\x90\x80\x80", false},
+        {"\xff", false},
+        {"\x80", false},
+        {"abc\xe2\x82", false},
+        {std::string(100, 'a') + "\xf5", false}};
     for (const auto& [text, valid] : cases)
         if (check(text.data(), text.size()) != valid) return false;
     return true;
 }
 
 void utf8_validate(benchmark::State& st, Check check) {
-    if (!agrees_with_reference(check)) return st.SkipWithError("validator disagrees with RFC 3629 on a reference case");
+    if (!agrees_with_reference(check))
+        return st.SkipWithError("validator disagrees with RFC 3629 on a reference case");
     const std::string text = protocol_text(static_cast<std::size_t>(st.range(0)));
     if (!check(text.data(), text.size())) return st.SkipWithError("protocol text judged invalid");
     for (auto _ : st) {
@@ -68,9 +79,16 @@ void utf8_validate(benchmark::State& st, Check check) {
 
 }  // namespace
 
-void register_micro_harness(const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
+void register_micro_harness(
+    const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
     fixed(benchmark::RegisterBenchmark("harness/histogram_record", histogram_record));
     // Sizes: CursorMove, relayed GraphOp, AuthResult with users, a large GraphState.
-    for (auto [name, check] : {std::pair{"utf8/incremental", &check_incremental}, std::pair{"utf8/simdjson", &check_whole}})
-        fixed(benchmark::RegisterBenchmark(name, utf8_validate, check)->ArgName("size")->Arg(60)->Arg(200)->Arg(1200)->Arg(11000));
+    for (auto [name, check] : {std::pair{"utf8/incremental", &check_incremental},
+                               std::pair{"utf8/simdjson", &check_whole}})
+        fixed(benchmark::RegisterBenchmark(name, utf8_validate, check)
+                  ->ArgName("size")
+                  ->Arg(60)
+                  ->Arg(200)
+                  ->Arg(1200)
+                  ->Arg(11000));
 }

@@ -35,17 +35,22 @@ std::string machine_class() {
             model = line.substr(line.find(':') + 1);
             break;
         }
-    std::transform(model.begin(), model.end(), model.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(model.begin(), model.end(), model.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     for (const char* noise : {"(r)", "(tm)", "cpu"})
-        for (auto p = model.find(noise); p != std::string::npos; p = model.find(noise)) model.erase(p, std::string(noise).size());
+        for (auto p = model.find(noise); p != std::string::npos; p = model.find(noise))
+            model.erase(p, std::string(noise).size());
     if (auto at = model.find('@'); at != std::string::npos) model.resize(at);
     std::string slug;
     for (unsigned char c : model) {
-        if (std::isalnum(c)) slug += static_cast<char>(c);
-        else if (!slug.empty() && slug.back() != '-') slug += '-';
+        if (std::isalnum(c))
+            slug += static_cast<char>(c);
+        else if (!slug.empty() && slug.back() != '-')
+            slug += '-';
     }
     while (!slug.empty() && slug.back() == '-') slug.pop_back();
-    return std::to_string(std::thread::hardware_concurrency()) + "core-" + (slug.empty() ? "unknown" : slug);
+    return std::to_string(std::thread::hardware_concurrency()) + "core-" +
+           (slug.empty() ? "unknown" : slug);
 }
 
 }  // namespace
@@ -55,7 +60,9 @@ std::map<std::string, std::string>& provenance_store() {
     return m;
 }
 
-const std::map<std::string, std::string>& provenance() { return provenance_store(); }
+const std::map<std::string, std::string>& provenance() {
+    return provenance_store();
+}
 
 void add_provenance(int argc, char** argv) {
     auto add = [](const char* k, const std::string& v) {
@@ -64,7 +71,8 @@ void add_provenance(int argc, char** argv) {
     };
     const std::string src = LIVESHARE_SOURCE_DIR;
     const std::string sha = first_line("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
-    const std::string dirty = first_line("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null | head -1");
+    const std::string dirty = first_line(
+        "git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null | head -1");
     add("git_sha", sha.empty() ? "unknown" : sha);
     add("git_dirty", sha.empty() ? "unknown" : dirty.empty() ? "false" : "true");
     add("build_type", LIVESHARE_BUILD_TYPE);

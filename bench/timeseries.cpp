@@ -74,7 +74,10 @@ void timeseries_step(const std::string& name, std::size_t users, const harness::
     step += '}';
     const std::string step_name = fmt::format("{}/step/users:{}", name, users);
     std::lock_guard lock(mu);
-    runs.push_back({step_name, repetitions[step_name]++, false, {m.series, m.events, m.lost},
+    runs.push_back({step_name,
+                    repetitions[step_name]++,
+                    false,
+                    {m.series, m.events, m.lost},
                     std::move(step)});
 }
 
@@ -107,8 +110,8 @@ bool write_timeseries() {
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", std::gmtime(&now));
     out += first ? "" : ",";
-    out += fmt::format("\"date\":\"{}\"}},\"interval_ms\":{},\"runs\":[", date,
-                       options().interval_ms);
+    out +=
+        fmt::format("\"date\":\"{}\"}},\"interval_ms\":{},\"runs\":[", date, options().interval_ms);
     {
         std::lock_guard lock(mu);
         for (std::size_t i = 0; i < runs.size(); ++i) {

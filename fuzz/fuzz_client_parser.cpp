@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (m.type == liveshare::MsgType::GraphStateResponse) {
         std::string out;
         liveshare::encode_graph_state(out, m.state.to_json(), m.target_user_id, std::nullopt);
-        if (!check.parse_server(out, back, err2) || !(back.state == m.state) || back.target_user_id != m.target_user_id)
+        if (!check.parse_server(out, back, err2) || !(back.state == m.state) ||
+            back.target_user_id != m.target_user_id)
             std::abort();
         return 0;
     }

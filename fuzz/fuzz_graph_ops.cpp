@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const liveshare::NodeId ids[] = {1, 2, 4294967295u};
-    static const char* uuids[] = {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+    static const char* uuids[] = {"00000000-0000-4000-8000-000000000001",
+                                  "00000000-0000-4000-8000-000000000002",
                                   "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF"};
     liveshare::SchemaState state;
     for (std::size_t i = 0; i + 4 <= size; i += 4) {
@@ -31,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static liveshare::Parser parser;
     liveshare::SchemaState back;
     std::string err;
-    if (!liveshare::parse_state(parser, state.to_json(), back, err) || !(back == state)) std::abort();
+    if (!liveshare::parse_state(parser, state.to_json(), back, err) || !(back == state))
+        std::abort();
     return 0;
 }

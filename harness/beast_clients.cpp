@@ -1,25 +1,23 @@
 // The harness's one Beast translation unit: HTTP requests (room creation, /metrics) and the
 // blocking SyncClient the tests and the convergence check use. The simulated users of a load
 // run do not use Beast: they frame the WebSocket themselves (sim_user.cpp).
-#include "client.hpp"
-
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
-
-#include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
-#include <map>
 #include <unordered_map>
 
+#include "client.hpp"
 
 namespace harness {
 
@@ -33,8 +31,11 @@ using liveshare::MsgType;
 
 Endpoint parse_ws_url(const std::string& url) {
     auto u = boost::urls::parse_uri(url);
-    if (!u) throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "' (" + u.error().message() + ")");
-    if (u->scheme() != "ws") throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
+    if (!u)
+        throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "' (" +
+                                    u.error().message() + ")");
+    if (u->scheme() != "ws")
+        throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
     if (!u->has_port()) throw std::invalid_argument("target needs a port: '" + url + "'");
     if (u->port_number() == 0) throw std::invalid_argument("bad port in '" + url + "'");
     // An IPv6 literal keeps no brackets: it is handed to the resolver as an address.
@@ -153,9 +154,10 @@ SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offe
     layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
     if (offer_v2 && protocols.empty()) protocols = std::string(liveshare::kSubprotocolV2);
     if (!protocols.empty())
-        impl_->ws.set_option(websocket::stream_base::decorator([protocols](websocket::request_type& req) {
-            req.set(http::field::sec_websocket_protocol, protocols);
-        }));
+        impl_->ws.set_option(
+            websocket::stream_base::decorator([protocols](websocket::request_type& req) {
+                req.set(http::field::sec_websocket_protocol, protocols);
+            }));
     websocket::response_type res;
     impl_->ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
     impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);
@@ -173,7 +175,9 @@ SyncClient::~SyncClient() {
     if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void SyncClient::send(std::string_view text) { impl_->enqueue(std::string(text), false); }
+void SyncClient::send(std::string_view text) {
+    impl_->enqueue(std::string(text), false);
+}
 void SyncClient::send_binary(std::span<const std::uint8_t> data) {
     impl_->enqueue(std::string(reinterpret_cast<const char*>(data.data()), data.size()), true);
 }
@@ -187,11 +191,13 @@ std::optional<SyncClient::Frame> SyncClient::recv(std::chrono::milliseconds time
     return f;
 }
 
-bool SyncClient::recv_type(MsgType type, liveshare::ServerMessage& out, std::chrono::milliseconds timeout) {
+bool SyncClient::recv_type(MsgType type, liveshare::ServerMessage& out,
+                           std::chrono::milliseconds timeout) {
     liveshare::Parser parser;
     const auto deadline = Clock::now() + timeout;
     for (int i = 0; i < 1000000 && Clock::now() < deadline; ++i) {
-        auto f = recv(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+        auto f =
+            recv(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
         if (!f) return false;
         std::string err;
         if (f->binary || !parser.parse_server(f->data, out, err)) continue;
@@ -215,7 +221,9 @@ std::uint16_t SyncClient::close_code() const {
     return impl_->code;
 }
 
-std::string SyncClient::subprotocol() const { return impl_->accepted_protocol; }
+std::string SyncClient::subprotocol() const {
+    return impl_->accepted_protocol;
+}
 
 void SyncClient::pause_reading() {
     net::post(impl_->ioc, [this] { impl_->paused = true; });

@@ -1,6 +1,8 @@
 // WebSocket clients of the harness (Boost.Beast, one translation unit): the simulated users
 // of a load run, and a small blocking client for tests and convergence checks.
 #pragma once
+#include <sys/types.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -9,7 +11,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "load_config.hpp"
@@ -38,7 +39,7 @@ HttpResponse http_request(const Endpoint& ep, const std::string& method, const s
 
 // A blocking client with a background reader: received frames queue up, recv() waits.
 class SyncClient {
-public:
+  public:
     struct Frame {
         std::string data;
         bool binary = false;
@@ -46,7 +47,8 @@ public:
     };
     // offer_v2 offers "liveshare.v2"; `protocols` (if set) is offered instead, verbatim.
     SyncClient(const Endpoint& ep, const std::string& room_id, bool offer_v2 = false,
-               std::chrono::milliseconds timeout = std::chrono::milliseconds(5000), std::string protocols = "");
+               std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+               std::string protocols = "");
     ~SyncClient();
     SyncClient(const SyncClient&) = delete;
     SyncClient& operator=(const SyncClient&) = delete;
@@ -69,7 +71,7 @@ public:
     void resume_reading();
     std::size_t queued() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -27,14 +27,16 @@ std::uint16_t free_port() {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
     std::uint16_t port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
 }
 
 // One request, one reply (up to 1 s of silence after the first bytes), over a fresh socket.
-std::string roundtrip(std::uint16_t port, const std::string& request, std::chrono::milliseconds timeout) {
+std::string roundtrip(std::uint16_t port, const std::string& request,
+                      std::chrono::milliseconds timeout) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -42,7 +44,8 @@ std::string roundtrip(std::uint16_t port, const std::string& request, std::chron
     a.sin_port = htons(port);
     std::string out;
     if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+        send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size())) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (std::chrono::steady_clock::now() < deadline) {
             pollfd p{fd, POLLIN, 0};
@@ -66,7 +69,8 @@ std::string redis_binary() {
         std::string p = std::string(dir) + "/redis-server";
         if (access(p.c_str(), X_OK) == 0) return p;
     }
-    throw std::runtime_error("redis-server not found (apt-get install redis-server, or set LIVESHARE_REDIS_SERVER)");
+    throw std::runtime_error(
+        "redis-server not found (apt-get install redis-server, or set LIVESHARE_REDIS_SERVER)");
 }
 
 }  // namespace
@@ -80,14 +84,15 @@ RedisProcess::RedisProcess() {
     for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
         const std::uint16_t port = free_port();
         // Nothing on disk: no RDB saves, no AOF (the cluster benchmark measures the nodes).
-        const Spawned child = spawn({bin, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                                     "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log",
-                                     "--daemonize", "no"});
+        const Spawned child = spawn({bin, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                                     "--save", "", "--appendonly", "no", "--dir", dir_, "--logfile",
+                                     dir_ + "/redis.log", "--daemonize", "no"});
         close(child.stdout_fd);
         close(child.stderr_fd);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (std::chrono::steady_clock::now() < deadline) {
-            if (roundtrip(port, "PING\r\n", std::chrono::milliseconds(200)).rfind("+PONG", 0) == 0) {
+            if (roundtrip(port, "PING\r\n", std::chrono::milliseconds(200)).rfind("+PONG", 0) ==
+                0) {
                 pid_ = child.pid;
                 port_ = port;
                 break;
@@ -108,7 +113,9 @@ RedisProcess::RedisProcess() {
     }
 }
 
-RedisProcess::~RedisProcess() { stop(); }
+RedisProcess::~RedisProcess() {
+    stop();
+}
 
 void RedisProcess::stop() {
     if (pid_ > 0) {
@@ -137,11 +144,13 @@ std::string RedisProcess::command(const std::string& inline_command) const {
     return roundtrip(port_, inline_command + "\r\n", std::chrono::milliseconds(2000));
 }
 
-LocalCluster::LocalCluster(const std::string& server_binary, std::size_t nodes, const std::vector<std::string>& node_args)
+LocalCluster::LocalCluster(const std::string& server_binary, std::size_t nodes,
+                           const std::vector<std::string>& node_args)
     : redis_(std::make_unique<RedisProcess>()) {
     std::vector<std::string> args = node_args;
     args.push_back("--cluster=" + redis_->url());
-    for (std::size_t i = 0; i < nodes; ++i) nodes_.push_back(std::make_unique<ServerProcess>(server_binary, args));
+    for (std::size_t i = 0; i < nodes; ++i)
+        nodes_.push_back(std::make_unique<ServerProcess>(server_binary, args));
 }
 
 std::string LocalCluster::targets() const {

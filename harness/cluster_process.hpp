@@ -13,7 +13,7 @@
 namespace harness {
 
 class RedisProcess {
-public:
+  public:
     // Starts `redis-server` ($LIVESHARE_REDIS_SERVER, else from PATH) on a free loopback
     // port and waits until it answers PING. Throws std::runtime_error with the reason.
     RedisProcess();
@@ -27,22 +27,23 @@ public:
     std::string command(const std::string& inline_command) const;
     void stop();
 
-private:
+  private:
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
     std::string dir_;
 };
 
 class LocalCluster {
-public:
+  public:
     // Redis, then `nodes` servers with --cluster=<redis> and `node_args` (after the port).
-    LocalCluster(const std::string& server_binary, std::size_t nodes, const std::vector<std::string>& node_args);
+    LocalCluster(const std::string& server_binary, std::size_t nodes,
+                 const std::vector<std::string>& node_args);
     RedisProcess& redis() { return *redis_; }
     std::vector<std::unique_ptr<ServerProcess>>& nodes() { return nodes_; }
     // "ws://127.0.0.1:P1,ws://127.0.0.1:P2,...": LoadTestConfig::target for every node.
     std::string targets() const;
 
-private:
+  private:
     std::unique_ptr<RedisProcess> redis_;
     std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };

@@ -1,7 +1,6 @@
 #include "convergence.hpp"
 
 #include <boost/asio/post.hpp>
-
 #include <thread>
 
 namespace harness {
@@ -22,12 +21,15 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
             std::string auth;
             std::optional<std::string_view> password;
             if (!sh.cfg.room_password.empty()) password = sh.cfg.room_password;
-            liveshare::encode_auth(auth, "00000000-0000-4000-8000-0000000000" + std::to_string(10 + r % 90),
-                                   "observer", password, std::nullopt);
+            liveshare::encode_auth(
+                auth, "00000000-0000-4000-8000-0000000000" + std::to_string(10 + r % 90),
+                "observer", password, std::nullopt);
             obs.send(auth);
             liveshare::ServerMessage m;
-            if (!obs.recv_type(MsgType::AuthResult, m, std::chrono::milliseconds(30000)) || !m.success) {
-                detail = "observer could not join room " + std::to_string(r) + (m.error.empty() ? "" : ": " + m.error);
+            if (!obs.recv_type(MsgType::AuthResult, m, std::chrono::milliseconds(30000)) ||
+                !m.success) {
+                detail = "observer could not join room " + std::to_string(r) +
+                         (m.error.empty() ? "" : ": " + m.error);
                 return false;
             }
             obs.send(R"({"type":"RequestGraphState"})");
@@ -36,14 +38,17 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
             const auto until = Clock::now() + std::chrono::seconds(10);
             while (!got_state && Clock::now() < until) {
                 // After the Pong, a member's forwarded answer gets two more seconds.
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
-                auto f = obs.recv(got_pong ? std::min(left, std::chrono::milliseconds(2000)) : left);
+                auto left =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+                auto f =
+                    obs.recv(got_pong ? std::min(left, std::chrono::milliseconds(2000)) : left);
                 if (!f) break;
                 std::string err;
                 if (f->binary || !parser.parse_server(f->data, m, err)) continue;
                 if (m.type == MsgType::Pong) got_pong = true;
                 if (m.type == MsgType::GraphState &&
-                    (m.target_user_id.empty() || m.target_user_id.starts_with("00000000-0000-4000-8000-0000000000")))
+                    (m.target_user_id.empty() ||
+                     m.target_user_id.starts_with("00000000-0000-4000-8000-0000000000")))
                     got_state = true;
             }
             if (!got_state && !got_pong) {
@@ -81,7 +86,8 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
         ++checked;
         if (client_state[i] != server_state[users[i]->room]) ++diverged;
     }
-    detail = std::to_string(checked - diverged) + "/" + std::to_string(checked) + " clients equal the server state";
+    detail = std::to_string(checked - diverged) + "/" + std::to_string(checked) +
+             " clients equal the server state";
     return diverged == 0;
 }
 

@@ -10,8 +10,8 @@ namespace harness {
 
 struct CriterionResult {
     std::string name, threshold, measured;
-    bool pass = false;  // false for NOT RUN as well: a criterion that was not judged fails
-    bool run = true;    // false: the user count it needs was not in the run
+    bool pass = false;      // false for NOT RUN as well: a criterion that was not judged fails
+    bool run = true;        // false: the user count it needs was not in the run
     std::size_t users = 0;  // the user count it judges (0: every run)
 };
 
@@ -19,8 +19,8 @@ struct CriterionResult {
 // each criterion is judged on the worst repetition. A user count the criteria need (10, 50,
 // 100) that is missing gives NOT RUN. Server CPU is taken as a share of the cores the server
 // may use (`server_threads`).
-std::vector<CriterionResult> evaluate_seed_criteria(const std::map<std::size_t, std::vector<LoadTestMetrics>>& runs,
-                                                    unsigned server_threads);
+std::vector<CriterionResult> evaluate_seed_criteria(
+    const std::map<std::size_t, std::vector<LoadTestMetrics>>& runs, unsigned server_threads);
 std::string format_criteria(const std::vector<CriterionResult>& results);
 
 }  // namespace harness

@@ -7,8 +7,8 @@
 namespace harness {
 
 namespace {
-constexpr std::uint64_t kSub = 1u << Histogram::kSubBits;   // 256
-constexpr std::uint64_t kHalf = kSub / 2;                     // 128
+constexpr std::uint64_t kSub = 1u << Histogram::kSubBits;  // 256
+constexpr std::uint64_t kHalf = kSub / 2;                  // 128
 constexpr std::size_t kBuckets = kSub + Histogram::kMaxExp * kHalf;
 }  // namespace
 
@@ -57,7 +57,9 @@ void Histogram::merge(const Histogram& o) {
     max_ = std::max(max_, o.max_);
 }
 
-void Histogram::reset() { *this = Histogram(); }
+void Histogram::reset() {
+    *this = Histogram();
+}
 
 std::vector<std::pair<std::size_t, std::uint64_t>> Histogram::buckets() const {
     std::vector<std::pair<std::size_t, std::uint64_t>> out;

@@ -9,9 +9,9 @@
 namespace harness {
 
 class Histogram {
-public:
-    static constexpr int kSubBits = 8;              // 256 sub-buckets
-    static constexpr int kMaxExp = 40;              // values up to 2^48 (about 9 years in us)
+  public:
+    static constexpr int kSubBits = 8;  // 256 sub-buckets
+    static constexpr int kMaxExp = 40;  // values up to 2^48 (about 9 years in us)
     Histogram();
     void record(std::uint64_t v, std::uint64_t count = 1);
     void merge(const Histogram& o);
@@ -19,7 +19,9 @@ public:
     std::uint64_t count() const { return count_; }
     std::uint64_t min() const { return count_ ? min_ : 0; }
     std::uint64_t max() const { return max_; }
-    double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0; }
+    double mean() const {
+        return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0;
+    }
     // Value at percentile p in [0,100]: the highest value of the bucket holding that rank
     // (never reported above the exact max).
     std::uint64_t percentile(double p) const;
@@ -31,7 +33,7 @@ public:
     static std::uint64_t lowest_of(std::size_t index);
     static std::uint64_t highest_of(std::size_t index);
 
-private:
+  private:
     std::vector<std::uint64_t> counts_;
     std::uint64_t count_ = 0, min_ = UINT64_MAX, max_ = 0;
     unsigned __int128 sum_ = 0;

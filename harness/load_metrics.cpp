@@ -1,10 +1,10 @@
 #include "load_metrics.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "protocol/json_write.hpp"
 
@@ -12,18 +12,24 @@ namespace harness {
 
 const char* to_string(Convergence c) {
     switch (c) {
-        case Convergence::NotChecked: return "not checked";
-        case Convergence::Converged: return "yes";
-        case Convergence::Diverged: return "NO";
+        case Convergence::NotChecked:
+            return "not checked";
+        case Convergence::Converged:
+            return "yes";
+        case Convergence::Diverged:
+            return "NO";
     }
     return "?";
 }
 
-Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double lag_limit_ms, double machine_busy_pct) {
+Saturation judge_saturation(double thread_peak_pct, double lag_p99_ms, double lag_limit_ms,
+                            double machine_busy_pct) {
     return {thread_peak_pct > 90.0 || lag_p99_ms > lag_limit_ms, machine_busy_pct > 90.0};
 }
 
-double LoadTestMetrics::p_ms(double p) const { return percentile_with_lost_ms(totals.latency, lost, p); }
+double LoadTestMetrics::p_ms(double p) const {
+    return percentile_with_lost_ms(totals.latency, lost, p);
+}
 
 double percentile_with_lost_ms(const Histogram& latency, std::uint64_t lost, double p) {
     const auto delivered = latency.count();
@@ -90,8 +96,8 @@ void append_json(std::string& out, const SeriesPoint& p, bool with_buckets) {
     number(out, "max_ms", p.max_ms);
     out += fmt::format(",\"sent\":{},\"durable\":{},\"volatile\":{},\"durable_so_far\":{}", p.sent,
                        p.durable, p.volatiles, p.durable_so_far);
-    out += fmt::format(",\"errors\":{},\"disconnects\":{},\"reconnects\":{},\"resumes\":{}", p.errors,
-                       p.disconnects, p.reconnects, p.resumes);
+    out += fmt::format(",\"errors\":{},\"disconnects\":{},\"reconnects\":{},\"resumes\":{}",
+                       p.errors, p.disconnects, p.reconnects, p.resumes);
     number(out, "server_cpu_pct", p.server_cpu_pct);
     number(out, "server_rss_mb", p.server_rss_mb);
     number(out, "generator_cpu_pct", p.generator_cpu_pct);
@@ -99,8 +105,8 @@ void append_json(std::string& out, const SeriesPoint& p, bool with_buckets) {
         // [index, count, the bucket's highest value in us]: a reader needs no bucket rule.
         out += ",\"buckets\":[";
         for (std::size_t k = 0; k < p.buckets.size(); ++k)
-            out += fmt::format("{}[{},{},{}]", k ? "," : "", p.buckets[k].first, p.buckets[k].second,
-                               Histogram::highest_of(p.buckets[k].first));
+            out += fmt::format("{}[{},{},{}]", k ? "," : "", p.buckets[k].first,
+                               p.buckets[k].second, Histogram::highest_of(p.buckets[k].first));
         out += ']';
     }
     out += '}';

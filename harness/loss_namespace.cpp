@@ -68,10 +68,11 @@ LossNamespace::LossNamespace(double loss_pct) {
     const int n = counter.fetch_add(1);
     const std::string tag = std::to_string(getpid()) + "x" + std::to_string(n);
     name_ = "lsb" + tag;
-    host_if_ = "lsv" + tag;             // interface names stay under 15 characters
+    host_if_ = "lsv" + tag;  // interface names stay under 15 characters
     const std::string inner_if = "lsw" + tag;
     // A /30 of 10.213.0.0/16 from our pid and a counter.
-    const int x = static_cast<int>((static_cast<unsigned>(getpid()) * 7u + static_cast<unsigned>(n)) % 16384u);
+    const int x = static_cast<int>(
+        (static_cast<unsigned>(getpid()) * 7u + static_cast<unsigned>(n)) % 16384u);
     const std::string base = "10.213." + std::to_string(x / 64) + ".";
     host_addr_ = base + std::to_string((x % 64) * 4 + 1);
     inner_addr_ = base + std::to_string((x % 64) * 4 + 2);
@@ -91,9 +92,9 @@ LossNamespace::LossNamespace(double loss_pct) {
         // really transmitted the packet, so its TCP recovers as from a real loss.
         const int per_mille = static_cast<int>(std::lround(loss_pct * 10));
         auto table = [&](const std::string& tname, const std::string& dev) {
-            return "table netdev " + tname + " {\n chain in { type filter hook ingress device \"" + dev +
-                   "\" priority 0; ip protocol tcp numgen random mod 1000 < " + std::to_string(per_mille) +
-                   " counter drop; }\n}\n";
+            return "table netdev " + tname + " {\n chain in { type filter hook ingress device \"" +
+                   dev + "\" priority 0; ip protocol tcp numgen random mod 1000 < " +
+                   std::to_string(per_mille) + " counter drop; }\n}\n";
         };
         must({kIp, "netns", "exec", name_, kNft, "-f", "-"}, table("lsloss", inner_if));
         must({kNft, "-f", "-"}, table(host_table(), host_if_));
@@ -110,7 +111,9 @@ void LossNamespace::cleanup() {
     run_command({kIp, "link", "del", host_if_}, ignored);
 }
 
-LossNamespace::~LossNamespace() { cleanup(); }
+LossNamespace::~LossNamespace() {
+    cleanup();
+}
 
 std::uint64_t LossNamespace::dropped_packets() const {
     std::string out;
@@ -124,7 +127,8 @@ std::uint64_t LossNamespace::dropped_packets() const {
 
 std::uint64_t LossNamespace::tcp_retransmits() const {
     std::string out;
-    if (run_command({kIp, "netns", "exec", name_, "/bin/cat", "/proc/net/snmp"}, out) != 0) return 0;
+    if (run_command({kIp, "netns", "exec", name_, "/bin/cat", "/proc/net/snmp"}, out) != 0)
+        return 0;
     // Two "Tcp:" lines: names, then values.
     std::istringstream in(out);
     std::vector<std::string> names, values;

@@ -4,11 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio.hpp>
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -50,7 +49,10 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         Pipe pipe[2];
         bool dead = false;
         Conn(net::io_context& ioc, std::uint64_t i, tcp::socket c)
-            : id(i), client(std::move(c)), server(ioc), timer{net::steady_timer(ioc), net::steady_timer(ioc)} {}
+            : id(i),
+              client(std::move(c)),
+              server(ioc),
+              timer{net::steady_timer(ioc), net::steady_timer(ioc)} {}
         tcp::socket& src(int dir) { return dir == 0 ? client : server; }
         tcp::socket& dst(int dir) { return dir == 0 ? server : client; }
     };
@@ -76,21 +78,24 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     Impl(std::string host, std::uint16_t port, ImpairmentSettings settings, bool rec)
         : s(settings), rng(settings.seed), up_host(std::move(host)), up_port(port), record(rec) {}
 
-    // `at`: when it happened, if not now (a write is logged when it completes, dated when it began).
-    void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes, Clock::time_point due = {},
-               Clock::duration held = {}, Clock::time_point at = {}) {
+    // `at`: when it happened, if not now (a write is logged when it completes, dated when it
+    // began).
+    void event(ProxyEvent::Kind k, std::uint64_t conn, int dir, std::uint64_t bytes,
+               Clock::time_point due = {}, Clock::duration held = {}, Clock::time_point at = {}) {
         if (!record) return;
         std::lock_guard lock(mu);
         if (ev.size() >= 200000) return;
         auto us = [&](Clock::time_point t) {
             return std::chrono::duration_cast<std::chrono::microseconds>(t - t0).count();
         };
-        ev.push_back({k, conn, dir, us(at == Clock::time_point{} ? Clock::now() : at), bytes, due == Clock::time_point{} ? 0 : us(due),
+        ev.push_back({k, conn, dir, us(at == Clock::time_point{} ? Clock::now() : at), bytes,
+                      due == Clock::time_point{} ? 0 : us(due),
                       std::chrono::duration_cast<std::chrono::microseconds>(held).count()});
     }
     double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng); }
     Clock::duration ms(double v) {
-        return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(v));
+        return std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double, std::milli>(v));
     }
 
     void resolve_upstream() {
@@ -112,36 +117,37 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
     }
 
     void do_accept() {
-        acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket sock) {
-            if (ec) {
-                if (ec != net::error::operation_aborted) self->do_accept();
-                return;
-            }
-            auto c = std::make_shared<Conn>(self->ioc, self->next_id++, std::move(sock));
-            self->conns[c->id] = c;
-            self->open.fetch_add(1);
-            {
-                std::lock_guard lock(self->mu);
-                ++self->st.connections;
-            }
-            self->event(ProxyEvent::Accepted, c->id, 0, 0);
-            boost::system::error_code ignored;
-            c->client.set_option(tcp::no_delay(true), ignored);
-            c->server.async_connect(self->upstream, [self, c](boost::system::error_code ec) {
+        acceptor.async_accept(
+            [self = shared_from_this()](boost::system::error_code ec, tcp::socket sock) {
                 if (ec) {
-                    {
-                        std::lock_guard lock(self->mu);
-                        ++self->st.upstream_failures;
-                    }
-                    return self->kill(c, true);
+                    if (ec != net::error::operation_aborted) self->do_accept();
+                    return;
                 }
-                boost::system::error_code ignored2;
-                c->server.set_option(tcp::no_delay(true), ignored2);
-                self->read(c, 0);
-                self->read(c, 1);
+                auto c = std::make_shared<Conn>(self->ioc, self->next_id++, std::move(sock));
+                self->conns[c->id] = c;
+                self->open.fetch_add(1);
+                {
+                    std::lock_guard lock(self->mu);
+                    ++self->st.connections;
+                }
+                self->event(ProxyEvent::Accepted, c->id, 0, 0);
+                boost::system::error_code ignored;
+                c->client.set_option(tcp::no_delay(true), ignored);
+                c->server.async_connect(self->upstream, [self, c](boost::system::error_code ec) {
+                    if (ec) {
+                        {
+                            std::lock_guard lock(self->mu);
+                            ++self->st.upstream_failures;
+                        }
+                        return self->kill(c, true);
+                    }
+                    boost::system::error_code ignored2;
+                    c->server.set_option(tcp::no_delay(true), ignored2);
+                    self->read(c, 0);
+                    self->read(c, 1);
+                });
+                self->do_accept();
             });
-            self->do_accept();
-        });
     }
 
     // Poisson arrivals: exponential gaps with mean 60 / per_min seconds.
@@ -157,7 +163,8 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
                 if (auto c = w.lock(); c && !c->dead) live.push_back(c);
             std::sort(live.begin(), live.end(), [](auto& a, auto& b) { return a->id < b->id; });
             if (!live.empty()) {
-                auto& c = live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(self->rng)];
+                auto& c =
+                    live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(self->rng)];
                 if (reset) {
                     self->event(ProxyEvent::Reset, c->id, 0, 0);
                     {
@@ -200,23 +207,25 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         Pipe& p = c->pipe[dir];
         if (c->dead || p.reading || p.eof || p.queued_bytes >= s.max_buffered_bytes) return;
         p.reading = true;
-        c->src(dir).async_read_some(net::buffer(p.buf), [self = shared_from_this(), c, dir](boost::system::error_code ec, std::size_t n) {
-            Pipe& p = c->pipe[dir];
-            p.reading = false;
-            if (c->dead) return;
-            if (ec) {
-                if (ec == net::error::eof) {
-                    p.eof = true;
-                    self->pump(c, dir);  // shuts the other side down once the queue drained
-                } else {
-                    self->kill(c, true);  // a reset on one side resets the other
+        c->src(dir).async_read_some(
+            net::buffer(p.buf),
+            [self = shared_from_this(), c, dir](boost::system::error_code ec, std::size_t n) {
+                Pipe& p = c->pipe[dir];
+                p.reading = false;
+                if (c->dead) return;
+                if (ec) {
+                    if (ec == net::error::eof) {
+                        p.eof = true;
+                        self->pump(c, dir);  // shuts the other side down once the queue drained
+                    } else {
+                        self->kill(c, true);  // a reset on one side resets the other
+                    }
+                    return;
                 }
-                return;
-            }
-            self->event(ProxyEvent::Read, c->id, dir, n);
-            self->enqueue(c, dir, n);
-            self->read(c, dir);
-        });
+                self->event(ProxyEvent::Read, c->id, dir, n);
+                self->enqueue(c, dir, n);
+                self->read(c, dir);
+            });
     }
 
     void enqueue(const std::shared_ptr<Conn>& c, int dir, std::size_t n) {
@@ -228,21 +237,24 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
             ++segs;
             Clock::time_point due = now;
             if (s.bandwidth_mbps > 0) {
-                p.link_free = std::max(p.link_free, now) + ms(static_cast<double>(len) * 8 / (s.bandwidth_mbps * 1000));
+                p.link_free = std::max(p.link_free, now) +
+                              ms(static_cast<double>(len) * 8 / (s.bandwidth_mbps * 1000));
                 due = p.link_free;
             }
             double delay = s.latency_ms;
             if (s.jitter_ms > 0) delay += (uniform() * 2 - 1) * s.jitter_ms;
             due += ms(std::max(delay, 0.0));
             // The model of loss: each lost transmission costs a timeout, doubling (backoff).
-            for (double rto = s.rto_ms; s.loss_pct > 0 && uniform() * 100 < s.loss_pct && rto < 60000; rto *= 2) {
+            for (double rto = s.rto_ms;
+                 s.loss_pct > 0 && uniform() * 100 < s.loss_pct && rto < 60000; rto *= 2) {
                 due += ms(rto);
                 ++lost;
             }
             due = std::max(due, p.last_due);  // in order: nothing overtakes a held segment
             p.last_due = due;
-            p.queue.push_back({std::make_shared<std::vector<char>>(p.buf.begin() + static_cast<std::ptrdiff_t>(off),
-                                                                  p.buf.begin() + static_cast<std::ptrdiff_t>(off + len)),
+            p.queue.push_back({std::make_shared<std::vector<char>>(
+                                   p.buf.begin() + static_cast<std::ptrdiff_t>(off),
+                                   p.buf.begin() + static_cast<std::ptrdiff_t>(off + len)),
                                now, due});
             p.queued_bytes += len;
         }
@@ -270,10 +282,11 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         if (due > Clock::now()) {
             p.writing = true;  // the timer owns the head
             c->timer[dir].expires_at(due);
-            c->timer[dir].async_wait([self = shared_from_this(), c, dir](boost::system::error_code ec) {
-                c->pipe[dir].writing = false;
-                if (!ec) self->pump(c, dir);
-            });
+            c->timer[dir].async_wait(
+                [self = shared_from_this(), c, dir](boost::system::error_code ec) {
+                    c->pipe[dir].writing = false;
+                    if (!ec) self->pump(c, dir);
+                });
             return;
         }
         // Everything due goes out in one write.
@@ -283,7 +296,8 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
         const auto now = Clock::now();
         const auto head_due = p.queue.front().due;
         Clock::duration held{};  // the longest any segment of this write was held
-        while (!p.queue.empty() && std::max(p.queue.front().due, p.stalled_until) <= now && bufs.size() < 64) {
+        while (!p.queue.empty() && std::max(p.queue.front().due, p.stalled_until) <= now &&
+               bufs.size() < 64) {
             held = std::max(held, p.queue.front().due - p.queue.front().read);
             bufs.push_back(net::buffer(*p.queue.front().data));
             bytes += p.queue.front().data->size();
@@ -291,25 +305,28 @@ struct ImpairmentProxy::Impl : std::enable_shared_from_this<ImpairmentProxy::Imp
             p.queue.pop_front();
         }
         p.writing = true;
-        net::async_write(c->dst(dir), bufs, [self = shared_from_this(), c, dir, keep, bytes, head_due, held, now](boost::system::error_code ec, std::size_t) {
-            Pipe& p = c->pipe[dir];
-            p.writing = false;
-            if (c->dead) return;
-            if (ec) return self->kill(c, true);
-            self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due, held, now);
-            {
-                std::lock_guard lock(self->mu);
-                (dir == 0 ? self->st.bytes_to_server : self->st.bytes_to_client) += bytes;
-            }
-            p.queued_bytes -= bytes;
-            self->read(c, dir);  // room again below the buffer bound
-            self->pump(c, dir);
-        });
+        net::async_write(
+            c->dst(dir), bufs,
+            [self = shared_from_this(), c, dir, keep, bytes, head_due, held, now](
+                boost::system::error_code ec, std::size_t) {
+                Pipe& p = c->pipe[dir];
+                p.writing = false;
+                if (c->dead) return;
+                if (ec) return self->kill(c, true);
+                self->event(ProxyEvent::Forwarded, c->id, dir, bytes, head_due, held, now);
+                {
+                    std::lock_guard lock(self->mu);
+                    (dir == 0 ? self->st.bytes_to_server : self->st.bytes_to_client) += bytes;
+                }
+                p.queued_bytes -= bytes;
+                self->read(c, dir);  // room again below the buffer bound
+                self->pump(c, dir);
+            });
     }
 };
 
-ImpairmentProxy::ImpairmentProxy(std::string upstream_host, std::uint16_t upstream_port, ImpairmentSettings s,
-                                 bool record_events)
+ImpairmentProxy::ImpairmentProxy(std::string upstream_host, std::uint16_t upstream_port,
+                                 ImpairmentSettings s, bool record_events)
     : impl_(std::make_shared<Impl>(std::move(upstream_host), upstream_port, s, record_events)) {
     impl_->start();
 }
@@ -331,7 +348,8 @@ ImpairmentProxy::~ImpairmentProxy() {
         close_all();
         closed = true;
     });
-    for (int i = 0; i < 400 && (!closed || impl->open.load() > 0); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 400 && (!closed || impl->open.load() > 0); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     impl->ioc.stop();
     if (impl->thread.joinable()) impl->thread.join();
     if (!closed) close_all();  // the loop is stopped: safe on this thread
@@ -341,7 +359,9 @@ ImpairmentProxy::~ImpairmentProxy() {
     impl->ioc.poll();
 }
 
-std::uint16_t ImpairmentProxy::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t ImpairmentProxy::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 void ImpairmentProxy::set_upstream(std::string host, std::uint16_t port) {
     std::atomic<bool> done{false};
@@ -351,7 +371,8 @@ void ImpairmentProxy::set_upstream(std::string host, std::uint16_t port) {
         impl_->resolve_upstream();
         done = true;
     });
-    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 2000 && !done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void ImpairmentProxy::set_fault_rates(double resets_per_min, double stalls_per_min) {
@@ -365,7 +386,8 @@ void ImpairmentProxy::set_fault_rates(double resets_per_min, double stalls_per_m
         impl_->schedule_fault(impl_->stall_timer, false);
         done = true;
     });
-    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 2000 && !done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void ImpairmentProxy::reset_all() {
@@ -384,10 +406,13 @@ void ImpairmentProxy::reset_all() {
         }
         done = true;
     });
-    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 2000 && !done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-std::size_t ImpairmentProxy::open_connections() const { return impl_->open.load(); }
+std::size_t ImpairmentProxy::open_connections() const {
+    return impl_->open.load();
+}
 
 ProxyStats ImpairmentProxy::stats() const {
     std::lock_guard lock(impl_->mu);

@@ -14,14 +14,16 @@ MetricMap parse_prometheus(std::string_view text) {
         if (line.empty() || line[0] == '#') continue;
         const auto sp = line.rfind(' ');
         if (sp == std::string_view::npos || sp == 0) continue;
-        out[std::string(line.substr(0, sp))] = std::strtod(std::string(line.substr(sp + 1)).c_str(), nullptr);
+        out[std::string(line.substr(0, sp))] =
+            std::strtod(std::string(line.substr(sp + 1)).c_str(), nullptr);
     }
     return out;
 }
 
 MetricMap scrape_metrics(const Endpoint& ep) {
     auto res = http_request(ep, "GET", "/metrics");
-    if (res.status != 200) throw std::runtime_error("GET /metrics answered " + std::to_string(res.status));
+    if (res.status != 200)
+        throw std::runtime_error("GET /metrics answered " + std::to_string(res.status));
     return parse_prometheus(res.body);
 }
 

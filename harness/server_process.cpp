@@ -1,15 +1,12 @@
 #include "server_process.hpp"
 
-#include "subprocess.hpp"
-
-#include <pthread.h>
-#include <time.h>
-
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "subprocess.hpp"
 
 namespace harness {
 
@@ -62,7 +61,9 @@ bool read_proc_io(pid_t pid, std::uint64_t& syscalls) {
 double self_cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    auto tv = [](timeval t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
@@ -127,7 +128,9 @@ void ProcessSampler::stop() {
     ProcSample s;
     std::lock_guard lock(mu_);
     if (!samples_.empty() && read_proc(pid_, s)) {
-        double t = samples_.front().first + std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        double t =
+            samples_.front().first +
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
         samples_.emplace_back(t, s);
     }
 }
@@ -151,7 +154,9 @@ ProcessSampler::Summary ProcessSampler::summary() const {
         while (j > 0 && samples_[i].first - samples_[j].first < 0.5) --j;
         double dt = samples_[i].first - samples_[j].first;
         if (dt > 0)
-            s.cpu_peak_pct = std::max(s.cpu_peak_pct, 100.0 * (samples_[i].second.cpu_seconds - samples_[j].second.cpu_seconds) / dt);
+            s.cpu_peak_pct = std::max(
+                s.cpu_peak_pct,
+                100.0 * (samples_[i].second.cpu_seconds - samples_[j].second.cpu_seconds) / dt);
     }
     s.rss_mb = rss_sum / static_cast<double>(samples_.size());
     return s;
@@ -161,7 +166,8 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
                              std::chrono::milliseconds start_timeout, const ServerLaunch& launch)
     : address_(launch.address) {
     std::vector<std::string> argv_s = launch.prefix;
-    argv_s.insert(argv_s.end(), {binary, "--port=" + std::to_string(launch.port), "--address=" + launch.address});
+    argv_s.insert(argv_s.end(),
+                  {binary, "--port=" + std::to_string(launch.port), "--address=" + launch.address});
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     const Spawned child = spawn(argv_s);
     pid_ = child.pid;
@@ -178,7 +184,8 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
         if (n <= 0) break;
         line.append(buf, static_cast<std::size_t>(n));
     }
-    if (line.find('\n') != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(line.c_str()));
+    if (line.find('\n') != std::string::npos)
+        port_ = static_cast<std::uint16_t>(std::atoi(line.c_str()));
     if (port_ == 0) {
         std::string err;
         fcntl(err_fd, F_SETFL, O_NONBLOCK);
@@ -208,7 +215,8 @@ int ServerProcess::stop(std::chrono::milliseconds grace) {
     int status = 0;
     auto deadline = std::chrono::steady_clock::now() + grace;
     pid_t r = 0;
-    while ((r = waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+    while ((r = waitpid(pid_, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (r == 0) {
         ::kill(pid_, SIGKILL);
@@ -233,7 +241,8 @@ std::string find_server_binary() {
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-        for (auto dir = self.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+        for (auto dir = self.parent_path(); !dir.empty() && dir != dir.root_path();
+             dir = dir.parent_path()) {
             for (auto rel : {"liveshare/liveshare-server", "liveshare-server"}) {
                 auto p = dir / rel;
                 if (std::filesystem::exists(p, ec)) return p.string();

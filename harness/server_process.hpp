@@ -1,11 +1,11 @@
 // Starts liveshare-server as a child process on port 0, samples its CPU and RSS from /proc
 // about ten times a second, and stops it with SIGTERM (SIGKILL after a grace period).
 #pragma once
-#include <cstdint>
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,7 +36,7 @@ double machine_busy_pct(const MachineCpu& a, const MachineCpu& b);
 double loopback_tx_bytes();
 
 class ProcessSampler {
-public:
+  public:
     explicit ProcessSampler(pid_t pid) : pid_(pid) {}
     ~ProcessSampler() { stop(); }
     void start(std::chrono::milliseconds period = std::chrono::milliseconds(100));
@@ -48,7 +48,7 @@ public:
     };
     Summary summary() const;
 
-private:
+  private:
     pid_t pid_;
     std::thread thread_;
     std::chrono::steady_clock::time_point started_;
@@ -66,7 +66,7 @@ struct ServerLaunch {
 };
 
 class ServerProcess {
-public:
+  public:
     // Starts `[prefix...] binary --port=P --address=A <args...>` and waits for its port line.
     // Throws std::runtime_error with the server's stderr tail when it does not come up.
     ServerProcess(const std::string& binary, const std::vector<std::string>& args,
@@ -85,7 +85,7 @@ public:
     void kill_hard();  // SIGKILL now (fault tests)
     bool running() const { return pid_ > 0; }
 
-private:
+  private:
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
     std::string address_;

@@ -12,7 +12,8 @@ namespace harness {
 namespace {
 // Non-zero buckets as [index, count, the bucket's highest value]: the reader needs no bucket rule.
 std::string buckets_json(const Histogram& h) {
-    std::string out = "{\"count\":" + std::to_string(h.count()) + ",\"min\":" + std::to_string(h.min()) +
+    std::string out = "{\"count\":" + std::to_string(h.count()) +
+                      ",\"min\":" + std::to_string(h.min()) +
                       ",\"max\":" + std::to_string(h.max()) + ",\"buckets\":[";
     bool first = true;
     for (auto [i, n] : h.buckets()) {
@@ -23,8 +24,9 @@ std::string buckets_json(const Histogram& h) {
 }
 }  // namespace
 
-void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
-                      const LoadTestResult& r, const std::map<std::string, std::string>& context) {
+void write_shard_file(const std::string& path, const std::string& benchmark,
+                      const LoadTestConfig& cfg, const LoadTestResult& r,
+                      const std::map<std::string, std::string>& context) {
     const auto& M = r.metrics;
     std::string out = "{\"format\":\"liveshare-shard/2\",\"context\":{";
     bool first_key = true;
@@ -37,12 +39,14 @@ void write_shard_file(const std::string& path, const std::string& benchmark, con
     }
     out += "},\"benchmark\":";
     liveshare::json::append_string(out, benchmark);
-    out += fmt::format(",\"shard\":{},\"shards\":{},\"users\":{},\"seed\":{},\"start_at_unix_ms\":{}", cfg.shard_index,
-                       cfg.shard_count, cfg.users, cfg.seed, cfg.start_at_unix_ms);
-    out += fmt::format(",\"measured_s\":{:.6f},\"deliveries_per_s\":{:.3f},\"msgs_sent_per_s\":{:.3f}", M.measured_s,
-                       M.deliveries_per_s, M.msgs_sent_per_s);
-    out += fmt::format(",\"generator_cpu_pct\":{:.3f},\"users_joined\":{},\"error_count\":{}", M.generator_cpu_pct,
-                       M.users_joined, M.error_count);
+    out +=
+        fmt::format(",\"shard\":{},\"shards\":{},\"users\":{},\"seed\":{},\"start_at_unix_ms\":{}",
+                    cfg.shard_index, cfg.shard_count, cfg.users, cfg.seed, cfg.start_at_unix_ms);
+    out +=
+        fmt::format(",\"measured_s\":{:.6f},\"deliveries_per_s\":{:.3f},\"msgs_sent_per_s\":{:.3f}",
+                    M.measured_s, M.deliveries_per_s, M.msgs_sent_per_s);
+    out += fmt::format(",\"generator_cpu_pct\":{:.3f},\"users_joined\":{},\"error_count\":{}",
+                       M.generator_cpu_pct, M.users_joined, M.error_count);
     out += ",\"latency\":" + buckets_json(M.totals.latency);
     out += ",\"latency_uncorrected\":" + buckets_json(M.totals.latency_uncorrected);
     out += fmt::format(",\"interval_ms\":{},\"intervals\":[", cfg.series_interval.count());
@@ -55,11 +59,13 @@ void write_shard_file(const std::string& path, const std::string& benchmark, con
     out += ",\"per_user\":[";
     for (std::size_t k = 0; k < r.per_user.size(); ++k) {
         const auto& u = r.per_user[k];
-        out += fmt::format("{}{{\"index\":{},\"room\":{},\"joined\":{},\"sent_durable\":{},\"durable_rejected\":{},"
-                           "\"durable_received\":{},\"duplicates\":{},\"out_of_order\":{}}}",
-                           k ? "," : "", r.user_slots[k].index, r.user_slots[k].room,
-                           u.join_time.count() ? "true" : "false", u.sent_durable, u.durable_rejected,
-                           u.durable_received, u.durable_duplicates, u.durable_out_of_order);
+        out += fmt::format(
+            "{}{{\"index\":{},\"room\":{},\"joined\":{},\"sent_durable\":{},\"durable_rejected\":{}"
+            ","
+            "\"durable_received\":{},\"duplicates\":{},\"out_of_order\":{}}}",
+            k ? "," : "", r.user_slots[k].index, r.user_slots[k].room,
+            u.join_time.count() ? "true" : "false", u.sent_durable, u.durable_rejected,
+            u.durable_received, u.durable_duplicates, u.durable_out_of_order);
     }
     out += "]}\n";
     std::FILE* f = std::fopen(path.c_str(), "w");

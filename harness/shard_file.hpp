@@ -13,7 +13,8 @@ namespace harness {
 
 // Throws std::runtime_error when the file cannot be written.
 // `context`: how it was made (git sha, build flags, machine class, command), written as is.
-void write_shard_file(const std::string& path, const std::string& benchmark, const LoadTestConfig& cfg,
-                      const LoadTestResult& r, const std::map<std::string, std::string>& context = {});
+void write_shard_file(const std::string& path, const std::string& benchmark,
+                      const LoadTestConfig& cfg, const LoadTestResult& r,
+                      const std::map<std::string, std::string>& context = {});
 
 }  // namespace harness

@@ -3,11 +3,10 @@
 // and every message in it is parsed once, in place; everything a user has to send goes out in
 // one write. Users run many to a generator thread, each thread its own io_context.
 #pragma once
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -47,8 +46,12 @@ struct Shared {
     // The run's time origin; the main thread moves it (join, then schedule) while user
     // threads read it, so it is an atomic count of steady-clock ticks.
     std::atomic<Clock::rep> epoch_ticks{0};
-    Clock::time_point epoch() const { return Clock::time_point(Clock::duration(epoch_ticks.load(std::memory_order_acquire))); }
-    void set_epoch(Clock::time_point t) { epoch_ticks.store(t.time_since_epoch().count(), std::memory_order_release); }
+    Clock::time_point epoch() const {
+        return Clock::time_point(Clock::duration(epoch_ticks.load(std::memory_order_acquire)));
+    }
+    void set_epoch(Clock::time_point t) {
+        epoch_ticks.store(t.time_since_epoch().count(), std::memory_order_release);
+    }
     std::int64_t warmup_us = 0;
     std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
     std::atomic<std::uint64_t> durable_received{0}, volatile_received{0}, sent{0};
@@ -61,9 +64,11 @@ struct Shared {
     std::unique_ptr<std::atomic<std::int64_t>[]> room_accepted;
     std::unique_ptr<std::atomic<std::int64_t>[]> room_joined;
 
-    explicit Shared(const LoadTestConfig& c) : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
+    explicit Shared(const LoadTestConfig& c)
+        : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
     std::int64_t now_us() const {
-        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch()).count();
+        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch())
+            .count();
     }
 };
 
@@ -75,7 +80,7 @@ struct SeqTracker {
 };
 
 class SimUser {
-public:
+  public:
     SimUser(boost::asio::io_context& ioc, Shared& sh, std::size_t index);
     ~SimUser();
     void connect();
@@ -87,7 +92,7 @@ public:
     bool joined = false, schedule_done = false, closed = false;
     std::size_t room = 0;
 
-private:
+  private:
     // Where the connection is. A reconnect makes a new Conn and keeps the old one until the
     // end, so its cancelled operations complete safely (and are ignored as stale).
     enum class Phase { Connecting, Upgrading, Open, Closing };
@@ -108,7 +113,8 @@ private:
     void opened();
     void schedule_next();
     void on_timer(boost::system::error_code ec);
-    void enqueue(std::shared_ptr<const std::string> frame, liveshare::MsgType type, std::int64_t durable_seq = -1);
+    void enqueue(std::shared_ptr<const std::string> frame, liveshare::MsgType type,
+                 std::int64_t durable_seq = -1);
     void send_control(std::string frame, liveshare::MsgType type);
     void flush();
     void write_pending(Conn* c);
@@ -140,14 +146,16 @@ private:
     // connection (its Syncing or Resuming is a resume), resynced_ that it got the whole state.
     enum class Stage { Connecting, Syncing, Resuming, Live };
     Stage stage_ = Stage::Connecting;
-    bool resuming() const { return stage_ == Stage::Resuming || (stage_ == Stage::Syncing && reconnecting_); }
+    bool resuming() const {
+        return stage_ == Stage::Resuming || (stage_ == Stage::Syncing && reconnecting_);
+    }
     bool closing_ = false;  // close() was called: the end of the run, not a lost connection
     bool reconnecting_ = false, resynced_ = false;
     // Without liveshare.v2 the original's join flow: RequestGraphState, then the first
     // GraphState addressed to us is the diagram; a Ping behind the request marks its answer.
     bool v2_ = false;
     unsigned attempts_ = 0;
-    std::size_t node_ = 0;  // which of sh_.addresses this user connects to
+    std::size_t node_ = 0;                   // which of sh_.addresses this user connects to
     std::optional<std::uint64_t> last_seq_;  // highest room seq seen (liveshare.v2)
     // Own durable messages written and not yet echoed: resent after a resume if the server
     // never got them (the echo is the acknowledgement).

@@ -1,9 +1,9 @@
 #include "subprocess.hpp"
 
-#include <boost/process.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/process.hpp>
 #include <stdexcept>
 
 namespace harness {
@@ -14,8 +14,9 @@ int run_command(const std::vector<std::string>& argv, std::string& out, const st
     bp::opstream in;
     bp::ipstream output;
     std::error_code ec;
-    bp::child c(bp::exe = argv.at(0), bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
-                bp::std_in < in, (bp::std_out & bp::std_err) > output, ec);
+    bp::child c(bp::exe = argv.at(0),
+                bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+                bp::std_in<in, (bp::std_out & bp::std_err)> output, ec);
     if (ec) {
         out = "cannot start " + argv[0] + ": " + ec.message();
         return 127;
@@ -32,7 +33,8 @@ int run_command(const std::vector<std::string>& argv, std::string& out, const st
 Spawned spawn(const std::vector<std::string>& argv) {
     bp::pipe out, err;
     std::error_code ec;
-    bp::child c(bp::exe = argv.at(0), bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+    bp::child c(bp::exe = argv.at(0),
+                bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
                 bp::std_out > out, bp::std_err > err, ec);
     if (ec) throw std::runtime_error("cannot start " + argv[0] + ": " + ec.message());
     // The caller signals and reaps the pid itself: the child object lets go of it.

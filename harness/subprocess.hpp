@@ -11,7 +11,8 @@ namespace harness {
 
 // Runs argv (argv[0] an absolute path, no shell), feeding `input` to its stdin; returns its
 // exit status (128 when it did not exit normally) with stdout and stderr together in `out`.
-int run_command(const std::vector<std::string>& argv, std::string& out, const std::string& input = "");
+int run_command(const std::vector<std::string>& argv, std::string& out,
+                const std::string& input = "");
 
 // A started child process. The pid is ours to signal and reap (waitpid); the pipes are its
 // stdout and stderr, read with poll/read.

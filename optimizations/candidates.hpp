@@ -8,20 +8,22 @@ namespace liveshare {
 
 // serialize:dom (serialization/dom_encoder.cpp)
 class DomEncoding final : public RelayEncoding {
-public:
-    std::unique_ptr<Prepared> prepare(MsgType type, std::string_view user_id, std::string_view payload) const override;
+  public:
+    std::unique_ptr<Prepared> prepare(MsgType type, std::string_view user_id,
+                                      std::string_view payload) const override;
     bool per_recipient() const override { return true; }
 };
 
 // fanout:copy (fanout/copy.cpp)
 class CopyFanout final : public Fanout {
-public:
-    std::shared_ptr<const std::string> for_recipient(const std::shared_ptr<const std::string>& frame) const override;
+  public:
+    std::shared_ptr<const std::string> for_recipient(
+        const std::shared_ptr<const std::string>& frame) const override;
 };
 
 // cursor:forward (cursors/forward.cpp)
 class ForwardVolatiles final : public VolatilePolicy {
-public:
+  public:
     std::uint64_t coalesce_key(const std::string& user_id, MsgType type) const override;
 };
 

@@ -9,8 +9,8 @@
 
 #include "client.hpp"
 #include "prometheus.hpp"
-#include "server_process.hpp"
 #include "protocol/uuid.hpp"
+#include "server_process.hpp"
 #include "workload.hpp"
 
 namespace lstest {
@@ -20,7 +20,8 @@ using liveshare::MsgType;
 using liveshare::ServerMessage;
 
 inline std::string temp_db(const std::string& name) {
-    auto p = std::filesystem::temp_directory_path() / ("liveshare-test-" + std::to_string(getpid()) + "-" + name + ".db");
+    auto p = std::filesystem::temp_directory_path() /
+             ("liveshare-test-" + std::to_string(getpid()) + "-" + name + ".db");
     for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p.string() + suffix);
     return p.string();
 }
@@ -34,18 +35,22 @@ inline std::unique_ptr<harness::ServerProcess> start_server(std::vector<std::str
     return std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args);
 }
 
-inline harness::Endpoint endpoint(const harness::ServerProcess& s) { return {"127.0.0.1", s.port()}; }
+inline harness::Endpoint endpoint(const harness::ServerProcess& s) {
+    return {"127.0.0.1", s.port()};
+}
 
 // Connects and authenticates; returns after AuthResult (success asserted). A v2 client gets
 // its GraphState next; an original client asks for it (RequestGraphState).
-inline std::unique_ptr<harness::SyncClient> join(const harness::ServerProcess& s, const std::string& room,
-                                                 const std::string& user, bool v2 = false,
+inline std::unique_ptr<harness::SyncClient> join(const harness::ServerProcess& s,
+                                                 const std::string& room, const std::string& user,
+                                                 bool v2 = false,
                                                  std::optional<std::uint64_t> last_seq = {},
                                                  std::optional<std::string> password = {}) {
     auto c = std::make_unique<harness::SyncClient>(endpoint(s), room, v2);
     std::string auth;
     liveshare::encode_auth(auth, user, "name-" + user.substr(0, 4),
-                           password ? std::optional<std::string_view>(*password) : std::nullopt, last_seq);
+                           password ? std::optional<std::string_view>(*password) : std::nullopt,
+                           last_seq);
     c->send(auth);
     ServerMessage m;
     EXPECT_TRUE(c->recv_type(MsgType::AuthResult, m)) << "no AuthResult";
@@ -58,7 +63,8 @@ inline ServerMessage refused_auth(const harness::ServerProcess& s, const std::st
                                   std::optional<std::string> password = {}) {
     harness::SyncClient c(endpoint(s), room);
     std::string auth;
-    liveshare::encode_auth(auth, uuid(), "refused", password ? std::optional<std::string_view>(*password) : std::nullopt,
+    liveshare::encode_auth(auth, uuid(), "refused",
+                           password ? std::optional<std::string_view>(*password) : std::nullopt,
                            std::nullopt);
     c.send(auth);
     ServerMessage m;

@@ -3,8 +3,8 @@
 // presence and the cap over every node, a node killed mid-run, and Redis going away.
 #include <gtest/gtest.h>
 
-#include <map>
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "cluster_process.hpp"
@@ -16,7 +16,8 @@ using harness::LocalCluster;
 namespace {
 
 std::vector<std::string> node_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {"--threads=1", "--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet"};
+    std::vector<std::string> a = {"--threads=1", "--db=", "--graphop-interval-ms=0",
+                                  "--rate-critical=0/0", "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
 }
@@ -32,7 +33,8 @@ std::vector<Durable> read_ops(harness::SyncClient& c, std::size_t n) {
     std::vector<Durable> out;
     ServerMessage m;
     while (out.size() < n && next(c, m, 5000ms))
-        if (m.type == MsgType::GraphOp) out.push_back({m.seq.value_or(0), m.user_id, std::string(m.payload)});
+        if (m.type == MsgType::GraphOp)
+            out.push_back({m.seq.value_or(0), m.user_id, std::string(m.payload)});
     return out;
 }
 
@@ -56,7 +58,8 @@ TEST(Cluster, TwoNodesOneRoomSeeOneOrder) {
     for (auto& c : cs) seen.push_back(read_ops(*c, 4 * per));
     ASSERT_EQ(seen[0].size(), 4u * per);
     for (std::size_t k = 0; k < seen[0].size(); ++k) EXPECT_EQ(seen[0][k].seq, k + 1);
-    for (int i = 1; i < 4; ++i) EXPECT_TRUE(seen[i] == seen[0]) << "member " << i << " saw another order";
+    for (int i = 1; i < 4; ++i)
+        EXPECT_TRUE(seen[i] == seen[0]) << "member " << i << " saw another order";
     std::map<std::string, int> per_user;
     for (auto& d : seen[0]) ++per_user[d.user];
     EXPECT_EQ(per_user.size(), 4u);
@@ -83,7 +86,8 @@ TEST(Cluster, ResumeOnAnotherNodeGetsExactlyWhatWasMissed) {
     ServerMessage m;
     while (replay.size() < 5 && next(*again, m, 5000ms)) {
         EXPECT_NE(m.type, MsgType::GraphState) << "a full state instead of the missed messages";
-        if (m.type == MsgType::GraphOp) replay.push_back({m.seq.value_or(0), m.user_id, std::string(m.payload)});
+        if (m.type == MsgType::GraphOp)
+            replay.push_back({m.seq.value_or(0), m.user_id, std::string(m.payload)});
     }
     ASSERT_EQ(replay.size(), 5u);
     for (int k = 0; k < 5; ++k) EXPECT_TRUE(replay[k] == echoes[5 + k]) << "seq " << replay[k].seq;
@@ -93,7 +97,8 @@ TEST(Cluster, ResumeOnAnotherNodeGetsExactlyWhatWasMissed) {
 // stream after it: with --seq-log=1 the snapshot trims the stream, so the first messages are
 // only in the snapshot.
 TEST(Cluster, NewNodeBuildsStateFromSnapshotAndStream) {
-    LocalCluster cl(harness::find_server_binary(), 1, node_args({"--snapshot-interval-ms=100", "--seq-log=1"}));
+    LocalCluster cl(harness::find_server_binary(), 1,
+                    node_args({"--snapshot-interval-ms=100", "--seq-log=1"}));
     const std::string room = uuid();
     auto w = join(*cl.nodes()[0], room, uuid(), true);
     for (int k = 0; k < 3; ++k) w->send(create_op(static_cast<liveshare::NodeId>(200 + k)));
@@ -101,11 +106,13 @@ TEST(Cluster, NewNodeBuildsStateFromSnapshotAndStream) {
     const std::string snap_key = "ls:{" + room + "}:snap", log_key = "ls:{" + room + "}:log";
     bool snapped = false;
     for (int i = 0; i < 100 && !snapped; ++i) {  // bounded: 5 s
-        snapped = cl.redis().command("HGET " + snap_key + " seq").find("\r\n3\r\n") != std::string::npos;
+        snapped =
+            cl.redis().command("HGET " + snap_key + " seq").find("\r\n3\r\n") != std::string::npos;
         if (!snapped) std::this_thread::sleep_for(50ms);
     }
     ASSERT_TRUE(snapped) << "no snapshot at seq 3 in Redis";
-    EXPECT_EQ(cl.redis().command("XRANGE " + log_key + " 0-1 0-1").rfind("*0", 0), 0u) << "seq 1 still in the stream";
+    EXPECT_EQ(cl.redis().command("XRANGE " + log_key + " 0-1 0-1").rfind("*0", 0), 0u)
+        << "seq 1 still in the stream";
     w->send(move_op(200, 40, 50));
     w->send(move_op(201, 60, 70));
     ASSERT_EQ(read_ops(*w, 2).size(), 2u);
@@ -122,7 +129,8 @@ TEST(Cluster, NewNodeBuildsStateFromSnapshotAndStream) {
     w->send(R"({"type":"RequestGraphState"})");
     ASSERT_TRUE(w->recv_type(MsgType::GraphState, reference));
     EXPECT_EQ(reference.seq.value_or(0), 5u);
-    EXPECT_TRUE(fresh.state == reference.state) << "the new node's state differs from the first node's";
+    EXPECT_TRUE(fresh.state == reference.state)
+        << "the new node's state differs from the first node's";
     EXPECT_EQ(fresh.state.element_count(), reference.state.element_count());
 }
 
@@ -189,7 +197,9 @@ TEST(Cluster, RedisLossClosesClientsForResync) {
         start_server(node_args({"--cluster=redis://127.0.0.1:1"}));
         FAIL() << "a node started without Redis";
     } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("cannot reach Redis at redis://127.0.0.1:1"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cannot reach Redis at redis://127.0.0.1:1"),
+                  std::string::npos)
+            << e.what();
     }
 }
 
@@ -211,11 +221,14 @@ TEST(Cluster, VolatileMessagesCrossNodes) {
 // is 409, its password holds on every node, and with --require-rest-create every node knows
 // it exists (and still refuses one never created).
 TEST(Cluster, RestCreatedRoomIsTheClustersOnEveryNode) {
-    LocalCluster cl(harness::find_server_binary(), 2, node_args({"--bcrypt-cost=4", "--require-rest-create"}));
+    LocalCluster cl(harness::find_server_binary(), 2,
+                    node_args({"--bcrypt-cost=4", "--require-rest-create"}));
     const std::string room = uuid();
     const std::string body = R"({"name":"shared","password":"s3cret","max_users":null})";
-    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[0]), "POST", "/room/" + room, body).status, 201);
-    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[1]), "POST", "/room/" + room, body).status, 409);
+    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[0]), "POST", "/room/" + room, body).status,
+              201);
+    EXPECT_EQ(harness::http_request(endpoint(*cl.nodes()[1]), "POST", "/room/" + room, body).status,
+              409);
     auto refused = refused_auth(*cl.nodes()[1], room);
     EXPECT_EQ(refused.error, "Invalid password");
     auto ok = join(*cl.nodes()[1], room, uuid(), false, std::nullopt, std::string("s3cret"));
@@ -284,5 +297,6 @@ TEST(Cluster, JoiningAFreshNodeDuringTrafficMissesNothing) {
     EXPECT_TRUE(a.state == b.state);
     EXPECT_EQ(b.state.tables().at(500).position.x, total - 1);
     // Whether this run's interleaving needed a read of the stream (informational).
-    RecordProperty("gap_fetches_on_the_new_node", std::to_string(metric(*cl.nodes()[1], "liveshare_cluster_gap_fetches_total")));
+    RecordProperty("gap_fetches_on_the_new_node",
+                   std::to_string(metric(*cl.nodes()[1], "liveshare_cluster_gap_fetches_total")));
 }

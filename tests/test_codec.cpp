@@ -27,35 +27,53 @@ std::string parse_err(const std::string& text) {
 }  // namespace
 
 TEST(Codec, ParsesEveryClientMessageType) {
-    EXPECT_EQ(parse_ok(R"({"type":"Auth","payload":{"user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","username":"Ann","password":null}})").user_id, kUser);
-    EXPECT_EQ(parse_ok(R"({"type":"SyncStep1","payload":{"state_vector":[1,2,3]}})").bytes.size(), 3u);
+    EXPECT_EQ(
+        parse_ok(
+            R"({"type":"Auth","payload":{"user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","username":"Ann","password":null}})")
+            .user_id,
+        kUser);
+    EXPECT_EQ(parse_ok(R"({"type":"SyncStep1","payload":{"state_vector":[1,2,3]}})").bytes.size(),
+              3u);
     EXPECT_EQ(parse_ok(R"({"type":"SyncStep2","payload":{"update":[0,255]}})").bytes[1], 255);
     EXPECT_EQ(parse_ok(R"({"type":"Update","payload":{"update":[7]}})").type, MsgType::Update);
-    auto aw = parse_ok(R"({"type":"Awareness","payload":{"state":{"username":"a","cursor":[1.5,2],"selected_nodes":[],"color":null,"is_active":true}}})");
+    auto aw = parse_ok(
+        R"({"type":"Awareness","payload":{"state":{"username":"a","cursor":[1.5,2],"selected_nodes":[],"color":null,"is_active":true}}})");
     EXPECT_TRUE(aw.has_position);
     EXPECT_EQ(aw.position.x, 1.5);
-    auto op = parse_ok(R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","position":[3,4]}}})");
+    auto op = parse_ok(
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","position":[3,4]}}})");
     EXPECT_EQ(op.op.type, OpType::MoveTable);
     EXPECT_EQ(op.op.position.y, 4);
     EXPECT_EQ(parse_ok(R"({"type":"CursorMove","payload":{"position":[10,20]}})").position.y, 20);
     EXPECT_FALSE(parse_ok(R"({"type":"IdleStatus","payload":{"is_active":false}})").is_active);
-    EXPECT_EQ(parse_ok(R"({"type":"UserViewport","payload":{"center":[1,2],"zoom":1.5}})").zoom, 1.5);
-    EXPECT_EQ(parse_ok(R"({"type":"TableDragStart","payload":{"node_id":1,"offset":[1,2]}})").node_id, 1u);
-    EXPECT_EQ(parse_ok(R"({"type":"TableDragEnd","payload":{"node_id":1,"position":[1,2]}})").type, MsgType::TableDragEnd);
+    EXPECT_EQ(parse_ok(R"({"type":"UserViewport","payload":{"center":[1,2],"zoom":1.5}})").zoom,
+              1.5);
+    EXPECT_EQ(
+        parse_ok(R"({"type":"TableDragStart","payload":{"node_id":1,"offset":[1,2]}})").node_id,
+        1u);
+    EXPECT_EQ(parse_ok(R"({"type":"TableDragEnd","payload":{"node_id":1,"position":[1,2]}})").type,
+              MsgType::TableDragEnd);
     EXPECT_EQ(parse_ok(R"({"type":"RequestGraphState"})").type, MsgType::RequestGraphState);
-    EXPECT_EQ(parse_ok(R"({"type":"GraphStateResponse","payload":{"target_user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","state":{"tables":[],"relationships":[]}}})").target_user_id, kUser);
+    EXPECT_EQ(
+        parse_ok(
+            R"({"type":"GraphStateResponse","payload":{"target_user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","state":{"tables":[],"relationships":[]}}})")
+            .target_user_id,
+        kUser);
     EXPECT_EQ(parse_ok(R"({"type":"Ping"})").type, MsgType::Ping);
 }
 
 TEST(Codec, ParsesEveryGraphOpType) {
-    const std::string col = R"({"name":"id","data_type":"uuid","is_primary_key":true,"is_nullable":false,"is_unique":true,"default_value":null,"foreign_key":{"ref_table":"a","ref_column":"b"}})";
+    const std::string col =
+        R"({"name":"id","data_type":"uuid","is_primary_key":true,"is_nullable":false,"is_unique":true,"default_value":null,"foreign_key":{"ref_table":"a","ref_column":"b"}})";
     const std::vector<std::string> ops = {
         R"({"op_type":"CreateTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","name":"users","position":[0,0]})",
         R"({"op_type":"DeleteTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11"})",
         R"({"op_type":"RenameTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","new_name":"people"})",
         R"({"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","position":[1,2]})",
-        R"({"op_type":"AddColumn","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","column":)" + col + "}",
-        R"({"op_type":"UpdateColumn","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","column_index":0,"column":)" + col + "}",
+        R"({"op_type":"AddColumn","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","column":)" +
+            col + "}",
+        R"({"op_type":"UpdateColumn","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","column_index":0,"column":)" +
+            col + "}",
         R"({"op_type":"DeleteColumn","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","column_index":0})",
         R"({"op_type":"CreateRelationship","edge_id":7,"from_node":1,"to_node":2,"relationship":{"name":"r","relationship_type":"1:N","from_column":"x","to_column":"y"}})",
         R"({"op_type":"DeleteRelationship","edge_id":7})"};
@@ -80,20 +98,36 @@ TEST(Codec, MalformedJsonIsAnError) {
 }
 
 TEST(Codec, UnknownTypeMissingAndMistypedFieldsAreNamed) {
-    EXPECT_NE(parse_err(R"({"type":"Teleport"})").find("unknown message type 'Teleport'"), std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"Teleport"})").find("unknown message type 'Teleport'"),
+              std::string::npos);
     EXPECT_NE(parse_err(R"({"payload":{}})").find("type: missing"), std::string::npos);
     EXPECT_NE(parse_err(R"({"type":"CursorMove"})").find("payload"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"CursorMove","payload":{"position":"here"}})").find("payload.position"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"CursorMove","payload":{"position":[1]}})").find("exactly two"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"IdleStatus","payload":{"is_active":"yes"}})").find("payload.is_active"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"Update","payload":{"update":[1,256]}})").find("0-255"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11"}}})").find("payload.op.position"), std::string::npos);
-    EXPECT_NE(parse_err(R"({"type":"GraphOp","payload":{"op":{"op_type":"Explode"}}})").find("unknown op_type"), std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"CursorMove","payload":{"position":"here"}})")
+                  .find("payload.position"),
+              std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"CursorMove","payload":{"position":[1]}})").find("exactly two"),
+              std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"IdleStatus","payload":{"is_active":"yes"}})")
+                  .find("payload.is_active"),
+              std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"Update","payload":{"update":[1,256]}})").find("0-255"),
+              std::string::npos);
+    EXPECT_NE(
+        parse_err(
+            R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11"}}})")
+            .find("payload.op.position"),
+        std::string::npos);
+    EXPECT_NE(parse_err(R"({"type":"GraphOp","payload":{"op":{"op_type":"Explode"}}})")
+                  .find("unknown op_type"),
+              std::string::npos);
     EXPECT_NE(parse_err(R"({"type":"Pong"})").find("not a client message"), std::string::npos);
 }
 
 TEST(Codec, ClientCannotSpoofUserId) {
-    EXPECT_NE(parse_err(R"({"type":"CursorMove","payload":{"user_id":"someone-else","position":[1,2]}})").find("set by the server"), std::string::npos);
+    EXPECT_NE(
+        parse_err(R"({"type":"CursorMove","payload":{"user_id":"someone-else","position":[1,2]}})")
+            .find("set by the server"),
+        std::string::npos);
 }
 
 TEST(Codec, DeepNestingIsRejected) {
@@ -106,7 +140,8 @@ TEST(Codec, DeepNestingIsRejected) {
 
 TEST(Codec, RelaySplicesUserIdAndSeqAndRoundTrips) {
     Parser p;
-    std::string text = R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","position":[3,4]}}})";
+    std::string text =
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11","position":[3,4]}}})";
     text.append(kParsePadding, '\0');
     ClientMessage m;
     std::string err;
@@ -174,7 +209,8 @@ TEST(Codec, StateJsonRoundTrips) {
 TEST(Codec, RoomCreateBody) {
     RoomCreateRequest r;
     std::string err;
-    EXPECT_TRUE(parse_room_create(R"({"name":"Design","password":"pw","max_users":5})", r, err)) << err;
+    EXPECT_TRUE(parse_room_create(R"({"name":"Design","password":"pw","max_users":5})", r, err))
+        << err;
     EXPECT_EQ(r.name, "Design");
     EXPECT_EQ(r.password, "pw");
     EXPECT_EQ(r.max_users, 5u);
@@ -188,7 +224,8 @@ TEST(Codec, RoomCreateBody) {
 // every recipient).
 TEST(Codec, WhitespaceAfterThePayloadDoesNotBreakTheRelay) {
     Parser p, q;
-    std::string text = "{\"type\":\"TableDragStart\",\"payload\":{\"node_id\":2,\"offset\":[4,5]}\t\t \n}";
+    std::string text =
+        "{\"type\":\"TableDragStart\",\"payload\":{\"node_id\":2,\"offset\":[4,5]}\t\t \n}";
     const std::size_t len = text.size();
     text.append(kParsePadding, '\0');
     ClientMessage m;

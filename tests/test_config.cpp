@@ -46,7 +46,8 @@ TEST(Config, BadValuesAreErrorsNotExits) {
     EXPECT_EQ(parse({"--rate-volatile=5"}).error, "--rate-volatile wants BURST/PER_SECOND");
     EXPECT_NE(parse({"--quiet=maybe"}).error.find("is on or off"), std::string::npos);
     EXPECT_NE(parse({"--durability=sometimes"}).error.find("none or group"), std::string::npos);
-    EXPECT_EQ(parse({"--durability=group", "--db="}).error, "--durability=group needs a database (--db=PATH)");
+    EXPECT_EQ(parse({"--durability=group", "--db="}).error,
+              "--durability=group needs a database (--db=PATH)");
     EXPECT_EQ(parse({"stray"}).error, "unexpected argument 'stray'");
     EXPECT_TRUE(parse({"--help"}).help);
 }
@@ -60,10 +61,14 @@ TEST(Config, ClusterTakesARedisUrlAndNoOpLog) {
     ASSERT_TRUE(parse_redis_url("redis://cache.internal", host, port, err));
     EXPECT_EQ(host, "cache.internal");
     EXPECT_EQ(port, 6379);
-    EXPECT_EQ(parse({"--cluster=http://x:1"}).error, "--cluster must be redis://HOST:PORT, got 'http://x:1'");
-    EXPECT_EQ(parse({"--cluster=redis://x:99999"}).error, "--cluster: bad port in 'redis://x:99999'");
+    EXPECT_EQ(parse({"--cluster=http://x:1"}).error,
+              "--cluster must be redis://HOST:PORT, got 'http://x:1'");
+    EXPECT_EQ(parse({"--cluster=redis://x:99999"}).error,
+              "--cluster: bad port in 'redis://x:99999'");
     EXPECT_EQ(parse({"--cluster=redis://:5"}).error, "--cluster: no host in 'redis://:5'");
-    EXPECT_NE(parse({"--cluster=redis://x:1", "--durability=group"}).error.find("do not go together"), std::string::npos);
+    EXPECT_NE(
+        parse({"--cluster=redis://x:1", "--durability=group"}).error.find("do not go together"),
+        std::string::npos);
 }
 
 TEST(TokenBucket, BurstThenRefillAtTheRate) {
@@ -73,9 +78,9 @@ TEST(TokenBucket, BurstThenRefillAtTheRate) {
     EXPECT_TRUE(b.try_take(t0));
     EXPECT_TRUE(b.try_take(t0));
     EXPECT_TRUE(b.try_take(t0));
-    EXPECT_FALSE(b.try_take(t0));                                   // empty
-    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(50)));   // half a token back
-    EXPECT_TRUE(b.try_take(t0 + std::chrono::milliseconds(160)));   // one token back
+    EXPECT_FALSE(b.try_take(t0));                                  // empty
+    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(50)));  // half a token back
+    EXPECT_TRUE(b.try_take(t0 + std::chrono::milliseconds(160)));  // one token back
     EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(160)));
     // Refill stops at the burst.
     const auto later = t0 + std::chrono::seconds(60);

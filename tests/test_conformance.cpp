@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,8 +33,9 @@ std::vector<Corpus> load_corpus() {
             std::stringstream ss;
             ss << in.rdbuf();
             json::object doc = json::parse(ss.str()).as_object();
-            out.push_back({entry.path().filename().string(), std::string(doc.at("type").as_string()),
-                           std::string(dir) == "server", doc.at("valid").as_array(), doc.at("invalid").as_array()});
+            out.push_back({entry.path().filename().string(),
+                           std::string(doc.at("type").as_string()), std::string(dir) == "server",
+                           doc.at("valid").as_array(), doc.at("invalid").as_array()});
         }
     }
     return out;
@@ -59,15 +59,18 @@ TEST(Conformance, CorpusCoversEveryVariantBothWays) {
     std::set<std::string> client, server;
     for (const auto& c : corpus) (c.from_server ? server : client).insert(c.type);
     // Every client message of docs/protocol.md but Auth... Ping, and every server message.
-    for (MsgType t : {MsgType::Auth, MsgType::SyncStep1, MsgType::SyncStep2, MsgType::Update, MsgType::Awareness,
-                      MsgType::GraphOp, MsgType::CursorMove, MsgType::IdleStatus, MsgType::UserViewport,
-                      MsgType::TableDragStart, MsgType::TableDragEnd, MsgType::RequestGraphState,
-                      MsgType::GraphStateResponse, MsgType::Ping})
+    for (MsgType t :
+         {MsgType::Auth, MsgType::SyncStep1, MsgType::SyncStep2, MsgType::Update,
+          MsgType::Awareness, MsgType::GraphOp, MsgType::CursorMove, MsgType::IdleStatus,
+          MsgType::UserViewport, MsgType::TableDragStart, MsgType::TableDragEnd,
+          MsgType::RequestGraphState, MsgType::GraphStateResponse, MsgType::Ping})
         EXPECT_TRUE(client.count(to_string(t))) << "no client/" << to_string(t) << ".json";
-    for (MsgType t : {MsgType::AuthResult, MsgType::SyncStep1, MsgType::SyncStep2, MsgType::Update, MsgType::Awareness,
-                      MsgType::GraphOp, MsgType::CursorMove, MsgType::IdleStatus, MsgType::UserViewport,
-                      MsgType::TableDragStart, MsgType::TableDragEnd, MsgType::GraphState, MsgType::RequestGraphState,
-                      MsgType::UserJoined, MsgType::UserLeft, MsgType::SnapshotRecovery, MsgType::Error, MsgType::Pong})
+    for (MsgType t :
+         {MsgType::AuthResult, MsgType::SyncStep1, MsgType::SyncStep2, MsgType::Update,
+          MsgType::Awareness, MsgType::GraphOp, MsgType::CursorMove, MsgType::IdleStatus,
+          MsgType::UserViewport, MsgType::TableDragStart, MsgType::TableDragEnd,
+          MsgType::GraphState, MsgType::RequestGraphState, MsgType::UserJoined, MsgType::UserLeft,
+          MsgType::SnapshotRecovery, MsgType::Error, MsgType::Pong})
         EXPECT_TRUE(server.count(to_string(t))) << "no server/" << to_string(t) << ".json";
 }
 
@@ -97,10 +100,11 @@ TEST(Conformance, InvalidMessagesAreRefusedNamingTheField) {
             const std::string want = plain_path(std::string(o.at("error").as_string())) + ":";
             Message m;
             std::string err;
-            ASSERT_FALSE(parse(p, c, text, m, err)) << c.file << " (" << o.at("why").as_string() << "): " << text;
+            ASSERT_FALSE(parse(p, c, text, m, err))
+                << c.file << " (" << o.at("why").as_string() << "): " << text;
             EXPECT_EQ(plain_path(err).rfind(want, 0), 0u)
-                << c.file << " (" << o.at("why").as_string() << "): " << text << "\n  error: " << err
-                << "\n  should name: " << want;
+                << c.file << " (" << o.at("why").as_string() << "): " << text
+                << "\n  error: " << err << "\n  should name: " << want;
             ++n;
         }
     }
@@ -125,8 +129,10 @@ TEST(Conformance, RelayedClientMessagesAreValidServerMessages) {
             std::string relayed;
             encode_relay(relayed, m.type, sender, m.payload, std::nullopt);
             Message r;
-            EXPECT_TRUE(q.parse_server(relayed, r, err)) << c.file << ": " << relayed << "\n  -> " << err;
-            const bool sync = m.type == MsgType::Update || m.type == MsgType::SyncStep1 || m.type == MsgType::SyncStep2;
+            EXPECT_TRUE(q.parse_server(relayed, r, err))
+                << c.file << ": " << relayed << "\n  -> " << err;
+            const bool sync = m.type == MsgType::Update || m.type == MsgType::SyncStep1 ||
+                              m.type == MsgType::SyncStep2;
             EXPECT_EQ(relayed.find("\"user_id\"") != std::string::npos, !sync) << relayed;
         }
     }

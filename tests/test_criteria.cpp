@@ -14,7 +14,8 @@ namespace {
 // A run whose deliveries all took `ms`, with `lost` messages that never arrived.
 LoadTestMetrics run(double ms, std::uint64_t delivered = 1000, std::uint64_t lost = 0) {
     LoadTestMetrics m;
-    for (std::uint64_t i = 0; i < delivered; ++i) m.totals.latency.record(static_cast<std::uint64_t>(ms * 1000));
+    for (std::uint64_t i = 0; i < delivered; ++i)
+        m.totals.latency.record(static_cast<std::uint64_t>(ms * 1000));
     m.lost = lost;
     m.totals.durable_expected = delivered + lost;
     m.totals.durable_received = delivered;
@@ -40,7 +41,7 @@ const CriterionResult& find(const std::vector<CriterionResult>& rs, const std::s
 
 TEST(Percentiles, LostMessagesCountAsArrivingNever) {
     auto m = run(2.0, 99, 1);
-    EXPECT_NEAR(m.p_ms(99), 2.0, 0.05);   // the 99th of 100 arrived
+    EXPECT_NEAR(m.p_ms(99), 2.0, 0.05);     // the 99th of 100 arrived
     EXPECT_TRUE(std::isinf(m.p_ms(99.5)));  // beyond it: the lost one
     m = run(2.0, 98, 2);
     EXPECT_TRUE(std::isinf(m.p_ms(99)));
@@ -96,8 +97,8 @@ TEST(Criteria, ThroughputAndBothBandwidthsAt100Users) {
     runs[10] = {run(1)};
     runs[50] = {run(1)};
     runs[100] = {run(3), run(3)};
-    runs[100][1].deliveries_per_s = 800;     // below the seed's 1,000 messages/s
-    runs[100][0].mbps_out_per_user = 7.5;    // a server that sends one user too much
+    runs[100][1].deliveries_per_s = 800;   // below the seed's 1,000 messages/s
+    runs[100][0].mbps_out_per_user = 7.5;  // a server that sends one user too much
     auto rs = evaluate_seed_criteria(runs, 1);
     EXPECT_FALSE(find(rs, "throughput, 100 users").pass);
     EXPECT_TRUE(find(rs, "bandwidth in").pass);
@@ -111,6 +112,6 @@ TEST(Saturation, GeneratorThreadOrTimerLagOrTheMachine) {
     EXPECT_TRUE(judge_saturation(95, 1, 10, 60).generator);   // one thread past 90 % of a core
     EXPECT_TRUE(judge_saturation(30, 12, 10, 60).generator);  // timers late beyond the limit
     EXPECT_FALSE(judge_saturation(30, 12, 10, 60).machine);
-    EXPECT_TRUE(judge_saturation(60, 1, 10, 95).machine);     // both cores busy: 85 % + 84 % of two
+    EXPECT_TRUE(judge_saturation(60, 1, 10, 95).machine);  // both cores busy: 85 % + 84 % of two
     EXPECT_FALSE(judge_saturation(60, 1, 10, 95).generator);
 }

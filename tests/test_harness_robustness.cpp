@@ -7,9 +7,17 @@ using harness::LoadTestConfigBuilder;
 
 namespace {
 harness::LoadTestResult run_against(const std::string& mode) {
-    harness::ServerProcess bad(std::string(LIVESHARE_TEST_DIR) + "/misbehaving_server.py", {"--mode=" + mode});
-    auto cfg = LoadTestConfigBuilder().users(3).messages_per_user(20).interval(10ms).duration(1000ms)
-                   .drain(1000ms).join_timeout(2000ms).target(bad.url()).build();
+    harness::ServerProcess bad(std::string(LIVESHARE_TEST_DIR) + "/misbehaving_server.py",
+                               {"--mode=" + mode});
+    auto cfg = LoadTestConfigBuilder()
+                   .users(3)
+                   .messages_per_user(20)
+                   .interval(10ms)
+                   .duration(1000ms)
+                   .drain(1000ms)
+                   .join_timeout(2000ms)
+                   .target(bad.url())
+                   .build();
     return harness::run_load_test(cfg);
 }
 }  // namespace
@@ -19,7 +27,8 @@ TEST(HarnessRobustness, GarbageFramesAreCountedAsErrors) {
     EXPECT_GT(r.metrics.error_count, 0u);
     EXPECT_EQ(r.metrics.users_joined, 0u);
     bool saw_parse_error = false;
-    for (auto& [kind, n] : r.metrics.totals.errors) saw_parse_error |= kind.find("unparseable") != std::string::npos;
+    for (auto& [kind, n] : r.metrics.totals.errors)
+        saw_parse_error |= kind.find("unparseable") != std::string::npos;
     EXPECT_TRUE(saw_parse_error);
 }
 

@@ -10,7 +10,8 @@
 using harness::Histogram;
 
 TEST(Histogram, BucketBoundsAreConsistent) {
-    for (std::uint64_t v : {0ull, 1ull, 255ull, 256ull, 257ull, 1000ull, 123456789ull, 1ull << 40}) {
+    for (std::uint64_t v :
+         {0ull, 1ull, 255ull, 256ull, 257ull, 1000ull, 123456789ull, 1ull << 40}) {
         auto i = Histogram::index_of(v);
         EXPECT_LE(Histogram::lowest_of(i), v) << v;
         EXPECT_GE(Histogram::highest_of(i), v) << v;
@@ -31,7 +32,8 @@ TEST(Histogram, PercentilesWithinOnePercentOfExact) {
     for (double p : {50.0, 90.0, 99.0, 99.9}) {
         auto exact = values[static_cast<std::size_t>(std::ceil(p / 100 * values.size())) - 1];
         auto got = h.percentile(p);
-        EXPECT_LE(std::fabs(static_cast<double>(got) - static_cast<double>(exact)), 0.01 * static_cast<double>(exact) + 1)
+        EXPECT_LE(std::fabs(static_cast<double>(got) - static_cast<double>(exact)),
+                  0.01 * static_cast<double>(exact) + 1)
             << "p" << p;
     }
     EXPECT_EQ(h.max(), values.back());

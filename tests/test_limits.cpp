@@ -26,8 +26,10 @@ int raw_connect(std::uint16_t port) {
 // The status line the server answers a WebSocket upgrade of `path` with.
 std::string upgrade_status(std::uint16_t port, const std::string& path) {
     int fd = raw_connect(port);
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const std::string req =
+        "GET " + path +
+        " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
     char buf[256] = {};
     const ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -66,32 +68,40 @@ TEST(Limits, BadPathsAreRefused) {
 }
 
 TEST(Limits, SlowlorisFloodBesideNormalLoadKeepsDurableDelivery) {
-    auto s = start_server({"--db=", "--handshake-timeout-ms=500", "--graphop-interval-ms=0", "--rate-critical=0/0",
-                           "--quiet=1"});
+    auto s = start_server({"--db=", "--handshake-timeout-ms=500", "--graphop-interval-ms=0",
+                           "--rate-critical=0/0", "--quiet=1"});
     // 300 connections that send half a request header and then a byte now and then.
     std::atomic<bool> stop{false};
     std::thread flood([&] {
         std::vector<int> fds;
         for (int i = 0; i < 300; ++i) {
             int fd = raw_connect(s->port());
-            const char partial[] = "GET /room/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: x\r\n";
+            const char partial[] =
+                "GET /room/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: x\r\n";
             if (send(fd, partial, sizeof partial - 1, MSG_NOSIGNAL) < 0) break;
             fds.push_back(fd);
         }
-        for (int round = 0; round < 100 && !stop; ++round) {  // bounded: 100 x 50 ms
+        for (int round = 0; round < 100 && !stop; ++round) {           // bounded: 100 x 50 ms
             for (int fd : fds) (void)!send(fd, "X", 1, MSG_NOSIGNAL);  // closed ones just fail
             std::this_thread::sleep_for(50ms);
         }
         for (int fd : fds) close(fd);
     });
-    auto cfg = harness::LoadTestConfigBuilder().users(10).messages_per_user(30).interval(50ms).duration(10000ms)
-                   .drain(5000ms).target(s->url()).build();
+    auto cfg = harness::LoadTestConfigBuilder()
+                   .users(10)
+                   .messages_per_user(30)
+                   .interval(50ms)
+                   .duration(10000ms)
+                   .drain(5000ms)
+                   .target(s->url())
+                   .build();
     auto r = harness::run_load_test(cfg, s->pid());
     stop = true;
     flood.join();
     EXPECT_EQ(r.metrics.users_joined, 10u);
     EXPECT_EQ(r.metrics.totals.durable_received, r.metrics.totals.durable_expected);
     EXPECT_DOUBLE_EQ(r.metrics.delivery_pct.value_or(-1), 100.0);
-    EXPECT_EQ(r.metrics.convergence, harness::Convergence::Converged) << r.metrics.convergence_detail;
+    EXPECT_EQ(r.metrics.convergence, harness::Convergence::Converged)
+        << r.metrics.convergence_detail;
     EXPECT_GE(metric(*s, "liveshare_handshake_timeouts_total"), 1);
 }

@@ -15,10 +15,12 @@ using harness::ProxyEvent;
 
 namespace {
 
-harness::Endpoint proxy_ep(const ImpairmentProxy& p) { return {"127.0.0.1", p.port()}; }
+harness::Endpoint proxy_ep(const ImpairmentProxy& p) {
+    return {"127.0.0.1", p.port()};
+}
 
-std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const std::string& room, const std::string& user,
-                                              bool v2 = true) {
+std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const std::string& room,
+                                              const std::string& user, bool v2 = true) {
     auto c = std::make_unique<harness::SyncClient>(proxy_ep(p), room, v2, 10000ms);
     std::string auth;
     liveshare::encode_auth(auth, user, "u", std::nullopt, std::nullopt);
@@ -87,7 +89,8 @@ TEST(Netsim, ProxyDelaysEachDirectionByAtLeastTheLatencyAndKeepsBytesInOrder) {
         auto* r = first(ev, ProxyEvent::Read, dir);
         auto* f = first(ev, ProxyEvent::Forwarded, dir);
         ASSERT_TRUE(r && f);
-        EXPECT_GE(f->t_us - r->t_us, 20000) << "direction " << dir << " was not delayed";  // latency - jitter
+        EXPECT_GE(f->t_us - r->t_us, 20000)
+            << "direction " << dir << " was not delayed";  // latency - jitter
     }
     EXPECT_EQ(proxy.stats().connections, 1u);
 }
@@ -186,7 +189,8 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
         for (auto& f : ev)
             if (f.kind == ProxyEvent::Forwarded && f.conn == st.conn && f.dir == st.dir)
                 EXPECT_FALSE(f.t_us > st.t_us && f.t_us < st.t_us + is.stall_ms * 1000)
-                    << "a write began " << (f.t_us - st.t_us) << " us into a " << is.stall_ms << " ms stall";
+                    << "a write began " << (f.t_us - st.t_us) << " us into a " << is.stall_ms
+                    << " ms stall";
     }
     EXPECT_GE(stalled, 3);
 }
@@ -195,9 +199,10 @@ namespace {
 
 // A load run through the proxy, every connection reset once each time the users together
 // have sent another `every` messages, `rounds` times.
-harness::LoadTestMetrics run_with_resets(ImpairmentProxy& proxy, harness::LoadTestConfig cfg, pid_t server,
-                                         int rounds, std::uint64_t every) {
-    for (int k = 1; k <= rounds; ++k) cfg.triggers.push_back({every * k, [&proxy] { proxy.reset_all(); }});
+harness::LoadTestMetrics run_with_resets(ImpairmentProxy& proxy, harness::LoadTestConfig cfg,
+                                         pid_t server, int rounds, std::uint64_t every) {
+    for (int k = 1; k <= rounds; ++k)
+        cfg.triggers.push_back({every * k, [&proxy] { proxy.reset_all(); }});
     return harness::run_load_test(cfg, server).metrics;
 }
 
@@ -208,8 +213,15 @@ TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
     ImpairmentSettings is;
     is.latency_ms = 2;
     ImpairmentProxy proxy("127.0.0.1", s->port(), is);
-    auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(20000ms)
-                   .drain(15000ms).reconnect(true).target(proxy.url()).build();
+    auto cfg = LoadTestConfigBuilder()
+                   .users(5)
+                   .messages_per_user(60)
+                   .interval(40ms)
+                   .duration(20000ms)
+                   .drain(15000ms)
+                   .reconnect(true)
+                   .target(proxy.url())
+                   .build();
     // Reset every connection three times while the run sends 300 messages: after 60, 120, 180.
     auto m = run_with_resets(proxy, cfg, s->pid(), 3, 60);
     EXPECT_EQ(m.users_joined, 5u);
@@ -226,13 +238,21 @@ TEST(Faults, ResetsLeadToReconnectAndResumeWithZeroDurableLoss) {
 TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
     // One connection at a time is reset (Poisson, every 50 ms on average), so the others keep
     // sending while it backs off: it misses more than the one-entry log holds.
-    auto s = start_server({"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0", "--seq-log=1"});
+    auto s = start_server(
+        {"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0", "--seq-log=1"});
     ImpairmentSettings is;
     is.resets_per_min = 1200;
     is.seed = 11;
     ImpairmentProxy proxy("127.0.0.1", s->port(), is);
-    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(60).interval(30ms).duration(20000ms)
-                   .drain(3000ms).reconnect(true).target(proxy.url()).build();
+    auto cfg = LoadTestConfigBuilder()
+                   .users(4)
+                   .messages_per_user(60)
+                   .interval(30ms)
+                   .duration(20000ms)
+                   .drain(3000ms)
+                   .reconnect(true)
+                   .target(proxy.url())
+                   .build();
     harness::LoadTestResult r;
     std::thread run([&] { r = harness::run_load_test(cfg, s->pid()); });
     // Resets stop after a dozen (well inside the 1.8 s of sending), so the end of the run,
@@ -246,7 +266,8 @@ TEST(Faults, ALogTooShortToResumeFallsBackToTheFullState) {
     EXPECT_EQ(proxy.stats().resets, resets) << "no reset after the rates went to 0";
     EXPECT_GE(m.totals.reconnects, 4u);
     EXPECT_GT(m.totals.resyncs, 0u);
-    EXPECT_EQ(m.convergence, harness::Convergence::Converged) << m.convergence_detail;  // the state, not every message, arrives
+    EXPECT_EQ(m.convergence, harness::Convergence::Converged)
+        << m.convergence_detail;  // the state, not every message, arrives
 }
 
 TEST(Netsim, RealPacketLossInANamespaceLosesNoDurableMessage) {
@@ -256,10 +277,18 @@ TEST(Netsim, RealPacketLossInANamespaceLosesNoDurableMessage) {
     harness::ServerLaunch launch;
     launch.address = ns.inner_address();
     launch.prefix = ns.exec_prefix();
-    harness::ServerProcess s(harness::find_server_binary(),
-                             {"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"}, 20000ms, launch);
-    auto cfg = LoadTestConfigBuilder().users(4).messages_per_user(50).interval(20ms).duration(30000ms)
-                   .drain(20000ms).reconnect(true).target(s.url()).build();
+    harness::ServerProcess s(
+        harness::find_server_binary(),
+        {"--db=", "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0"}, 20000ms, launch);
+    auto cfg = LoadTestConfigBuilder()
+                   .users(4)
+                   .messages_per_user(50)
+                   .interval(20ms)
+                   .duration(30000ms)
+                   .drain(20000ms)
+                   .reconnect(true)
+                   .target(s.url())
+                   .build();
     auto r = harness::run_load_test(cfg, s.pid());
     const auto& m = r.metrics;
     EXPECT_EQ(m.users_joined, 4u);
@@ -276,24 +305,32 @@ namespace {
 // same port and database. Returns the run's metrics.
 harness::LoadTestMetrics run_with_server_kill(const std::string& durability) {
     const std::string db = temp_db("kill-" + durability);
-    const std::vector<std::string> args = {"--db=" + db, "--quiet=1", "--graphop-interval-ms=0", "--rate-critical=0/0",
-                                           "--durability=" + durability};
+    const std::vector<std::string> args = {"--db=" + db, "--quiet=1", "--graphop-interval-ms=0",
+                                           "--rate-critical=0/0", "--durability=" + durability};
     auto s = std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args);
     harness::ServerLaunch same_port;
     same_port.port = s->port();
-    auto cfg = LoadTestConfigBuilder().users(5).messages_per_user(60).interval(40ms).duration(30000ms)
-                   .drain(15000ms).reconnect(true).target(s->url()).build();
+    auto cfg = LoadTestConfigBuilder()
+                   .users(5)
+                   .messages_per_user(60)
+                   .interval(40ms)
+                   .duration(30000ms)
+                   .drain(15000ms)
+                   .reconnect(true)
+                   .target(s->url())
+                   .build();
     // Mid-run: once the users have sent 100 of their 300 messages, the server dies.
     std::promise<void> killed;
     cfg.triggers.push_back({100, [&] {
-        s->kill_hard();
-        killed.set_value();
-    }});
+                                s->kill_hard();
+                                killed.set_value();
+                            }});
     harness::LoadTestResult r;
     std::thread run([&] { r = harness::run_load_test(cfg); });
     killed.get_future().wait();
     std::this_thread::sleep_for(300ms);  // the outage itself, not a synchronization
-    s = std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args, 10000ms, same_port);
+    s = std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args, 10000ms,
+                                                 same_port);
     run.join();
     return r.metrics;
 }
@@ -304,7 +341,8 @@ TEST(Faults, KillMinus9InDurabilityModeLosesNothingAnyClientReceived) {
     auto m = run_with_server_kill("group");
     EXPECT_EQ(m.users_joined, 5u);
     EXPECT_GE(m.totals.reconnects, 5u) << "every user reconnects after the kill";
-    EXPECT_EQ(m.totals.rollbacks, 0u) << "the restarted server remembers every message a client had";
+    EXPECT_EQ(m.totals.rollbacks, 0u)
+        << "the restarted server remembers every message a client had";
     EXPECT_EQ(m.totals.durable_expected, 5u * 4 * 60);
     EXPECT_EQ(m.lost, 0u);
     EXPECT_DOUBLE_EQ(m.delivery_pct.value_or(-1), 100.0);

@@ -56,6 +56,7 @@ TEST(Persistence, UnwritableDatabaseIsAClearStartupError) {
         start_server({"--db=/nonexistent-dir/x.db", "--quiet=1"});
         ADD_FAILURE() << "the server started with an unwritable database";
     } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.db"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.db"), std::string::npos)
+            << e.what();
     }
 }

@@ -36,12 +36,13 @@ TEST(Profiles, UnknownProfileIsAStartupError) {
 }
 
 TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
-    for (std::string profile : {"baseline", "optimized", "optimized,compress:deflate", "optimized,batch:1000",
-                                "baseline,cursor:coalesce"}) {
+    for (std::string profile : {"baseline", "optimized", "optimized,compress:deflate",
+                                "optimized,batch:1000", "baseline,cursor:coalesce"}) {
         SCOPED_TRACE(profile);
-        auto s = start_server({"--db=", "--graphop-interval-ms=0", "--quiet=1", "--profile=" + profile});
+        auto s =
+            start_server({"--db=", "--graphop-interval-ms=0", "--quiet=1", "--profile=" + profile});
         const auto room = uuid(), ua = uuid();
-    const auto node = node_id();
+        const auto node = node_id();
         auto a = join(*s, room, ua);
         auto b = join(*s, room, uuid());
         EXPECT_EQ(b->subprotocol(), "");
@@ -64,7 +65,8 @@ TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
             EXPECT_EQ(m.user_id, ua);
             types.push_back(m.type);
         }
-        EXPECT_EQ(types, (std::vector<MsgType>{MsgType::GraphOp, MsgType::CursorMove, MsgType::GraphOp}));
+        EXPECT_EQ(types,
+                  (std::vector<MsgType>{MsgType::GraphOp, MsgType::CursorMove, MsgType::GraphOp}));
         EXPECT_EQ(m.op.position.x, 9);
     }
 }
@@ -72,11 +74,13 @@ TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
 TEST(Profiles, BatchFramesOnlyForClientsThatAskOnBatchingProfiles) {
     for (std::string profile : {"baseline", "optimized"}) {
         SCOPED_TRACE(profile);
-        auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1", "--profile=" + profile});
+        auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0",
+                               "--quiet=1", "--profile=" + profile});
         const auto room = uuid();
-    const auto node = node_id();
+        const auto node = node_id();
         auto sender = join(*s, room, uuid());
-        harness::SyncClient c(endpoint(*s), room, false, 5000ms, "liveshare.v2+batch, liveshare.v2");
+        harness::SyncClient c(endpoint(*s), room, false, 5000ms,
+                              "liveshare.v2+batch, liveshare.v2");
         EXPECT_EQ(c.subprotocol(), profile == "baseline" ? "liveshare.v2" : "liveshare.v2+batch");
         std::string auth;
         liveshare::encode_auth(auth, uuid(), "batcher", std::nullopt, std::nullopt);

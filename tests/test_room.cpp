@@ -1,6 +1,5 @@
 // Room with fake participants: what each member's send queue receives, in order.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -10,20 +9,21 @@
 #include <map>
 #include <thread>
 
+#include "persister.hpp"
 #include "profile.hpp"
 #include "protocol/codec.hpp"
-#include "persister.hpp"
 #include "room.hpp"
 #include "room_registry.hpp"
-#include "snapshot_store.hpp"
 #include "send_queue.hpp"
+#include "snapshot_store.hpp"
 
 namespace liveshare {
 namespace {
 
 class FakeParticipant : public Participant {
-public:
-    explicit FakeParticipant(std::string id, bool v2 = false) : id_(std::move(id)), v2_(v2), queue_(256 << 10, 8 << 20) {}
+  public:
+    explicit FakeParticipant(std::string id, bool v2 = false)
+        : id_(std::move(id)), v2_(v2), queue_(256 << 10, 8 << 20) {}
     const std::string& user_id() const override { return id_; }
     const std::string& username() const override { return id_; }
     bool wants_seq() const override { return v2_; }
@@ -52,7 +52,7 @@ public:
     }
     std::atomic<bool> replaced{false}, resync{false};  // set from the op log's thread too
 
-private:
+  private:
     std::string id_;
     bool v2_;
     SendQueue queue_;
@@ -74,9 +74,12 @@ RoomSettings settings() {
 
 struct RoomFixture : ::testing::Test {
     Metrics metrics;
-    std::shared_ptr<Room> room = std::make_shared<Room>(settings(), metrics, resolve_hot_paths(optimized_profile()));
-    std::shared_ptr<FakeParticipant> a = std::make_shared<FakeParticipant>("11111111-1111-4111-8111-111111111111");
-    std::shared_ptr<FakeParticipant> b = std::make_shared<FakeParticipant>("22222222-2222-4222-8222-222222222222");
+    std::shared_ptr<Room> room =
+        std::make_shared<Room>(settings(), metrics, resolve_hot_paths(optimized_profile()));
+    std::shared_ptr<FakeParticipant> a =
+        std::make_shared<FakeParticipant>("11111111-1111-4111-8111-111111111111");
+    std::shared_ptr<FakeParticipant> b =
+        std::make_shared<FakeParticipant>("22222222-2222-4222-8222-222222222222");
     void SetUp() override {
         ASSERT_EQ(room->join(a, std::nullopt), Room::JoinResult::Ok);
         ASSERT_EQ(room->join(b, std::nullopt), Room::JoinResult::Ok);
@@ -106,8 +109,12 @@ TEST_F(RoomFixture, QueuedCursorMovesCoalesceToTheLatestButNotAcrossTypes) {
 }
 
 TEST_F(RoomFixture, DurableOpsAreEchoedAndReachEveryoneInOrder) {
-    relay(*a, R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})");
-    relay(*b, R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","position":[5,5]}}})");
+    relay(
+        *a,
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})");
+    relay(
+        *b,
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"MoveTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","position":[5,5]}}})");
     EXPECT_EQ(a->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
     EXPECT_EQ(b->drain(), (std::vector<MsgType>{MsgType::GraphOp, MsgType::GraphOp}));
 }
@@ -136,7 +143,9 @@ TEST(RoomMixedClients, EachGetsItsFormOfADurableMessage) {
     std::string without = seq[0];
     without.erase(without.find(R"("seq":1,)"), 8);
     EXPECT_EQ(without, plain[0]);
-    EXPECT_NE(plain[0].find(R"("user_id":"11111111-1111-4111-8111-111111111111")"), std::string::npos) << plain[0];
+    EXPECT_NE(plain[0].find(R"("user_id":"11111111-1111-4111-8111-111111111111")"),
+              std::string::npos)
+        << plain[0];
 
     EXPECT_FALSE(room->leave(v1.get()));
     v2->texts();
@@ -174,7 +183,8 @@ namespace {
 struct DurableFixture : RoomFixture {
     std::string path = (std::filesystem::temp_directory_path() /
                         ("liveshare-test-oplog-" + std::to_string(getpid()) + "-" +
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db")).string();
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db"))
+                           .string();
     std::unique_ptr<DurableLog> log;
     void start(DurableLog::Retry retry) {
         std::filesystem::remove(path);
@@ -191,10 +201,12 @@ struct DurableFixture : RoomFixture {
     // Waits (bounded, not timed: the condition decides) for the writer to finish a batch.
     template <typename Cond>
     bool eventually(Cond c) {
-        for (int i = 0; i < 5000 && !c(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        for (int i = 0; i < 5000 && !c(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         return c();
     }
-    const char* op = R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})";
+    const char* op =
+        R"({"type":"GraphOp","payload":{"op":{"op_type":"CreateTable","node_id":1,"table_uuid":"33333333-3333-4333-8333-333333333333","name":"t","position":[0,0]}}})";
 };
 
 TEST_F(DurableFixture, CommittedOpsAreEchoedAndSentToEveryone) {
@@ -237,7 +249,8 @@ namespace {
 // room's lock is a reported race; in any build each room's last snapshot must carry its owner.
 TEST(RoomSettings, SnapshotThreadReadsThemWhileJoinsAndAdoptChangeThem) {
     const auto db = (std::filesystem::temp_directory_path() /
-                     ("liveshare-settings-race-" + std::to_string(::getpid()) + ".db")).string();
+                     ("liveshare-settings-race-" + std::to_string(::getpid()) + ".db"))
+                        .string();
     for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
     ServerConfig cfg;
     cfg.max_rooms = 1000;
@@ -257,7 +270,8 @@ TEST(RoomSettings, SnapshotThreadReadsThemWhileJoinsAndAdoptChangeThem) {
         char user[40];
         std::snprintf(user, sizeof user, "11111111-1111-4111-8111-%012d", i);
         members.push_back(std::make_shared<FakeParticipant>(user));
-        ASSERT_EQ(room->join(members.back(), std::nullopt), Room::JoinResult::Ok);  // writes owner_id
+        ASSERT_EQ(room->join(members.back(), std::nullopt),
+                  Room::JoinResult::Ok);  // writes owner_id
         RoomSettings adopted{id, "adopted " + std::to_string(i), user, "", ""};
         adopted.max_users = 40;
         room->adopt_settings(adopted);  // writes name, owner, cap
@@ -271,7 +285,8 @@ TEST(RoomSettings, SnapshotThreadReadsThemWhileJoinsAndAdoptChangeThem) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
         for (int k = 0; k < 2'000'000 && std::chrono::steady_clock::now() < until; ++k) {
             auto room = rooms.find(owner_of.begin()->first);
-            RoomSettings again{room->id(), "adopted again " + std::to_string(k), owner_of.begin()->second, "", ""};
+            RoomSettings again{room->id(), "adopted again " + std::to_string(k),
+                               owner_of.begin()->second, "", ""};
             again.max_users = 30 + k % 10;
             room->adopt_settings(again);
             room->mark_dirty();

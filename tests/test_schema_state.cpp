@@ -17,7 +17,8 @@ GraphOp create(NodeId id) {
     op.name = "t_" + std::to_string(id);
     return op;
 }
-GraphOp move(NodeId id, double x, std::optional<std::uint64_t> v = {}, std::optional<std::int64_t> ts = {}) {
+GraphOp move(NodeId id, double x, std::optional<std::uint64_t> v = {},
+             std::optional<std::int64_t> ts = {}) {
     GraphOp op;
     op.type = OpType::MoveTable;
     op.node_id = id;
@@ -102,7 +103,8 @@ TEST(SchemaState, ExplicitClocksConvergeInAnyOrder) {
     std::vector<GraphOp> ops = {create(1u), create(2u)};
     ops[0].version = 1;
     ops[1].version = 1;
-    for (int i = 0; i < 40; ++i) ops.push_back(move(i % 2 ? 1u : 2u, i, 2 + i / 3, 1000 + i * 7 % 13));
+    for (int i = 0; i < 40; ++i)
+        ops.push_back(move(i % 2 ? 1u : 2u, i, 2 + i / 3, 1000 + i * 7 % 13));
     SchemaState reference;
     for (auto& op : ops) reference.apply(op);
     std::mt19937 rng(7);

@@ -88,7 +88,9 @@ TEST(SendQueue, RingAgreesWithThePlainPolicyThroughWrapAndGrowth) {
     SendQueue q(4000, 20000);
     Ref ref{4000, 20000, 0, {}};
     std::uint64_t rng = 12345;
-    auto next = [&] { return rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, rng >> 33; };
+    auto next = [&] {
+        return rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, rng >> 33;
+    };
     std::vector<OutFrame> out;
     for (int step = 0; step < 20000; ++step) {
         if (next() % 3 != 0) {
@@ -105,7 +107,8 @@ TEST(SendQueue, RingAgreesWithThePlainPolicyThroughWrapAndGrowth) {
             while (taken < ref.q.size() && (taken == 0 || bytes + ref.q[taken].data->size() <= max))
                 bytes += ref.q[taken++].data->size();
             ASSERT_EQ(out.size(), taken) << "step " << step;
-            for (std::size_t i = 0; i < taken; ++i) ASSERT_EQ(out[i].data, ref.q[i].data) << "step " << step;
+            for (std::size_t i = 0; i < taken; ++i)
+                ASSERT_EQ(out[i].data, ref.q[i].data) << "step " << step;
             ref.q.erase(ref.q.begin(), ref.q.begin() + static_cast<std::ptrdiff_t>(taken));
             ASSERT_EQ(q.bytes(), ref.bytes);
             ASSERT_EQ(q.write_done(), bytes);

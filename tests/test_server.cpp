@@ -6,7 +6,8 @@ using namespace lstest;
 namespace {
 // Permissive limits so tests about other things are not throttled.
 std::vector<std::string> relaxed() {
-    return {"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--rate-volatile=0/0", "--quiet=1"};
+    return {"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--rate-volatile=0/0",
+            "--quiet=1"};
 }
 }  // namespace
 
@@ -17,8 +18,9 @@ TEST(Server, HealthzAndMetricsAnswer) {
     EXPECT_NE(h.body.find("\"status\":\"ok\""), std::string::npos);
     auto m = harness::http_request(endpoint(*s), "GET", "/metrics");
     EXPECT_EQ(m.status, 200);
-    for (auto name : {"liveshare_connections", "liveshare_messages_in_total", "liveshare_drops_total",
-                      "liveshare_send_queue_bytes", "liveshare_slow_consumer_closes_total", "liveshare_snapshot_write_ms_bucket"})
+    for (auto name : {"liveshare_connections", "liveshare_messages_in_total",
+                      "liveshare_drops_total", "liveshare_send_queue_bytes",
+                      "liveshare_slow_consumer_closes_total", "liveshare_snapshot_write_ms_bucket"})
         EXPECT_NE(m.body.find(name), std::string::npos) << name;
     EXPECT_EQ(harness::http_request(endpoint(*s), "GET", "/nope").status, 404);
 }
@@ -125,7 +127,8 @@ TEST(Server, RelayAddsUserIdVolatileNotEchoedDurableEchoed) {
     ASSERT_TRUE(b->recv_type(MsgType::TableDragStart, m));
     a->send(R"({"type":"TableDragEnd","payload":{"node_id":1,"position":[1,2]}})");
     ASSERT_TRUE(b->recv_type(MsgType::TableDragEnd, m));
-    a->send(R"({"type":"Awareness","payload":{"state":{"username":"a","cursor":[5,6],"is_active":true}}})");
+    a->send(
+        R"({"type":"Awareness","payload":{"state":{"username":"a","cursor":[5,6],"is_active":true}}})");
     ASSERT_TRUE(b->recv_type(MsgType::Awareness, m));
     a->send(R"({"type":"Update","payload":{"update":[1,2,3]}})");
     ASSERT_TRUE(b->recv_type(MsgType::Update, m));
@@ -213,7 +216,8 @@ TEST(Server, RateLimitAnswersWithAnError) {
     auto a = join(*s, room, uuid());
     auto b = join(*s, room, uuid());
     ServerMessage m;
-    for (int i = 0; i < 5; ++i) a->send(R"({"type":"TableDragStart","payload":{"node_id":1,"offset":[1,2]}})");
+    for (int i = 0; i < 5; ++i)
+        a->send(R"({"type":"TableDragStart","payload":{"node_id":1,"offset":[1,2]}})");
     ASSERT_TRUE(a->recv_type(MsgType::Error, m));
     EXPECT_NE(m.error.find("Rate limit exceeded"), std::string::npos) << m.error;
     EXPECT_GE(metric(*s, "liveshare_drops_total{reason=\"rate_limited\"}"), 1);
@@ -245,7 +249,8 @@ TEST(Server, RestCreationAndProtectedRooms) {
     auto s = start_server(args);
     const auto room = uuid();
     EXPECT_EQ(refused_auth(*s, room).error, "Room not found");
-    auto r = harness::http_request(endpoint(*s), "POST", "/room/" + room, R"({"name":"Design","password":"s3cret"})");
+    auto r = harness::http_request(endpoint(*s), "POST", "/room/" + room,
+                                   R"({"name":"Design","password":"s3cret"})");
     EXPECT_EQ(r.status, 201);
     EXPECT_NE(r.body.find("\"is_protected\":true"), std::string::npos);
     EXPECT_EQ(harness::http_request(endpoint(*s), "POST", "/room/" + room, "").status, 409);
@@ -349,7 +354,9 @@ TEST(Server, FloodOfGarbageDoesNotStarveOthers) {
     auto attacker = join(*s, room, uuid());
     auto a = join(*s, room, uuid());
     auto b = join(*s, room, uuid());
-    for (int i = 0; i < 2000; ++i) attacker->send(R"({"type":"CursorMove","payload":{"position":[1,)" + std::to_string(i) + "]}}");
+    for (int i = 0; i < 2000; ++i)
+        attacker->send(R"({"type":"CursorMove","payload":{"position":[1,)" + std::to_string(i) +
+                       "]}}");
     for (int i = 0; i < 2000; ++i) attacker->send("garbage");
     ServerMessage m;
     // The flood has been read once the attacker hears about its rate limit.

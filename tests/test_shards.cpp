@@ -1,8 +1,8 @@
 // Sharded generation: shards of one run, merged by scripts/merge-shards, against one process.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +21,8 @@ using harness::LoadTestConfigBuilder;
 namespace {
 
 std::filesystem::path temp_dir(const std::string& name) {
-    auto d = std::filesystem::temp_directory_path() / ("liveshare-shards-" + std::to_string(getpid()) + "-" + name);
+    auto d = std::filesystem::temp_directory_path() /
+             ("liveshare-shards-" + std::to_string(getpid()) + "-" + name);
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
     return d;
@@ -37,8 +38,9 @@ boost::json::value read_json(const std::filesystem::path& path) {
 // Runs scripts/merge-shards over dir; returns its first benchmark.
 boost::json::object merge(const std::filesystem::path& dir, const std::string& more = "") {
     const auto out = dir / "merged.json";
-    const std::string cmd = "python3 " + std::string(LIVESHARE_TEST_DIR) + "/../scripts/merge-shards " + dir.string() +
-                            " --out " + out.string() + more + " > /dev/null";
+    const std::string cmd = "python3 " + std::string(LIVESHARE_TEST_DIR) +
+                            "/../scripts/merge-shards " + dir.string() + " --out " + out.string() +
+                            more + " > /dev/null";
     const int rc = std::system(cmd.c_str());
     EXPECT_TRUE(WIFEXITED(rc)) << cmd;
     return read_json(out).at("benchmarks").as_array().at(0).as_object();
@@ -67,8 +69,9 @@ TEST(Shards, MergedPercentilesEqualThoseOfTheUnion) {
             all.record(v);
         }
         auto cfg = LoadTestConfigBuilder().users(3).shard(shard, 3, 1).build();
-        harness::write_shard_file((dir / ("users-3.shard-" + std::to_string(shard) + "-of-3.json")).string(), "load/users:3",
-                                  cfg, r);
+        harness::write_shard_file(
+            (dir / ("users-3.shard-" + std::to_string(shard) + "-of-3.json")).string(),
+            "load/users:3", cfg, r);
     }
     const auto b = merge(dir);
     EXPECT_EQ(num(b, "p50_ms"), static_cast<double>(all.percentile(50)) / 1000.0);
@@ -94,7 +97,8 @@ TEST(Shards, MergedIntervalsArePercentilesOfTheUnionPerInterval) {
         for (int k = 0; k < kIntervals; ++k) {
             harness::Histogram h;
             for (int i = 0; i < 3000 + 2000 * static_cast<int>(shard) + 500 * k; ++i) {
-                const auto v = static_cast<std::uint64_t>(latency_us(rng)) << (shard + k);  // shards differ
+                const auto v = static_cast<std::uint64_t>(latency_us(rng))
+                               << (shard + k);  // shards differ
                 h.record(v);
                 all[k].record(v);
             }
@@ -109,9 +113,14 @@ TEST(Shards, MergedIntervalsArePercentilesOfTheUnionPerInterval) {
             r.metrics.series.push_back(p);
         }
         r.metrics.events.push_back({1.5, "server killed (SIGKILL)"});
-        auto cfg = LoadTestConfigBuilder().users(2).shard(shard, 2, 1).series_interval(std::chrono::seconds(1)).build();
-        harness::write_shard_file((dir / ("users-2.shard-" + std::to_string(shard) + "-of-2.json")).string(),
-                                  "load/users:2", cfg, r);
+        auto cfg = LoadTestConfigBuilder()
+                       .users(2)
+                       .shard(shard, 2, 1)
+                       .series_interval(std::chrono::seconds(1))
+                       .build();
+        harness::write_shard_file(
+            (dir / ("users-2.shard-" + std::to_string(shard) + "-of-2.json")).string(),
+            "load/users:2", cfg, r);
     }
     merge(dir, " --timeseries_out " + (dir / "series.json").string());
     const auto doc = read_json(dir / "series.json");
@@ -122,9 +131,11 @@ TEST(Shards, MergedIntervalsArePercentilesOfTheUnionPerInterval) {
     ASSERT_EQ(iv.size(), static_cast<std::size_t>(kIntervals));
     for (int k = 0; k < kIntervals; ++k) {
         const auto& p = iv[k].as_object();
-        // An interval's percentile is its bucket's highest value (no exact max is kept per interval).
+        // An interval's percentile is its bucket's highest value (no exact max is kept per
+        // interval).
         const auto bucket_top = [&](double q) {
-            return static_cast<double>(harness::Histogram::highest_of(harness::Histogram::index_of(all[k].percentile(q)))) /
+            return static_cast<double>(harness::Histogram::highest_of(
+                       harness::Histogram::index_of(all[k].percentile(q)))) /
                    1000.0;
         };
         EXPECT_EQ(num(p, "p50_ms"), bucket_top(50)) << k;
@@ -143,8 +154,15 @@ TEST(Shards, MergedIntervalsArePercentilesOfTheUnionPerInterval) {
 TEST(Shards, TwoShardsAccountLikeOneProcess) {
     auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
     auto base = [&] {
-        return LoadTestConfigBuilder().users(8).room_size(4).messages_per_user(12).interval(30ms).duration(10000ms)
-            .drain(5000ms).seed(99).target(s->url());
+        return LoadTestConfigBuilder()
+            .users(8)
+            .room_size(4)
+            .messages_per_user(12)
+            .interval(30ms)
+            .duration(10000ms)
+            .drain(5000ms)
+            .seed(99)
+            .target(s->url());
     };
     const auto one = harness::run_load_test(base().build(), s->pid());
     ASSERT_EQ(one.metrics.users_joined, 8u);
@@ -152,15 +170,17 @@ TEST(Shards, TwoShardsAccountLikeOneProcess) {
 
     const auto dir = temp_dir("accounting");
     const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           (std::chrono::system_clock::now() + 2s).time_since_epoch()).count();
+                           (std::chrono::system_clock::now() + 2s).time_since_epoch())
+                           .count();
     std::vector<std::thread> shards;
     std::vector<harness::LoadTestResult> results(2);
     for (unsigned i = 0; i < 2; ++i)
         shards.emplace_back([&, i] {
             auto cfg = base().shard(i, 2, start).build();
             results[i] = harness::run_load_test(cfg);
-            harness::write_shard_file((dir / ("users-8.shard-" + std::to_string(i) + "-of-2.json")).string(), "load/users:8",
-                                      cfg, results[i]);
+            harness::write_shard_file(
+                (dir / ("users-8.shard-" + std::to_string(i) + "-of-2.json")).string(),
+                "load/users:8", cfg, results[i]);
         });
     for (auto& t : shards) t.join();
     EXPECT_EQ(results[0].metrics.users_joined + results[1].metrics.users_joined, 8u);

@@ -7,8 +7,10 @@ using namespace harness;
 using namespace std::chrono_literals;
 
 TEST(Workload, SeedIsOneMessagePerIntervalNearPayloadSize) {
-    auto cfg = LoadTestConfigBuilder().messages_per_user(20).interval(100ms).duration(60000ms).build();
-    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 1);
+    auto cfg =
+        LoadTestConfigBuilder().messages_per_user(20).interval(100ms).duration(60000ms).build();
+    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1,
+                 "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 1);
     Planned p;
     std::int64_t prev = -1;
     int n = 0;
@@ -30,7 +32,8 @@ TEST(Workload, SeedIsOneMessagePerIntervalNearPayloadSize) {
 
 TEST(Workload, MarkerSurvivesRelayAndReserialization) {
     auto cfg = LoadTestConfigBuilder().messages_per_user(3).build();
-    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 1);
+    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1,
+                 "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 1);
     liveshare::Parser parser;
     Planned p;
     while (s.next(p)) {
@@ -42,7 +45,8 @@ TEST(Workload, MarkerSurvivesRelayAndReserialization) {
         liveshare::encode_graph_op(again, c.op);
         liveshare::ClientMessage c2;
         ASSERT_TRUE(parser.parse_client(again, c2, err)) << err;
-        std::string relayed = R"({"type":"GraphOp","payload":{"user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","op":)";
+        std::string relayed =
+            R"({"type":"GraphOp","payload":{"user_id":"0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e","op":)";
         liveshare::encode_op_body(relayed, c2.op);
         relayed += "}}";
         liveshare::ServerMessage m;
@@ -55,8 +59,13 @@ TEST(Workload, MarkerSurvivesRelayAndReserialization) {
 }
 
 TEST(Workload, EditingMixesDurableAndVolatileInTimeOrder) {
-    auto cfg = LoadTestConfigBuilder().workload(Workload::Editing).messages_per_user(0).duration(10000ms).build();
-    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1, "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 3);
+    auto cfg = LoadTestConfigBuilder()
+                   .workload(Workload::Editing)
+                   .messages_per_user(0)
+                   .duration(10000ms)
+                   .build();
+    UserScript s(cfg, 0, "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e", 1,
+                 "6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11", 3);
     Planned p;
     std::int64_t prev = 0;
     std::size_t durable = 0, aware = 0, drags = 0;

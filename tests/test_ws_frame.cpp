@@ -42,7 +42,8 @@ TEST(WsFrame, RfcUnmaskedHelloIsWhatTheServerWrites) {
 
 TEST(WsFrame, RfcMaskedHelloIsReadAndUnmasked) {
     Reader r(true, 1 << 20);
-    auto seen = feed_all(r, bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
+    auto seen =
+        feed_all(r, bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0].kind, Event::Kind::Text);
     EXPECT_EQ(seen[0].data, "Hello");
@@ -66,7 +67,8 @@ TEST(WsFrame, RfcFragmentedHelloIsOneMessage) {
 
 TEST(WsFrame, RfcPingInsideAFragmentedMessageComesOutFirst) {
     Reader r(false, 1 << 20);
-    auto seen = feed_all(r, bytes({0x01, 0x03, 0x48, 0x65, 0x6c, 0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x80, 0x02, 0x6c, 0x6f}));
+    auto seen = feed_all(r, bytes({0x01, 0x03, 0x48, 0x65, 0x6c, 0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c,
+                                   0x6f, 0x80, 0x02, 0x6c, 0x6f}));
     ASSERT_EQ(seen.size(), 2u);
     EXPECT_EQ(seen[0].kind, Event::Kind::Ping);
     EXPECT_EQ(seen[0].data, "Hello");
@@ -80,12 +82,14 @@ TEST(WsFrame, RfcLengthEncodingsOf256BytesAnd64KiB) {
     EXPECT_EQ(out.substr(0, 4), bytes({0x82, 0x7E, 0x01, 0x00}));
     out.clear();
     append_frame(out, Opcode::Binary, std::string(65536, 'x'));
-    EXPECT_EQ(out.substr(0, 10), bytes({0x82, 0x7F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}));
+    EXPECT_EQ(out.substr(0, 10),
+              bytes({0x82, 0x7F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}));
 }
 
 TEST(WsFrame, SeveralFramesInOneReadAndAPartialOneLeftOver) {
     Reader r(false, 1 << 20);
-    std::string wire = bytes({0x81, 0x01, 'a', 0x81, 0x01, 'b', 0x81, 0x03, 'c'});  // the last is cut short
+    std::string wire =
+        bytes({0x81, 0x01, 'a', 0x81, 0x01, 'b', 0x81, 0x03, 'c'});  // the last is cut short
     std::size_t used = 0;
     auto seen = feed_all(r, wire, &used);
     ASSERT_EQ(seen.size(), 2u);
@@ -116,7 +120,8 @@ TEST(WsFrame, RefusalsCarryTheCloseCode) {
         {"unknown opcode", bytes({0x83, 0x00}), false, kCloseProtocolError},
         {"fragmented ping", bytes({0x09, 0x00}), false, kCloseProtocolError},
         {"continuation first", bytes({0x80, 0x01, 'a'}), false, kCloseProtocolError},
-        {"over the limit", bytes({0x81, 0x7E, 0x01, 0x00}), false, kCloseTooBig},  // 256 > 100, header alone
+        {"over the limit", bytes({0x81, 0x7E, 0x01, 0x00}), false,
+         kCloseTooBig},  // 256 > 100, header alone
         {"close of one byte", bytes({0x88, 0x01, 0x03}), false, kCloseProtocolError},
     };
     for (const auto& c : cases) {
@@ -137,20 +142,34 @@ TEST(WsFrame, RefusalsCarryTheCloseCode) {
 // fragments) and the whole-message one agree with the RFC and with each other.
 TEST(Utf8, IncrementalAgreesWithWholeAndTheRfcAtEveryCut) {
     const std::vector<std::pair<std::string, bool>> cases = {
-        {"", true}, {"ascii only, long enough for the eight-byte path", true},
+        {"", true},
+        {"ascii only, long enough for the eight-byte path", true},
         {"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", true},  // κόσμε
         {"\xf0\x9d\x84\x9e", true},                              // U+1D11E
-        {"\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf", true},  // U+D7FF U+E000 U+FFFF U+10FFFF
-        {"\xc0\x80", false}, {"\xc1\xbf", false}, {"\xe0\x9f\xbf", false}, {"\xf0\x8f\xbf\xbf", false},  // overlong
-        {"\xed\xa0\x80", false}, {"\xed\xbf\xbf", false},  // surrogates
-        {"\xf4\x90\x80\x80", false}, {"\xf5\x80\x80\x80", false}, {"\xfe", false}, {"\xff", false},
-        {"\x80", false}, {"a\xbf", false}, {"\xe2\x82", false}, {"\xe2\x82x", false}, {"\xf0\x9f\x98", false},
+        {"\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf",
+         true},  // U+D7FF U+E000 U+FFFF U+10FFFF
+        {"\xc0\x80", false},
+        {"\xc1\xbf", false},
+        {"\xe0\x9f\xbf", false},
+        {"\xf0\x8f\xbf\xbf", false},  // overlong
+        {"\xed\xa0\x80", false},
+        {"\xed\xbf\xbf", false},  // surrogates
+        {"\xf4\x90\x80\x80", false},
+        {"\xf5\x80\x80\x80", false},
+        {"\xfe", false},
+        {"\xff", false},
+        {"\x80", false},
+        {"a\xbf", false},
+        {"\xe2\x82", false},
+        {"\xe2\x82x", false},
+        {"\xf0\x9f\x98", false},
         {"\xce\xba\xe1\xbd", false}};
     for (const auto& [text, valid] : cases) {
         EXPECT_EQ(liveshare::valid_utf8(text.data(), text.size()), valid) << text;
         for (std::size_t cut = 0; cut <= text.size(); ++cut) {
             liveshare::Utf8Validator v;
-            const bool fed = v.feed(text.data(), cut) && v.feed(text.data() + cut, text.size() - cut);
+            const bool fed =
+                v.feed(text.data(), cut) && v.feed(text.data() + cut, text.size() - cut);
             EXPECT_EQ(fed && v.complete(), valid) << "cut at " << cut << " of " << text.size();
         }
     }

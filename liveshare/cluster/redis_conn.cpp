@@ -2,7 +2,6 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-
 namespace liveshare::cluster {
 
 namespace net = boost::asio;
@@ -20,7 +19,8 @@ struct RedisConn::Events : std::enable_shared_from_this<RedisConn::Events> {
     void arm_read() {
         if (reading || !want_read || !ac) return;
         reading = true;
-        sd.async_wait(net::posix::stream_descriptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+        sd.async_wait(net::posix::stream_descriptor::wait_read, [self = shared_from_this()](
+                                                                    boost::system::error_code ec) {
             self->reading = false;
             if (ec || !self->ac || !self->want_read) return;
             redisAsyncHandleRead(self->ac);  // may free the context (then cleanup cleared ac)
@@ -30,17 +30,24 @@ struct RedisConn::Events : std::enable_shared_from_this<RedisConn::Events> {
     void arm_write() {
         if (writing || !want_write || !ac) return;
         writing = true;
-        sd.async_wait(net::posix::stream_descriptor::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
-            self->writing = false;
-            if (ec || !self->ac || !self->want_write) return;
-            redisAsyncHandleWrite(self->ac);
-            self->arm_write();
-        });
+        sd.async_wait(net::posix::stream_descriptor::wait_write,
+                      [self = shared_from_this()](boost::system::error_code ec) {
+                          self->writing = false;
+                          if (ec || !self->ac || !self->want_write) return;
+                          redisAsyncHandleWrite(self->ac);
+                          self->arm_write();
+                      });
     }
     static Events* of(void* p) { return static_cast<Events*>(p); }
-    static void add_read(void* p) { of(p)->want_read = true; of(p)->arm_read(); }
+    static void add_read(void* p) {
+        of(p)->want_read = true;
+        of(p)->arm_read();
+    }
     static void del_read(void* p) { of(p)->want_read = false; }
-    static void add_write(void* p) { of(p)->want_write = true; of(p)->arm_write(); }
+    static void add_write(void* p) {
+        of(p)->want_write = true;
+        of(p)->arm_write();
+    }
     static void del_write(void* p) { of(p)->want_write = false; }
     static void cleanup(void* p) {
         Events* e = of(p);
@@ -52,14 +59,16 @@ struct RedisConn::Events : std::enable_shared_from_this<RedisConn::Events> {
     }
 };
 
-RedisConn::RedisConn(net::any_io_executor ex, const std::string& host, int port, std::function<void(std::string)> on_lost)
+RedisConn::RedisConn(net::any_io_executor ex, const std::string& host, int port,
+                     std::function<void(std::string)> on_lost)
     : on_lost_(std::move(on_lost)) {
     ac_ = redisAsyncConnect(host.c_str(), port);
     if (!ac_ || ac_->err) {
         std::string why = ac_ ? ac_->errstr : "out of memory";
         if (ac_) redisAsyncFree(ac_);
         ac_ = nullptr;
-        throw std::runtime_error("cannot connect to Redis at " + host + ":" + std::to_string(port) + ": " + why);
+        throw std::runtime_error("cannot connect to Redis at " + host + ":" + std::to_string(port) +
+                                 ": " + why);
     }
     ac_->data = this;
     events_ = std::make_shared<Events>(ex, ac_);
@@ -90,12 +99,15 @@ void RedisConn::lost(std::string why) {
 
 void RedisConn::connect_cb(const redisAsyncContext* ac, int status) {
     auto* self = static_cast<RedisConn*>(ac->data);
-    if (status != REDIS_OK && self) self->lost(std::string("cannot connect to Redis: ") + ac->errstr);
+    if (status != REDIS_OK && self)
+        self->lost(std::string("cannot connect to Redis: ") + ac->errstr);
 }
 
 void RedisConn::disconnect_cb(const redisAsyncContext* ac, int status) {
     auto* self = static_cast<RedisConn*>(ac->data);
-    if (self) self->lost(status == REDIS_OK ? "Redis connection closed" : std::string("Redis connection lost: ") + ac->errstr);
+    if (self)
+        self->lost(status == REDIS_OK ? "Redis connection closed"
+                                      : std::string("Redis connection lost: ") + ac->errstr);
 }
 
 void RedisConn::reply_cb(redisAsyncContext*, void* reply, void* privdata) {
@@ -117,7 +129,8 @@ void RedisConn::command(const std::vector<std::string_view>& args, Reply cb) {
         lens.push_back(a.size());
     }
     auto* holder = new Reply(std::move(cb));
-    if (redisAsyncCommandArgv(ac_, &RedisConn::reply_cb, holder, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAsyncCommandArgv(ac_, &RedisConn::reply_cb, holder, static_cast<int>(argv.size()),
+                              argv.data(), lens.data()) != REDIS_OK) {
         std::unique_ptr<Reply> owned(holder);
         if (*owned) (*owned)(nullptr);
     }
@@ -137,7 +150,8 @@ void RedisConn::message_cb(redisAsyncContext* ac, void* reply, void* privdata) {
             once();
         }
     } else if (kind == "message" && self->on_message_) {
-        self->on_message_({r->element[1]->str, r->element[1]->len}, {r->element[2]->str, r->element[2]->len});
+        self->on_message_({r->element[1]->str, r->element[1]->len},
+                          {r->element[2]->str, r->element[2]->len});
     }
 }
 

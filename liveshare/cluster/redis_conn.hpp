@@ -6,7 +6,6 @@
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,11 +15,12 @@
 namespace liveshare::cluster {
 
 class RedisConn {
-public:
+  public:
     // nullptr reply: the connection is gone (the command may or may not have run).
     using Reply = std::function<void(redisReply*)>;
     // Connects (non-blocking); `on_lost` runs once if the connection fails or breaks.
-    RedisConn(boost::asio::any_io_executor ex, const std::string& host, int port, std::function<void(std::string)> on_lost);
+    RedisConn(boost::asio::any_io_executor ex, const std::string& host, int port,
+              std::function<void(std::string)> on_lost);
     ~RedisConn();
     RedisConn(const RedisConn&) = delete;
     RedisConn& operator=(const RedisConn&) = delete;
@@ -29,10 +29,12 @@ public:
     // SUBSCRIBE; every message of the channel goes to `on_message(channel, payload)` (the
     // same handler for all channels of this connection), `on_subscribed` once it is in place.
     void subscribe(const std::string& channel, std::function<void()> on_subscribed);
-    void on_message(std::function<void(std::string_view channel, std::string_view payload)> f) { on_message_ = std::move(f); }
+    void on_message(std::function<void(std::string_view channel, std::string_view payload)> f) {
+        on_message_ = std::move(f);
+    }
     bool connected() const { return ac_ != nullptr; }
 
-private:
+  private:
     struct Events;
     static void reply_cb(redisAsyncContext* ac, void* reply, void* privdata);
     static void message_cb(redisAsyncContext* ac, void* reply, void* privdata);

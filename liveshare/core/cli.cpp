@@ -60,10 +60,12 @@ Split split_args(int argc, const char* const* argv, const std::vector<FlagSpec>&
         a.remove_prefix(2);
         const auto eq = a.find('=');
         const std::string name(a.substr(0, eq));
-        auto spec = std::find_if(known.begin(), known.end(), [&](const FlagSpec& f) { return f.name == name; });
+        auto spec = std::find_if(known.begin(), known.end(),
+                                 [&](const FlagSpec& f) { return f.name == name; });
         if (spec == known.end()) {
             const std::string near = nearest(name, known);
-            out.error = "unknown flag --" + name + (near.empty() ? "" : " (did you mean --" + near + "?)");
+            out.error =
+                "unknown flag --" + name + (near.empty() ? "" : " (did you mean --" + near + "?)");
             return out;
         }
         std::string value;

@@ -20,9 +20,9 @@ struct Flag {
 
 struct Split {
     std::vector<Flag> flags;
-    std::vector<int> rest;          // argv positions of the arguments `pass` let through
-    bool help = false;              // --help or -h was given
-    std::string error;              // empty when every argument was understood
+    std::vector<int> rest;  // argv positions of the arguments `pass` let through
+    bool help = false;      // --help or -h was given
+    std::string error;      // empty when every argument was understood
 };
 
 // `pass` (optional): arguments to leave for another parser (e.g. --benchmark_*).

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <string_view>
 
 #include "cli.hpp"
-#include <string_view>
 
 namespace liveshare {
 
@@ -27,7 +27,8 @@ std::string to_number(std::string_view flag, std::string_view v, T& out) {
 
 template <typename T>
 Setter number(const char* flag, T ServerConfig::*field) {
-    return [flag, field](ServerConfig& c, std::string_view v) { return to_number(flag, v, c.*field); };
+    return
+        [flag, field](ServerConfig& c, std::string_view v) { return to_number(flag, v, c.*field); };
 }
 
 // A count of threads: at least one.
@@ -48,7 +49,8 @@ Setter boolean(bool ServerConfig::*field) {
 
 std::string parse_bucket(std::string_view flag, std::string_view v, TokenBucketConfig& b) {
     auto slash = v.find('/');
-    if (slash == std::string_view::npos) return "--" + std::string(flag) + " wants BURST/PER_SECOND";
+    if (slash == std::string_view::npos)
+        return "--" + std::string(flag) + " wants BURST/PER_SECOND";
     if (auto e = to_number(flag, v.substr(0, slash), b.burst); !e.empty()) return e;
     return to_number(flag, v.substr(slash + 1), b.per_second);
 }
@@ -59,7 +61,9 @@ struct Flag {
     bool is_boolean = false;
 };
 
+// The flags: a table, one flag per entry, kept as written (clang-format off inside).
 const std::map<std::string, Flag, std::less<>>& flags() {
+    // clang-format off
     static const std::map<std::string, Flag, std::less<>> f = {
         {"address", {"listen address (default 127.0.0.1)", [](auto& c, auto v) { c.address = v; return std::string(); }}},
         {"port", {"listen port; 0 picks a free one (default 8080)",
@@ -135,6 +139,7 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                      }}},
         {"quiet", {"no log lines on stderr (a switch); only a fatal error is printed", boolean(&ServerConfig::quiet), true}},
     };
+    // clang-format on
     return f;
 }
 
@@ -159,9 +164,14 @@ ParsedArgs parse_server_args(int argc, const char* const* argv) {
     out.help = split.help;
     if (!split.error.empty()) return out.error = split.error, out;
     for (const auto& f : split.flags)
-        if (auto e = flags().find(f.name)->second.set(out.cfg, f.value); !e.empty()) return out.error = e, out;
-    if (!out.cfg.cluster.empty() && out.cfg.durable) out.error = "--durability=group and --cluster do not go together: in a cluster the room's Redis stream is the log";
-    if (out.cfg.durable && out.cfg.db_path.empty()) out.error = "--durability=group needs a database (--db=PATH)";
+        if (auto e = flags().find(f.name)->second.set(out.cfg, f.value); !e.empty())
+            return out.error = e, out;
+    if (!out.cfg.cluster.empty() && out.cfg.durable)
+        out.error =
+            "--durability=group and --cluster do not go together: in a cluster the room's Redis "
+            "stream is the log";
+    if (out.cfg.durable && out.cfg.db_path.empty())
+        out.error = "--durability=group needs a database (--db=PATH)";
     return out;
 }
 

@@ -25,16 +25,17 @@ struct ServerConfig {
     std::size_t max_users_per_room = 50;   // the original's cap
     std::size_t max_rooms = 10000;
     std::size_t max_connections = 20000;
-    std::size_t max_frame_bytes = 1 << 20;        // larger frames: close 1009
+    std::size_t max_frame_bytes = 1 << 20;          // larger frames: close 1009
     std::size_t send_queue_soft_bytes = 256 << 10;  // above: volatile messages are dropped
     std::size_t send_queue_hard_bytes = 8 << 20;    // above: close 4008 (resync required)
-    std::size_t seq_log_entries = 4096;  // per-room durable log for resume
+    std::size_t seq_log_entries = 4096;             // per-room durable log for resume
     std::uint32_t handshake_timeout_ms = 10000;
     std::uint32_t idle_timeout_ms = 60000;  // websocket ping/pong keep-alive
     std::uint32_t snapshot_interval_ms = 25000;
     std::size_t snapshots_kept = 10;
     unsigned kdf_threads = 1;
-    unsigned bcrypt_cost = 12;  // the original's cost  // password hashing runs here, never on the I/O threads
+    unsigned bcrypt_cost =
+        12;  // the original's cost  // password hashing runs here, never on the I/O threads
     // Rate limits (token buckets per connection, checked before auth as the original does).
     TokenBucketConfig rate_volatile{120, 60};
     TokenBucketConfig rate_low{60, 30};
@@ -44,7 +45,7 @@ struct ServerConfig {
     std::uint32_t cursor_min_interval_ms = 20;
     double cursor_min_distance_px = 1.0;
     std::uint32_t graphop_min_interval_ms = 150;
-    std::size_t graphop_queue = 16;  // graph ops held per connection for their throttle slot
+    std::size_t graphop_queue = 16;         // graph ops held per connection for their throttle slot
     Profile profile = optimized_profile();  // --profile
     bool quiet = false;
 };

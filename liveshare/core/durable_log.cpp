@@ -1,22 +1,24 @@
 #include "durable_log.hpp"
 
-#include "log.hpp"
-
 #include <chrono>
 #include <cstdio>
 #include <map>
 
+#include "log.hpp"
 #include "protocol/codec.hpp"
 #include "room.hpp"
 #include "room_registry.hpp"
 
 namespace liveshare {
 
-DurableLog::DurableLog(const std::string& path, Metrics& metrics) : DurableLog(path, metrics, Retry{}) {}
+DurableLog::DurableLog(const std::string& path, Metrics& metrics)
+    : DurableLog(path, metrics, Retry{}) {}
 DurableLog::DurableLog(const std::string& path, Metrics& metrics, Retry retry)
     : log_(path), metrics_(metrics), retry_(retry) {}
 
-DurableLog::~DurableLog() { stop(); }
+DurableLog::~DurableLog() {
+    stop();
+}
 
 std::size_t DurableLog::restore(RoomRegistry& rooms) {
     Parser parser;
@@ -33,18 +35,21 @@ std::size_t DurableLog::restore(RoomRegistry& rooms) {
             Message m;
             std::string err;
             if (!parser.parse_server(op.frame, m, err)) {
-                log::line("op " + std::to_string(op.seq) + " of room " + r.room + " is unreadable (" + err +
-                          "); stopped replaying it");
+                log::line("op " + std::to_string(op.seq) + " of room " + r.room +
+                          " is unreadable (" + err + "); stopped replaying it");
                 break;
             }
-            room->replay_committed(op.seq, m, std::make_shared<const std::string>(std::move(op.frame)));
+            room->replay_committed(op.seq, m,
+                                   std::make_shared<const std::string>(std::move(op.frame)));
             ++replayed;
         }
     }
     return replayed;
 }
 
-void DurableLog::start() { thread_ = std::thread([this] { run(); }); }
+void DurableLog::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void DurableLog::stop() {
     {
@@ -62,7 +67,8 @@ void DurableLog::room_created(const RoomSettings& s) {
     cv_.notify_one();
 }
 
-void DurableLog::append(std::shared_ptr<Room> room, std::uint64_t seq, std::shared_ptr<const std::string> frame) {
+void DurableLog::append(std::shared_ptr<Room> room, std::uint64_t seq,
+                        std::shared_ptr<const std::string> frame) {
     std::lock_guard lock(mu_);
     ops_.push_back({std::move(room), seq, std::move(frame)});
     cv_.notify_one();
@@ -121,10 +127,11 @@ void DurableLog::run() {
             // (nothing is echoed before its commit), so they are not applied; every member of
             // the affected rooms is told (closed with 4008) and resyncs, and a client resends
             // what it never saw echoed. Counted, logged, never silent.
-            log::line("op log commit failed " + std::to_string(retry_.attempts) + " times: " + std::to_string(ops.size()) +
-                      " unacknowledged op(s) abandoned; members of " + std::to_string(upto.size()) +
-                      " room(s) closed with 4008 to resync");
-            for (auto& [raw, e] : upto) e.first->abandon_uncommitted(e.second, "op log commit failed: resync required");
+            log::line("op log commit failed " + std::to_string(retry_.attempts) + " times: " +
+                      std::to_string(ops.size()) + " unacknowledged op(s) abandoned; members of " +
+                      std::to_string(upto.size()) + " room(s) closed with 4008 to resync");
+            for (auto& [raw, e] : upto)
+                e.first->abandon_uncommitted(e.second, "op log commit failed: resync required");
             metrics_.durable_ops_abandoned.fetch_add(ops.size());
         }
         lock.lock();

@@ -25,7 +25,7 @@ class RoomRegistry;
 struct RoomSettings;
 
 class DurableLog {
-public:
+  public:
     // A failed commit is retried `attempts` times, `pause` apart (100 s in all by default),
     // before its ops are abandoned (see run()).
     struct Retry {
@@ -47,11 +47,12 @@ public:
 
     // Queued for the next group commit (called under the room's lock, in seq order).
     void room_created(const RoomSettings& s);
-    void append(std::shared_ptr<Room> room, std::uint64_t seq, std::shared_ptr<const std::string> frame);
+    void append(std::shared_ptr<Room> room, std::uint64_t seq,
+                std::shared_ptr<const std::string> frame);
     // Ops up to seq are covered by a snapshot: drop them with the next commit.
     void prune(const std::string& room_id, std::uint64_t seq);
 
-private:
+  private:
     struct Pending {
         std::shared_ptr<Room> room;
         std::uint64_t seq;

@@ -10,7 +10,9 @@ namespace {
 std::atomic<bool> g_quiet{false};
 }
 
-void set_quiet(bool quiet) { g_quiet.store(quiet); }
+void set_quiet(bool quiet) {
+    g_quiet.store(quiet);
+}
 
 void line(std::string_view text) {
     if (g_quiet.load(std::memory_order_relaxed)) return;

@@ -6,15 +6,15 @@ namespace liveshare {
 
 namespace {
 constexpr std::array<const char*, static_cast<std::size_t>(DropReason::Count)> kDropNames = {
-    "volatile_queue_full", "coalesced", "cursor_throttle", "rate_limited",
-    "graphop_throttled", "invalid_message", "not_authenticated", "frame_too_large"};
+    "volatile_queue_full", "coalesced",       "cursor_throttle",   "rate_limited",
+    "graphop_throttled",   "invalid_message", "not_authenticated", "frame_too_large"};
 }
 
 void Metrics::queue_bytes_changed(std::int64_t delta, std::size_t session_depth) {
     send_queue_bytes.fetch_add(delta, std::memory_order_relaxed);
     auto prev = send_queue_bytes_max.load(std::memory_order_relaxed);
-    while (session_depth > prev &&
-           !send_queue_bytes_max.compare_exchange_weak(prev, session_depth, std::memory_order_relaxed)) {
+    while (session_depth > prev && !send_queue_bytes_max.compare_exchange_weak(
+                                       prev, session_depth, std::memory_order_relaxed)) {
     }
 }
 
@@ -36,6 +36,8 @@ std::string Metrics::render() const {
     auto counter = [&](const char* name, const char* help, auto v) {
         o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
     };
+    // A table, one metric per line: kept as written.
+    // clang-format off
     gauge("liveshare_connections", "Open WebSocket connections.", connections.load());
     gauge("liveshare_rooms", "Rooms in memory.", rooms.load());
     gauge("liveshare_send_queue_bytes", "Bytes queued for sending, all sessions.", send_queue_bytes.load());
@@ -64,22 +66,31 @@ std::string Metrics::render() const {
     counter("liveshare_ws_messages_out_total", "Messages those writes carried (all frames, batches counted per message).", ws_messages_out.load());
     counter("liveshare_state_requests_forwarded_total", "RequestGraphState passed to one member because the server's state had no tables.", state_requests_forwarded.load());
     counter("liveshare_http_requests_total", "Plain HTTP requests served.", http_requests.load());
-    o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE liveshare_messages_in_total counter\n";
+    // clang-format on
+    o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE "
+         "liveshare_messages_in_total counter\n";
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)
         if (auto v = messages_in[i].load())
-            o += fmt::format("liveshare_messages_in_total{{type=\"{}\"}} {}\n", to_string(static_cast<MsgType>(i)), v);
-    o += "# HELP liveshare_messages_out_total Messages queued to clients, by type.\n# TYPE liveshare_messages_out_total counter\n";
+            o += fmt::format("liveshare_messages_in_total{{type=\"{}\"}} {}\n",
+                             to_string(static_cast<MsgType>(i)), v);
+    o += "# HELP liveshare_messages_out_total Messages queued to clients, by type.\n# TYPE "
+         "liveshare_messages_out_total counter\n";
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)
         if (auto v = messages_out[i].load())
-            o += fmt::format("liveshare_messages_out_total{{type=\"{}\"}} {}\n", to_string(static_cast<MsgType>(i)), v);
-    o += "# HELP liveshare_drops_total Messages not relayed, by reason.\n# TYPE liveshare_drops_total counter\n";
+            o += fmt::format("liveshare_messages_out_total{{type=\"{}\"}} {}\n",
+                             to_string(static_cast<MsgType>(i)), v);
+    o += "# HELP liveshare_drops_total Messages not relayed, by reason.\n# TYPE "
+         "liveshare_drops_total counter\n";
     for (std::size_t i = 0; i < kDropNames.size(); ++i)
-        o += fmt::format("liveshare_drops_total{{reason=\"{}\"}} {}\n", kDropNames[i], drops[i].load());
-    o += "# HELP liveshare_snapshot_write_ms Snapshot write time.\n# TYPE liveshare_snapshot_write_ms histogram\n";
+        o += fmt::format("liveshare_drops_total{{reason=\"{}\"}} {}\n", kDropNames[i],
+                         drops[i].load());
+    o += "# HELP liveshare_snapshot_write_ms Snapshot write time.\n# TYPE "
+         "liveshare_snapshot_write_ms histogram\n";
     std::uint64_t cum = 0;
     for (std::size_t i = 0; i < kSnapshotBucketsMs.size(); ++i) {
         cum += snapshot_buckets_[i].load();
-        o += fmt::format("liveshare_snapshot_write_ms_bucket{{le=\"{}\"}} {}\n", kSnapshotBucketsMs[i], cum);
+        o += fmt::format("liveshare_snapshot_write_ms_bucket{{le=\"{}\"}} {}\n",
+                         kSnapshotBucketsMs[i], cum);
     }
     cum += snapshot_buckets_.back().load();
     o += fmt::format("liveshare_snapshot_write_ms_bucket{{le=\"+Inf\"}} {}\n", cum);

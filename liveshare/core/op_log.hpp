@@ -11,7 +11,6 @@
 
 #include "sqlite.hpp"
 
-
 namespace liveshare {
 
 struct OpRecord {
@@ -25,13 +24,14 @@ struct RoomRecord {
 
 // The server's durability mode writes through this class too (liveshare/durable_log).
 class OpLog {
-public:
+  public:
     explicit OpLog(const std::string& path);  // throws std::runtime_error
     ~OpLog();
     OpLog(const OpLog&) = delete;
     OpLog& operator=(const OpLog&) = delete;
     // Writes the ops in one transaction.
-    void commit(std::string_view room, std::uint64_t first_seq, const std::vector<std::string>& frames);
+    void commit(std::string_view room, std::uint64_t first_seq,
+                const std::vector<std::string>& frames);
     // One transaction: rooms (upserted), ops, and for each (room, seq) the ops up to seq
     // dropped (a snapshot covers them). Throws on failure, with nothing written.
     void commit(const std::vector<RoomRecord>& rooms, const std::vector<OpRecord>& ops,
@@ -40,7 +40,7 @@ public:
     std::vector<OpRecord> load_ops(const std::string& room, std::uint64_t after_seq);
     std::uint64_t count();
 
-private:
+  private:
     sqlite::Db db_;
 };
 

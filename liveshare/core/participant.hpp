@@ -7,7 +7,7 @@
 namespace liveshare {
 
 class Participant {
-public:
+  public:
     virtual ~Participant() = default;
     virtual const std::string& user_id() const = 0;
     virtual const std::string& username() const = 0;

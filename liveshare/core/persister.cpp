@@ -1,10 +1,9 @@
 #include "persister.hpp"
 
-#include "log.hpp"
-
 #include <chrono>
 #include <cstdio>
 
+#include "log.hpp"
 #include "protocol/codec.hpp"
 
 namespace liveshare {
@@ -13,7 +12,9 @@ Persister::Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics
                      std::uint32_t interval_ms)
     : store_(store), rooms_(rooms), metrics_(metrics), interval_ms_(interval_ms) {}
 
-Persister::~Persister() { stop_and_flush(); }
+Persister::~Persister() {
+    stop_and_flush();
+}
 
 std::size_t Persister::restore() {
     Parser parser;
@@ -22,19 +23,23 @@ std::size_t Persister::restore() {
         SchemaState state;
         std::string err;
         if (!parse_state(parser, s.state_json, state, err)) {
-            log::line("snapshot " + std::to_string(s.id) + " of room " + s.room_id + " is unreadable (" + err + "); skipped");
+            log::line("snapshot " + std::to_string(s.id) + " of room " + s.room_id +
+                      " is unreadable (" + err + "); skipped");
             continue;
         }
         RoomSettings rs{s.room_id, s.name, s.owner_id, s.password_hash, s.room_created_at};
         auto [room, st] = rooms_.create(std::move(rs));
         if (!room) continue;
-        room->restore(std::move(state), s.seq, SnapshotInfo{s.id, s.state_json, s.created_at, s.element_count});
+        room->restore(std::move(state), s.seq,
+                      SnapshotInfo{s.id, s.state_json, s.created_at, s.element_count});
         ++n;
     }
     return n;
 }
 
-void Persister::start() { thread_ = std::thread([this] { run(); }); }
+void Persister::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void Persister::request(std::shared_ptr<Room> room) {
     {
@@ -59,8 +64,9 @@ void Persister::save(Room& room) {
     auto snap = room.take_snapshot_if_dirty();
     if (!snap) return;
     const RoomSettings rs = room.settings_copy();
-    StoredSnapshot s{0, rs.id, snap->state_json, now_rfc3339(), snap->seq, snap->element_count,
-                     rs.name, rs.owner_id, rs.password_hash, rs.created_at};
+    StoredSnapshot s{
+        0,       rs.id,       snap->state_json, now_rfc3339(), snap->seq, snap->element_count,
+        rs.name, rs.owner_id, rs.password_hash, rs.created_at};
     auto t0 = std::chrono::steady_clock::now();
     try {
         s.id = store_.save(s);

@@ -15,8 +15,9 @@
 namespace liveshare {
 
 class Persister {
-public:
-    Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics, std::uint32_t interval_ms);
+  public:
+    Persister(SnapshotStore& store, RoomRegistry& rooms, Metrics& metrics,
+              std::uint32_t interval_ms);
     ~Persister();
     // Recreates rooms and their state from the newest snapshot of each; returns the count.
     std::size_t restore();
@@ -26,7 +27,7 @@ public:
     // Durability mode: ops a saved snapshot covers are pruned from the op log.
     void set_durable_log(DurableLog* log) { durable_ = log; }
 
-private:
+  private:
     void run();
     void save(Room& room);
     SnapshotStore& store_;

@@ -8,9 +8,10 @@
 namespace liveshare {
 
 class TokenBucket {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
-    explicit TokenBucket(TokenBucketConfig c = {}) : cfg_(c), tokens_(c.burst), last_(Clock::now()) {}
+    explicit TokenBucket(TokenBucketConfig c = {})
+        : cfg_(c), tokens_(c.burst), last_(Clock::now()) {}
 
     // Takes one token; false when the bucket is empty. A zero rate means no limit.
     bool try_take(Clock::time_point now = Clock::now()) {
@@ -23,7 +24,7 @@ public:
         return true;
     }
 
-private:
+  private:
     TokenBucketConfig cfg_;
     double tokens_;
     Clock::time_point last_;

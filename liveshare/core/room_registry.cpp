@@ -5,7 +5,9 @@
 
 namespace liveshare {
 
-bool is_valid_room_id(std::string_view id) { return is_valid_uuid(id); }
+bool is_valid_room_id(std::string_view id) {
+    return is_valid_uuid(id);
+}
 
 std::shared_ptr<Room> RoomRegistry::find(const std::string& id) const {
     std::lock_guard lock(mu_);
@@ -13,7 +15,8 @@ std::shared_ptr<Room> RoomRegistry::find(const std::string& id) const {
     return it == rooms_.end() ? nullptr : it->second;
 }
 
-std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::get_or_create(const std::string& id, bool anyway) {
+std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::get_or_create(
+    const std::string& id, bool anyway) {
     {
         std::lock_guard lock(mu_);
         auto it = rooms_.find(id);
@@ -31,7 +34,8 @@ std::pair<std::shared_ptr<Room>, RoomRegistry::Status> RoomRegistry::create(Room
     std::lock_guard lock(mu_);
     if (auto it = rooms_.find(s.id); it != rooms_.end()) return {it->second, Status::Exists};
     if (rooms_.size() >= cfg_.max_rooms) return {nullptr, Status::TooMany};
-    if (s.max_users == 0 || s.max_users > cfg_.max_users_per_room) s.max_users = cfg_.max_users_per_room;
+    if (s.max_users == 0 || s.max_users > cfg_.max_users_per_room)
+        s.max_users = cfg_.max_users_per_room;
     s.log_entries = cfg_.seq_log_entries;
     auto room = std::make_shared<Room>(std::move(s), metrics_, paths_);
     if (durable_) {

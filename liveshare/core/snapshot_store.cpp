@@ -1,20 +1,22 @@
 #include "snapshot_store.hpp"
 
-
 #include <stdexcept>
 
 namespace liveshare {
 
 using sqlite::Stmt;
 
-SnapshotStore::SnapshotStore(const std::string& path, std::size_t keep) : keep_(keep), db_(path, "snapshot database") {
+SnapshotStore::SnapshotStore(const std::string& path, std::size_t keep)
+    : keep_(keep), db_(path, "snapshot database") {
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA synchronous=NORMAL");
-    db_.exec("CREATE TABLE IF NOT EXISTS rooms (id TEXT PRIMARY KEY, name TEXT, owner_id TEXT, "
-             "password_hash TEXT, created_at TEXT)");
-    db_.exec("CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-             "room_id TEXT NOT NULL, seq INTEGER NOT NULL, element_count INTEGER NOT NULL, "
-             "state_json TEXT NOT NULL, created_at TEXT NOT NULL)");
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS rooms (id TEXT PRIMARY KEY, name TEXT, owner_id TEXT, "
+        "password_hash TEXT, created_at TEXT)");
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "room_id TEXT NOT NULL, seq INTEGER NOT NULL, element_count INTEGER NOT NULL, "
+        "state_json TEXT NOT NULL, created_at TEXT NOT NULL)");
     db_.exec("CREATE INDEX IF NOT EXISTS snapshots_room ON snapshots(room_id, id)");
 }
 
@@ -23,19 +25,32 @@ SnapshotStore::~SnapshotStore() = default;
 std::int64_t SnapshotStore::save(const StoredSnapshot& s) {
     std::lock_guard lock(mu_);
     sqlite::Db::Transaction tx(db_, "BEGIN IMMEDIATE");
-    Stmt(db_, "INSERT INTO rooms(id,name,owner_id,password_hash,created_at) VALUES(?,?,?,?,?) "
-              "ON CONFLICT(id) DO UPDATE SET name=excluded.name, owner_id=excluded.owner_id, "
-              "password_hash=excluded.password_hash")
-        .text(1, s.room_id).text(2, s.name).text(3, s.owner_id).text(4, s.password_hash)
-        .text(5, s.room_created_at).run();
-    Stmt(db_, "INSERT INTO snapshots(room_id,seq,element_count,state_json,created_at) VALUES(?,?,?,?,?)")
-        .text(1, s.room_id).i64(2, static_cast<std::int64_t>(s.seq))
-        .i64(3, static_cast<std::int64_t>(s.element_count)).text(4, s.state_json)
-        .text(5, s.created_at).run();
+    Stmt(db_,
+         "INSERT INTO rooms(id,name,owner_id,password_hash,created_at) VALUES(?,?,?,?,?) "
+         "ON CONFLICT(id) DO UPDATE SET name=excluded.name, owner_id=excluded.owner_id, "
+         "password_hash=excluded.password_hash")
+        .text(1, s.room_id)
+        .text(2, s.name)
+        .text(3, s.owner_id)
+        .text(4, s.password_hash)
+        .text(5, s.room_created_at)
+        .run();
+    Stmt(db_,
+         "INSERT INTO snapshots(room_id,seq,element_count,state_json,created_at) VALUES(?,?,?,?,?)")
+        .text(1, s.room_id)
+        .i64(2, static_cast<std::int64_t>(s.seq))
+        .i64(3, static_cast<std::int64_t>(s.element_count))
+        .text(4, s.state_json)
+        .text(5, s.created_at)
+        .run();
     const std::int64_t id = db_.last_insert_rowid();
-    Stmt(db_, "DELETE FROM snapshots WHERE room_id=? AND id NOT IN "
-              "(SELECT id FROM snapshots WHERE room_id=? ORDER BY id DESC LIMIT ?)")
-        .text(1, s.room_id).text(2, s.room_id).i64(3, static_cast<std::int64_t>(keep_)).run();
+    Stmt(db_,
+         "DELETE FROM snapshots WHERE room_id=? AND id NOT IN "
+         "(SELECT id FROM snapshots WHERE room_id=? ORDER BY id DESC LIMIT ?)")
+        .text(1, s.room_id)
+        .text(2, s.room_id)
+        .i64(3, static_cast<std::int64_t>(keep_))
+        .run();
     tx.commit();
     return id;
 }

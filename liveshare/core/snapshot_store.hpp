@@ -2,12 +2,11 @@
 #pragma once
 #include <cstdint>
 #include <mutex>
-
-#include "sqlite.hpp"
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "sqlite.hpp"
 
 namespace liveshare {
 
@@ -20,7 +19,7 @@ struct StoredSnapshot {
 };
 
 class SnapshotStore {
-public:
+  public:
     // Opens (creating) the database; throws std::runtime_error with SQLite's message.
     SnapshotStore(const std::string& path, std::size_t keep_per_room);
     ~SnapshotStore();
@@ -31,7 +30,7 @@ public:
     std::int64_t save(const StoredSnapshot& s);
     std::vector<StoredSnapshot> load_latest_per_room();
 
-private:
+  private:
     std::mutex mu_;
     sqlite::Db db_;
     std::size_t keep_;

@@ -21,7 +21,9 @@ Db::Db(const std::string& path, const char* what) {
     sqlite3_busy_timeout(db_, 5000);
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+    sqlite3_close(db_);
+}
 
 void Db::exec(const char* sql) {
     char* err = nullptr;
@@ -32,9 +34,13 @@ void Db::exec(const char* sql) {
     }
 }
 
-std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Db::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(db_);
+}
 
-Db::Transaction::Transaction(Db& db, const char* begin) : db_(db) { db_.exec(begin); }
+Db::Transaction::Transaction(Db& db, const char* begin) : db_(db) {
+    db_.exec(begin);
+}
 Db::Transaction::~Transaction() {
     if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
@@ -44,9 +50,12 @@ void Db::Transaction::commit() {
 }
 
 Stmt::Stmt(Db& db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db.handle(), sql, -1, &st_, nullptr) != SQLITE_OK) fail(db.handle(), "prepare");
+    if (sqlite3_prepare_v2(db.handle(), sql, -1, &st_, nullptr) != SQLITE_OK)
+        fail(db.handle(), "prepare");
 }
-Stmt::~Stmt() { sqlite3_finalize(st_); }
+Stmt::~Stmt() {
+    sqlite3_finalize(st_);
+}
 
 Stmt& Stmt::text(int i, std::string_view v) {
     sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -69,8 +78,11 @@ void Stmt::run() {
 }
 std::string Stmt::col_text(int i) const {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, i))) : std::string();
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, i)))
+             : std::string();
 }
-std::int64_t Stmt::col_i64(int i) const { return sqlite3_column_int64(st_, i); }
+std::int64_t Stmt::col_i64(int i) const {
+    return sqlite3_column_int64(st_, i);
+}
 
 }  // namespace liveshare::sqlite

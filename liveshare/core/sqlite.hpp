@@ -11,7 +11,7 @@ struct sqlite3_stmt;
 namespace liveshare::sqlite {
 
 class Db {
-public:
+  public:
     // Opens (creating) the file; `what` names it in errors ("snapshot database").
     Db(const std::string& path, const char* what);
     ~Db();
@@ -23,22 +23,22 @@ public:
 
     // BEGIN on construction; ROLLBACK unless commit() ran.
     class Transaction {
-    public:
+      public:
         Transaction(Db& db, const char* begin = "BEGIN");
         ~Transaction();
         void commit();
 
-    private:
+      private:
         Db& db_;
         bool done_ = false;
     };
 
-private:
+  private:
     sqlite3* db_ = nullptr;
 };
 
 class Stmt {
-public:
+  public:
     Stmt(Db& db, const char* sql);
     ~Stmt();
     Stmt(const Stmt&) = delete;
@@ -52,7 +52,7 @@ public:
     std::string col_text(int i) const;
     std::int64_t col_i64(int i) const;
 
-private:
+  private:
     Db& db_;
     sqlite3_stmt* st_ = nullptr;
 };

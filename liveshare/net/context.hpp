@@ -2,7 +2,6 @@
 // storage, the password-hashing pool and the set of live WebSocket sessions.
 #pragma once
 #include <boost/asio/thread_pool.hpp>
-
 #include <memory>
 #include <mutex>
 #include <set>

@@ -6,7 +6,6 @@
 // the same writer, so nothing interleaves inside a frame. An idle connection holds no buffer.
 #pragma once
 #include <boost/asio/ip/tcp.hpp>
-
 #include <string>
 
 #include "net/context.hpp"
@@ -14,9 +13,11 @@
 
 namespace liveshare {
 
-// Takes over an upgraded socket (on `loop`, whose thread calls this): writes `handshake_response` (the 101) first, then serves the
-// WebSocket. `early_bytes`: what the client sent after its upgrade request, already read.
-void start_corked_session(boost::asio::ip::tcp::socket socket, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
-                          bool batch, std::string handshake_response, std::string early_bytes);
+// Takes over an upgraded socket (on `loop`, whose thread calls this): writes `handshake_response`
+// (the 101) first, then serves the WebSocket. `early_bytes`: what the client sent after its upgrade
+// request, already read.
+void start_corked_session(boost::asio::ip::tcp::socket socket, Context& ctx, Loop& loop,
+                          std::string room_id, bool wants_seq, bool batch,
+                          std::string handshake_response, std::string early_bytes);
 
 }  // namespace liveshare

@@ -6,6 +6,8 @@
 
 namespace liveshare {
 
-std::uint64_t ForwardVolatiles::coalesce_key(const std::string&, MsgType) const { return 0; }
+std::uint64_t ForwardVolatiles::coalesce_key(const std::string&, MsgType) const {
+    return 0;
+}
 
 }  // namespace liveshare

@@ -6,7 +6,8 @@
 
 namespace liveshare {
 
-std::shared_ptr<const std::string> CopyFanout::for_recipient(const std::shared_ptr<const std::string>& frame) const {
+std::shared_ptr<const std::string> CopyFanout::for_recipient(
+    const std::shared_ptr<const std::string>& frame) const {
     return std::make_shared<const std::string>(*frame);
 }
 

@@ -1,7 +1,6 @@
 #include "serialization/dom_encoder.hpp"
 
 #include <boost/json.hpp>
-
 #include <stdexcept>
 
 #include "candidates.hpp"
@@ -46,11 +45,14 @@ namespace liveshare {
 
 namespace {
 class DomPrepared final : public RelayEncoding::Prepared {
-public:
-    DomPrepared(MsgType t, std::string_view uid, std::string_view payload) : dom_(t, uid, payload) {}
-    void encode(std::string& out, std::optional<std::uint64_t> seq) const override { out = dom_.serialize(seq); }
+  public:
+    DomPrepared(MsgType t, std::string_view uid, std::string_view payload)
+        : dom_(t, uid, payload) {}
+    void encode(std::string& out, std::optional<std::uint64_t> seq) const override {
+        out = dom_.serialize(seq);
+    }
 
-private:
+  private:
     DomMessage dom_;
 };
 }  // namespace

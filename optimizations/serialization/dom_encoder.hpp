@@ -14,7 +14,7 @@
 namespace liveshare {
 
 class DomMessage {
-public:
+  public:
     // Parses the raw payload object; throws std::invalid_argument if it is not JSON.
     DomMessage(MsgType type, std::string_view user_id, std::string_view raw_payload);
     ~DomMessage();
@@ -22,7 +22,7 @@ public:
     // One recipient's frame, serialized from the DOM.
     std::string serialize(std::optional<std::uint64_t> seq) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

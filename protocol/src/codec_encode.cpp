@@ -1,6 +1,5 @@
 // DOM-free encoding of protocol messages, compact JSON in the original's shapes.
 #include "protocol/codec.hpp"
-
 #include "protocol/json_write.hpp"
 
 namespace liveshare {
@@ -23,8 +22,10 @@ void open_message(std::string& out, MsgType type, std::optional<std::uint64_t> s
 void encode_relay(std::string& out, MsgType type, std::string_view user_id,
                   std::string_view raw_payload, std::optional<std::uint64_t> seq) {
     open_message(out, type, seq);
-    // The original relays Update and SyncStep without the sender (the type table of docs/protocol.md).
-    const bool with_sender = type != MsgType::Update && type != MsgType::SyncStep1 && type != MsgType::SyncStep2;
+    // The original relays Update and SyncStep without the sender (the type table of
+    // docs/protocol.md).
+    const bool with_sender =
+        type != MsgType::Update && type != MsgType::SyncStep1 && type != MsgType::SyncStep2;
     if (with_sender) {
         out += "\"user_id\":";
         json::append_string(out, user_id);
@@ -63,7 +64,8 @@ void encode_room_info(std::string& out, const RoomInfo& r) {
     json::append_int(out, r.max_users);
     out += ",\"owner_id\":";
     // A Uuid in the original; a room nobody has joined yet has no owner: the nil UUID.
-    json::append_string(out, r.owner_id.empty() ? std::string_view(kNilUuid) : std::string_view(r.owner_id));
+    json::append_string(
+        out, r.owner_id.empty() ? std::string_view(kNilUuid) : std::string_view(r.owner_id));
     out += ",\"created_at\":";
     json::append_string(out, r.created_at);
     out += ",\"users\":[";
@@ -137,8 +139,8 @@ void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
     out += "\"snapshot_id\":";
     json::append_string(out, snapshot_id);
     out += ",\"snapshot_data\":";
-    json::append_bytes(out, {reinterpret_cast<const std::uint8_t*>(snapshot_data.data()),
-                             snapshot_data.size()});
+    json::append_bytes(
+        out, {reinterpret_cast<const std::uint8_t*>(snapshot_data.data()), snapshot_data.size()});
     out += ",\"element_count\":";
     json::append_int(out, element_count);
     out += ",\"created_at\":";
@@ -146,7 +148,8 @@ void encode_snapshot_recovery(std::string& out, std::string_view snapshot_id,
     out += "}}";
 }
 
-void encode_error(std::string& out, ErrorKind kind, std::string_view message, std::optional<MsgType> rejected) {
+void encode_error(std::string& out, ErrorKind kind, std::string_view message,
+                  std::optional<MsgType> rejected) {
     open_message(out, MsgType::Error, std::nullopt);
     out += "\"code\":";
     json::append_string(out, error_code(kind));
@@ -161,7 +164,9 @@ void encode_error(std::string& out, ErrorKind kind, std::string_view message, st
     out += "}}";
 }
 
-void encode_pong(std::string& out) { out += "{\"type\":\"Pong\"}"; }
+void encode_pong(std::string& out) {
+    out += "{\"type\":\"Pong\"}";
+}
 
 void encode_simple(std::string& out, MsgType type) {
     out += "{\"type\":\"";
@@ -214,7 +219,9 @@ void encode_op_body(std::string& out, const GraphOp& op) {
             out += ",\"position\":";
             json::append_pair(out, op.position.x, op.position.y);
             break;
-        case OpType::RenameTable: str("new_name", op.name); break;
+        case OpType::RenameTable:
+            str("new_name", op.name);
+            break;
         case OpType::MoveTable:
             out += ",\"position\":";
             json::append_pair(out, op.position.x, op.position.y);
@@ -236,8 +243,11 @@ void encode_op_body(std::string& out, const GraphOp& op) {
             out += ",\"relationship\":";
             append_relationship_data(out, op.relationship);
             break;
-        case OpType::DeleteRelationship: id("edge_id", op.edge_id); break;
-        case OpType::DeleteTable: break;
+        case OpType::DeleteRelationship:
+            id("edge_id", op.edge_id);
+            break;
+        case OpType::DeleteTable:
+            break;
     }
     if (op.version) {
         out += ",\"version\":";
@@ -300,7 +310,8 @@ void encode_drag(std::string& out, bool start, NodeId node_id, Vec2 p) {
     out += "}}";
 }
 
-void encode_graph_state_response(std::string& out, std::string_view target_user_id, std::string_view state_json) {
+void encode_graph_state_response(std::string& out, std::string_view target_user_id,
+                                 std::string_view state_json) {
     open_message(out, MsgType::GraphStateResponse, std::nullopt);
     out += "\"target_user_id\":";
     json::append_string(out, target_user_id);

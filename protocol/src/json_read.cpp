@@ -7,13 +7,11 @@
 
 namespace liveshare::detail {
 
-
 // After the root value is consumed, a location still inside the input means trailing bytes.
 bool has_trailing(od::document& doc) {
     const char* loc = nullptr;
     return !doc.current_location().get(loc);
 }
-
 
 // Every reader returns false after writing "<path>: <what was wrong>" into err.
 bool fail(std::string& err, const Path& path, std::string_view what) {
@@ -36,7 +34,8 @@ bool read_string(od::value& v, std::string& out, const Path& path, std::string& 
 }
 
 // Option<String>: absent or null leave it unset.
-bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& path, std::string& err) {
+bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& path,
+                     std::string& err) {
     if (is_null(v)) {
         out.reset();
         return true;
@@ -50,7 +49,8 @@ bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& 
 bool read_uuid(od::value& v, std::string& out, const Path& path, std::string& err) {
     std::string_view sv;
     if (v.get_string().get(sv)) return fail(err, path, "expected a UUID string");
-    if (!is_valid_uuid(sv)) return fail(err, path, "expected a hyphenated UUID (8-4-4-4-12 hex digits)");
+    if (!is_valid_uuid(sv))
+        return fail(err, path, "expected a hyphenated UUID (8-4-4-4-12 hex digits)");
     out.assign(sv);
     return true;
 }
@@ -91,7 +91,8 @@ bool read_pair(od::value& v, Vec2& out, const Path& path, std::string& err) {
     for (auto el : arr) {
         od::value ev;
         double d;
-        if (std::move(el).get(ev) || ev.get_double().get(d)) return fail(err, path, "expected [x,y] of numbers");
+        if (std::move(el).get(ev) || ev.get_double().get(d))
+            return fail(err, path, "expected [x,y] of numbers");
         if (n < 2) xy[n] = d;
         ++n;
     }
@@ -165,16 +166,18 @@ bool validate_any(od::value& v, int depth, const Path& path, std::string& err) {
     return fail(err, path, "malformed value");
 }
 
-bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path, std::string& err) {
+bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path,
+                      std::string& err) {
     if (is_null(v)) {
         out.reset();
         return true;
     }
     static constexpr std::array<std::string_view, 2> names = {"ref_table", "ref_column"};
     ForeignKey k;
-    if (!read_fields(v, path.str(), names, 3u, "ForeignKeyData", err, [&](int i, od::value& fv, const Path& fp) {
-            return read_string(fv, i == 0 ? k.ref_table : k.ref_column, fp, err);
-        }))
+    if (!read_fields(v, path.str(), names, 3u, "ForeignKeyData", err,
+                     [&](int i, od::value& fv, const Path& fp) {
+                         return read_string(fv, i == 0 ? k.ref_table : k.ref_column, fp, err);
+                     }))
         return false;
     out = std::move(k);
     return true;
@@ -184,26 +187,37 @@ bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& 
 // may be absent or null.
 bool read_column(od::value& v, Column& c, const Path& path, std::string& err) {
     static constexpr std::array<std::string_view, 7> names = {
-        "name", "data_type", "is_primary_key", "is_nullable", "is_unique", "default_value", "foreign_key"};
-    return read_fields(v, path.str(), names, 0x1fu, "ColumnData", err, [&](int i, od::value& fv, const Path& fp) {
-        switch (i) {
-            case 0: return read_string(fv, c.name, fp, err);
-            case 1: return read_string(fv, c.data_type, fp, err);
-            case 2: return read_bool(fv, c.is_primary_key, fp, err);
-            case 3: return read_bool(fv, c.is_nullable, fp, err);
-            case 4: return read_bool(fv, c.is_unique, fp, err);
-            case 5: return read_opt_string(fv, c.default_value, fp, err);
-            default: return read_foreign_key(fv, c.foreign_key, fp, err);
-        }
-    });
+        "name",      "data_type",     "is_primary_key", "is_nullable",
+        "is_unique", "default_value", "foreign_key"};
+    return read_fields(v, path.str(), names, 0x1fu, "ColumnData", err,
+                       [&](int i, od::value& fv, const Path& fp) {
+                           switch (i) {
+                               case 0:
+                                   return read_string(fv, c.name, fp, err);
+                               case 1:
+                                   return read_string(fv, c.data_type, fp, err);
+                               case 2:
+                                   return read_bool(fv, c.is_primary_key, fp, err);
+                               case 3:
+                                   return read_bool(fv, c.is_nullable, fp, err);
+                               case 4:
+                                   return read_bool(fv, c.is_unique, fp, err);
+                               case 5:
+                                   return read_opt_string(fv, c.default_value, fp, err);
+                               default:
+                                   return read_foreign_key(fv, c.foreign_key, fp, err);
+                           }
+                       });
 }
 
 // RelationshipData: all four strings required.
 bool read_relationship_data(od::value& v, RelationshipData& r, const Path& path, std::string& err) {
-    static constexpr std::array<std::string_view, 4> names = {"name", "relationship_type", "from_column", "to_column"};
+    static constexpr std::array<std::string_view, 4> names = {"name", "relationship_type",
+                                                              "from_column", "to_column"};
     std::string* dest[] = {&r.name, &r.relationship_type, &r.from_column, &r.to_column};
-    return read_fields(v, path.str(), names, 0xfu, "RelationshipData", err,
-                       [&](int i, od::value& fv, const Path& fp) { return read_string(fv, *dest[i], fp, err); });
+    return read_fields(
+        v, path.str(), names, 0xfu, "RelationshipData", err,
+        [&](int i, od::value& fv, const Path& fp) { return read_string(fv, *dest[i], fp, err); });
 }
 
 bool read_columns(od::value& v, std::vector<Column>& out, const Path& path, std::string& err) {

@@ -38,12 +38,12 @@ struct Path {
     }
 };
 
-
 bool has_trailing(od::document& doc);
 bool fail(std::string& err, const Path& path, std::string_view what);
 bool is_null(od::value& v);
 bool read_string(od::value& v, std::string& out, const Path& path, std::string& err);
-bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& path, std::string& err);
+bool read_opt_string(od::value& v, std::optional<std::string>& out, const Path& path,
+                     std::string& err);
 bool read_uuid(od::value& v, std::string& out, const Path& path, std::string& err);
 bool read_bool(od::value& v, bool& out, const Path& path, std::string& err);
 bool read_double(od::value& v, double& out, const Path& path, std::string& err);
@@ -53,7 +53,8 @@ bool read_i64(od::value& v, std::int64_t& out, const Path& path, std::string& er
 bool read_pair(od::value& v, Vec2& out, const Path& path, std::string& err);
 bool read_bytes(od::value& v, std::vector<std::uint8_t>& out, const Path& path, std::string& err);
 bool validate_any(od::value& v, int depth, const Path& path, std::string& err);
-bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path, std::string& err);
+bool read_foreign_key(od::value& v, std::optional<ForeignKey>& out, const Path& path,
+                      std::string& err);
 bool read_column(od::value& v, Column& c, const Path& path, std::string& err);
 bool read_relationship_data(od::value& v, RelationshipData& r, const Path& path, std::string& err);
 bool read_columns(od::value& v, std::vector<Column>& out, const Path& path, std::string& err);
@@ -65,7 +66,8 @@ bool each_field(od::object& obj, const Path& path, std::string& err, Fn&& fn) {
     for (auto f : obj) {
         od::field field;
         std::string_view key;
-        if (std::move(f).get(field) || field.unescaped_key().get(key)) return fail(err, path, "malformed object");
+        if (std::move(f).get(field) || field.unescaped_key().get(key))
+            return fail(err, path, "malformed object");
         if (!fn(key, field.value())) return false;
     }
     return true;
@@ -84,7 +86,8 @@ bool check_required(unsigned seen, unsigned need, const std::array<std::string_v
                     std::string_view parent, std::string_view owner, std::string& err) {
     for (std::size_t i = 0; i < N; ++i)
         if ((need & (1u << i)) && !(seen & (1u << i)))
-            return fail(err, Path(parent, names[i]), std::string("missing (required by ") + std::string(owner) + ")");
+            return fail(err, Path(parent, names[i]),
+                        std::string("missing (required by ") + std::string(owner) + ")");
     return true;
 }
 

@@ -30,7 +30,9 @@ bool advance_clock(Elem& e, const GraphOp& op) {
 }
 }  // namespace
 
-const char* to_string(OpType t) { return kOpNames[static_cast<std::size_t>(t)]; }
+const char* to_string(OpType t) {
+    return kOpNames[static_cast<std::size_t>(t)];
+}
 
 std::optional<OpType> op_type_from(std::string_view s) {
     for (std::size_t i = 0; i < kOpNames.size(); ++i)
@@ -74,7 +76,8 @@ bool SchemaState::apply(const GraphOp& op) {
             it->second.is_deleted = true;
             return true;
         }
-        default: break;
+        default:
+            break;
     }
     // The remaining ops edit an existing, live table.
     auto it = tables_.find(op.node_id);
@@ -85,15 +88,26 @@ bool SchemaState::apply(const GraphOp& op) {
         return false;
     if (!advance_clock(t, op)) return false;
     switch (op.type) {
-        case OpType::DeleteTable: t.is_deleted = true; break;
-        case OpType::RenameTable: t.name = op.name; break;
-        case OpType::MoveTable: t.position = op.position; break;
-        case OpType::AddColumn: t.columns.push_back(op.column); break;
-        case OpType::UpdateColumn: t.columns[op.column_index] = op.column; break;
+        case OpType::DeleteTable:
+            t.is_deleted = true;
+            break;
+        case OpType::RenameTable:
+            t.name = op.name;
+            break;
+        case OpType::MoveTable:
+            t.position = op.position;
+            break;
+        case OpType::AddColumn:
+            t.columns.push_back(op.column);
+            break;
+        case OpType::UpdateColumn:
+            t.columns[op.column_index] = op.column;
+            break;
         case OpType::DeleteColumn:
             t.columns.erase(t.columns.begin() + static_cast<std::ptrdiff_t>(op.column_index));
             break;
-        default: break;
+        default:
+            break;
     }
     return true;
 }

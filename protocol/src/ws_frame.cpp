@@ -5,7 +5,10 @@
 namespace liveshare::ws {
 
 bool valid_client_key(std::string_view key) {
-    auto b64 = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'; };
+    auto b64 = [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/';
+    };
     if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
     for (std::size_t i = 0; i < 22; ++i)
         if (!b64(key[i])) return false;
@@ -14,7 +17,8 @@ bool valid_client_key(std::string_view key) {
     return last == 'A' || last == 'Q' || last == 'g' || last == 'w';
 }
 
-std::size_t write_header(char* dst, Opcode op, std::size_t len, const std::uint8_t* mask, bool rsv1) {
+std::size_t write_header(char* dst, Opcode op, std::size_t len, const std::uint8_t* mask,
+                         bool rsv1) {
     auto* p = reinterpret_cast<std::uint8_t*>(dst);
     p[0] = static_cast<std::uint8_t>(0x80 | (rsv1 ? 0x40 : 0) | static_cast<std::uint8_t>(op));
     const std::uint8_t m = mask ? 0x80 : 0;
@@ -28,7 +32,8 @@ std::size_t write_header(char* dst, Opcode op, std::size_t len, const std::uint8
         i = 4;
     } else {
         p[1] = m | 127;
-        for (int k = 0; k < 8; ++k) p[2 + k] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(len) >> (56 - 8 * k));
+        for (int k = 0; k < 8; ++k)
+            p[2 + k] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(len) >> (56 - 8 * k));
         i = 10;
     }
     if (mask) {
@@ -45,7 +50,8 @@ void append_frame(std::string& out, Opcode op, std::string_view payload) {
     out.append(payload);
 }
 
-void append_masked_frame(std::string& out, Opcode op, std::string_view payload, std::uint32_t mask_key) {
+void append_masked_frame(std::string& out, Opcode op, std::string_view payload,
+                         std::uint32_t mask_key) {
     std::uint8_t mask[4];
     std::memcpy(mask, &mask_key, 4);
     const std::size_t at = out.size();
@@ -104,7 +110,9 @@ int Reader::parse_header(const char* buf, std::size_t n, Header& h, Event& err) 
         return -1;
     };
     if (rsv23 || (h.rsv1 && !allow_rsv1_)) return fail(kCloseProtocolError, "reserved bits set");
-    if (h.masked != masked_) return fail(kCloseProtocolError, masked_ ? "client frame not masked" : "server frame masked");
+    if (h.masked != masked_)
+        return fail(kCloseProtocolError,
+                    masked_ ? "client frame not masked" : "server frame masked");
     return 1;
 }
 
@@ -117,13 +125,16 @@ bool Reader::check(const Header& h, Event& err) {
         case Opcode::Close:
         case Opcode::Ping:
         case Opcode::Pong:
-            if (!h.fin || h.len > 125) return fail(kCloseProtocolError, "control frame fragmented or over 125 bytes");
+            if (!h.fin || h.len > 125)
+                return fail(kCloseProtocolError, "control frame fragmented or over 125 bytes");
             if (h.rsv1) return fail(kCloseProtocolError, "control frame compressed");
-            if (h.op == Opcode::Close && h.len == 1) return fail(kCloseProtocolError, "close frame of 1 byte");
+            if (h.op == Opcode::Close && h.len == 1)
+                return fail(kCloseProtocolError, "close frame of 1 byte");
             return true;
         case Opcode::Text:
         case Opcode::Binary:
-            if (in_fragment_) return fail(kCloseProtocolError, "new message inside a fragmented one");
+            if (in_fragment_)
+                return fail(kCloseProtocolError, "new message inside a fragmented one");
             if (h.len > max_) return fail(kCloseTooBig, "message too big");
             return true;
         case Opcode::Continuation:
@@ -143,9 +154,12 @@ bool Reader::check_payload(const Header& h, const char* payload, std::size_t len
     switch (h.op) {
         case Opcode::Text:
             if (h.rsv1 || !check_utf8_) return true;  // compressed: checked once inflated
-            if (h.fin) return valid_utf8(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
+            if (h.fin)
+                return valid_utf8(payload, len) ||
+                       fail(kCloseInvalidData, "text message is not UTF-8");
             frag_utf8_.reset();
-            return frag_utf8_.feed(payload, len) || fail(kCloseInvalidData, "text message is not UTF-8");
+            return frag_utf8_.feed(payload, len) ||
+                   fail(kCloseInvalidData, "text message is not UTF-8");
         case Opcode::Continuation:
             if (frag_op_ != Opcode::Text || frag_compressed_ || !check_utf8_) return true;
             if (!frag_utf8_.feed(payload, len) || (h.fin && !frag_utf8_.complete()))
@@ -153,12 +167,15 @@ bool Reader::check_payload(const Header& h, const char* payload, std::size_t len
             return true;
         case Opcode::Close: {
             if (len < 2) return true;
-            const auto code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
-                                                         static_cast<std::uint8_t>(payload[1]));
+            const auto code =
+                static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                           static_cast<std::uint8_t>(payload[1]));
             if (!valid_close_code(code)) return fail(kCloseProtocolError, "invalid close code");
-            return valid_utf8(payload + 2, len - 2) || fail(kCloseInvalidData, "close reason is not UTF-8");
+            return valid_utf8(payload + 2, len - 2) ||
+                   fail(kCloseInvalidData, "close reason is not UTF-8");
         }
-        default: return true;
+        default:
+            return true;
     }
 }
 

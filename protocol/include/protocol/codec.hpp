@@ -23,23 +23,23 @@ struct Message {
     std::string_view payload;          // raw text of the payload object (points into input), or ""
     std::string user_id;               // Auth; sender of a relayed message; UserJoined/UserLeft
     std::string username;              // Auth, UserJoined, Awareness state
-    std::optional<std::string> password;     // Auth
-    std::optional<std::uint64_t> last_seq;   // Auth extension: resume after this sequence number
-    GraphOp op;                              // GraphOp
+    std::optional<std::string> password;    // Auth
+    std::optional<std::uint64_t> last_seq;  // Auth extension: resume after this sequence number
+    GraphOp op;                             // GraphOp
     Vec2 position;  // CursorMove position, drag offset/position, viewport center, Awareness cursor
     bool has_position = false;
     double zoom = 1;
-    NodeId node_id = 0;               // TableDragStart/End
-    bool is_active = true;            // IdleStatus, Awareness
-    std::string target_user_id;       // GraphState (empty: none), GraphStateResponse
-    std::string requester_id;         // RequestGraphState from the server
-    std::vector<std::uint8_t> bytes;  // Update, SyncStep1/2, SnapshotRecovery data
-    SchemaState state;                // GraphState, GraphStateResponse
-    bool success = false;             // AuthResult
-    std::string code, error;          // Error code/message; AuthResult error
-    std::optional<ErrorKind> reason;  // Error: our extension, when the server sent a known one
-    std::optional<MsgType> rejected;  // Error: our extension, the type of the refused message
-    std::uint64_t user_count = 0;     // AuthResult room_info
+    NodeId node_id = 0;                   // TableDragStart/End
+    bool is_active = true;                // IdleStatus, Awareness
+    std::string target_user_id;           // GraphState (empty: none), GraphStateResponse
+    std::string requester_id;             // RequestGraphState from the server
+    std::vector<std::uint8_t> bytes;      // Update, SyncStep1/2, SnapshotRecovery data
+    SchemaState state;                    // GraphState, GraphStateResponse
+    bool success = false;                 // AuthResult
+    std::string code, error;              // Error code/message; AuthResult error
+    std::optional<ErrorKind> reason;      // Error: our extension, when the server sent a known one
+    std::optional<MsgType> rejected;      // Error: our extension, the type of the refused message
+    std::uint64_t user_count = 0;         // AuthResult room_info
     std::string snapshot_id, created_at;  // SnapshotRecovery
     std::uint64_t element_count = 0;
     void clear() { *this = Message{}; }
@@ -48,7 +48,7 @@ using ClientMessage = Message;
 using ServerMessage = Message;
 
 class Parser {
-public:
+  public:
     Parser();
     ~Parser();
     Parser(const Parser&) = delete;
@@ -59,12 +59,13 @@ public:
     bool parse_server(const char* data, std::size_t len, ServerMessage& out, std::string& error);
     // A batch frame ("[m1,m2,...]", the batching extension): the raw text of each element.
     // `data` as for parse_*; the views point into it.
-    bool split_batch(const char* data, std::size_t len, std::vector<std::string_view>& out, std::string& error);
+    bool split_batch(const char* data, std::size_t len, std::vector<std::string_view>& out,
+                     std::string& error);
     // Convenience for callers without padded buffers (copies).
     bool parse_client(std::string_view text, ClientMessage& out, std::string& error);
     bool parse_server(std::string_view text, ServerMessage& out, std::string& error);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
@@ -119,7 +120,8 @@ void encode_awareness(std::string& out, std::string_view username, Vec2 cursor, 
 void encode_idle_status(std::string& out, bool is_active);
 void encode_viewport(std::string& out, Vec2 center, double zoom);
 void encode_drag(std::string& out, bool start, NodeId node_id, Vec2 p);
-void encode_graph_state_response(std::string& out, std::string_view target_user_id, std::string_view state_json);
+void encode_graph_state_response(std::string& out, std::string_view target_user_id,
+                                 std::string_view state_json);
 void encode_bytes_message(std::string& out, MsgType type, std::span<const std::uint8_t> bytes);
 void encode_simple(std::string& out, MsgType type);  // {"type":"Ping"} etc.
 

@@ -14,11 +14,21 @@ inline void append_string(std::string& out, std::string_view s) {
     out.push_back('"');
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     out += "\\u00";
@@ -33,7 +43,7 @@ inline void append_string(std::string& out, std::string_view s) {
 }
 
 template <typename Int>
-    requires std::is_integral_v<Int>
+requires std::is_integral_v<Int>
 inline void append_int(std::string& out, Int v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -47,7 +57,9 @@ inline void append_double(std::string& out, double v) {
     out.append(buf, r.ptr);
 }
 
-inline void append_bool(std::string& out, bool v) { out += v ? "true" : "false"; }
+inline void append_bool(std::string& out, bool v) {
+    out += v ? "true" : "false";
+}
 
 inline void append_bytes(std::string& out, std::span<const std::uint8_t> bytes) {
     out.push_back('[');

@@ -13,17 +13,37 @@ namespace liveshare {
 
 enum class MsgType : std::uint8_t {
     // client -> server (all but Auth, Ping, RequestGraphState are relayed)
-    Auth, SyncStep1, SyncStep2, Update, Awareness, GraphOp, CursorMove, IdleStatus, UserViewport,
-    TableDragStart, TableDragEnd, RequestGraphState, GraphStateResponse, Ping,
+    Auth,
+    SyncStep1,
+    SyncStep2,
+    Update,
+    Awareness,
+    GraphOp,
+    CursorMove,
+    IdleStatus,
+    UserViewport,
+    TableDragStart,
+    TableDragEnd,
+    RequestGraphState,
+    GraphStateResponse,
+    Ping,
     // server -> client only
-    AuthResult, UserJoined, UserLeft, GraphState, SnapshotRecovery, Error, Pong,
+    AuthResult,
+    UserJoined,
+    UserLeft,
+    GraphState,
+    SnapshotRecovery,
+    Error,
+    Pong,
     Count
 };
 inline constexpr std::size_t kMsgTypeCount = static_cast<std::size_t>(MsgType::Count);
 
 const char* to_string(MsgType t);
 std::optional<MsgType> msg_type_from(std::string_view s);
-inline std::size_t index_of(MsgType t) { return static_cast<std::size_t>(t); }
+inline std::size_t index_of(MsgType t) {
+    return static_cast<std::size_t>(t);
+}
 
 // Durable: sequenced, logged, never dropped. Volatile: may coalesce to the latest per sender.
 enum class Delivery : std::uint8_t { Durable, Volatile, Control };
@@ -50,13 +70,14 @@ enum class ErrorKind : std::uint8_t {
     Failed,            // internal_error: the server failed to handle it
 };
 std::string_view error_code(ErrorKind k);    // the original's code
-std::string_view error_reason(ErrorKind k);  // "invalid_message", "not_authenticated", "rate_limited", "graphop_throttled", "failed"
+std::string_view error_reason(ErrorKind k);  // "invalid_message", "not_authenticated",
+                                             // "rate_limited", "graphop_throttled", "failed"
 // The kind a reason names; nullopt for anything else (an older server, the original).
 std::optional<ErrorKind> error_kind_of(std::string_view reason);
 
 // Close codes (application range 4000-4999).
-inline constexpr std::uint16_t kCloseReplaced = 4001;      // same user_id connected again
+inline constexpr std::uint16_t kCloseReplaced = 4001;        // same user_id connected again
 inline constexpr std::uint16_t kCloseResyncRequired = 4008;  // too far behind: reconnect+resync
-inline constexpr std::uint16_t kCloseShutdown = 1001;      // server going away
+inline constexpr std::uint16_t kCloseShutdown = 1001;        // server going away
 
 }  // namespace liveshare

@@ -55,8 +55,15 @@ struct Relationship {
 };
 
 enum class OpType {
-    CreateTable, DeleteTable, RenameTable, MoveTable, AddColumn, UpdateColumn, DeleteColumn,
-    CreateRelationship, DeleteRelationship
+    CreateTable,
+    DeleteTable,
+    RenameTable,
+    MoveTable,
+    AddColumn,
+    UpdateColumn,
+    DeleteColumn,
+    CreateRelationship,
+    DeleteRelationship
 };
 const char* to_string(OpType t);
 std::optional<OpType> op_type_from(std::string_view s);
@@ -64,10 +71,10 @@ std::optional<OpType> op_type_from(std::string_view s);
 struct GraphOp {
     OpType type = OpType::MoveTable;
     NodeId node_id = 0;
-    std::string table_uuid, name;            // name: CreateTable name or RenameTable new_name
-    Vec2 position;                           // CreateTable, MoveTable
-    Column column;                           // AddColumn, UpdateColumn
-    std::uint64_t column_index = 0;          // UpdateColumn, DeleteColumn
+    std::string table_uuid, name;    // name: CreateTable name or RenameTable new_name
+    Vec2 position;                   // CreateTable, MoveTable
+    Column column;                   // AddColumn, UpdateColumn
+    std::uint64_t column_index = 0;  // UpdateColumn, DeleteColumn
     NodeId edge_id = 0, from_node = 0, to_node = 0;  // relationships
     RelationshipData relationship;
     // Optional explicit clock; without it an op bumps the element's version by one.
@@ -78,7 +85,7 @@ struct GraphOp {
 // Deterministic: two replicas that apply the same ops in the same order hold equal states,
 // and ops with explicit clocks converge in any order (last-writer-wins, deletions are markers).
 class SchemaState {
-public:
+  public:
     // Returns true when the op changed the state (false: stale clock or missing target).
     bool apply(const GraphOp& op);
     void to_json(std::string& out) const;  // {"tables":[...],"relationships":[...]}
@@ -96,7 +103,7 @@ public:
     bool has_tables() const;
     bool operator==(const SchemaState&) const = default;
 
-private:
+  private:
     std::map<NodeId, Table> tables_;
     std::map<NodeId, Relationship> relationships_;
 };

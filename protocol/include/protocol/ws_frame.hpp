@@ -12,7 +12,14 @@
 
 namespace liveshare::ws {
 
-enum class Opcode : std::uint8_t { Continuation = 0, Text = 1, Binary = 2, Close = 8, Ping = 9, Pong = 10 };
+enum class Opcode : std::uint8_t {
+    Continuation = 0,
+    Text = 1,
+    Binary = 2,
+    Close = 8,
+    Ping = 9,
+    Pong = 10
+};
 
 // Close codes the framing layer itself uses.
 inline constexpr std::uint16_t kCloseNormal = 1000;
@@ -34,7 +41,8 @@ inline constexpr std::size_t kMaxHeader = 14;
 // and 1007-1011, the IANA-registered 1012-1014, and 3000-4999 (libraries, applications).
 // 1004-1006 and 1015 must never be sent; 0-999, 1016-2999 and 5000+ are not codes at all.
 constexpr bool valid_close_code(std::uint16_t code) {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
 }
 
 // Writes a final frame's header to `dst` (header_size(len, mask) bytes) and returns its size.
@@ -44,32 +52,37 @@ std::size_t write_header(char* dst, Opcode op, std::size_t len, const std::uint8
 // Appends a whole unmasked (server) frame.
 void append_frame(std::string& out, Opcode op, std::string_view payload);
 // Appends a whole masked (client) frame.
-void append_masked_frame(std::string& out, Opcode op, std::string_view payload, std::uint32_t mask_key);
+void append_masked_frame(std::string& out, Opcode op, std::string_view payload,
+                         std::uint32_t mask_key);
 // XORs `n` bytes with the 4-byte mask, starting at mask position `phase`.
 void mask_bytes(char* p, std::size_t n, const std::uint8_t mask[4], std::size_t phase = 0);
 
 // One message (or control frame) out of the reader.
 struct Event {
     enum class Kind { Text, Binary, Ping, Pong, Close, Error } kind = Kind::Text;
-    char* data = nullptr;      // payload, unmasked; for Text/Binary the whole message
+    char* data = nullptr;  // payload, unmasked; for Text/Binary the whole message
     std::size_t len = 0;
-    bool compressed = false;   // RSV1 on the first frame (permessage-deflate)
-    std::uint16_t code = 0;    // Close: the peer's code (1005 if none); Error: the code to close with
-    const char* error = "";    // Error: what was wrong
+    bool compressed = false;  // RSV1 on the first frame (permessage-deflate)
+    std::uint16_t code = 0;  // Close: the peer's code (1005 if none); Error: the code to close with
+    const char* error = "";  // Error: what was wrong
 };
 
 // Parses frames from buffers, in place. A complete unfragmented message is handed out where it
 // lies in the caller's buffer (so the caller's buffer needs `pad` readable bytes past its data
 // for simdjson); a fragmented one is assembled in the reader's own buffer.
 class Reader {
-public:
+  public:
     // masked_expected: a server reader requires masked frames, a client reader unmasked ones.
     // max_message: a longer message is an Error with code 1009. allow_rsv1: deflate negotiated.
     // Text that is not UTF-8 is an Error with code 1007, found fragment by fragment; a
     // compressed message is the caller's to check once inflated (valid_utf8).
     // check_utf8 false skips that check (only to measure its cost; not RFC 6455).
-    Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false, bool check_utf8 = true)
-        : masked_(masked_expected), max_(max_message), allow_rsv1_(allow_rsv1), check_utf8_(check_utf8) {}
+    Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false,
+           bool check_utf8 = true)
+        : masked_(masked_expected),
+          max_(max_message),
+          allow_rsv1_(allow_rsv1),
+          check_utf8_(check_utf8) {}
 
     // Consumes complete frames of buf[0, n) and calls on(Event&) for each message or control
     // frame; on() returns false to stop after that event. Returns the bytes consumed: the rest
@@ -81,7 +94,7 @@ public:
     // Bytes of the frame that starts at buf (header included), 0 if the header is incomplete.
     static std::size_t frame_size(const char* buf, std::size_t n);
 
-private:
+  private:
     struct Header {
         bool fin = false, rsv1 = false, masked = false;
         Opcode op = Opcode::Text;
@@ -101,7 +114,7 @@ private:
     bool check_utf8_;
     bool in_fragment_ = false, frag_compressed_ = false;
     Opcode frag_op_ = Opcode::Text;
-    std::string frag_;  // a fragmented message being assembled (with padding room)
+    std::string frag_;         // a fragmented message being assembled (with padding room)
     Utf8Validator frag_utf8_;  // the text of frag_ so far
     bool failed_ = false;
 };
@@ -131,14 +144,21 @@ std::size_t Reader::feed(char* buf, std::size_t n, On&& on) {
         pos += h.header_len + len;
         bool go = true;
         switch (h.op) {
-            case Opcode::Ping: ev = {Event::Kind::Ping, payload, len}; go = on(ev); break;
-            case Opcode::Pong: ev = {Event::Kind::Pong, payload, len}; go = on(ev); break;
+            case Opcode::Ping:
+                ev = {Event::Kind::Ping, payload, len};
+                go = on(ev);
+                break;
+            case Opcode::Pong:
+                ev = {Event::Kind::Pong, payload, len};
+                go = on(ev);
+                break;
             case Opcode::Close: {
                 ev.kind = Event::Kind::Close;
                 ev.code = 1005;
                 if (len >= 2) {
-                    ev.code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
-                                                         static_cast<std::uint8_t>(payload[1]));
+                    ev.code =
+                        static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                                   static_cast<std::uint8_t>(payload[1]));
                     ev.data = payload + 2;
                     ev.len = len - 2;
                 }
@@ -148,7 +168,8 @@ std::size_t Reader::feed(char* buf, std::size_t n, On&& on) {
             case Opcode::Text:
             case Opcode::Binary:
                 if (h.fin) {
-                    ev = {h.op == Opcode::Text ? Event::Kind::Text : Event::Kind::Binary, payload, len, h.rsv1};
+                    ev = {h.op == Opcode::Text ? Event::Kind::Text : Event::Kind::Binary, payload,
+                          len, h.rsv1};
                     go = on(ev);
                 } else {
                     in_fragment_ = true;
@@ -163,8 +184,8 @@ std::size_t Reader::feed(char* buf, std::size_t n, On&& on) {
                     in_fragment_ = false;
                     const std::size_t whole = frag_.size();
                     frag_.append(64, '\0');  // parse padding
-                    ev = {frag_op_ == Opcode::Text ? Event::Kind::Text : Event::Kind::Binary, frag_.data(), whole,
-                          frag_compressed_};
+                    ev = {frag_op_ == Opcode::Text ? Event::Kind::Text : Event::Kind::Binary,
+                          frag_.data(), whole, frag_compressed_};
                     go = on(ev);
                     frag_.resize(whole);
                 }
