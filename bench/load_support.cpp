@@ -44,6 +44,7 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .offer_batch(o.client_batch)
         .offer_deflate(o.client_deflate)
         .progress(o.progress)
+        .validate_every(o.validate_every)
         .series_interval(std::chrono::milliseconds(
             o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
 }
@@ -186,6 +187,13 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     if (m.convergence != harness::Convergence::NotChecked)
         c["converged"] = m.convergence == harness::Convergence::Converged ? 1 : 0;
     c["users_joined"] = static_cast<double>(m.users_joined);
+    // What was validated in full: the share of received messages only scanned for markers,
+    // and how many of those were also parsed in full and checked against the scan.
+    if (m.totals.received) {
+        c["scanned_pct"] =
+            100.0 * static_cast<double>(m.totals.scanned) / static_cast<double>(m.totals.received);
+        c["scan_checks"] = static_cast<double>(m.totals.scan_checked);
+    }
     if (m.totals.staleness.count()) {
         c["staleness_p50_ms"] = static_cast<double>(m.totals.staleness.percentile(50)) / 1000.0;
         c["staleness_p99_ms"] = static_cast<double>(m.totals.staleness.percentile(99)) / 1000.0;
@@ -213,6 +221,10 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
                         m.machine_busy_pct));
     if (m.convergence == harness::Convergence::Diverged)
         notes.push_back("NOT CONVERGED: " + m.convergence_detail);
+    if (m.totals.scanned)
+        notes.push_back(fmt::format(
+            "validated: 1 full-state user per room, others parse 1 in {} deliveries in full",
+            options().validate_every));
     if (!m.totals.errors.empty()) {
         auto& [k, v] = *m.totals.errors.begin();
         notes.push_back(

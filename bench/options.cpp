@@ -49,6 +49,9 @@ std::string options_usage() {
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
   --timeseries_out=FILE       every load run as a time series (one JSON document, an entry per run)
   --interval_ms=1000          the series' interval (10 to 60000)
+  --validate_every=64         one user per room parses every message and keeps the state; the
+                              others scan deliveries for their markers and parse 1 in N in full
+                              (checked against the scan); 1: every user parses everything
 )";
 }
 
@@ -106,7 +109,8 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
                                                             {"shard_start"},
                                                             {"shard_out"},
                                                             {"timeseries_out"},
-                                                            {"interval_ms"}};
+                                                            {"interval_ms"},
+                                                            {"validate_every"}};
     return k;
 }
 }  // namespace
@@ -190,6 +194,11 @@ void parse_options(int& argc, char** argv) {
             const double i = num(name, v);
             if (!(i >= 10 && i <= 60000)) die("--interval_ms wants milliseconds in [10, 60000]");
             o.interval_ms = static_cast<unsigned>(i);
+        } else if (name == "validate_every") {
+            const double n = num(name, v);
+            if (!(n >= 1 && n <= 1e6 && n == static_cast<unsigned>(n)))
+                die("--validate_every wants a whole number in [1, 1000000] (1: parse everything)");
+            o.validate_every = static_cast<unsigned>(n);
         } else if (name == "shard") {
             const auto slash = v.find('/');
             if (slash == std::string::npos)

@@ -40,6 +40,7 @@ struct Options {
     // Time series: every load run's intervals, written to this file (one JSON document).
     std::string timeseries_out;
     unsigned interval_ms = 1000;
+    unsigned validate_every = 64;  // harness::LoadTestConfig::validate_every
 };
 
 Options& options();

@@ -83,6 +83,11 @@ struct LoadTestConfig {
     std::chrono::milliseconds series_interval{0};
     std::shared_ptr<EventLog> events;  // marks from outside the run, for the series
     bool check_convergence = true;
+    // Validation by sample: the first user of each room (in this process) parses every
+    // message in full and keeps the room's state; the others find a delivery's markers by a
+    // scan and parse 1 in validate_every in full, checked against the scan. 1: every user
+    // parses everything and keeps the state. On the original protocol every user does.
+    unsigned validate_every = 64;
     // Sharded generation (several generator processes or machines, one run): this process
     // runs the users whose index % shard_count == shard_index, with the identities and rooms
     // every shard derives from the same seed; all shards' schedules count from
@@ -216,6 +221,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& progress(bool b) {
         c_.progress = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& validate_every(unsigned n) {
+        c_.validate_every = n;
         return *this;
     }
     LoadTestConfigBuilder& check_convergence(bool b) {

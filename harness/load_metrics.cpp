@@ -62,6 +62,8 @@ void UserMetrics::merge(const UserMetrics& o) {
     replayed += o.replayed;
     resent += o.resent;
     rollbacks += o.rollbacks;
+    scanned += o.scanned;
+    scan_checked += o.scan_checked;
     for (auto& [k, v] : o.errors) errors[k] += v;
     for (std::size_t i = 0; i < bytes_in_by_type.size(); ++i) {
         bytes_in_by_type[i] += o.bytes_in_by_type[i];

@@ -23,6 +23,9 @@ struct UserMetrics {
     // After a reconnect the server's seq was below what this user had already received:
     // the server forgot durable messages a client had seen (a crash without durability).
     std::uint64_t rollbacks = 0;
+    // Deliveries measured from a scan of their markers (not parsed in full), and of those the
+    // sample that was parsed in full too and checked against the scan.
+    std::uint64_t scanned = 0, scan_checked = 0;
     std::map<std::string, std::uint64_t> errors;  // by kind
     Histogram latency;              // durable deliveries from others, from intended send time (us)
     Histogram latency_uncorrected;  // same deliveries, from the actual write time (us)

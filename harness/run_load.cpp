@@ -210,6 +210,7 @@ class LoadRun {
             sh.room_accepted[r] = 0;
             sh.room_joined[r] = 0;
         }
+        sh.room_size = room_size;
         for (std::size_t i = 0; i < cfg.users; ++i) {
             sh.user_ids.push_back(make_uuid(rng));
             sh.table_uuids.push_back(make_uuid(rng));
@@ -264,9 +265,15 @@ class LoadRun {
         for (unsigned t = 0; t < nthreads; ++t)
             iocs.push_back(std::make_unique<net::io_context>(1));
         // This shard's users (all of them unsharded); the user at position k runs on thread k % n.
+        std::vector<bool> room_has_full(sh.room_ids.size(), false);
         for (std::size_t i = 0; i < cfg.users; ++i)
-            if (i % cfg.shard_count == cfg.shard_index)
+            if (i % cfg.shard_count == cfg.shard_index) {
                 users.push_back(std::make_unique<SimUser>(*iocs[users.size() % nthreads], sh, i));
+                // The first of each room keeps the whole state (the convergence check's).
+                auto& u = *users.back();
+                u.full_state = cfg.validate_every <= 1 || !room_has_full[u.room];
+                room_has_full[u.room] = true;
+            }
         for (auto& ioc : iocs) guards.push_back(net::make_work_guard(*ioc));
         for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 

@@ -81,6 +81,7 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
       script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1),
               sh.table_uuids[index], sh.cfg.seed * 1000003 + index) {
     room = sh.room_of[index];
+    trackers_.resize(std::min(sh.room_size, sh.cfg.users - room * sh.room_size));
     node_ = index % std::max<std::size_t>(sh.addresses.size(), 1);  // round-robin over the nodes
     mask_state_ = (sh.cfg.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xBF58476D1CE4E5B9ULL;
     if (!mask_state_) mask_state_ = 1;
@@ -393,7 +394,8 @@ void SimUser::on_text(char* data, std::size_t n) {
     if (n && data[0] == '[') {
         // A batch frame: each message in order, parsed where it lies.
         std::string err;
-        if (!parser_.split_batch(data, n, parts_, err)) {
+        if (!(lean() && split_objects({data, n}, parts_)) &&
+            !parser_.split_batch(data, n, parts_, err)) {
             ++metrics.received;
             error("unparseable batch frame");
             return;
@@ -407,6 +409,20 @@ void SimUser::on_text(char* data, std::size_t n) {
 }
 
 void SimUser::handle(const char* data, std::size_t n) {
+    if (lean() && scan_delivery({data, n}, scan_)) {
+        ++metrics.scanned;
+        if (++until_check_ >= sh_.cfg.validate_every) {
+            until_check_ = 0;
+            if (!scan_matches_parse(data, n)) return;
+        }
+        metrics.bytes_in_by_type[liveshare::index_of(scan_.type)] += n;
+        ++metrics.msgs_in_by_type[liveshare::index_of(scan_.type)];
+        if (scan_.type == MsgType::GraphOp)
+            on_graph_op(scan_.seq, scan_.user_id, scan_.marker);
+        else
+            on_volatile(scan_.marker);
+        return;
+    }
     std::string err;
     if (!parser_.parse_server(data, n, msg_, err)) {
         error("unparseable server message");
@@ -414,7 +430,6 @@ void SimUser::handle(const char* data, std::size_t n) {
     }
     metrics.bytes_in_by_type[liveshare::index_of(msg_.type)] += n;
     ++metrics.msgs_in_by_type[liveshare::index_of(msg_.type)];
-    const auto now = sh_.now_us();
     switch (msg_.type) {
         case MsgType::AuthResult:
             if (!msg_.success) return fail("auth failed: " + msg_.error);
@@ -501,66 +516,94 @@ void SimUser::handle(const char* data, std::size_t n) {
             }
             return;
         }
-        case MsgType::GraphOp: {
+        case MsgType::GraphOp:
             state.apply(msg_.op);
-            if (msg_.seq) last_seq_ = std::max(last_seq_.value_or(0), *msg_.seq);
-            if (resuming()) ++metrics.replayed;
-            auto it = sh_.index_of.find(msg_.user_id);
-            auto mark = extract_marker(msg_);
-            if (it == sh_.index_of.end() || !mark) return;
-            if (it->second == index_) {
-                ++metrics.echoes;
-                unacked_.erase(mark->seq);
-                return;
-            }
-            SeqTracker& t = trackers_[it->second];
-            if (t.seen.size() <= mark->seq) t.seen.resize(mark->seq + 64, false);
-            if (t.seen[mark->seq]) {
-                ++metrics.durable_duplicates;
-                return;
-            }
-            t.seen[mark->seq] = true;
-            if (t.any && mark->seq < t.max_seen) ++metrics.durable_out_of_order;
-            t.max_seen = std::max(t.max_seen, mark->seq);
-            t.any = true;
-            ++metrics.durable_received;
-            sh_.durable_received.fetch_add(1, std::memory_order_relaxed);
-            if (mark->t_us < sh_.warmup_us) return;
-            auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
-            metrics.latency.record(lat);
-            if (sh_.addresses.size() > 1) {
-                const bool cross = sh_.node_of[it->second].load(std::memory_order_relaxed) !=
-                                   static_cast<int>(node_);
-                (cross ? metrics.latency_cross_node : metrics.latency_same_node).record(lat);
-            }
-            if (sh_.cfg.progress || sh_.cfg.series_interval.count())
-                sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
-            if (mark->seq < sh_.sent_at_cap) {
-                std::int64_t actual =
-                    sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
-                if (actual > 0)
-                    metrics.latency_uncorrected.record(
-                        static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
-            }
-            return;
-        }
+            return on_graph_op(msg_.seq, msg_.user_id, extract_marker(msg_));
         case MsgType::CursorMove:
         case MsgType::Awareness:
         case MsgType::TableDragStart:
         case MsgType::TableDragEnd:
         case MsgType::IdleStatus:
-        case MsgType::UserViewport: {
-            ++metrics.volatile_received;
-            sh_.volatile_received.fetch_add(1, std::memory_order_relaxed);
-            auto mark = extract_marker(msg_);
-            if (mark && mark->t_us >= sh_.warmup_us)
-                metrics.staleness.record(
-                    static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0)));
-            return;
-        }
+        case MsgType::UserViewport:
+            return on_volatile(extract_marker(msg_));
         default:
             return;
     }
+}
+
+// A durable delivery, from the full parse or from the scan: order, duplicates, latency.
+void SimUser::on_graph_op(std::optional<std::uint64_t> seq, std::string_view sender,
+                          const std::optional<Marker>& mark) {
+    const auto now = sh_.now_us();
+    if (seq) last_seq_ = std::max(last_seq_.value_or(0), *seq);
+    if (resuming()) ++metrics.replayed;
+    auto it = sh_.index_of.find(sender);
+    if (it == sh_.index_of.end() || !mark) return;
+    if (it->second == index_) {
+        ++metrics.echoes;
+        unacked_.erase(mark->seq);
+        return;
+    }
+    // Senders are the room's users, whose indexes are contiguous: one tracker per member.
+    const std::size_t member = it->second - room * sh_.room_size;
+    if (member >= trackers_.size()) return;  // not of this room: not counted
+    SeqTracker& t = trackers_[member];
+    if (t.seen.size() <= mark->seq) t.seen.resize(mark->seq + 64, false);
+    if (t.seen[mark->seq]) {
+        ++metrics.durable_duplicates;
+        return;
+    }
+    t.seen[mark->seq] = true;
+    if (t.any && mark->seq < t.max_seen) ++metrics.durable_out_of_order;
+    t.max_seen = std::max(t.max_seen, mark->seq);
+    t.any = true;
+    ++metrics.durable_received;
+    sh_.durable_received.fetch_add(1, std::memory_order_relaxed);
+    if (mark->t_us < sh_.warmup_us) return;
+    auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
+    metrics.latency.record(lat);
+    if (sh_.addresses.size() > 1) {
+        const bool cross =
+            sh_.node_of[it->second].load(std::memory_order_relaxed) != static_cast<int>(node_);
+        (cross ? metrics.latency_cross_node : metrics.latency_same_node).record(lat);
+    }
+    if (sh_.cfg.progress || sh_.cfg.series_interval.count())
+        sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
+    if (mark->seq < sh_.sent_at_cap) {
+        std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
+        if (actual > 0)
+            metrics.latency_uncorrected.record(
+                static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
+    }
+}
+
+void SimUser::on_volatile(const std::optional<Marker>& mark) {
+    ++metrics.volatile_received;
+    sh_.volatile_received.fetch_add(1, std::memory_order_relaxed);
+    if (mark && mark->t_us >= sh_.warmup_us)
+        metrics.staleness.record(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(sh_.now_us() - mark->t_us, 0)));
+}
+
+// The sample: this scanned delivery parsed in full as well; the two must agree on every
+// field the delivery is measured by. False (an error counted) when they do not.
+bool SimUser::scan_matches_parse(const char* data, std::size_t n) {
+    ++metrics.scan_checked;
+    std::string err;
+    if (!parser_.parse_server(data, n, msg_, err)) {
+        error("unparseable server message");
+        return false;
+    }
+    const auto mark = extract_marker(msg_);
+    const bool same_marker =
+        mark.has_value() == scan_.marker.has_value() &&
+        (!mark || (mark->seq == scan_.marker->seq && mark->t_us == scan_.marker->t_us));
+    if (msg_.type != scan_.type || msg_.seq != scan_.seq || msg_.user_id != scan_.user_id ||
+        !same_marker) {
+        error("a delivery's marker scan disagrees with its full parse");
+        return false;
+    }
+    return true;
 }
 
 void SimUser::mark_joined() {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "client.hpp"
+#include "delivery_scan.hpp"
 #include "histogram.hpp"
 #include "load_metrics.hpp"
 #include "protocol/codec.hpp"
@@ -38,8 +39,16 @@ struct Shared {
     std::vector<boost::asio::ip::tcp::endpoint> addresses;
     std::unique_ptr<std::atomic<int>[]> node_of;
     std::vector<std::string> user_ids, table_uuids, room_ids;
-    std::unordered_map<std::string, std::uint32_t> index_of;
-    std::vector<std::size_t> room_of;
+    // Found by a std::string_view (a scanned sender) without building a string.
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view v) const {
+            return std::hash<std::string_view>{}(v);
+        }
+    };
+    std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> index_of;
+    std::vector<std::size_t> room_of;  // index / room_size: a room's users are contiguous
+    std::size_t room_size = 1;
     // Actual write start per sender and durable seq, for the uncorrected latency.
     std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
     std::size_t sent_at_cap = 0;
@@ -91,6 +100,13 @@ class SimUser {
     liveshare::SchemaState state;
     bool joined = false, schedule_done = false, closed = false;
     std::size_t room = 0;
+    // Holds the room's whole state and parses every message in full (the convergence check
+    // compares these); the others scan deliveries for their markers and parse a sample
+    // (LoadTestConfig::validate_every). Set before connect().
+    bool full_state = true;
+    // Whether this user keeps the state (a full-state user, or any on the original protocol,
+    // where the server may ask a member for it).
+    bool holds_state() const { return !lean(); }
 
   private:
     // Where the connection is. A reconnect makes a new Conn and keeps the old one until the
@@ -110,6 +126,11 @@ class SimUser {
     bool on_frame(Conn* c, liveshare::ws::Event& ev);
     void on_text(char* data, std::size_t n);
     void handle(const char* data, std::size_t n);
+    bool lean() const { return !full_state && v2_ && sh_.cfg.validate_every > 1; }
+    bool scan_matches_parse(const char* data, std::size_t n);
+    void on_graph_op(std::optional<std::uint64_t> seq, std::string_view sender,
+                     const std::optional<Marker>& mark);
+    void on_volatile(const std::optional<Marker>& mark);
     void opened();
     void schedule_next();
     void on_timer(boost::system::error_code ec);
@@ -135,6 +156,8 @@ class SimUser {
     boost::asio::steady_timer timer_, retry_timer_;
     liveshare::Parser parser_;
     liveshare::ServerMessage msg_;
+    DeliveryScan scan_;
+    std::uint32_t until_check_ = 0;  // scanned deliveries until the next full parse
     UserScript script_;
     Planned next_;
     bool has_next_ = false;
@@ -161,7 +184,7 @@ class SimUser {
     // never got them (the echo is the acknowledgement).
     std::map<std::uint64_t, Out> unacked_;
     Clock::time_point connect_started_;
-    std::unordered_map<std::uint32_t, SeqTracker> trackers_;
+    std::vector<SeqTracker> trackers_;  // per member of the room, by index in it
     std::vector<std::string_view> parts_;
     std::uint64_t mask_state_;  // xorshift for the client frames' mask keys
 };
