@@ -44,6 +44,8 @@ void finish(benchmark::State& st, const LoadTestResult& r, const std::string& la
 void set_fault_counters(benchmark::UserCounters& c, const harness::UserMetrics& T);
 // A load benchmark: one iteration, manual time, milliseconds.
 benchmark::internal::Benchmark* load(benchmark::internal::Benchmark* b);
+// load/capacity (bench/load_capacity.cpp).
+void bm_capacity(benchmark::State& st);
 // load_faults.cpp: network impairment, faults and durability (own_server: we start servers).
 void register_fault_benchmarks(bool own_server);
 // load_cluster.cpp: load/cluster/... and load/faults/node_kill (we start Redis and the nodes).

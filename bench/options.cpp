@@ -28,7 +28,10 @@ std::string options_usage() {
   --warmup_s=1 --duration_s=5 --drain_s=3   per run; --long sets 2/20/5
   --server_threads=1 --generator_threads=1
   --slo_p99_ms=200            load/capacity: the p99 a step must stay under
-  --capacity_room_size=50 --capacity_max_users=800
+  --capacity_room_size=50 --capacity_max_users=800 --capacity_bisect_steps=3
+                              load/capacity doubles users (whole rooms) to the first failing
+                              step, then bisects; a generator-bound step with the machine not
+                              busy runs again with one more generator thread
   --join_storm_users=100
   --soak_minutes=60           soak/users:200/minutes:M: its length (windows are a sixth of it)
   --criteria_exit             exit 1 when a success criterion FAILs or is NOT RUN (CI gate)
@@ -92,6 +95,7 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
                                                             {"slo_p99_ms"},
                                                             {"capacity_room_size"},
                                                             {"capacity_max_users"},
+                                                            {"capacity_bisect_steps"},
                                                             {"join_storm_users"},
                                                             {"soak_minutes"},
                                                             {"criteria_exit", true},
@@ -157,6 +161,8 @@ void parse_options(int& argc, char** argv) {
             o.capacity_room_size = static_cast<std::size_t>(num(name, v));
         else if (name == "capacity_max_users")
             o.capacity_max_users = static_cast<std::size_t>(num(name, v));
+        else if (name == "capacity_bisect_steps")
+            o.capacity_bisect_steps = static_cast<int>(num(name, v));
         else if (name == "join_storm_users")
             o.join_storm_users = static_cast<std::size_t>(num(name, v));
         else if (name == "soak_minutes") {

@@ -18,6 +18,7 @@ struct Options {
     unsigned server_threads = 1, generator_threads = 1;
     double slo_p99_ms = 200;  // load/capacity
     std::size_t capacity_room_size = 50, capacity_max_users = 800;
+    int capacity_bisect_steps = 3;  // steps of bisection after the doubling
     std::size_t join_storm_users = 100;
     double soak_minutes = 60;    // soak/users:200/minutes:M
     bool criteria_exit = false;  // a FAIL in the criteria table fails the process
