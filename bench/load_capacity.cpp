@@ -70,17 +70,19 @@ Step run_step(std::size_t users, unsigned threads) {
 
 // Where the search stopped, and whether that is the server's limit.
 std::string verdict(const Step* fail, std::size_t max_users) {
-    if (!fail) return fmt::format("reached --capacity_max_users={}: the limit is higher", max_users);
+    if (!fail)
+        return fmt::format("reached --capacity_max_users={}: the limit is higher", max_users);
     const auto at = fmt::format("{} users failed (p99 {:.1f} ms, delivery {:.3f}%)", fail->users,
                                 fail->m.p_ms(99), fail->m.delivery_pct.value_or(0));
     const std::string w = who(*fail);
-    if (w == "server") return at + ": the server's limit (its CPU at " +
-                              fmt::format("{:.0f}%", fail->m.server_cpu_pct) + ")";
-    if (w == "generator")
-        return at + ": generator-bound, the server's own limit is higher";
+    if (w == "server")
+        return at + ": the server's limit (its CPU at " +
+               fmt::format("{:.0f}%", fail->m.server_cpu_pct) + ")";
+    if (w == "generator") return at + ": generator-bound, the server's own limit is higher";
     if (w == "machine")
-        return at + ": machine-bound (server and generator share the cores), not the server's "
-                    "limit alone";
+        return at +
+               ": machine-bound (server and generator share the cores), not the server's "
+               "limit alone";
     return at + ": nothing saturated (latency or loss, not CPU)";
 }
 
@@ -128,12 +130,12 @@ void bm_capacity(benchmark::State& st) {
         }
         std::string trail;
         for (const auto& s : steps)
-            trail += fmt::format("{}{}{}{}", trail.empty() ? "" : ", ", s.users,
-                                 s.passed ? " ok" : " FAIL",
-                                 who(s).empty() ? "" : "(" + who(s) + ")");
+            trail +=
+                fmt::format("{}{}{}{}", trail.empty() ? "" : ", ", s.users,
+                            s.passed ? " ok" : " FAIL", who(s).empty() ? "" : "(" + who(s) + ")");
         if (!passed) {
             fail(st, "the first step already failed: " + verdict(failed, o.capacity_max_users) +
-                             "; " + describe(steps.back().m, ""));
+                         "; " + describe(steps.back().m, ""));
             continue;
         }
         const auto& m = passed->m;

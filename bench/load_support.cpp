@@ -45,6 +45,7 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .offer_deflate(o.client_deflate)
         .progress(o.progress)
         .validate_every(o.validate_every)
+        .clock(o.clock_ref, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(
             o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
 }

@@ -8,6 +8,7 @@
 
 #include "cli.hpp"
 #include "client.hpp"
+#include "clock_offset.hpp"
 
 namespace bench {
 
@@ -49,6 +50,10 @@ std::string options_usage() {
                               I, I+N, ... of each load/users:M run, from the common start
                               time, and writes DIR/users-M.shard-I-of-N.json; combine the
                               shards with scripts/merge-shards DIR
+  --clock_ref=redis://HOST:PORT   shards: measure this clock's offset against Redis TIME
+                              before the start and after the run, and count the start from the
+                              reference's time (cross-shard latencies mix no two clocks)
+  --clock_skew_ms=0           add this to the wall clock (to test the correction)
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
   --timeseries_out=FILE       every load run as a time series (one JSON document, an entry per run)
   --interval_ms=1000          the series' interval (10 to 60000)
@@ -114,7 +119,9 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
                                                             {"shard_out"},
                                                             {"timeseries_out"},
                                                             {"interval_ms"},
-                                                            {"validate_every"}};
+                                                            {"validate_every"},
+                                                            {"clock_ref"},
+                                                            {"clock_skew_ms"}};
     return k;
 }
 }  // namespace
@@ -200,6 +207,11 @@ void parse_options(int& argc, char** argv) {
             const double i = num(name, v);
             if (!(i >= 10 && i <= 60000)) die("--interval_ms wants milliseconds in [10, 60000]");
             o.interval_ms = static_cast<unsigned>(i);
+        } else if (name == "clock_ref") {
+            if (!v.starts_with("redis://")) die("--clock_ref wants redis://HOST:PORT");
+            o.clock_ref = v;
+        } else if (name == "clock_skew_ms") {
+            o.clock_skew_ms = num(name, v);
         } else if (name == "validate_every") {
             const double n = num(name, v);
             if (!(n >= 1 && n <= 1e6 && n == static_cast<unsigned>(n)))
@@ -231,6 +243,14 @@ void parse_options(int& argc, char** argv) {
         if (o.shard_out.empty()) die("--shard needs --shard_out=DIR for scripts/merge-shards");
         if (o.shard_start_unix_ms <= 0)
             die("--shard needs --shard_start=UNIX_MS, the same for every shard");
+    }
+    if (!o.clock_ref.empty()) {
+        if (o.shard_count <= 1) die("--clock_ref is for shards (--shard=I/N with --shard_start)");
+        try {  // unreachable now is a bad flag, said before any run
+            harness::measure_clock_offset(o.clock_ref, 0, 1);
+        } catch (const std::exception& e) {
+            die(e.what());
+        }
     }
     // What Google Benchmark parses next: its own flags (and --help), our flags removed.
     int out = 1;

@@ -41,6 +41,8 @@ struct Options {
     // Time series: every load run's intervals, written to this file (one JSON document).
     std::string timeseries_out;
     unsigned interval_ms = 1000;
+    std::string clock_ref;         // LoadTestConfig::clock_ref
+    double clock_skew_ms = 0;      // LoadTestConfig::clock_skew_us, in ms
     unsigned validate_every = 64;  // harness::LoadTestConfig::validate_every
 };
 

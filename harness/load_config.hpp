@@ -94,6 +94,12 @@ struct LoadTestConfig {
     // start_at_unix_ms (wall clock, ms; 0: 50 ms after this process's joins).
     unsigned shard_index = 0, shard_count = 1;
     std::int64_t start_at_unix_ms = 0;
+    // A reference clock (redis://HOST:PORT, its TIME) for start_at_unix_ms: each shard
+    // measures its offset against it before the start (and after the run, for the drift) and
+    // counts the start from the reference's time, so latencies across shards on different
+    // machines mix no two clocks. Empty: this process's own wall clock (trust NTP).
+    std::string clock_ref;
+    std::int64_t clock_skew_us = 0;  // added to this process's wall clock (tests inject it)
     // The users come back to rooms where their tables exist already (the same seed as an
     // earlier run): the editing and seed workloads skip their CreateTable and AddColumn and
     // edit the existing column, so a room's state does not grow run after run (soak cycles).
@@ -221,6 +227,11 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& progress(bool b) {
         c_.progress = b;
+        return *this;
+    }
+    LoadTestConfigBuilder& clock(std::string ref, std::int64_t skew_us = 0) {
+        c_.clock_ref = std::move(ref);
+        c_.clock_skew_us = skew_us;
         return *this;
     }
     LoadTestConfigBuilder& validate_every(unsigned n) {

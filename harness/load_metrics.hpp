@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "clock_offset.hpp"
 #include "histogram.hpp"
 #include "protocol/messages.hpp"
 
@@ -105,6 +106,8 @@ struct LoadTestMetrics {
     double machine_busy_pct = 0;   // all CPUs of the machine (/proc/stat), 100 = every core busy
     double send_lag_p99_ms = 0;    // how late the generator sent versus intended
     double send_lag_limit_ms = 0;  // the lag that counts as saturated (a tenth of the interval)
+    // This clock against LoadTestConfig::clock_ref, before the start and after the run.
+    std::optional<ClockOffset> clock_start, clock_end;
     bool generator_saturated = false;  // a generator thread over 90 % or its timers late
     bool machine_saturated = false;    // the machine over 90 % busy: both sides compete
     // Server, when we started it.

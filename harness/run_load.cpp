@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -165,6 +166,7 @@ class LoadRun {
         send();
         drain();
         check_convergence_();
+        if (!cfg.clock_ref.empty() && cfg.start_at_unix_ms > 0) M.clock_end = measure_clock();
         server_cost();
         close();
         totals();
@@ -600,13 +602,31 @@ class LoadRun {
         M.machine_saturated = sat.machine;
     }
 
+    // The offset now, or an error in the run's totals (the run is then not corrected).
+    std::optional<ClockOffset> measure_clock() {
+        try {
+            return measure_clock_offset(cfg.clock_ref, cfg.clock_skew_us);
+        } catch (const std::exception& e) {
+            M.totals.error(e.what());
+            return std::nullopt;
+        }
+    }
+
     std::size_t own() const { return users.size(); }
     bool sharded() const { return cfg.shard_count > 1; }
 
     // Every shard's schedule counts from the same wall-clock instant when one is given.
-    Clock::time_point schedule_epoch() const {
+    // With a reference clock the start is an instant of the reference's time: this clock's
+    // reading less its measured offset.
+    Clock::time_point schedule_epoch() {
         if (cfg.start_at_unix_ms <= 0) return Clock::now() + std::chrono::milliseconds(50);
-        const auto wall_now = std::chrono::system_clock::now();
+        std::int64_t correction_us = cfg.clock_skew_us;
+        if (!cfg.clock_ref.empty()) {
+            M.clock_start = measure_clock();
+            if (M.clock_start) correction_us -= std::llround(M.clock_start->offset_us);
+        }
+        const auto wall_now =
+            std::chrono::system_clock::now() + std::chrono::microseconds(correction_us);
         const auto start =
             std::chrono::system_clock::time_point(std::chrono::milliseconds(cfg.start_at_unix_ms));
         return Clock::now() + std::chrono::duration_cast<Clock::duration>(start - wall_now);

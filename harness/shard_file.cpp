@@ -49,6 +49,17 @@ void write_shard_file(const std::string& path, const std::string& benchmark,
                        M.generator_cpu_pct, M.users_joined, M.error_count);
     out += ",\"latency\":" + buckets_json(M.totals.latency);
     out += ",\"latency_uncorrected\":" + buckets_json(M.totals.latency_uncorrected);
+    // The clock against the reference, when there was one: offsets before and after.
+    if (M.clock_start) {
+        out += ",\"clock\":{\"ref\":";
+        liveshare::json::append_string(out, cfg.clock_ref);
+        out += fmt::format(",\"offset_start_us\":{:.1f},\"uncertainty_start_us\":{:.1f}",
+                           M.clock_start->offset_us, M.clock_start->uncertainty_us);
+        if (M.clock_end)
+            out += fmt::format(",\"offset_end_us\":{:.1f},\"uncertainty_end_us\":{:.1f}",
+                               M.clock_end->offset_us, M.clock_end->uncertainty_us);
+        out += '}';
+    }
     out += fmt::format(",\"interval_ms\":{},\"intervals\":[", cfg.series_interval.count());
     for (std::size_t k = 0; k < M.series.size(); ++k) {
         if (k) out += ',';

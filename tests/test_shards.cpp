@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster_process.hpp"
 #include "server_fixture.hpp"
 #include "shard_file.hpp"
 
@@ -192,4 +193,62 @@ TEST(Shards, TwoShardsAccountLikeOneProcess) {
     EXPECT_EQ(num(b, "duplicates"), 0);
     EXPECT_EQ(num(b, "users_joined"), 8);
     std::filesystem::remove_all(dir);
+}
+
+// Two shards on one machine, one with its clock set 300 ms ahead (an injected offset): against
+// a reference clock (a real Redis's TIME) the skewed shard measures that offset and counts the
+// start from the reference's time, so the merged percentiles stay those of an unskewed run;
+// without the reference the same skew puts 300 ms into every delivery from the other shard.
+TEST(Shards, AnOffsetClockIsCorrectedAgainstTheReference) {
+    harness::RedisProcess redis;
+    auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
+    constexpr std::int64_t kSkewUs = 300000;
+    auto run = [&](const std::string& name, bool corrected) {
+        const auto dir = temp_dir(name);
+        const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               (std::chrono::system_clock::now() + 2s).time_since_epoch())
+                               .count();
+        std::vector<std::thread> shards;
+        std::vector<harness::LoadTestResult> results(2);
+        for (unsigned i = 0; i < 2; ++i)
+            shards.emplace_back([&, i] {
+                auto cfg = LoadTestConfigBuilder()
+                               .users(6)
+                               .messages_per_user(15)
+                               .interval(40ms)
+                               .duration(10000ms)
+                               .drain(3000ms)
+                               .seed(5)
+                               .target(s->url())
+                               .shard(i, 2, start)
+                               .clock(corrected ? redis.url() : "", i == 1 ? kSkewUs : 0)
+                               .build();
+                results[i] = harness::run_load_test(cfg);
+                harness::write_shard_file(
+                    (dir / ("users-6.shard-" + std::to_string(i) + "-of-2.json")).string(),
+                    "load/users:6", cfg, results[i]);
+            });
+        for (auto& t : shards) t.join();
+        auto b = merge(dir);
+        std::filesystem::remove_all(dir);
+        return std::make_pair(b, results);
+    };
+    const auto [plain, plain_results] = run("skew-uncorrected", false);
+    EXPECT_EQ(num(plain, "lost"), 0);
+    EXPECT_GE(num(plain, "p99_ms"), 250.0)
+        << "the injected offset did not show without the reference";
+
+    const auto [fixed, results] = run("skew-corrected", true);
+    EXPECT_EQ(num(fixed, "lost"), 0);
+    ASSERT_TRUE(results[0].metrics.clock_start && results[1].metrics.clock_start);
+    const auto& c0 = *results[0].metrics.clock_start;
+    const auto& c1 = *results[1].metrics.clock_start;
+    // Both clocks are this machine's: the measured offsets are 0 and the injected one.
+    EXPECT_LE(std::abs(c0.offset_us), c0.uncertainty_us + 1000.0);
+    EXPECT_LE(std::abs(c1.offset_us - kSkewUs), c1.uncertainty_us + 1000.0);
+    EXPECT_NEAR(num(fixed, "clock_offset_ms_shard_1"), c1.offset_us / 1000.0, 0.001);
+    EXPECT_TRUE(fixed.contains("clock_drift_ms"));
+    EXPECT_NE(std::string(fixed.at("label").as_string()).find("clocks corrected against"),
+              std::string::npos);
+    EXPECT_LT(num(fixed, "p99_ms"), 100.0) << "cross-shard latencies still carry the offset";
 }
