@@ -46,17 +46,7 @@ struct Cursor {
 };
 
 bool volatile_type(MsgType t) {
-    switch (t) {
-        case MsgType::CursorMove:
-        case MsgType::Awareness:
-        case MsgType::TableDragStart:
-        case MsgType::TableDragEnd:
-        case MsgType::IdleStatus:
-        case MsgType::UserViewport:
-            return true;
-        default:
-            return false;
-    }
+    return liveshare::delivery_of(t) == liveshare::Delivery::Volatile;
 }
 
 // "position":[SEQ,T] with both plain non-negative integers (what from_pair accepts); a

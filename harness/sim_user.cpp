@@ -519,14 +519,9 @@ void SimUser::handle(const char* data, std::size_t n) {
         case MsgType::GraphOp:
             state.apply(msg_.op);
             return on_graph_op(msg_.seq, msg_.user_id, extract_marker(msg_));
-        case MsgType::CursorMove:
-        case MsgType::Awareness:
-        case MsgType::TableDragStart:
-        case MsgType::TableDragEnd:
-        case MsgType::IdleStatus:
-        case MsgType::UserViewport:
-            return on_volatile(extract_marker(msg_));
         default:
+            if (liveshare::delivery_of(msg_.type) == liveshare::Delivery::Volatile)
+                on_volatile(extract_marker(msg_));
             return;
     }
 }

@@ -12,19 +12,9 @@ import json
 import socket
 import threading
 
+from ws_mini import encode_frame as frame
+
 NTH = 30
-
-
-def frame(payload: bytes, opcode=1) -> bytes:
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([127]) + n.to_bytes(8, "big")
-    return head + payload
 
 
 def messages(text):
@@ -62,6 +52,14 @@ class Tamper:
         return []
 
 
+def close_both(*socks):
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pump_client(src, dst):
     try:
         while True:
@@ -71,11 +69,7 @@ def pump_client(src, dst):
             dst.sendall(data)
     except OSError:
         pass
-    for s in (dst, src):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    close_both(src, dst)
 
 
 def pump_server(src, dst, tamper):
@@ -127,11 +121,7 @@ def pump_server(src, dst, tamper):
                 dst.sendall(out)
     except OSError:
         pass
-    for s in (dst, src):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    close_both(src, dst)
 
 
 class TamperProxy:

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -45,6 +46,30 @@ boost::json::object merge(const std::filesystem::path& dir, const std::string& m
     const int rc = std::system(cmd.c_str());
     EXPECT_TRUE(WIFEXITED(rc)) << cmd;
     return read_json(out).at("benchmarks").as_array().at(0).as_object();
+}
+
+// Two shards of one run in parallel, from a common start 2 s from now: config_of(i, start)
+// gives shard i's config; each writes DIR/users-N.shard-I-of-2.json for `benchmark`.
+std::vector<harness::LoadTestResult> run_two_shards(
+    const std::filesystem::path& dir, const std::string& benchmark,
+    const std::function<harness::LoadTestConfig(unsigned, std::int64_t)>& config_of) {
+    using namespace std::chrono_literals;
+    const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           (std::chrono::system_clock::now() + 2s).time_since_epoch())
+                           .count();
+    const std::string stem = "users-" + benchmark.substr(benchmark.rfind(':') + 1);
+    std::vector<std::thread> shards;
+    std::vector<harness::LoadTestResult> results(2);
+    for (unsigned i = 0; i < 2; ++i)
+        shards.emplace_back([&, i] {
+            const auto cfg = config_of(i, start);
+            results[i] = harness::run_load_test(cfg);
+            harness::write_shard_file(
+                (dir / (stem + ".shard-" + std::to_string(i) + "-of-2.json")).string(), benchmark,
+                cfg, results[i]);
+        });
+    for (auto& t : shards) t.join();
+    return results;
 }
 
 double num(const boost::json::object& o, const char* k) {
@@ -170,20 +195,9 @@ TEST(Shards, TwoShardsAccountLikeOneProcess) {
     ASSERT_EQ(one.metrics.lost, 0u);
 
     const auto dir = temp_dir("accounting");
-    const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           (std::chrono::system_clock::now() + 2s).time_since_epoch())
-                           .count();
-    std::vector<std::thread> shards;
-    std::vector<harness::LoadTestResult> results(2);
-    for (unsigned i = 0; i < 2; ++i)
-        shards.emplace_back([&, i] {
-            auto cfg = base().shard(i, 2, start).build();
-            results[i] = harness::run_load_test(cfg);
-            harness::write_shard_file(
-                (dir / ("users-8.shard-" + std::to_string(i) + "-of-2.json")).string(),
-                "load/users:8", cfg, results[i]);
-        });
-    for (auto& t : shards) t.join();
+    const auto results = run_two_shards(dir, "load/users:8", [&](unsigned i, std::int64_t start) {
+        return base().shard(i, 2, start).build();
+    });
     EXPECT_EQ(results[0].metrics.users_joined + results[1].metrics.users_joined, 8u);
     const auto b = merge(dir);
     EXPECT_EQ(num(b, "durable_expected"), static_cast<double>(one.metrics.totals.durable_expected));
@@ -205,30 +219,20 @@ TEST(Shards, AnOffsetClockIsCorrectedAgainstTheReference) {
     constexpr std::int64_t kSkewUs = 300000;
     auto run = [&](const std::string& name, bool corrected) {
         const auto dir = temp_dir(name);
-        const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               (std::chrono::system_clock::now() + 2s).time_since_epoch())
-                               .count();
-        std::vector<std::thread> shards;
-        std::vector<harness::LoadTestResult> results(2);
-        for (unsigned i = 0; i < 2; ++i)
-            shards.emplace_back([&, i] {
-                auto cfg = LoadTestConfigBuilder()
-                               .users(6)
-                               .messages_per_user(15)
-                               .interval(40ms)
-                               .duration(10000ms)
-                               .drain(3000ms)
-                               .seed(5)
-                               .target(s->url())
-                               .shard(i, 2, start)
-                               .clock(corrected ? redis.url() : "", i == 1 ? kSkewUs : 0)
-                               .build();
-                results[i] = harness::run_load_test(cfg);
-                harness::write_shard_file(
-                    (dir / ("users-6.shard-" + std::to_string(i) + "-of-2.json")).string(),
-                    "load/users:6", cfg, results[i]);
+        const auto results =
+            run_two_shards(dir, "load/users:6", [&](unsigned i, std::int64_t start) {
+                return LoadTestConfigBuilder()
+                    .users(6)
+                    .messages_per_user(15)
+                    .interval(40ms)
+                    .duration(10000ms)
+                    .drain(3000ms)
+                    .seed(5)
+                    .target(s->url())
+                    .shard(i, 2, start)
+                    .clock(corrected ? redis.url() : "", i == 1 ? kSkewUs : 0)
+                    .build();
             });
-        for (auto& t : shards) t.join();
         auto b = merge(dir);
         std::filesystem::remove_all(dir);
         return std::make_pair(b, results);
