@@ -65,14 +65,15 @@ void expect_agree(const std::string& text) {
 
 TEST(DeliveryScan, ReadsTheMarkersOfRelayedOps) {
     DeliveryScan s;
-    ASSERT_TRUE(scan_delivery(create_table(41, 7, 1234567), s));
+    const std::string table = create_table(41, 7, 1234567), column = add_column(12, 99);
+    ASSERT_TRUE(scan_delivery(table, s));  // s.user_id points into the text
     EXPECT_EQ(s.type, MsgType::GraphOp);
     EXPECT_EQ(s.seq, 41u);
     EXPECT_EQ(s.user_id, kUser);
     ASSERT_TRUE(s.marker);
     EXPECT_EQ(s.marker->seq, 7u);
     EXPECT_EQ(s.marker->t_us, 1234567);
-    ASSERT_TRUE(scan_delivery(add_column(12, 99), s));
+    ASSERT_TRUE(scan_delivery(column, s));
     ASSERT_TRUE(s.marker);
     EXPECT_EQ(s.marker->seq, 12u);
     EXPECT_EQ(s.marker->t_us, 99);
