@@ -87,6 +87,7 @@
       series: series.map(([label, v], i) => ({ label: label, color: COLORS[i % COLORS.length], values: v })),
       events: opts.events || [],
       canvas: u.ctx.canvas,
+      plot: u,
     });
     return u;
   }
