@@ -45,6 +45,7 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .offer_deflate(o.client_deflate)
         .progress(o.progress)
         .validate_every(o.validate_every)
+        .tls(o.tls)
         .clock(o.clock_ref, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(
             o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
@@ -87,7 +88,8 @@ std::string server_binary() {
 // The server's own /metrics at the end of a run.
 void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label) {
     try {
-        result.metrics.server_metrics = harness::scrape_metrics(harness::parse_ws_url(url));
+        result.metrics.server_metrics =
+            harness::scrape_metrics(harness::parse_ws_url(url, options().tls));
     } catch (const std::exception& e) {
         label = std::string("metrics scrape failed: ") + e.what();
     }
@@ -104,6 +106,7 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
         cfg.rooms = o.rooms;
         cfg.rest_header = o.rest_header;
         label = "target " + o.target + " (server CPU/RSS not measured)";
+        if (o.tls.insecure) label += "; TLS certificates NOT verified (--tls_insecure)";
         return harness::run_load_test(cfg);
     }
     const std::string db = bench_db_path();
@@ -188,6 +191,13 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     if (m.convergence != harness::Convergence::NotChecked)
         c["converged"] = m.convergence == harness::Convergence::Converged ? 1 : 0;
     c["users_joined"] = static_cast<double>(m.users_joined);
+    // wss://: the TLS handshakes (TCP connected to TLS established) and how many resumed.
+    if (const auto& h = m.totals.tls_handshake; h.count()) {
+        c["tls_handshakes"] = static_cast<double>(h.count());
+        c["tls_handshake_p50_ms"] = static_cast<double>(h.percentile(50)) / 1000.0;
+        c["tls_handshake_p99_ms"] = static_cast<double>(h.percentile(99)) / 1000.0;
+        c["tls_resumed"] = static_cast<double>(m.totals.tls_resumed);
+    }
     // What was validated in full: the share of received messages only scanned for markers,
     // and how many of those were also parsed in full and checked against the scan.
     if (m.totals.received) {
@@ -227,9 +237,14 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
             "validated: 1 full-state user per room, others parse 1 in {} deliveries in full",
             options().validate_every));
     if (!m.totals.errors.empty()) {
-        auto& [k, v] = *m.totals.errors.begin();
-        notes.push_back(
-            fmt::format("errors: {} x '{}'{}", v, k, m.totals.errors.size() > 1 ? " ..." : ""));
+        // The most frequent cause; "never joined" only when nothing says why.
+        auto top = m.totals.errors.begin();
+        for (auto it = m.totals.errors.begin(); it != m.totals.errors.end(); ++it)
+            if ((top->first == "never joined" && it->first != "never joined") ||
+                (it->first != "never joined" && it->second > top->second))
+                top = it;
+        notes.push_back(fmt::format("errors: {} x '{}'{}", top->second, top->first,
+                                    m.totals.errors.size() > 1 ? " ..." : ""));
     }
     std::string s;
     for (auto& n : notes) s += (s.empty() ? "" : "; ") + n;

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     }
     bench::add_provenance(argc, argv);  // before our flags leave argv: the exact command
     bench::parse_options(argc, argv);
+    bench::add_option_provenance();
     // --fixed_iterations=N pins every micro benchmark's iteration count, so instruction
     // counts under callgrind are comparable run to run.
     const auto n = bench::options().fixed_iterations;

@@ -19,7 +19,12 @@ Options& options() {
 
 std::string options_usage() {
     return R"(liveshare bench flags (besides Google Benchmark's --benchmark_*):
-  --target=ws://HOST:PORT     run the load family against a running server (default: start one)
+  --target=ws://HOST:PORT     run the load family against a running server (default: start one);
+                              wss://HOST:PORT speaks TLS (SNI, certificates checked against the
+                              system's store); a comma-separated list is a cluster's nodes
+  --tls_ca=FILE               trust this CA (PEM) for wss:// instead of the system's store
+  --tls_insecure              no certificate or name check for wss:// (said in every label)
+  --tls_version=1.2|1.3       only this TLS version (default: 1.2 or 1.3)
   --rooms=ID,ID               use these existing rooms (UUIDs) instead of creating rooms over REST
   --rest_header='Authorization: Bearer ...'   extra header on POST /room/{id} (room creation)
   --server=PATH               liveshare-server binary to start (default: next to bench)
@@ -121,7 +126,10 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
                                                             {"interval_ms"},
                                                             {"validate_every"},
                                                             {"clock_ref"},
-                                                            {"clock_skew_ms"}};
+                                                            {"clock_skew_ms"},
+                                                            {"tls_ca"},
+                                                            {"tls_insecure", true},
+                                                            {"tls_version"}};
     return k;
 }
 }  // namespace
@@ -229,11 +237,29 @@ void parse_options(int& argc, char** argv) {
             o.shard_start_unix_ms = static_cast<std::int64_t>(num(name, v));
         else if (name == "shard_out")
             o.shard_out = v;
+        else if (name == "tls_ca") {
+            if (v.empty()) die("--tls_ca wants a PEM file");
+            o.tls.ca_file = v;
+        } else if (name == "tls_insecure")
+            o.tls.insecure = v == "1";
+        else if (name == "tls_version") {
+            if (v != "1.2" && v != "1.3") die("--tls_version wants 1.2 or 1.3, got '" + v + "'");
+            o.tls.min_version = o.tls.max_version = v;
+        }
+    }
+    if (o.tls.insecure && !o.tls.ca_file.empty())
+        die("--tls_insecure checks nothing, --tls_ca names whom to trust: give one of them");
+    if (!o.tls.ca_file.empty()) {
+        try {  // an unreadable CA file is a bad flag, said before any run
+            harness::TlsClientContext check(o.tls);
+        } catch (const std::exception& e) {
+            die(std::string("bad --tls_ca: ") + e.what());
+        }
     }
     // A bad target is refused here, named, before any benchmark runs.
     for (const auto& one : list(o.target, ',')) {
         try {
-            harness::parse_ws_url(one);
+            harness::parse_ws_url(one, o.tls);  // a wss:// target also loads the trust store
         } catch (const std::exception& e) {
             die(std::string("bad --target: ") + e.what());
         }

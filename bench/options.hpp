@@ -4,10 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "tls.hpp"
+
 namespace bench {
 
 struct Options {
-    std::string target;                     // ws://HOST:PORT of a running server; empty: start one
+    std::string target;       // ws:// or wss://HOST:PORT of a running server; empty: start one
+    harness::TlsOptions tls;  // --tls_ca, --tls_insecure, --tls_version
     std::vector<std::string> rooms;         // with --target: rooms that exist there (else created)
     std::string rest_header;                // added to the REST room creation ("Name: value")
     std::string server_binary;              // default: found next to this binary

@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "options.hpp"
+
 namespace bench {
 
 namespace {
@@ -64,11 +66,14 @@ const std::map<std::string, std::string>& provenance() {
     return provenance_store();
 }
 
+namespace {
+void add(const char* k, const std::string& v) {
+    provenance_store()[k] = v;
+    benchmark::AddCustomContext(k, v);
+}
+}  // namespace
+
 void add_provenance(int argc, char** argv) {
-    auto add = [](const char* k, const std::string& v) {
-        provenance_store()[k] = v;
-        benchmark::AddCustomContext(k, v);
-    };
     const std::string src = LIVESHARE_SOURCE_DIR;
     const std::string sha = first_line("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null");
     const std::string dirty = first_line(
@@ -81,6 +86,13 @@ void add_provenance(int argc, char** argv) {
     std::string cmd;
     for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
     add("command", cmd);
+}
+
+void add_option_provenance() {
+    const Options& o = options();
+    if (o.tls.insecure)
+        add("tls_insecure", "true: wss:// certificates and names were NOT verified");
+    if (!o.tls.ca_file.empty()) add("tls_ca", o.tls.ca_file);
 }
 
 }  // namespace bench

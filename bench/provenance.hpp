@@ -8,6 +8,8 @@
 namespace bench {
 
 void add_provenance(int argc, char** argv);
+// What the parsed flags add to it (wss:// trust: --tls_insecure, --tls_ca).
+void add_option_provenance();
 // The same keys and values, for files the bench writes itself (shard files).
 const std::map<std::string, std::string>& provenance();
 

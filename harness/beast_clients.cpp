@@ -1,12 +1,16 @@
 // The harness's one Beast translation unit: HTTP requests (room creation, /metrics) and the
 // blocking SyncClient the tests and the convergence check use. The simulated users of a load
 // run do not use Beast: they frame the WebSocket themselves (sim_user.cpp).
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdio>
@@ -29,32 +33,52 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using liveshare::MsgType;
 
-Endpoint parse_ws_url(const std::string& url) {
+Endpoint parse_ws_url(const std::string& url, const TlsOptions& tls) {
     auto u = boost::urls::parse_uri(url);
     if (!u)
-        throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "' (" +
-                                    u.error().message() + ")");
-    if (u->scheme() != "ws")
-        throw std::invalid_argument("target must be ws://HOST:PORT, got '" + url + "'");
+        throw std::invalid_argument("target must be ws://HOST:PORT or wss://HOST:PORT, got '" +
+                                    url + "' (" + u.error().message() + ")");
+    if (u->scheme() != "ws" && u->scheme() != "wss")
+        throw std::invalid_argument("target must be ws://HOST:PORT or wss://HOST:PORT, got '" +
+                                    url + "'");
     if (!u->has_port()) throw std::invalid_argument("target needs a port: '" + url + "'");
     if (u->port_number() == 0) throw std::invalid_argument("bad port in '" + url + "'");
     // An IPv6 literal keeps no brackets: it is handed to the resolver as an address.
-    std::string host = u->host_address();
-    return {host, u->port_number()};
+    Endpoint ep{u->host_address(), u->port_number(), nullptr};
+    if (u->scheme() == "wss") ep.tls = std::make_shared<const TlsClientContext>(tls);
+    return ep;
 }
 
-HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
-                          const std::string& body, std::chrono::milliseconds timeout,
-                          const std::string& extra_header) {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    tcp::resolver resolver(ioc);
-    stream.expires_after(timeout);
+std::string Endpoint::url() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return std::string(secure() ? "wss://" : "ws://") + (v6 ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+}
+
+namespace {
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// An Asio SSL context over the endpoint's own SSL_CTX (one more reference: Asio frees its own).
+net::ssl::context asio_context(const Endpoint& ep) {
+    SSL_CTX_up_ref(ep.tls->native());
+    return net::ssl::context(ep.tls->native());
+}
+
+// The TLS handshake of a blocking client: SNI and the name check as the simulated users do,
+// and a failure named as they name it.
+void tls_handshake(TlsStream& stream, const Endpoint& ep) {
+    ep.tls->prepare(stream.native_handle(), ep.host);
     beast::error_code ec;
-    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
-    if (ec) throw std::runtime_error("resolve " + ep.host + ": " + ec.message());
-    stream.connect(results, ec);
-    if (ec) throw std::runtime_error("connect: " + ec.message());
+    stream.handshake(net::ssl::stream_base::client, ec);
+    if (ec) throw std::runtime_error("tls handshake: " + tls_failure(stream.native_handle()));
+}
+
+template <class Stream>
+HttpResponse http_exchange(Stream& stream, const Endpoint& ep, const std::string& method,
+                           const std::string& target, const std::string& body,
+                           const std::string& extra_header) {
+    beast::error_code ec;
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, ep.host);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
@@ -74,15 +98,49 @@ HttpResponse http_request(const Endpoint& ep, const std::string& method, const s
     http::response<http::string_body> res;
     http::read(stream, buf, res, ec);
     if (ec) throw std::runtime_error("read: " + ec.message());
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
     return {static_cast<int>(res.result_int()), res.body()};
+}
+
+}  // namespace
+
+HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
+                          const std::string& body, std::chrono::milliseconds timeout,
+                          const std::string& extra_header) {
+    net::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    if (ec) throw std::runtime_error("resolve " + ep.host + ": " + ec.message());
+    auto connect = [&](beast::tcp_stream& s) {
+        s.expires_after(timeout);
+        s.connect(results, ec);
+        if (ec) throw std::runtime_error("connect: " + ec.message());
+    };
+    if (!ep.secure()) {
+        beast::tcp_stream stream(ioc);
+        connect(stream);
+        return http_exchange(stream, ep, method, target, body, extra_header);
+    }
+    auto ctx = asio_context(ep);
+    TlsStream stream(ioc, ctx);
+    connect(beast::get_lowest_layer(stream));
+    tls_handshake(stream, ep);
+    return http_exchange(stream, ep, method, target, body, extra_header);
 }
 
 // ------------------------------------------------------------------ SyncClient
 
 struct SyncClient::Impl {
     net::io_context ioc;
-    websocket::stream<beast::tcp_stream> ws{ioc};
+    // ws:// or wss://: one of the two streams; with() hands the one in use to a generic lambda.
+    std::unique_ptr<websocket::stream<beast::tcp_stream>> plain;
+    std::optional<net::ssl::context> ssl_ctx;
+    std::unique_ptr<websocket::stream<TlsStream>> secure;
+    template <class F>
+    decltype(auto) with(F&& f) {
+        return secure ? f(*secure) : f(*plain);
+    }
     beast::flat_buffer buffer;
     std::thread thread;
     mutable std::mutex mu;
@@ -98,17 +156,24 @@ struct SyncClient::Impl {
     void read_loop() {
         if (paused || reading) return;
         reading = true;
-        ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+        with([this](auto& ws) {
+            ws.async_read(buffer, [this, &ws](beast::error_code ec, std::size_t) {
+                on_read(ec, ws.reason().code, ws.got_binary());
+            });
+        });
+    }
+    void on_read(beast::error_code ec, std::uint16_t reason, bool binary) {
+        {
             reading = false;
             std::lock_guard lock(mu);
             if (ec) {
                 is_closed = true;
-                code = ws.reason().code;
+                code = reason;
                 cv.notify_all();
                 return;
             }
             std::string data = beast::buffers_to_string(buffer.data());
-            if (!ws.got_binary() && !data.empty() && data.front() == '[') {
+            if (!binary && !data.empty() && data.front() == '[') {
                 // A batch frame: queue its messages one by one, in order.
                 std::string padded = data + std::string(liveshare::kParsePadding, '\0');
                 std::vector<std::string_view> parts;
@@ -118,22 +183,24 @@ struct SyncClient::Impl {
                 else
                     frames.push_back({std::move(data), false, false});
             } else {
-                frames.push_back({std::move(data), ws.got_binary(), false});
+                frames.push_back({std::move(data), binary, false});
             }
             buffer.consume(buffer.size());
             cv.notify_all();
             net::post(ioc, [this] { read_loop(); });
-        });
+        }
     }
     void write_next() {
         if (writing || outbox.empty()) return;
         writing = true;
         auto [data, binary] = outbox.front();
         outbox.pop_front();
-        ws.binary(binary);
-        ws.async_write(net::buffer(*data), [this, data](beast::error_code ec, std::size_t) {
-            writing = false;
-            if (!ec) write_next();
+        with([&](auto& ws) {
+            ws.binary(binary);
+            ws.async_write(net::buffer(*data), [this, data](beast::error_code ec, std::size_t) {
+                writing = false;
+                if (!ec) write_next();
+            });
         });
     }
     void enqueue(std::string data, bool binary) {
@@ -149,19 +216,29 @@ SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offe
                        std::chrono::milliseconds timeout, std::string protocols)
     : impl_(std::make_unique<Impl>()) {
     tcp::resolver resolver(impl_->ioc);
-    auto& layer = beast::get_lowest_layer(impl_->ws);
-    layer.expires_after(timeout);
-    layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
+    if (ep.secure()) {
+        impl_->ssl_ctx.emplace(asio_context(ep));
+        impl_->secure = std::make_unique<websocket::stream<TlsStream>>(impl_->ioc, *impl_->ssl_ctx);
+    } else {
+        impl_->plain = std::make_unique<websocket::stream<beast::tcp_stream>>(impl_->ioc);
+    }
     if (offer_v2 && protocols.empty()) protocols = std::string(liveshare::kSubprotocolV2);
-    if (!protocols.empty())
-        impl_->ws.set_option(
-            websocket::stream_base::decorator([protocols](websocket::request_type& req) {
-                req.set(http::field::sec_websocket_protocol, protocols);
-            }));
-    websocket::response_type res;
-    impl_->ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
-    impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);
-    layer.expires_never();
+    impl_->with([&](auto& ws) {
+        auto& layer = beast::get_lowest_layer(ws);
+        layer.expires_after(timeout);
+        layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
+        if constexpr (std::is_same_v<std::decay_t<decltype(ws)>, websocket::stream<TlsStream>>)
+            tls_handshake(ws.next_layer(), ep);
+        if (!protocols.empty())
+            ws.set_option(
+                websocket::stream_base::decorator([protocols](websocket::request_type& req) {
+                    req.set(http::field::sec_websocket_protocol, protocols);
+                }));
+        websocket::response_type res;
+        ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
+        impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);
+        layer.expires_never();
+    });
     impl_->read_loop();
     impl_->thread = std::thread([this] {
         auto guard = net::make_work_guard(impl_->ioc);
@@ -243,15 +320,19 @@ std::size_t SyncClient::queued() const {
 
 void SyncClient::close() {
     net::post(impl_->ioc, [this] {
-        impl_->ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+        impl_->with([](auto& ws) {
+            ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+        });
     });
     wait_closed(std::chrono::milliseconds(2000));
 }
 
 void SyncClient::abort() {
     net::post(impl_->ioc, [this] {
-        beast::error_code ec;
-        beast::get_lowest_layer(impl_->ws).socket().close(ec);
+        impl_->with([](auto& ws) {
+            beast::error_code ec;
+            beast::get_lowest_layer(ws).socket().close(ec);
+        });
     });
 }
 

@@ -16,21 +16,28 @@
 #include "load_config.hpp"
 #include "load_metrics.hpp"
 #include "protocol/codec.hpp"
+#include "tls.hpp"
 
 namespace harness {
 
 struct Endpoint {
     std::string host;
     std::uint16_t port = 0;
+    // Set for wss:// (and then for https:// requests to the same host): the client context.
+    std::shared_ptr<const TlsClientContext> tls;
+    bool secure() const { return tls != nullptr; }
+    std::string url() const;  // "ws://HOST:PORT" or "wss://HOST:PORT"
 };
-// Parses "ws://HOST:PORT[/...]"; throws std::invalid_argument with the reason.
-Endpoint parse_ws_url(const std::string& url);
+// Parses "ws://HOST:PORT[/...]" or "wss://HOST:PORT[/...]" (then with a client context made
+// from `tls`); throws std::invalid_argument with the reason.
+Endpoint parse_ws_url(const std::string& url, const TlsOptions& tls = {});
 
 struct HttpResponse {
     int status = 0;
     std::string body;
 };
-// One blocking HTTP/1.1 request with a timeout; throws std::runtime_error on failure. A body
+// One blocking HTTP/1.1 request (HTTPS to a wss:// endpoint) with a timeout; throws
+// std::runtime_error on failure (a TLS failure named as tls_failure() names it). A body
 // goes as application/json; extra_header ("Name: value") is added when set.
 HttpResponse http_request(const Endpoint& ep, const std::string& method, const std::string& target,
                           const std::string& body = "",

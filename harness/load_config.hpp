@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "tls.hpp"
+
 namespace harness {
 
 // Burst: the original client's auto-layout, a burst of graph ops at once (one MoveTable per
@@ -67,6 +69,7 @@ struct LoadTestConfig {
     // Host and port; rooms are /room/{uuid}. A comma-separated list is a cluster's nodes:
     // user i connects to node i % N first and, after a lost connection, to the next node.
     std::string target = "ws://127.0.0.1:8080";
+    TlsOptions tls;  // for wss:// targets: whom to trust, or no check at all
     // Other processes to measure over the sending window (name, pid): a cluster's nodes and
     // its engine. Their CPU and RSS go to LoadTestMetrics::watched.
     std::vector<std::pair<std::string, int>> watch;
@@ -195,6 +198,10 @@ class LoadTestConfigBuilder {
         c_.shard_index = index;
         c_.shard_count = count ? count : 1;
         c_.start_at_unix_ms = start_at_unix_ms;
+        return *this;
+    }
+    LoadTestConfigBuilder& tls(TlsOptions t) {
+        c_.tls = std::move(t);
         return *this;
     }
     LoadTestConfigBuilder& target(std::string t) {

@@ -78,6 +78,8 @@ void UserMetrics::merge(const UserMetrics& o) {
     latency_cross_node.merge(o.latency_cross_node);
     staleness.merge(o.staleness);
     join_time.merge(o.join_time);
+    tls_handshake.merge(o.tls_handshake);
+    tls_resumed += o.tls_resumed;
 }
 
 namespace {

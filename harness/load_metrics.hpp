@@ -33,8 +33,10 @@ struct UserMetrics {
     // Several targets (a cluster): the same deliveries, split by whether the sender was
     // connected to the receiver's node or to another one (when it sent... as last seen).
     Histogram latency_same_node, latency_cross_node;
-    Histogram staleness;  // volatile deliveries, age at receipt (us)
-    Histogram join_time;  // connect to AuthResult+state (us)
+    Histogram staleness;            // volatile deliveries, age at receipt (us)
+    Histogram join_time;            // connect to AuthResult+state (us)
+    Histogram tls_handshake;        // wss://: TCP connected to TLS established (us)
+    std::uint64_t tls_resumed = 0;  // of those handshakes, resumed sessions
     std::array<std::uint64_t, liveshare::kMsgTypeCount> bytes_in_by_type{}, bytes_out_by_type{};
     std::array<std::uint64_t, liveshare::kMsgTypeCount> msgs_in_by_type{}, msgs_out_by_type{};
     Histogram send_lag;  // generator timer lateness versus intended send time (us)

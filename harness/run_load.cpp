@@ -184,7 +184,7 @@ class LoadRun {
             const std::string one(list.substr(0, comma));
             list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
             if (one.empty()) continue;
-            sh.eps.push_back(parse_ws_url(one));
+            sh.eps.push_back(parse_ws_url(one, cfg.tls));
             sh.addresses.push_back(
                 *resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
         }

@@ -58,6 +58,10 @@ struct SimUser::Conn {
     std::string unsent;  // what the socket did not take yet
     bool write_armed = false, inflate = false, inflate_ready = false;
     z_stream zs{};
+    // wss://: TLS between the socket and the framing; reads land in `cipher` first.
+    std::unique_ptr<TlsSession> tls;
+    std::unique_ptr<char[]> cipher;
+    Clock::time_point tls_started;
     explicit Conn(net::io_context& ioc) : sock(ioc), deadline(ioc) {}
     ~Conn() {
         if (inflate_ready) inflateEnd(&zs);
@@ -87,7 +91,9 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
     if (!mask_state_) mask_state_ = 1;
 }
 
-SimUser::~SimUser() = default;
+SimUser::~SimUser() {
+    tls_session_free(resume_);
+}
 
 // This user is out of the run: every phase stops waiting for it (a join that never
 // completed counts as failed).
@@ -165,6 +171,10 @@ void SimUser::schedule_reconnect(const std::string& why) {
 
 void SimUser::connect() {
     if (c_) {
+        if (c_->tls && c_->tls->established()) {
+            tls_session_free(resume_);
+            resume_ = c_->tls->session();  // offered by the next connection
+        }
         boost::system::error_code ignored;
         c_->sock.close(ignored);
         c_->deadline.cancel();
@@ -194,6 +204,13 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
     boost::system::error_code ignored;
     c->sock.set_option(tcp::no_delay(true), ignored);
     c->sock.non_blocking(true, ignored);
+    if (const Endpoint& ep = sh_.eps[node_]; ep.secure()) {
+        c->tls = std::make_unique<TlsSession>(*ep.tls, ep.host, resume_);
+        c->cipher.reset(new char[kReadRoom]);
+        c->tls_started = Clock::now();
+        c->tls->start();  // the ClientHello; the upgrade request waits for the handshake
+        c->tls->take_output(c->unsent);
+    }
     std::uint8_t raw[16];
     for (int i = 0; i < 16; i += 8) {
         mask_state_ ^= mask_state_ << 13, mask_state_ ^= mask_state_ >> 7,
@@ -218,16 +235,68 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
         req += "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover";
     req += "\r\n\r\n";
     c->phase = Phase::Upgrading;
-    c->unsent = std::move(req);
+    put(c, req);
     write_pending(c);
     read_more(c);
 }
 
 void SimUser::read_more(Conn* c) {
     c->reserve(kReadRoom);
+    auto into = c->tls ? net::buffer(c->cipher.get(), kReadRoom)
+                       : net::buffer(c->buf.get() + c->have, c->cap - c->have);
     c->sock.async_read_some(
-        net::buffer(c->buf.get() + c->have, c->cap - c->have),
-        [this, c](boost::system::error_code ec, std::size_t n) { on_read(c, ec, n); });
+        into, [this, c](boost::system::error_code ec, std::size_t n) { on_read(c, ec, n); });
+}
+
+// Plaintext for the peer: through TLS when the connection has it.
+void SimUser::put(Conn* c, std::string_view plain) {
+    if (!c->tls) {
+        c->unsent += plain;
+        return;
+    }
+    if (!c->tls->write(plain)) return lost_connection("tls: " + c->tls->error());
+    c->tls->take_output(c->unsent);
+}
+
+// wss://: the n bytes of ciphertext just read go through TLS; what they decrypt to is appended
+// to the connection's buffer. Returns the number of plaintext bytes, or -1 when the
+// connection is given up (a failed handshake is an error of its own: no retry).
+std::ptrdiff_t SimUser::decrypt(Conn* c, std::size_t n) {
+    TlsSession& tls = *c->tls;
+    const bool was_established = tls.established();
+    if (!tls.feed(c->cipher.get(), n)) {
+        const std::string why = tls.error();
+        if (was_established || why.starts_with("connection closed")) {
+            lost_connection("tls: " + why);
+        } else {
+            c->phase = Phase::Closing;
+            boost::system::error_code ignored;
+            c->sock.close(ignored);
+            fail("tls handshake: " + why);
+        }
+        return -1;
+    }
+    if (!was_established && tls.established()) {
+        metrics.tls_handshake.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c->tls_started)
+                .count()));
+        if (tls.resumed()) ++metrics.tls_resumed;
+    }
+    std::size_t got = 0;
+    for (int i = 0; i < 1024; ++i) {  // bounded: each pass takes up to the free room
+        c->reserve(kReadRoom);
+        const std::ptrdiff_t r = tls.read(c->buf.get() + c->have, c->cap - c->have);
+        if (r < 0) {
+            lost_connection("disconnected: tls: " + tls.error());
+            return -1;
+        }
+        if (r == 0) break;
+        c->have += static_cast<std::size_t>(r);
+        got += static_cast<std::size_t>(r);
+    }
+    tls.take_output(c->unsent);  // handshake records, key updates, the request once done
+    if (!c->unsent.empty() && !c->write_armed) write_pending(c);
+    return static_cast<std::ptrdiff_t>(got);
 }
 
 void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
@@ -241,6 +310,9 @@ void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
             return;
         }
         if (closed || c->phase == Phase::Closing) return;  // already given up
+        if (c->tls && !c->tls->established())
+            return lost_connection("tls handshake: the server closed the connection (" +
+                                   ec.message() + "): is the port TLS?");
         if (c->phase != Phase::Open) return lost_connection("handshake: " + ec.message());
         return lost_connection(
             ec == net::error::eof
@@ -248,8 +320,14 @@ void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
                 : "disconnected: " + ec.message());
     }
     sh_.socket_reads.fetch_add(1, std::memory_order_relaxed);
-    metrics.bytes_in += n;
-    c->have += n;
+    metrics.bytes_in += n;  // on the wire (ciphertext on wss://)
+    if (c->tls) {
+        const std::ptrdiff_t plain = decrypt(c, n);
+        if (plain < 0 || c != c_.get()) return;
+        if (plain == 0) return read_more(c);
+    } else {
+        c->have += n;
+    }
     if (c->phase == Phase::Upgrading && !on_upgrade_response(c)) return;
     if (c->phase == Phase::Upgrading) return read_more(c);
     const std::size_t used =
@@ -479,7 +557,7 @@ void SimUser::flush() {
         for (auto& o : outbox_) take(o, false);
         outbox_.clear();
     }
-    c->unsent += out;
+    put(c, out);
     write_pending(c);
 }
 
@@ -525,7 +603,7 @@ void SimUser::close() {
     std::string payload = {static_cast<char>(ws::kCloseNormal >> 8),
                            static_cast<char>(ws::kCloseNormal & 0xFF)};
     ws::append_masked_frame(c_->ctl, ws::Opcode::Close, payload, 0x3c3c3c3c);
-    c_->unsent += c_->ctl;
+    put(c_.get(), c_->ctl);
     c_->ctl.clear();
     if (!c_->write_armed) write_pending(c_.get());
 }

@@ -23,6 +23,7 @@
 #include "load_metrics.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
+#include "tls.hpp"
 #include "workload.hpp"
 
 namespace harness {
@@ -121,6 +122,8 @@ class SimUser {
 
     void on_connect(Conn* c, boost::system::error_code ec);
     void read_more(Conn* c);
+    void put(Conn* c, std::string_view plain);
+    std::ptrdiff_t decrypt(Conn* c, std::size_t n);
     void on_read(Conn* c, boost::system::error_code ec, std::size_t n);
     bool on_upgrade_response(Conn* c);
     bool on_frame(Conn* c, liveshare::ws::Event& ev);
@@ -186,7 +189,8 @@ class SimUser {
     Clock::time_point connect_started_;
     std::vector<SeqTracker> trackers_;  // per member of the room, by index in it
     std::vector<std::string_view> parts_;
-    std::uint64_t mask_state_;  // xorshift for the client frames' mask keys
+    std::uint64_t mask_state_;          // xorshift for the client frames' mask keys
+    ssl_session_st* resume_ = nullptr;  // wss://: the last connection's TLS session
 };
 
 }  // namespace harness
