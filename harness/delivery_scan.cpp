@@ -49,12 +49,14 @@ bool volatile_type(MsgType t) {
     return liveshare::delivery_of(t) == liveshare::Delivery::Volatile;
 }
 
-// "position":[SEQ,T] with both plain non-negative integers (what from_pair accepts); a
-// position in any other form (a fraction, an exponent) is for the full parse to judge.
-bool position_marker(Cursor c, std::optional<Marker>& out) {
+// "position":[SEQ,T] (or another key's pair) with both plain non-negative integers (what
+// from_pair accepts); a pair in any other form (a fraction, an exponent) is for the full parse
+// to judge.
+bool position_marker(Cursor c, std::optional<Marker>& out,
+                     std::string_view key = "\"position\":[") {
     Marker m;
-    if (!c.seek("\"position\":[") || !c.integer(m.seq) || !c.eat(",") || !c.integer(m.t_us) ||
-        !c.eat("]") || m.t_us < 0)
+    if (!c.seek(key) || !c.integer(m.seq) || !c.eat(",") || !c.integer(m.t_us) || !c.eat("]") ||
+        m.t_us < 0)
         return false;
     out = m;
     return true;
@@ -103,10 +105,18 @@ bool scan_delivery(std::string_view msg, DeliveryScan& out) {
                 return true;  // no marker, as extract_marker
         }
     }
-    // CursorMove, drags and Awareness carry theirs as the position; the rest carry none.
+    // The pair that carries the marker (PROTOCOL.md): CursorMove's and TableDragEnd's
+    // position, TableDragStart's offset, Awareness's state cursor (null or absent: none); the
+    // rest carry none.
     if (out.type == MsgType::IdleStatus || out.type == MsgType::UserViewport) return true;
-    if (c.s.find("\"position\":") == std::string_view::npos) return true;  // no position: none
-    return position_marker(c, out.marker);
+    const std::string_view pair = out.type == MsgType::Awareness        ? "\"cursor\":["
+                                  : out.type == MsgType::TableDragStart ? "\"offset\":["
+                                                                        : "\"position\":[";
+    const std::string_view key = pair.substr(0, pair.size() - 1);
+    const auto at = c.s.find(key);
+    if (at == std::string_view::npos) return true;  // no pair: none
+    if (c.s.substr(at + key.size()).starts_with("null")) return true;
+    return position_marker(c, out.marker, pair);
 }
 
 bool split_objects(std::string_view b, std::vector<std::string_view>& out) {

@@ -33,6 +33,19 @@ foreach(i RANGE 1)
     message(FATAL_ERROR "${name}: no reader system calls counted")
   endif()
 endforeach()
+# The editing workload (every volatile type, each with its marker in its own field) runs
+# with no error at all: a delivery's scan must agree with its sampled full parse.
+execute_process(COMMAND ${BENCH} "--benchmark_filter=^load/editing/" --warmup_s=0.2 --duration_s=2
+                        --drain_s=2 --no_progress --benchmark_format=json
+                        RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "load/editing failed (${rc}): ${err}")
+endif()
+string(JSON errors GET "${out}" benchmarks 0 error_pct)
+string(JSON label ERROR_VARIABLE none GET "${out}" benchmarks 0 label)
+if(NOT errors EQUAL 0)
+  message(FATAL_ERROR "load/editing had errors (${errors} %): ${label}")
+endif()
 execute_process(COMMAND ${BENCH} --benchmark_filter=load/users:10/ --warmup_s=0.2 --duration_s=1 --drain_s=2
                         --no_progress --benchmark_format=json RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)

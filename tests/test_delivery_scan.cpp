@@ -77,6 +77,15 @@ TEST(DeliveryScan, ReadsTheMarkersOfRelayedOps) {
     ASSERT_TRUE(s.marker);
     EXPECT_EQ(s.marker->seq, 12u);
     EXPECT_EQ(s.marker->t_us, 99);
+    // Awareness: the marker is the state's cursor, as the editing workload sends it.
+    const std::string awareness = R"({"type":"Awareness","payload":{"user_id":")" + kUser +
+                                  R"(","state":{"username":"user-16","cursor":[3,34856],)"
+                                  R"("selected_nodes":[],"color":"#4f46e5","is_active":true}}})";
+    ASSERT_TRUE(scan_delivery(awareness, s));
+    EXPECT_EQ(s.type, MsgType::Awareness);
+    ASSERT_TRUE(s.marker);
+    EXPECT_EQ(s.marker->seq, 3u);
+    EXPECT_EQ(s.marker->t_us, 34856);
 }
 
 TEST(DeliveryScan, AgreesWithTheFullParseWhereverItAnswers) {
@@ -91,6 +100,19 @@ TEST(DeliveryScan, AgreesWithTheFullParseWhereverItAnswers) {
             R"(","position":[8,9]}}})",
         R"({"type":"CursorMove","payload":{"user_id":")" + kUser + R"(","position":[5,77]}})",
         R"({"type":"IdleStatus","payload":{"user_id":")" + kUser + R"(","is_active":true}})",
+        // Awareness (PROTOCOL.md: state {username, cursor?[x,y], selected_nodes?, color?,
+        // is_active}): the cursor is the marker; null or absent, there is none.
+        R"({"type":"Awareness","payload":{"user_id":")" + kUser +
+            R"(","state":{"username":"u","cursor":[1,34856],"selected_nodes":[],"color":"#4f46e5","is_active":true}}})",
+        R"({"type":"Awareness","payload":{"user_id":")" + kUser +
+            R"(","state":{"username":"u","cursor":null,"selected_nodes":[],"is_active":true}}})",
+        R"({"type":"Awareness","payload":{"user_id":")" + kUser +
+            R"(","state":{"username":"u","is_active":false}}})",
+        // Drags: TableDragStart {node_id, offset [x,y]}, TableDragEnd {node_id, position [x,y]}.
+        R"({"type":"TableDragStart","payload":{"user_id":")" + kUser +
+            R"(","node_id":41,"offset":[54,1079902]}})",
+        R"({"type":"TableDragEnd","payload":{"user_id":")" + kUser +
+            R"(","node_id":41,"position":[55,1079999]}})",
         R"({"type":"GraphOp","seq":4,"payload":{"user_id":")" + kUser +
             R"(","op":{"op_type":"DeleteTable","node_id":3,"table_uuid":")" + kTable + R"("}}})",
         R"({"type":"GraphOp","seq":4,"payload":{"user_id":")" + kUser +
