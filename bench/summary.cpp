@@ -92,6 +92,8 @@ std::string verdict(const Row& r) {
     // The worst first: a lossy run is LOSS even when a side was also saturated.
     if (r.failed) return "ERROR";
     if (lossy(r)) return "LOSS";
+    // Errors at the seed criteria's limit or above (0.1 % of messages): the label names them.
+    if (counter(r, "error_pct").value_or(0) >= 0.1) return "ERRORS";
     if (counter(r, "machine_saturated").value_or(0) > 0) return "machine-bound";
     if (counter(r, "generator_saturated").value_or(0) > 0) return "generator-bound";
     return "ok";

@@ -136,6 +136,8 @@ def verdict(b):
         return "ERROR"
     if "LOSS" in b.get("label", ""):
         return "LOSS"
+    if b.get("error_pct", 0) >= 0.1:
+        return "ERRORS"
     if b.get("machine_saturated", 0) > 0:
         return "machine-bound"
     if b.get("generator_saturated", 0) > 0:
