@@ -286,6 +286,7 @@ void register_load_benchmarks() {
                                           bm_conn_idle, n));
     register_fault_benchmarks(own_server);
     if (own_server) register_cluster_benchmarks();
+    if (own_server) register_tls_benchmarks();
     register_soak_benchmarks();
 }
 

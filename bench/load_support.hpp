@@ -50,6 +50,8 @@ void bm_capacity(benchmark::State& st);
 void register_fault_benchmarks(bool own_server);
 // load_cluster.cpp: load/cluster/... and load/faults/node_kill (we start Redis and the nodes).
 void register_cluster_benchmarks();
+// load/tls/...: the proxy and TLS paths (bench/load_tls.cpp).
+void register_tls_benchmarks();
 // load_soak.cpp: soak/users:200/minutes:M (one server for M minutes, judged on staying flat).
 void register_soak_benchmarks();
 // The netsim/faults table of the runs that ran (nothing when none did).

@@ -20,20 +20,6 @@ namespace harness {
 
 namespace {
 
-std::uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    std::uint16_t port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 // One request, one reply (up to 1 s of silence after the first bytes), over a fresh socket.
 std::string roundtrip(std::uint16_t port, const std::string& request,
                       std::chrono::milliseconds timeout) {
@@ -63,26 +49,17 @@ std::string roundtrip(std::uint16_t port, const std::string& request,
     return out;
 }
 
-std::string redis_binary() {
-    if (const char* e = std::getenv("LIVESHARE_REDIS_SERVER")) return e;
-    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/usr/sbin"}) {
-        std::string p = std::string(dir) + "/redis-server";
-        if (access(p.c_str(), X_OK) == 0) return p;
-    }
-    throw std::runtime_error(
-        "redis-server not found (apt-get install redis-server, or set LIVESHARE_REDIS_SERVER)");
-}
-
 }  // namespace
 
 RedisProcess::RedisProcess() {
     char tmpl[] = "/tmp/liveshare-redis-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
-    const std::string bin = redis_binary();
+    const std::string bin =
+        find_executable("LIVESHARE_REDIS_SERVER", "redis-server", "redis-server");
     std::string why;
     for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
-        const std::uint16_t port = free_port();
+        const std::uint16_t port = free_loopback_port();
         // Nothing on disk: no RDB saves, no AOF (the cluster benchmark measures the nodes).
         const Spawned child = spawn({bin, "--port", std::to_string(port), "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no", "--dir", dir_, "--logfile",
@@ -118,21 +95,7 @@ RedisProcess::~RedisProcess() {
 }
 
 void RedisProcess::stop() {
-    if (pid_ > 0) {
-        kill(pid_, SIGTERM);
-        for (int i = 0; i < 100; ++i) {
-            if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-                pid_ = -1;
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-            pid_ = -1;
-        }
-    }
+    stop_child(pid_);
     if (!dir_.empty()) {
         std::error_code ec;
         std::filesystem::remove_all(dir_, ec);

@@ -3,6 +3,8 @@
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,5 +24,14 @@ struct Spawned {
 };
 // Throws std::runtime_error when it cannot be started.
 Spawned spawn(const std::vector<std::string>& argv);
+
+// A loopback TCP port that was free a moment ago (bound to port 0, then released).
+std::uint16_t free_loopback_port();
+// SIGTERM, up to `grace` for it to exit, then SIGKILL; reaps it and sets pid to -1.
+void stop_child(pid_t& pid, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+// Finds an executable: $env_var if set, else the first of `dirs` that has `name`; throws
+// std::runtime_error naming the package to install.
+std::string find_executable(const char* env_var, const std::string& name,
+                            const std::string& package);
 
 }  // namespace harness

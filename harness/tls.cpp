@@ -13,7 +13,8 @@ namespace {
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[16];
-    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 std::string openssl_errors() {
@@ -55,16 +56,16 @@ TlsClientContext::TlsClientContext(const TlsOptions& options) : options_(options
         return;
     }
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    const bool ok = options.ca_file.empty()
-                        ? SSL_CTX_set_default_verify_paths(ctx_) == 1
-                        : SSL_CTX_load_verify_locations(ctx_, options.ca_file.c_str(), nullptr) == 1;
+    const bool ok = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx_) == 1
+                                            : SSL_CTX_load_verify_locations(
+                                                  ctx_, options.ca_file.c_str(), nullptr) == 1;
     if (!ok) {
         const std::string why = openssl_errors();
         SSL_CTX_free(ctx_);
         ctx_ = nullptr;
-        throw std::invalid_argument(
-            options.ca_file.empty() ? "cannot load the system's trusted certificates: " + why
-                                    : "cannot read CA file '" + options.ca_file + "': " + why);
+        throw std::invalid_argument(options.ca_file.empty()
+                                        ? "cannot load the system's trusted certificates: " + why
+                                        : "cannot read CA file '" + options.ca_file + "': " + why);
     }
 }
 
