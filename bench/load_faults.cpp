@@ -69,16 +69,17 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
             }
         }
         std::unique_ptr<harness::ServerProcess> server;
-        std::string host, db;
+        std::string host, db, secure_target;
         std::uint16_t port = 0;
         if (!o.target.empty()) {
             // A list of nodes: the proxy stands in front of the first one.
             const std::string first = o.target.substr(0, o.target.find(','));
             if (first.size() < o.target.size())
                 notes.push_back("the proxy forwards to the first --target node only");
-            auto ep = harness::parse_ws_url(first);
+            auto ep = harness::parse_ws_url(first, o.tls);
             host = ep.host;
             port = ep.port;
+            secure_target = ep.secure() ? first : "";
         } else {
             db = bench_db_path();
             harness::ServerLaunch launch;
@@ -104,6 +105,11 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
                            .drain(secs(drain_s))
                            .target(proxy.url())
                            .build();
+            if (!secure_target.empty()) {
+                // TLS end to end through the proxy: the names stay the target's.
+                cfg.target = secure_target;
+                cfg.connect_to = "127.0.0.1:" + std::to_string(proxy.port());
+            }
             // Faults are injected while users send; the drain and the convergence check run
             // on a network that still has its latency and loss but no more resets.
             cfg.before_drain = [&proxy] { proxy.set_fault_rates(0, 0); };

@@ -81,7 +81,7 @@ void bm_soak(benchmark::State& st) {
                                                               bench_server_args(kRoomSize, db));
             url = server->url();
         }
-        const auto ep = harness::parse_ws_url(url.substr(0, url.find(',')));
+        const auto ep = harness::parse_ws_url(url.substr(0, url.find(',')), o.tls);
         const auto t0 = std::chrono::steady_clock::now();
         auto elapsed = [&] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -99,8 +99,9 @@ LoadTestResult run_path(LoadTestConfig cfg, Path path, std::size_t nodes, std::s
 
 void bm_tls(benchmark::State& st, Workload w, Path path, std::size_t nodes) {
     if (!options().target.empty())
-        return fail(st, "load/tls starts its own server and proxy; against a --target (ws:// or "
-                        "wss://) run load/users:N");
+        return fail(st,
+                    "load/tls starts its own server and proxy; against a --target (ws:// or "
+                    "wss://) run load/users:N");
     for (auto _ : st) {
         std::string label;
         LoadTestResult r;

@@ -70,6 +70,9 @@ struct LoadTestConfig {
     // user i connects to node i % N first and, after a lost connection, to the next node.
     std::string target = "ws://127.0.0.1:8080";
     TlsOptions tls;  // for wss:// targets: whom to trust, or no check at all
+    // "HOST:PORT": every user's TCP connection goes there (an impairment proxy in front of a
+    // wss:// target) while the Host header, SNI and the certificate's name stay the target's.
+    std::string connect_to;
     // Other processes to measure over the sending window (name, pid): a cluster's nodes and
     // its engine. Their CPU and RSS go to LoadTestMetrics::watched.
     std::vector<std::pair<std::string, int>> watch;

@@ -56,7 +56,8 @@ std::string read_available(int fd) {
     std::string out;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+        out.append(buf, static_cast<std::size_t>(n));
     return out;
 }
 
@@ -74,8 +75,8 @@ TestPki::TestPki(const std::vector<std::string>& names) : dir_(make_temp_dir("pk
         std::string san;
         for (const auto& n : names) {
             unsigned char ip[16];
-            const bool is_ip = inet_pton(AF_INET, n.c_str(), ip) == 1 ||
-                               inet_pton(AF_INET6, n.c_str(), ip) == 1;
+            const bool is_ip =
+                inet_pton(AF_INET, n.c_str(), ip) == 1 || inet_pton(AF_INET6, n.c_str(), ip) == 1;
             san += (san.empty() ? "" : ",") + std::string(is_ip ? "IP:" : "DNS:") + n;
         }
         const std::string d = dir_ + "/";
@@ -86,8 +87,9 @@ TestPki::TestPki(const std::vector<std::string>& names) : dir_(make_temp_dir("pk
         openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                  "-subj", "/CN=" + names.at(0), "-keyout", d + "server.key", "-out",
                  d + "server.csr"});
-        write_file(d + "server.ext", "subjectAltName=" + san +
-                                         "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+        write_file(
+            d + "server.ext",
+            "subjectAltName=" + san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
         openssl({"x509", "-req", "-in", d + "server.csr", "-CA", d + "ca.pem", "-CAkey",
                  d + "ca.key", "-CAcreateserial", "-days", "2", "-extfile", d + "server.ext",
                  "-out", d + "server.crt"});

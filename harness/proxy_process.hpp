@@ -23,7 +23,7 @@ class TestPki {
     ~TestPki();
     TestPki(const TestPki&) = delete;
     TestPki& operator=(const TestPki&) = delete;
-    std::string ca_pem() const { return dir_ + "/ca.pem"; }        // what --tls_ca takes
+    std::string ca_pem() const { return dir_ + "/ca.pem"; }          // what --tls_ca takes
     std::string server_pem() const { return dir_ + "/server.pem"; }  // certificate and key
 
   private:

@@ -189,6 +189,16 @@ class LoadRun {
                 *resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
         }
         if (sh.eps.empty()) throw std::invalid_argument("no target given");
+        if (!cfg.connect_to.empty()) {
+            const auto colon = cfg.connect_to.rfind(':');
+            if (colon == std::string::npos)
+                throw std::invalid_argument("connect_to must be HOST:PORT, got '" + cfg.connect_to +
+                                            "'");
+            const auto via =
+                *resolver.resolve(cfg.connect_to.substr(0, colon), cfg.connect_to.substr(colon + 1))
+                     .begin();
+            for (auto& a : sh.addresses) a = via;
+        }
         sh.ep = sh.eps.front();
         sh.address = sh.addresses.front();
     }

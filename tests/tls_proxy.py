@@ -7,6 +7,8 @@ test.
 - `--target=wss://localhost:P --tls_ca=CA`: load/users:10 and load/editing/users:50 deliver
   everything and converge; the handshakes are counted;
 - a target list mixing the node behind TLS and the node itself (ws://) works;
+- connections reset mid-run (load/faults/resets_per_min:600 through the impairment proxy, TLS
+  end to end): the users reconnect and resume their TLS sessions, nothing is lost;
 - no --tls_ca (the system's store does not know the CA): "unknown CA";
 - a certificate for another name: "name mismatch";
 - wss:// to a port that speaks no TLS: said so;
@@ -110,7 +112,10 @@ def bench(d, name, args, timeout=240):
     out = os.path.join(d, name + ".json")
     p = subprocess.run([BENCH, *args, f"--benchmark_out={out}", "--benchmark_out_format=json"],
                        capture_output=True, text=True, timeout=timeout)
-    doc = json.load(open(out)) if os.path.exists(out) else {"benchmarks": [], "context": {}}
+    try:
+        doc = json.load(open(out))
+    except (OSError, ValueError):
+        doc = {"benchmarks": [], "context": {}}
     return p, doc
 
 
@@ -147,6 +152,13 @@ with tempfile.TemporaryDirectory() as d:
         b = doc["benchmarks"][0] if doc["benchmarks"] else {}
         check("mixed wss:// and ws:// targets: everything delivered", good_run(b), said(b))
         check("mixed: half the users spoke TLS", b.get("tls_handshakes") == 5, b.get("tls_handshakes"))
+
+        p, doc = bench(d, "resets", ["--benchmark_filter=^load/faults/resets_per_min:600/", f"--target=wss://localhost:{good}", ca,
+                                     "--netsim_users=10"] + SHORT)
+        b = doc["benchmarks"][0] if doc["benchmarks"] else {}
+        check("connections reset under wss://: everything delivered, converged", good_run(b), said(b))
+        check("reconnects resume their TLS session", b.get("reconnects", 0) > 0 and b.get("tls_resumed", 0) > 0,
+              {k: b.get(k) for k in ("reconnects", "tls_handshakes", "tls_resumed")})
 
         p, doc = bench(d, "unknown-ca", ["--benchmark_filter=^load/users:10/", f"--target=wss://localhost:{good}"] + SHORT)
         b = doc["benchmarks"][0] if doc["benchmarks"] else {}
