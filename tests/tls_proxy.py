@@ -10,7 +10,7 @@ test.
 - connections reset mid-run (load/faults/resets_per_min:600 through the impairment proxy, TLS
   end to end): the users reconnect and resume their TLS sessions, nothing is lost;
 - no --tls_ca (the system's store does not know the CA): "unknown CA";
-- a certificate for another name: "name mismatch";
+- a certificate for another name: "name mismatch"; an expired one: "expired certificate";
 - wss:// to a port that speaks no TLS: said so;
 - --tls_insecure: the run works and says in its label and its JSON context that nothing was
   verified;
@@ -48,13 +48,15 @@ def openssl(*args):
 def make_certs(d):
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
             "-subj", "/CN=test CA", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem")
-    for name, san in (("good", "DNS:localhost,IP:127.0.0.1"), ("other", "DNS:other.example")):
+    # -days 0: valid until the second it was made, expired by the time the run connects.
+    for name, san, days in (("good", "DNS:localhost,IP:127.0.0.1", "2"), ("other", "DNS:other.example", "2"),
+                            ("expired", "DNS:localhost", "0")):
         openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-subj", f"/CN={name}", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr")
         with open(f"{d}/{name}.ext", "w") as f:
             f.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
         openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.crt")
+                "-CAcreateserial", "-days", days, "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.crt")
         with open(f"{d}/{name}.pem", "w") as f:
             f.write(open(f"{d}/{name}.crt").read() + open(f"{d}/{name}.key").read())
 
@@ -80,7 +82,7 @@ def wait_port(port, proc, what):
 
 
 def start_haproxy(d, node_port):
-    good, other = free_port(), free_port()
+    good, other, expired = free_port(), free_port(), free_port()
     cfg = f"""global
     maxconn 4000
     nbthread 1
@@ -96,6 +98,9 @@ frontend good
 frontend other
     bind 127.0.0.1:{other} ssl crt {d}/other.pem
     default_backend node
+frontend expired
+    bind 127.0.0.1:{expired} ssl crt {d}/expired.pem
+    default_backend node
 backend node
     server n0 127.0.0.1:{node_port}
 """
@@ -105,7 +110,8 @@ backend node
                             stderr=subprocess.PIPE, text=True)
     wait_port(good, proc, "haproxy")
     wait_port(other, proc, "haproxy")
-    return proc, good, other
+    wait_port(expired, proc, "haproxy")
+    return proc, good, other, expired
 
 
 def bench(d, name, args, timeout=240):
@@ -134,7 +140,7 @@ with tempfile.TemporaryDirectory() as d:
     hap = None
     try:
         node = int(srv.stdout.readline().split()[-1])
-        hap, good, other = start_haproxy(d, node)
+        hap, good, other, expired = start_haproxy(d, node)
         ca = f"--tls_ca={d}/ca.pem"
 
         p, doc = bench(d, "wss", ["--benchmark_filter=^load/(users:10|editing/users:50)/", f"--target=wss://localhost:{good}", ca] + SHORT)
@@ -168,6 +174,12 @@ with tempfile.TemporaryDirectory() as d:
         b = doc["benchmarks"][0] if doc["benchmarks"] else {}
         check("a certificate for another name: the run is an error naming the mismatch",
               b.get("error_occurred") and "name mismatch" in said(b), said(b))
+
+        time.sleep(1.1)  # the expired certificate's one second is over
+        p, doc = bench(d, "expired", ["--benchmark_filter=^load/users:10/", f"--target=wss://localhost:{expired}", ca] + SHORT)
+        b = doc["benchmarks"][0] if doc["benchmarks"] else {}
+        check("an expired certificate: the run is an error saying so",
+              b.get("error_occurred") and "expired certificate" in said(b), said(b))
 
         p, doc = bench(d, "not-tls", ["--benchmark_filter=^load/users:10/", f"--target=wss://localhost:{node}", ca] + SHORT)
         b = doc["benchmarks"][0] if doc["benchmarks"] else {}
