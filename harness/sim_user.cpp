@@ -311,8 +311,10 @@ void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
         }
         if (closed || c->phase == Phase::Closing) return;  // already given up
         if (c->tls && !c->tls->established())
-            return lost_connection("tls handshake: the server closed the connection (" +
-                                   ec.message() + "): is the port TLS?");
+            return lost_connection(ec == net::error::operation_aborted
+                                       ? std::string("tls handshake: timed out")
+                                       : "tls handshake: the server closed the connection (" +
+                                             ec.message() + "): is the port TLS?");
         if (c->phase != Phase::Open) return lost_connection("handshake: " + ec.message());
         return lost_connection(
             ec == net::error::eof
