@@ -106,7 +106,6 @@ LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users
         cfg.rooms = o.rooms;
         cfg.rest_header = o.rest_header;
         label = "target " + o.target + " (server CPU/RSS not measured)";
-        if (o.tls.insecure) label += "; TLS certificates NOT verified (--tls_insecure)";
         return harness::run_load_test(cfg);
     }
     const std::string db = bench_db_path();
@@ -221,6 +220,9 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
             "LOSS: {} of {} durable deliveries had not arrived when the {:.1f} s drain ended{}",
             m.lost, all, m.drain_s, std::isinf(m.p_ms(99)) ? " (p99 is among them)" : ""));
     }
+    // Every run against a --target says so, faults and soak too.
+    if (options().tls.insecure && !options().target.empty())
+        notes.push_back("TLS certificates NOT verified (--tls_insecure)");
     if (m.generator_saturated)
         notes.push_back(
             fmt::format("GENERATOR-BOUND (busiest generator thread {:.0f}% of a core, timer lag "
