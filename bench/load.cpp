@@ -288,6 +288,7 @@ void register_load_benchmarks() {
     if (own_server) register_cluster_benchmarks();
     if (own_server) register_tls_benchmarks();
     register_soak_benchmarks();
+    register_scenario_benchmarks();
 }
 
 int print_load_reports() {

@@ -52,6 +52,8 @@ void register_fault_benchmarks(bool own_server);
 void register_cluster_benchmarks();
 // load/tls/...: the proxy and TLS paths (bench/load_tls.cpp).
 void register_tls_benchmarks();
+// load_scenario.cpp: load/scenario/<name> (--scenario) and load/replay/... (--replay).
+void register_scenario_benchmarks();
 // load_soak.cpp: soak/users:200/minutes:M (one server for M minutes, judged on staying flat).
 void register_soak_benchmarks();
 // The netsim/faults table of the runs that ran (nothing when none did).

@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -62,6 +63,10 @@ std::string options_usage() {
   --client_batch=1 --client_deflate=0   what the simulated users offer (batch frames, deflate)
   --timeseries_out=FILE       every load run as a time series (one JSON document, an entry per run)
   --interval_ms=1000          the series' interval (10 to 60000)
+  --scenario=FILE[,FILE]      run each scenario file (YAML, docs/scenarios.md) as load/scenario/<name>
+  --replay=FILE               replay a trace of liveshare-server --record as load/replay/scale:N/speed:X
+  --replay_scale=1            clone every recorded room N times (fresh identities)
+  --replay_speed=1            time runs X times faster
   --validate_every=64         one user per room parses every message and keeps the state; the
                               others scan deliveries for their markers and parse 1 in N in full
                               (checked against the scan); 1: every user parses everything
@@ -129,7 +134,11 @@ const std::vector<liveshare::cli::FlagSpec>& known() {
                                                             {"clock_skew_ms"},
                                                             {"tls_ca"},
                                                             {"tls_insecure", true},
-                                                            {"tls_version"}};
+                                                            {"tls_version"},
+                                                            {"scenario"},
+                                                            {"replay"},
+                                                            {"replay_scale"},
+                                                            {"replay_speed"}};
     return k;
 }
 }  // namespace
@@ -242,11 +251,42 @@ void parse_options(int& argc, char** argv) {
             o.tls.ca_file = v;
         } else if (name == "tls_insecure")
             o.tls.insecure = v == "1";
-        else if (name == "tls_version") {
+        else if (name == "scenario") {
+            for (const auto& f : list(v, ',')) {
+                try {  // a bad file is a bad flag: named, with its line and field, before any run
+                    o.scenarios.push_back(harness::load_scenario(f));
+                } catch (const harness::ScenarioError& e) {
+                    die(std::string("bad --scenario: ") + e.what());
+                }
+            }
+            if (o.scenarios.empty()) die("--scenario wants a file (or a comma-separated list)");
+        } else if (name == "replay") {
+            if (v.empty()) die("--replay wants a trace file (liveshare-server --record)");
+            o.replay = v;
+        } else if (name == "replay_scale") {
+            const double s = num(name, v);
+            if (s < 1 || s > 1000 || s != std::floor(s))
+                die("--replay_scale wants a whole number from 1 to 1000, got '" + v + "'");
+            o.replay_opt.scale = static_cast<unsigned>(s);
+        } else if (name == "replay_speed") {
+            const double s = num(name, v);
+            if (!(s >= 0.01 && s <= 1000))
+                die("--replay_speed wants 0.01 to 1000, got '" + v + "'");
+            o.replay_opt.speed = s;
+        } else if (name == "tls_version") {
             if (v != "1.2" && v != "1.3") die("--tls_version wants 1.2 or 1.3, got '" + v + "'");
             o.tls.min_version = o.tls.max_version = v;
         }
     }
+    if (!o.replay.empty()) {
+        try {  // an unreadable or malformed trace is refused here, with its line
+            harness::make_replay_plan(harness::load_trace(o.replay), o.replay_opt, o.replay);
+        } catch (const harness::TraceError& e) {
+            die(std::string("bad --replay: ") + e.what());
+        }
+    }
+    if (o.replay.empty() && (o.replay_opt.scale != 1 || o.replay_opt.speed != 1))
+        die("--replay_scale and --replay_speed go with --replay=FILE");
     if (o.tls.insecure && !o.tls.ca_file.empty())
         die("--tls_insecure checks nothing, --tls_ca names whom to trust: give one of them");
     if (!o.tls.ca_file.empty()) {

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "scenario.hpp"
 #include "tls.hpp"
+#include "trace_replay.hpp"
 
 namespace bench {
 
@@ -47,6 +49,10 @@ struct Options {
     std::string clock_ref;         // LoadTestConfig::clock_ref
     double clock_skew_ms = 0;      // LoadTestConfig::clock_skew_us, in ms
     unsigned validate_every = 64;  // harness::LoadTestConfig::validate_every
+    // Traffic as data: load/scenario/<name> for each scenario file, load/replay/... for a trace.
+    std::vector<harness::Scenario> scenarios;
+    std::string replay;  // a trace recorded by liveshare-server --record
+    harness::ReplayOptions replay_opt;
 };
 
 Options& options();

@@ -70,8 +70,9 @@ bool check_convergence(Shared& sh, std::vector<std::unique_ptr<SimUser>>& users,
     for (std::size_t i = 0; i < users.size(); ++i)
         net::post(*iocs[i % iocs.size()], [&, i] {
             // A user that scans deliveries does not keep the state: it is not compared.
-            include[i] =
-                !(users[i]->metrics.errors.size() && !users[i]->joined) && users[i]->holds_state();
+            // Nor one that left the room before the end (a planned leave).
+            include[i] = !(users[i]->metrics.errors.size() && !users[i]->joined) &&
+                         users[i]->holds_state() && !users[i]->left;
             if (include[i]) client_state[i] = users[i]->state.to_json();
             read.fetch_add(1, std::memory_order_release);
         });

@@ -14,6 +14,8 @@
 
 namespace harness {
 
+class TrafficPlan;
+
 // Burst: the original client's auto-layout, a burst of graph ops at once (one MoveTable per
 // table), every burst_every; what the server's graph-op throttle meets.
 enum class Workload { Seed, Editing, CursorStorm, JoinStorm, Burst };
@@ -85,6 +87,9 @@ struct LoadTestConfig {
     bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
+    // Traffic as data (a scenario file or a replayed trace): each user's room, join and leave
+    // times and script; users is its size. Null: the workload above, everyone from the start.
+    std::shared_ptr<const TrafficPlan> plan;
     // Over the sending window, one SeriesPoint per interval (0: none).
     std::chrono::milliseconds series_interval{0};
     std::shared_ptr<EventLog> events;  // marks from outside the run, for the series

@@ -72,6 +72,9 @@ void UserMetrics::merge(const UserMetrics& o) {
         msgs_out_by_type[i] += o.msgs_out_by_type[i];
     }
     send_lag.merge(o.send_lag);
+    if (phase_latency.size() < o.phase_latency.size()) phase_latency.resize(o.phase_latency.size());
+    for (std::size_t k = 0; k < o.phase_latency.size(); ++k)
+        phase_latency[k].merge(o.phase_latency[k]);
     latency.merge(o.latency);
     latency_uncorrected.merge(o.latency_uncorrected);
     latency_same_node.merge(o.latency_same_node);

@@ -40,6 +40,8 @@ struct UserMetrics {
     std::array<std::uint64_t, liveshare::kMsgTypeCount> bytes_in_by_type{}, bytes_out_by_type{};
     std::array<std::uint64_t, liveshare::kMsgTypeCount> msgs_in_by_type{}, msgs_out_by_type{};
     Histogram send_lag;  // generator timer lateness versus intended send time (us)
+    // A planned run's phases: the latency of durable deliveries by the phase they were sent in.
+    std::vector<Histogram> phase_latency;
 
     void error(const std::string& kind, std::uint64_t n = 1) { errors[kind] += n; }
     void merge(const UserMetrics& o);
@@ -78,7 +80,17 @@ struct SeriesEvent {
 void append_json(std::string& out, const SeriesPoint& p, bool with_buckets);
 void append_json(std::string& out, const std::vector<SeriesEvent>& events);
 
+// One phase of a planned run (a scenario's ramp, spike, steady...).
+struct PhaseResult {
+    std::string name;
+    double start_s = 0, end_s = 0;  // after the schedule's epoch
+    std::size_t users_from = 0, users_to = 0;
+    double rate = 1;
+    Histogram latency;  // durable deliveries of messages sent in it (us)
+};
+
 struct LoadTestMetrics {
+    std::vector<PhaseResult> phases;  // planned runs only
     std::vector<SeriesPoint> series;  // empty unless LoadTestConfig::series_interval
     std::vector<SeriesEvent> events;
     UserMetrics totals;  // merged over users

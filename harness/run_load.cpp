@@ -28,6 +28,7 @@ using liveshare::MsgType;
 // shortest interval between one user's messages in this workload, at least 1 ms.
 double send_lag_limit_ms(const LoadTestConfig& cfg) {
     double interval_ms = 20;  // editing and cursor_storm: cursor moves at 50 Hz
+    if (cfg.plan) return std::max(1.0, static_cast<double>(cfg.plan->min_interval_us) / 1e4);
     if (cfg.workload == Workload::Seed) interval_ms = static_cast<double>(cfg.interval.count());
     if (cfg.workload == Workload::Burst) interval_ms = static_cast<double>(cfg.burst_every.count());
     return std::max(1.0, interval_ms / 10.0);
@@ -208,6 +209,13 @@ class LoadRun {
         // Deterministic identities from the seed.
         room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
         rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
+        if (cfg.plan) {
+            if (cfg.plan->users.size() != cfg.users || !cfg.rooms.empty() || sharded())
+                throw std::invalid_argument(
+                    "a planned run (scenario or replay) has the plan's users, makes its own rooms "
+                    "and is not sharded");
+            rooms = cfg.plan->rooms;
+        }
         if (!cfg.rooms.empty()) {
             sh.room_ids = cfg.rooms;
             room_size = (cfg.users + sh.room_ids.size() - 1) / sh.room_ids.size();
@@ -222,13 +230,16 @@ class LoadRun {
             sh.room_accepted[r] = 0;
             sh.room_joined[r] = 0;
         }
-        sh.room_size = room_size;
         for (std::size_t i = 0; i < cfg.users; ++i) {
             sh.user_ids.push_back(make_uuid(rng));
             sh.table_uuids.push_back(make_uuid(rng));
             sh.index_of.emplace(sh.user_ids.back(), static_cast<std::uint32_t>(i));
-            sh.room_of.push_back(i / room_size);
+            sh.room_of.push_back(cfg.plan ? cfg.plan->users[i].room : i / room_size);
         }
+        sh.room_members.assign(rooms, 0);
+        for (std::size_t i = 0; i < cfg.users; ++i)
+            sh.member_of.push_back(sh.room_members[sh.room_of[i]]++);
+        sh.windowed = cfg.plan && cfg.plan->windowed();
         const auto min_interval =
             cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
         sh.sent_at_cap =
@@ -237,6 +248,7 @@ class LoadRun {
             8;
         if (cfg.messages_per_user)
             sh.sent_at_cap = std::min(sh.sent_at_cap, cfg.messages_per_user + 8);
+        if (cfg.plan) sh.sent_at_cap = planned_cap();
         for (std::size_t i = 0; i < cfg.users; ++i) {
             sh.sent_at.emplace_back(new std::atomic<std::int64_t>[sh.sent_at_cap]);
             for (std::size_t k = 0; k < sh.sent_at_cap; ++k) sh.sent_at.back()[k].store(0);
@@ -286,6 +298,18 @@ class LoadRun {
                 u.full_state = cfg.validate_every <= 1 || !room_has_full[u.room];
                 room_has_full[u.room] = true;
             }
+        if (cfg.plan && cfg.validate_every > 1) {
+            // Users come and go: the state keeper is the room's member who stays longest.
+            std::vector<SimUser*> keeper(sh.room_ids.size(), nullptr);
+            for (auto& u : users) {
+                u->full_state = false;
+                auto& k = keeper[u->room];
+                const auto& a = cfg.plan->users[u->index()];
+                if (!k || a.leave_us > cfg.plan->users[k->index()].leave_us) k = u.get();
+            }
+            for (auto* k : keeper)
+                if (k) k->full_state = true;
+        }
         for (auto& ioc : iocs) guards.push_back(net::make_work_guard(*ioc));
         for (auto& ioc : iocs) threads.emplace_back([&ioc] { ioc->run(); });
 
@@ -303,11 +327,15 @@ class LoadRun {
     void join() {
         const auto join_start = Clock::now();
         sh.set_epoch(join_start);
+        std::size_t at_start = 0;
         for (std::size_t i = 0; i < users.size(); ++i)
-            net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
+            if (!cfg.plan || cfg.plan->users[users[i]->index()].join_us == 0) {
+                net::post(*iocs[i % nthreads], [p = users[i].get()] { p->connect(); });
+                ++at_start;
+            }
         const auto join_deadline =
             join_start + cfg.join_timeout + std::chrono::milliseconds(10 * own());
-        while (sh.joined + sh.join_failed < own() && Clock::now() < join_deadline)
+        while (sh.joined + sh.join_failed < at_start && Clock::now() < join_deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         M.join_all_ms =
             std::chrono::duration<double, std::milli>(Clock::now() - join_start).count();
@@ -464,6 +492,7 @@ class LoadRun {
         auto expected_total = [&] {
             // Sharded: the others' users are not ours to count; what their scripts plan is.
             if (sharded()) return planned_expected();
+            if (sh.windowed) return windowed_expected_total();
             std::int64_t e = 0;
             for (std::size_t r = 0; r < rooms; ++r)
                 e += sh.room_accepted[r].load() *
@@ -542,9 +571,16 @@ class LoadRun {
             // every shard's actual ones (then the accounting is exact).
             if (sharded() && u->metrics.join_time.count())
                 u->metrics.durable_expected = planned_from_others(u->index());
+            if (sh.windowed && u->metrics.join_time.count())
+                u->metrics.durable_expected = windowed_expected(*u);
             M.totals.merge(u->metrics);
             result.per_user.push_back(u->metrics);
             result.user_slots.push_back({u->index(), u->room});
+        }
+        if (cfg.plan) {  // later arrivals joined after the join phase
+            M.users_joined = 0;
+            for (auto& u : users) M.users_joined += u->metrics.join_time.count() ? 1 : 0;
+            plan_results();
         }
         if (M.users_joined < own()) M.totals.error("never joined", own() - M.users_joined);
         const auto& T = M.totals;
@@ -647,10 +683,10 @@ class LoadRun {
         if (planned_.empty()) {
             planned_.assign(cfg.users, 0);
             for (std::size_t i = 0; i < cfg.users; ++i) {
-                UserScript script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
-                                  sh.table_uuids[i], cfg.seed * 1000003 + i);
+                auto script = make_script(cfg, i, sh.user_ids[i],
+                                          static_cast<liveshare::NodeId>(i + 1), sh.table_uuids[i]);
                 Planned p;
-                while (script.next(p)) planned_[i] += p.durable ? 1 : 0;
+                while (script->next(p)) planned_[i] += p.durable ? 1 : 0;
             }
         }
         return planned_;
@@ -660,6 +696,58 @@ class LoadRun {
         for (std::size_t j = 0; j < cfg.users; ++j)
             if (j != index && sh.room_of[j] == sh.room_of[index]) n += planned()[j];
         return n;
+    }
+    // The durable messages of a run's plan: the most any user sends (for sent_at's size).
+    std::size_t planned_cap() {
+        std::size_t most = 0;
+        for (std::size_t i = 0; i < cfg.users; ++i) {
+            auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
+                                      sh.table_uuids[i]);
+            Planned p;
+            std::size_t n = 0;
+            while (script->next(p)) n += p.durable ? 1 : 0;
+            most = std::max(most, n);
+        }
+        return most + 8;
+    }
+    // Users that come and go: what the others in its room sent while it was there.
+    std::uint64_t windowed_expected(const SimUser& u) {
+        std::uint64_t n = 0;
+        for (std::size_t j = 0; j < cfg.users; ++j) {
+            if (j == u.index() || sh.room_of[j] != u.room) continue;
+            for (std::size_t k = 0; k < sh.sent_at_cap; ++k) {
+                const std::int64_t at = sh.sent_at[j][k].load(std::memory_order_acquire);
+                n += at > 0 && at >= u.window_from && at < u.window_to ? 1 : 0;
+            }
+        }
+        return n;
+    }
+    std::uint64_t windowed_expected_total() {
+        if (!windowed_total_) {
+            std::uint64_t n = 0;
+            for (auto& u : users)
+                if (u->joined && u->metrics.join_time.count()) n += windowed_expected(*u);
+            windowed_total_ = n;
+        }
+        return *windowed_total_;
+    }
+    // Per phase: the latency of what was sent in it and the users it began and ended with.
+    void plan_results() {
+        for (std::size_t k = 0; k < cfg.plan->phases.size(); ++k) {
+            const auto& ph = cfg.plan->phases[k];
+            PhaseResult r;
+            r.name = ph.name;
+            r.start_s = static_cast<double>(ph.start_us) / 1e6;
+            r.end_s = static_cast<double>(ph.end_us) / 1e6;
+            r.users_from = ph.users_from;
+            r.users_to = ph.users_to;
+            r.rate = ph.rate;
+            if (k < M.totals.phase_latency.size()) r.latency = M.totals.phase_latency[k];
+            M.phases.push_back(std::move(r));
+            if (cfg.series_interval.count()) M.events.push_back({r.start_s, "phase " + ph.name});
+        }
+        std::stable_sort(M.events.begin(), M.events.end(),
+                         [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
     }
     std::uint64_t planned_expected() {
         std::uint64_t n = 0;
@@ -685,6 +773,7 @@ class LoadRun {
     WindowMark w0, w1;
     double gen_cpu = 0, gen_thread_peak = 0;
     std::vector<std::uint64_t> planned_;
+    std::optional<std::uint64_t> windowed_total_;
 };
 
 }  // namespace

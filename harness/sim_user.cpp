@@ -82,10 +82,14 @@ SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
       ioc_(ioc),
       timer_(ioc),
       retry_timer_(ioc),
-      script_(sh.cfg, index, sh.user_ids[index], static_cast<liveshare::NodeId>(index + 1),
-              sh.table_uuids[index], sh.cfg.seed * 1000003 + index) {
+      script_(make_script(sh.cfg, index, sh.user_ids[index],
+                          static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index])) {
     room = sh.room_of[index];
-    trackers_.resize(std::min(sh.room_size, sh.cfg.users - room * sh.room_size));
+    trackers_.resize(sh.room_members[room]);
+    if (sh.cfg.plan) {
+        plan_ = &sh.cfg.plan->users[index];
+        if (plan_->leave_us != kNever) window_to = plan_->leave_us - sh.cfg.plan->leave_grace_us;
+    }
     node_ = index % std::max<std::size_t>(sh.addresses.size(), 1);  // round-robin over the nodes
     mask_state_ = (sh.cfg.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xBF58476D1CE4E5B9ULL;
     if (!mask_state_) mask_state_ = 1;
@@ -477,20 +481,46 @@ void SimUser::mark_joined() {
             .count()));
     sh_.joined.fetch_add(1);
     sh_.room_joined[room].fetch_add(1);
+    if (plan_ && plan_->join_us > 0) window_from = sh_.now_us();
+}
+
+// Whether a message of `sender` is owed to this user: sent while it was in the room.
+bool SimUser::in_window(std::size_t sender, std::uint64_t seq) const {
+    if (seq >= sh_.sent_at_cap) return false;
+    const std::int64_t at = sh_.sent_at[sender][seq].load(std::memory_order_acquire);
+    return at > 0 && at >= window_from && at < window_to;
+}
+
+// A planned leave: the user closes its connection at t_us (after its last message).
+void SimUser::leave_at(std::int64_t t_us) {
+    timer_.expires_at(sh_.epoch() + std::chrono::microseconds(t_us));
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || closed || closing_) return;
+        left = true;
+        close();
+    });
 }
 
 void SimUser::start_schedule() {
     if (closed) return;
+    if (plan_ && plan_->join_us > 0) {
+        // A later arrival: it connects at its time; what it sends meanwhile waits for its join.
+        retry_timer_.expires_at(sh_.epoch() + std::chrono::microseconds(plan_->join_us));
+        retry_timer_.async_wait([this](boost::system::error_code ec) {
+            if (!ec && !closed) connect();
+        });
+    }
     schedule_next();
 }
 
 void SimUser::schedule_next() {
-    has_next_ = script_.next(next_);
+    has_next_ = script_->next(next_);
     if (!has_next_) {
         if (!schedule_done) {
             schedule_done = true;
             sh_.done.fetch_add(1);
         }
+        if (plan_ && plan_->leave_us != kNever) leave_at(plan_->leave_us);
         return;
     }
     timer_.expires_at(sh_.epoch() + std::chrono::microseconds(next_.t_us));

@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 #include "tls.hpp"
+#include "traffic_plan.hpp"
 #include "workload.hpp"
 
 namespace harness {
@@ -48,8 +49,12 @@ struct Shared {
         }
     };
     std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> index_of;
-    std::vector<std::size_t> room_of;  // index / room_size: a room's users are contiguous
-    std::size_t room_size = 1;
+    std::vector<std::size_t> room_of;
+    std::vector<std::uint32_t> member_of;     // a user's place among its room's members
+    std::vector<std::uint32_t> room_members;  // per room
+    // Users come and go (LoadTestConfig::plan): a delivery is expected of a user only for a
+    // message sent while it was in the room (sent_at within its window).
+    bool windowed = false;
     // Actual write start per sender and durable seq, for the uncorrected latency.
     std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
     std::size_t sent_at_cap = 0;
@@ -100,6 +105,9 @@ class SimUser {
     UserMetrics metrics;
     liveshare::SchemaState state;
     bool joined = false, schedule_done = false, closed = false;
+    bool left = false;  // left the room before the end, as its plan said
+    // The messages it is owed (windowed runs): those sent in [window_from, window_to).
+    std::int64_t window_from = INT64_MIN, window_to = INT64_MAX;
     std::size_t room = 0;
     // Holds the room's whole state and parses every message in full (the convergence check
     // compares these); the others scan deliveries for their markers and parse a sample
@@ -150,6 +158,9 @@ class SimUser {
     void schedule_reconnect(const std::string& why);
     void retire();
     void mark_joined();
+    bool in_window(std::size_t sender, std::uint64_t seq) const;
+    void record_phase(std::int64_t sent_us, std::uint64_t lat);
+    void leave_at(std::int64_t t_us);
 
     Shared& sh_;
     std::size_t index_;
@@ -161,7 +172,8 @@ class SimUser {
     liveshare::ServerMessage msg_;
     DeliveryScan scan_;
     std::uint32_t until_check_ = 0;  // scanned deliveries until the next full parse
-    UserScript script_;
+    std::unique_ptr<Script> script_;
+    const UserPlan* plan_ = nullptr;  // when the run has a plan
     Planned next_;
     bool has_next_ = false;
     std::deque<Out> control_;  // Auth, Ping, answers: before anything else, on this connection

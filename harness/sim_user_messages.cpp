@@ -157,9 +157,11 @@ void SimUser::on_graph_op(std::optional<std::uint64_t> seq, std::string_view sen
         unacked_.erase(mark->seq);
         return;
     }
-    // Senders are the room's users, whose indexes are contiguous: one tracker per member.
-    const std::size_t member = it->second - room * sh_.room_size;
-    if (member >= trackers_.size()) return;  // not of this room: not counted
+    // One tracker per member of the room.
+    if (sh_.room_of[it->second] != room) return;                    // not of this room: not counted
+    if (sh_.windowed && !in_window(it->second, mark->seq)) return;  // sent before or after us
+    const std::size_t member = sh_.member_of[it->second];
+    if (member >= trackers_.size()) return;
     SeqTracker& t = trackers_[member];
     if (t.seen.size() <= mark->seq) t.seen.resize(mark->seq + 64, false);
     if (t.seen[mark->seq]) {
@@ -175,6 +177,7 @@ void SimUser::on_graph_op(std::optional<std::uint64_t> seq, std::string_view sen
     if (mark->t_us < sh_.warmup_us) return;
     auto lat = static_cast<std::uint64_t>(std::max<std::int64_t>(now - mark->t_us, 0));
     metrics.latency.record(lat);
+    if (plan_) record_phase(mark->t_us, lat);
     if (sh_.addresses.size() > 1) {
         const bool cross =
             sh_.node_of[it->second].load(std::memory_order_relaxed) != static_cast<int>(node_);
@@ -188,6 +191,18 @@ void SimUser::on_graph_op(std::optional<std::uint64_t> seq, std::string_view sen
             metrics.latency_uncorrected.record(
                 static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
     }
+}
+
+// The latency by the phase the message was sent in.
+void SimUser::record_phase(std::int64_t sent_us, std::uint64_t lat) {
+    const auto& phases = sh_.cfg.plan->phases;
+    for (std::size_t k = 0; k < phases.size(); ++k)
+        if (sent_us >= phases[k].start_us && sent_us < phases[k].end_us) {
+            if (metrics.phase_latency.size() < phases.size())
+                metrics.phase_latency.resize(phases.size());
+            metrics.phase_latency[k].record(lat);
+            return;
+        }
 }
 
 void SimUser::on_volatile(const std::optional<Marker>& mark) {

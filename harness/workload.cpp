@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "protocol/uuid.hpp"
+#include "traffic_plan.hpp"
 
 namespace harness {
 
@@ -75,44 +76,112 @@ std::optional<Marker> extract_marker(const liveshare::ServerMessage& m) {
     }
 }
 
+void MessageMaker::column_op(GraphOp& op, std::uint64_t seq, std::int64_t t,
+                             std::size_t pad) const {
+    op.column.name = "c0";
+    op.column.data_type = "text";
+    op.column.default_value = marker_string(seq, t, pad);
+}
+
+void MessageMaker::graph_op(Planned& out, std::int64_t t, OpType type, std::uint64_t seq,
+                            std::size_t pad_to, bool exact) const {
+    GraphOp op;
+    op.type = type;
+    op.node_id = node_id_;
+    op.table_uuid = table_uuid_;
+    if (type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
+    out.frame.clear();
+    if (type == OpType::CreateTable || type == OpType::MoveTable) {
+        op.position = {static_cast<double>(seq), static_cast<double>(t)};
+    } else if (exact) {
+        column_op(op, seq, t, 0);
+        liveshare::encode_graph_op(out.frame, op);
+        const std::size_t plain = op.column.default_value->size();
+        if (pad_to > out.frame.size()) {
+            column_op(op, seq, t, plain + (pad_to - out.frame.size()));
+            out.frame.clear();
+        }
+    } else {
+        // Pad so the whole client frame comes out near pad_to.
+        constexpr std::size_t overhead = 240;
+        column_op(op, seq, t, pad_to > overhead ? pad_to - overhead : 0);
+    }
+    if (out.frame.empty()) liveshare::encode_graph_op(out.frame, op);
+    out.t_us = t;
+    out.type = MsgType::GraphOp;
+    out.durable = true;
+    out.seq = seq;
+}
+
+namespace {
+void volatile_out(Planned& out, std::int64_t t, std::uint64_t seq, MsgType type) {
+    out.t_us = t;
+    out.type = type;
+    out.durable = false;
+    out.seq = seq;
+}
+liveshare::Vec2 mark_of(std::uint64_t seq, std::int64_t t) {
+    return {static_cast<double>(seq), static_cast<double>(t)};
+}
+}  // namespace
+
+void MessageMaker::awareness(Planned& out, std::int64_t t, std::uint64_t seq,
+                             std::size_t bytes) const {
+    std::string name = "user-" + std::to_string(index_);
+    out.frame.clear();
+    liveshare::encode_awareness(out.frame, name, mark_of(seq, t), true);
+    if (bytes > out.frame.size()) {
+        name.append(bytes - out.frame.size(), 'x');
+        out.frame.clear();
+        liveshare::encode_awareness(out.frame, name, mark_of(seq, t), true);
+    }
+    volatile_out(out, t, seq, MsgType::Awareness);
+}
+
+void MessageMaker::drag(Planned& out, std::int64_t t, std::uint64_t seq) const {
+    out.frame.clear();
+    liveshare::encode_drag(out.frame, true, node_id_, mark_of(seq, t));
+    volatile_out(out, t, seq, MsgType::TableDragStart);
+}
+
+void MessageMaker::idle(Planned& out, std::int64_t t, std::uint64_t seq) const {
+    out.frame.clear();
+    liveshare::encode_idle_status(out.frame, (seq & 1) == 0);
+    volatile_out(out, t, seq, MsgType::IdleStatus);
+}
+
+void MessageMaker::cursor(Planned& out, std::int64_t t, std::uint64_t seq) const {
+    out.frame.clear();
+    liveshare::encode_cursor_move(out.frame, mark_of(seq, t));
+    volatile_out(out, t, seq, MsgType::CursorMove);
+}
+
+// The one uniform draw every script uses, so that a scenario file and a compiled workload with
+// the same ranges draw the same numbers.
+std::int64_t draw_uniform(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, std::max(lo, hi - 1))(rng);
+}
+
+// Each user draws the first time of each of its streams, in the order the workload lists
+// them (graph ops, cursor, drags, idle state), and only of the streams it has.
 UserScript::UserScript(const LoadTestConfig& cfg, std::size_t index, std::string user_id,
                        liveshare::NodeId node_id, std::string table_uuid, std::uint64_t seed)
     : cfg_(cfg),
       index_(index),
-      user_id_(std::move(user_id)),
-      node_id_(node_id),
-      table_uuid_(std::move(table_uuid)),
+      make_(index, std::move(user_id), node_id, std::move(table_uuid)),
       rng_(seed) {
     end_us_ =
         std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup + cfg.duration).count();
+    active_ = cfg.workload == Workload::CursorStorm ||
+              (cfg.workload == Workload::Editing && index % 2 == 0);
     // Spread users over one interval so they do not all fire on the same tick.
     const auto interval_us =
         std::chrono::duration_cast<std::chrono::microseconds>(cfg.interval).count();
-    std::uniform_int_distribution<std::int64_t> phase(0,
-                                                      std::max<std::int64_t>(interval_us - 1, 0));
-    next_op_ = phase(rng_);
-    next_cursor_ = std::uniform_int_distribution<std::int64_t>(0, 19999)(rng_);
-    next_drag_ = 500000 + std::uniform_int_distribution<std::int64_t>(0, 1999999)(rng_);
-    next_idle_ = 5000000 + std::uniform_int_distribution<std::int64_t>(0, 9999999)(rng_);
-    active_ = index % 2 == 0;
-}
-
-void UserScript::op_with_marker(GraphOp& op, std::uint64_t seq, std::int64_t t) const {
-    op.node_id = node_id_;
-    op.table_uuid = table_uuid_;
-    switch (op.type) {
-        case OpType::CreateTable:
-        case OpType::MoveTable:
-            op.position = {static_cast<double>(seq), static_cast<double>(t)};
-            break;
-        default: {
-            op.column.name = "c0";
-            op.column.data_type = "text";
-            // Pad so the whole client frame comes out near payload_bytes.
-            std::size_t overhead = 240;
-            std::size_t pad = cfg_.payload_bytes > overhead ? cfg_.payload_bytes - overhead : 0;
-            op.column.default_value = marker_string(seq, t, pad);
-        }
+    if (cfg.workload != Workload::CursorStorm) next_op_ = draw_uniform(rng_, 0, interval_us);
+    if (active_) next_cursor_ = draw_uniform(rng_, 0, 20000);
+    if (cfg.workload == Workload::Editing) {
+        next_drag_ = draw_uniform(rng_, 500000, 2500000);
+        next_idle_ = draw_uniform(rng_, 5000000, 15000000);
     }
 }
 
@@ -122,15 +191,8 @@ std::uint64_t UserScript::setup_step() const {
     return durable_seq_ + (cfg_.returning ? 2 : 0);
 }
 
-void UserScript::durable_op(Planned& out, std::int64_t t, GraphOp op) {
-    const std::uint64_t seq = durable_seq_++;
-    op_with_marker(op, seq, t);
-    out.frame.clear();
-    liveshare::encode_graph_op(out.frame, op);
-    out.t_us = t;
-    out.type = MsgType::GraphOp;
-    out.durable = true;
-    out.seq = seq;
+void UserScript::durable_op(Planned& out, std::int64_t t, OpType type) {
+    make_.graph_op(out, t, type, durable_seq_++, cfg_.payload_bytes);
 }
 
 bool UserScript::next(Planned& out) {
@@ -163,11 +225,11 @@ bool UserScript::next_seed(Planned& out) {
     const std::int64_t t = next_op_;
     if (t >= end_us_) return false;
     next_op_ += std::chrono::duration_cast<std::chrono::microseconds>(cfg_.interval).count();
-    GraphOp op;
     const std::uint64_t k = setup_step();
-    op.type = k == 0 ? OpType::CreateTable : k == 1 ? OpType::AddColumn : OpType::UpdateColumn;
-    if (op.type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
-    durable_op(out, t, std::move(op));
+    durable_op(out, t,
+               k == 0   ? OpType::CreateTable
+               : k == 1 ? OpType::AddColumn
+                        : OpType::UpdateColumn);
     return true;
 }
 
@@ -179,36 +241,27 @@ bool UserScript::next_editing(Planned& out) {
     std::int64_t t =
         std::min({next_op_, active_ ? next_cursor_ : INT64_MAX, next_drag_, next_idle_});
     if (t >= end_us_) return false;
-    out.frame.clear();
-    out.t_us = t;
     if (t == next_op_) {
-        next_op_ += std::uniform_int_distribution<std::int64_t>(200000, 1000000)(rng_);
-        GraphOp op;
+        next_op_ += draw_uniform(rng_, 200000, 1000000);
         const std::uint64_t k = setup_step();
-        op.type = k == 0       ? OpType::CreateTable
-                  : k == 1     ? OpType::AddColumn
-                  : k % 4 == 0 ? OpType::UpdateColumn
-                               : OpType::MoveTable;
-        if (op.type == OpType::CreateTable) op.name = "t_" + user_id_.substr(0, 8);
-        durable_op(out, t, std::move(op));
+        durable_op(out, t,
+                   k == 0       ? OpType::CreateTable
+                   : k == 1     ? OpType::AddColumn
+                   : k % 4 == 0 ? OpType::UpdateColumn
+                                : OpType::MoveTable);
         return true;
     }
-    out.durable = false;
-    out.seq = volatile_seq_++;
-    const liveshare::Vec2 mark{static_cast<double>(out.seq), static_cast<double>(t)};
+    const std::uint64_t seq = volatile_seq_++;
     if (active_ && t == next_cursor_) {
         next_cursor_ += 20000;
         if ((next_cursor_ / 1000) % 3000 >= 2000) next_cursor_ += 1000000;  // pause 1 s in 3
-        liveshare::encode_awareness(out.frame, "user-" + std::to_string(index_), mark, true);
-        out.type = MsgType::Awareness;
+        make_.awareness(out, t, seq);
     } else if (t == next_drag_) {
-        next_drag_ += std::uniform_int_distribution<std::int64_t>(1000000, 3000000)(rng_);
-        liveshare::encode_drag(out.frame, true, node_id_, mark);
-        out.type = MsgType::TableDragStart;
+        next_drag_ += draw_uniform(rng_, 1000000, 3000000);
+        make_.drag(out, t, seq);
     } else {
-        next_idle_ += std::uniform_int_distribution<std::int64_t>(5000000, 15000000)(rng_);
-        liveshare::encode_idle_status(out.frame, (out.seq & 1) == 0);
-        out.type = MsgType::IdleStatus;
+        next_idle_ += draw_uniform(rng_, 5000000, 15000000);
+        make_.idle(out, t, seq);
     }
     return true;
 }
@@ -218,10 +271,7 @@ bool UserScript::next_editing(Planned& out) {
 bool UserScript::next_burst(Planned& out) {
     if (durable_seq_ == 0) {
         if (next_op_ >= end_us_) return false;
-        GraphOp op;
-        op.type = OpType::CreateTable;
-        op.name = "t_" + user_id_.substr(0, 8);
-        durable_op(out, next_op_, std::move(op));
+        durable_op(out, next_op_, OpType::CreateTable);
         next_op_ += 500000;  // the first burst half a second later
         burst_left_ = cfg_.burst_size;
         return true;
@@ -232,9 +282,7 @@ bool UserScript::next_burst(Planned& out) {
     }
     if (next_op_ >= end_us_ || burst_left_ == 0) return false;
     --burst_left_;
-    GraphOp op;
-    op.type = OpType::MoveTable;
-    durable_op(out, next_op_, std::move(op));
+    durable_op(out, next_op_, OpType::MoveTable);
     return true;
 }
 
@@ -243,14 +291,18 @@ bool UserScript::next_cursor(Planned& out) {
     const std::int64_t t = next_cursor_;
     if (t >= end_us_) return false;
     next_cursor_ += 20000;
-    out.frame.clear();
-    out.t_us = t;
-    out.durable = false;
-    out.seq = volatile_seq_++;
-    liveshare::encode_cursor_move(out.frame,
-                                  {static_cast<double>(out.seq), static_cast<double>(t)});
-    out.type = MsgType::CursorMove;
+    make_.cursor(out, t, volatile_seq_++);
     return true;
+}
+
+std::unique_ptr<Script> make_script(const LoadTestConfig& cfg, std::size_t index,
+                                    std::string user_id, liveshare::NodeId node_id,
+                                    std::string table_uuid) {
+    const std::uint64_t seed = cfg.seed * 1000003 + index;
+    if (cfg.plan)
+        return cfg.plan->script(index, std::move(user_id), node_id, std::move(table_uuid), seed);
+    return std::make_unique<UserScript>(cfg, index, std::move(user_id), node_id,
+                                        std::move(table_uuid), seed);
 }
 
 const char* to_string(Workload w) {

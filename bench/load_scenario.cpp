@@ -1,0 +1,125 @@
+// Traffic as data (docs/scenarios.md):
+//   load/scenario/<name>                 a scenario file (--scenario=FILE): its classes, phases,
+//                                        rooms and churn
+//   load/replay/scale:N/speed:X          a trace recorded by liveshare-server --record
+//                                        (--replay=FILE), its rooms cloned N times, X times faster
+// Both run against the started server or the --target, with the delivery accounting,
+// convergence, criteria and time series of every load run; each phase gets its own
+// percentiles (phase_<name>_p50_ms, ...) and a mark in the time series.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "failures.hpp"
+#include "load_support.hpp"
+#include "options.hpp"
+#include "scenario.hpp"
+#include "trace_replay.hpp"
+
+namespace bench {
+
+namespace {
+
+std::size_t largest_room(const harness::TrafficPlan& plan) {
+    std::vector<std::size_t> n(plan.rooms, 0);
+    for (const auto& u : plan.users) ++n[u.room];
+    return n.empty() ? 1 : *std::max_element(n.begin(), n.end());
+}
+
+std::string counter_name(const std::string& phase) {
+    std::string s;
+    for (char c : phase) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return s;
+}
+
+void set_phase_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
+    for (const auto& ph : m.phases) {
+        const std::string p = "phase_" + counter_name(ph.name) + "_";
+        c[p + "users"] = static_cast<double>(ph.users_to);
+        if (!ph.latency.count()) continue;  // nothing durable was sent in it: absent, not 0
+        c[p + "p50_ms"] = static_cast<double>(ph.latency.percentile(50)) / 1000.0;
+        c[p + "p99_ms"] = static_cast<double>(ph.latency.percentile(99)) / 1000.0;
+        c[p + "deliveries"] = static_cast<double>(ph.latency.count());
+    }
+}
+
+std::string phase_summary(const LoadTestMetrics& m) {
+    std::string s;
+    for (const auto& ph : m.phases) {
+        s += fmt::format("{}{} {:.0f}-{:.0f}s users {}->{}", s.empty() ? "" : "; ", ph.name,
+                         ph.start_s, ph.end_s, ph.users_from, ph.users_to);
+        if (ph.rate != 1) s += fmt::format(" rate x{:g}", ph.rate);
+        if (ph.latency.count())
+            s += fmt::format(" p99 {:.1f} ms",
+                             static_cast<double>(ph.latency.percentile(99)) / 1000.0);
+    }
+    return s;
+}
+
+// One planned run: warmup and drain from the plan's source, the sending phase to its end.
+void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> plan,
+              double warmup_s, double drain_s, std::size_t messages_per_user,
+              std::optional<std::uint64_t> seed) {
+    for (auto _ : st) {
+        auto b = base_config(plan->users.size(), Workload::Editing)
+                     .warmup(secs(warmup_s))
+                     .duration(ms((plan->end_us - std::llround(warmup_s * 1e6)) / 1000))
+                     .drain(secs(drain_s))
+                     .messages_per_user(messages_per_user);
+        if (seed) b.seed(*seed);  // the file's own, over --seed
+        auto cfg = b.build();
+        cfg.plan = plan;
+        std::string label;
+        LoadTestResult r;
+        try {
+            r = run_against_server(cfg, largest_room(*plan), label);
+        } catch (const std::exception& e) {
+            return fail(st, std::string("could not start the server: ") + e.what());
+        }
+        const std::string phases = phase_summary(r.metrics);
+        finish(st, r, label.empty() ? phases : label + "; " + phases);
+        set_phase_counters(st.counters, r.metrics);
+    }
+}
+
+void bm_scenario(benchmark::State& st, harness::Scenario s) {
+    const auto plan = harness::make_plan(s);
+    const double warmup_s = static_cast<double>(s.warmup_us) / 1e6;
+    if (s.warmup_us >= plan->end_us)
+        return fail(st, fmt::format("{}: warmup ({:g} s) is not shorter than the run", s.file,
+                                    warmup_s));
+    run_plan(st, plan, warmup_s, static_cast<double>(s.drain_us) / 1e6, s.messages_per_user, s.seed);
+}
+
+void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro) {
+    std::shared_ptr<const harness::TrafficPlan> plan;
+    try {
+        plan = harness::make_replay_plan(harness::load_trace(file), ro, file);
+    } catch (const std::exception& e) {
+        return fail(st, std::string("bad --replay: ") + e.what());
+    }
+    if (plan->users.empty() || plan->end_us <= 0)
+        return fail(st, file + ": the trace has no messages a replay can send");
+    run_plan(st, plan, 0, options().drain_s, 0, std::nullopt);
+}
+
+}  // namespace
+
+void register_scenario_benchmarks() {
+    const Options& o = options();
+    for (const auto& s : o.scenarios)
+        load(benchmark::RegisterBenchmark(fmt::format("load/scenario/{}", s.name).c_str(),
+                                          bm_scenario, s));
+    if (!o.replay.empty())
+        load(benchmark::RegisterBenchmark(fmt::format("load/replay/scale:{}/speed:{:g}",
+                                                      o.replay_opt.scale, o.replay_opt.speed)
+                                              .c_str(),
+                                          bm_replay, o.replay, o.replay_opt));
+}
+
+}  // namespace bench
