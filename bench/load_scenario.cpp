@@ -91,9 +91,10 @@ void bm_scenario(benchmark::State& st, harness::Scenario s) {
     const auto plan = harness::make_plan(s);
     const double warmup_s = static_cast<double>(s.warmup_us) / 1e6;
     if (s.warmup_us >= plan->end_us)
-        return fail(st, fmt::format("{}: warmup ({:g} s) is not shorter than the run", s.file,
-                                    warmup_s));
-    run_plan(st, plan, warmup_s, static_cast<double>(s.drain_us) / 1e6, s.messages_per_user, s.seed);
+        return fail(
+            st, fmt::format("{}: warmup ({:g} s) is not shorter than the run", s.file, warmup_s));
+    run_plan(st, plan, warmup_s, static_cast<double>(s.drain_us) / 1e6, s.messages_per_user,
+             s.seed);
 }
 
 void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro) {
@@ -116,10 +117,10 @@ void register_scenario_benchmarks() {
         load(benchmark::RegisterBenchmark(fmt::format("load/scenario/{}", s.name).c_str(),
                                           bm_scenario, s));
     if (!o.replay.empty())
-        load(benchmark::RegisterBenchmark(fmt::format("load/replay/scale:{}/speed:{:g}",
-                                                      o.replay_opt.scale, o.replay_opt.speed)
-                                              .c_str(),
-                                          bm_replay, o.replay, o.replay_opt));
+        load(benchmark::RegisterBenchmark(
+            fmt::format("load/replay/scale:{}/speed:{:g}", o.replay_opt.scale, o.replay_opt.speed)
+                .c_str(),
+            bm_replay, o.replay, o.replay_opt));
 }
 
 }  // namespace bench

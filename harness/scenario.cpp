@@ -45,11 +45,11 @@ class Reader {
     // Only the keys a section knows: a misspelt one is an error, not a silent default.
     void keys(const YAML::Node& n, const std::string& field,
               std::initializer_list<const char*> known) const {
-        if (!n.IsMap()) fail(n, field, "expected a mapping");
+        if (!n.IsMap()) fail(n, field.empty() ? "the file" : field, "expected a mapping");
         for (const auto& kv : n) {
             const auto k = kv.first.as<std::string>();
             if (std::none_of(known.begin(), known.end(), [&](const char* x) { return k == x; }))
-                fail(kv.first, field + "." + k, "unknown field");
+                fail(kv.first, field.empty() ? k : field + "." + k, "unknown field");
         }
     }
 
@@ -88,10 +88,12 @@ class Reader {
             used = 0;
         }
         const std::string unit = s.substr(used);
-        double scale = unit == "us" ? 1 : unit == "ms" ? 1e3 : unit == "s" ? 1e6
-                                     : unit == "m"    ? 6e7
-                                     : unit == "h"    ? 3.6e9
-                                                      : -1;
+        double scale = unit == "us"   ? 1
+                       : unit == "ms" ? 1e3
+                       : unit == "s"  ? 1e6
+                       : unit == "m"  ? 6e7
+                       : unit == "h"  ? 3.6e9
+                                      : -1;
         if (!n.IsScalar() || used == 0 || scale < 0 || v < 0 || !std::isfinite(v))
             fail(n, field, "expected a duration such as 20ms, 1.5s, 2m or 1h, got '" + s + "'");
         return std::llround(v * scale);
@@ -126,8 +128,10 @@ class Reader {
 
     OpType op(const YAML::Node& n, const std::string& field) const {
         static const std::pair<const char*, OpType> names[] = {
-            {"create_table", OpType::CreateTable}, {"add_column", OpType::AddColumn},
-            {"update_column", OpType::UpdateColumn}, {"move_table", OpType::MoveTable}};
+            {"create_table", OpType::CreateTable},
+            {"add_column", OpType::AddColumn},
+            {"update_column", OpType::UpdateColumn},
+            {"move_table", OpType::MoveTable}};
         const auto s = text(n, field);
         for (auto [k, v] : names)
             if (s == k) return v;
@@ -147,13 +151,15 @@ class Reader {
 };
 
 Stream read_stream(const Reader& rd, const YAML::Node& n, const std::string& f) {
-    rd.keys(n, f,
-            {"type", "start", "every", "on", "off", "setup", "after_setup", "mix", "burst",
-             "bytes"});
+    rd.keys(
+        n, f,
+        {"type", "start", "every", "on", "off", "setup", "after_setup", "mix", "burst", "bytes"});
     Stream s;
     static const std::pair<const char*, StreamKind> kinds[] = {
-        {"graph_op", StreamKind::GraphOp},       {"awareness", StreamKind::Awareness},
-        {"cursor_move", StreamKind::CursorMove}, {"table_drag", StreamKind::TableDrag},
+        {"graph_op", StreamKind::GraphOp},
+        {"awareness", StreamKind::Awareness},
+        {"cursor_move", StreamKind::CursorMove},
+        {"table_drag", StreamKind::TableDrag},
         {"idle_status", StreamKind::IdleStatus}};
     if (!n["type"]) rd.fail(n, f + ".type", "missing");
     const auto type = rd.text(n["type"], f + ".type");
@@ -214,7 +220,7 @@ Scenario read(const YAML::Node& root, const std::string& file) {
     Reader rd(file);
     Scenario sc;
     sc.file = file;
-    rd.keys(root, "scenario",
+    rd.keys(root, "",
             {"name", "description", "seed", "warmup", "drain", "leave_grace", "messages_per_user",
              "returning", "rooms", "churn", "classes", "phases"});
     if (!root["name"]) rd.fail(root, "name", "missing");
@@ -235,10 +241,11 @@ Scenario read(const YAML::Node& root, const std::string& file) {
         rd.keys(r, "rooms", {"size", "count", "weights"});
         if (r["size"] && (r["count"] || r["weights"]))
             rd.fail(r, "rooms", "give size, or count (with weights if they differ)");
-        if (r["size"]) sc.room_size = std::max<std::size_t>(1, rd.count(r["size"], "rooms.size", 1e6));
+        if (r["size"])
+            sc.room_size = std::max<std::size_t>(1, rd.count(r["size"], "rooms.size", 1e6));
         if (r["count"])
-            sc.room_weights.assign(std::max<std::size_t>(1, rd.count(r["count"], "rooms.count", 1e5)),
-                                   1.0);
+            sc.room_weights.assign(
+                std::max<std::size_t>(1, rd.count(r["count"], "rooms.count", 1e5)), 1.0);
         if (r["weights"]) {
             if (!r["weights"].IsSequence() || r["weights"].size() == 0)
                 rd.fail(r["weights"], "rooms.weights", "expected a list of numbers");
@@ -263,7 +270,8 @@ Scenario read(const YAML::Node& root, const std::string& file) {
         rd.keys(c, f, {"name", "weight", "streams"});
         UserClass uc;
         uc.name = c["name"] ? rd.text(c["name"], f + ".name") : "class" + std::to_string(i);
-        if (c["weight"]) uc.weight = static_cast<unsigned>(rd.count(c["weight"], f + ".weight", 1e6));
+        if (c["weight"])
+            uc.weight = static_cast<unsigned>(rd.count(c["weight"], f + ".weight", 1e6));
         if (uc.weight == 0) rd.fail(c["weight"], f + ".weight", "must be at least 1");
         if (const auto st = c["streams"]) {
             if (!st.IsSequence()) rd.fail(st, f + ".streams", "expected a list of streams");

@@ -40,7 +40,8 @@ struct Stream {
     std::vector<liveshare::OpType> setup = {liveshare::OpType::CreateTable,
                                             liveshare::OpType::AddColumn};
     std::int64_t after_setup_us = -1;  // the pause after the last setup op; -1: `every`
-    std::vector<std::pair<liveshare::OpType, unsigned>> mix = {{liveshare::OpType::UpdateColumn, 1}};
+    std::vector<std::pair<liveshare::OpType, unsigned>> mix = {
+        {liveshare::OpType::UpdateColumn, 1}};
     std::size_t burst = 1;  // messages at one intended time, each time
     std::size_t bytes = 0;  // graph ops: the frame's approximate size (0: 512); awareness:
                             // exactly (0: unpadded)
@@ -64,9 +65,9 @@ struct Scenario {
     std::string name, file;
     std::vector<UserClass> classes;
     std::vector<ScenarioPhase> phases;
-    std::size_t room_size = 0;          // rooms fill one after another, this many each
-    std::vector<double> room_weights;   // or: this many rooms, users spread by these shares
-    double churn_per_s = 0;             // a user leaves and a new one takes its place
+    std::size_t room_size = 0;         // rooms fill one after another, this many each
+    std::vector<double> room_weights;  // or: this many rooms, users spread by these shares
+    double churn_per_s = 0;            // a user leaves and a new one takes its place
     std::int64_t warmup_us = 0, drain_us = 2000000, leave_grace_us = 1000000;
     std::size_t messages_per_user = 0;  // 0: no cap
     bool returning = false;
@@ -83,8 +84,8 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s);
 // A user of a scenario: its class's streams from its join to its leave (or the end).
 class ScenarioScript : public Script {
   public:
-    ScenarioScript(const Scenario& s, const TrafficPlan& plan, std::size_t index,
-                   MessageMaker make, std::uint64_t seed);
+    ScenarioScript(const Scenario& s, const TrafficPlan& plan, std::size_t index, MessageMaker make,
+                   std::uint64_t seed);
     bool next(Planned& out) override;
 
   private:
@@ -93,8 +94,8 @@ class ScenarioScript : public Script {
         std::int64_t next;
         std::size_t burst_left = 0;
     };
-    double rate_at(std::int64_t t) const;
-    std::int64_t step(const Interval& i, std::int64_t t);
+    std::int64_t advance(std::int64_t t, std::int64_t work) const;
+    std::int64_t step(const Interval& i, std::int64_t t);  // t plus a drawn gap
     void on_off(const Stream& s, std::int64_t& next) const;
 
     const Scenario& sc_;
@@ -103,6 +104,7 @@ class ScenarioScript : public Script {
     std::mt19937_64 rng_;
     std::vector<State> streams_;
     std::int64_t join_us_, end_us_;
+    bool varied_ = false;  // some phase has a rate other than 1
     std::uint64_t count_ = 0, durable_seq_ = 0, volatile_seq_ = 0;
 };
 

@@ -18,8 +18,8 @@ class ScenarioPlan : public TrafficPlan {
                                    liveshare::NodeId node_id, std::string table_uuid,
                                    std::uint64_t seed) const override {
         return std::make_unique<ScenarioScript>(
-            sc, *this, index, MessageMaker(index, std::move(user_id), node_id, std::move(table_uuid)),
-            seed);
+            sc, *this, index,
+            MessageMaker(index, std::move(user_id), node_id, std::move(table_uuid)), seed);
     }
     Scenario sc;
 };
@@ -156,23 +156,32 @@ ScenarioScript::ScenarioScript(const Scenario& s, const TrafficPlan& plan, std::
     const UserPlan& u = plan.users.at(index);
     join_us_ = u.join_us;
     end_us_ = std::min(plan.end_us, u.leave_us);
+    for (const auto& p : plan.phases) varied_ = varied_ || p.rate != 1;
     // Each stream's first time, drawn in the order the class lists them.
     for (const auto& st : s.classes.at(u.cls).streams)
-        streams_.push_back({&st, join_us_ + st.start.draw(rng_), st.burst});
+        streams_.push_back({&st, advance(join_us_, st.start.draw(rng_)), st.burst});
 }
 
-double ScenarioScript::rate_at(std::int64_t t) const {
-    for (const auto& p : plan_.phases)
-        if (t >= p.start_us && t < p.end_us) return p.rate;
-    return 1;
+// A stream's gaps are drawn in work time, which runs `rate` times faster than the clock in a
+// phase of that rate: a gap that spans a phase's edge is partly fast and partly not, so each
+// phase carries its rate exactly. At rate 1 everywhere, work time is the clock.
+std::int64_t ScenarioScript::advance(std::int64_t t, std::int64_t work) const {
+    if (!varied_) return t + work;
+    double left = static_cast<double>(work), cur = static_cast<double>(t);
+    for (const auto& p : plan_.phases) {
+        const auto end = static_cast<double>(p.end_us);
+        if (end <= cur) continue;
+        cur = std::max(cur, static_cast<double>(p.start_us));
+        const double room = (end - cur) * p.rate;
+        if (left <= room) return std::max<std::int64_t>(t + 1, std::llround(cur + left / p.rate));
+        left -= room;
+        cur = end;
+    }
+    return std::max<std::int64_t>(t + 1, std::llround(cur + left));
 }
 
-// The time to the next message: a draw, faster in a phase of a higher rate.
 std::int64_t ScenarioScript::step(const Interval& i, std::int64_t t) {
-    const std::int64_t d = i.draw(rng_);
-    const double r = rate_at(t);
-    if (r == 1) return d;
-    return std::max<std::int64_t>(1, std::llround(static_cast<double>(d) / r));
+    return advance(t, i.draw(rng_));
 }
 
 // Outside the on-part of an on/off period the stream skips the off-part.
@@ -196,8 +205,9 @@ bool ScenarioScript::next(Planned& out) {
         liveshare::OpType op;
         if (k < s.setup.size()) {
             op = s.setup[k];
-            st->next += k + 1 == s.setup.size() && s.after_setup_us >= 0 ? s.after_setup_us
-                                                                          : step(s.every, t);
+            st->next = k + 1 == s.setup.size() && s.after_setup_us >= 0
+                           ? advance(t, s.after_setup_us)
+                           : step(s.every, t);
         } else {
             unsigned total = 0;
             for (const auto& [o, w] : s.mix) total += w;
@@ -212,14 +222,14 @@ bool ScenarioScript::next(Planned& out) {
             }
             if (--st->burst_left == 0) {
                 st->burst_left = s.burst;
-                st->next += step(s.every, t);
+                st->next = step(s.every, t);
             }
         }
         make_.graph_op(out, t, op, durable_seq_++, s.bytes ? s.bytes : 512);
         return true;
     }
     const std::uint64_t seq = volatile_seq_++;
-    st->next += step(s.every, t);
+    st->next = step(s.every, t);
     on_off(s, st->next);
     switch (s.kind) {
         case StreamKind::Awareness:

@@ -78,14 +78,16 @@ Trace load_trace(const std::string& path) {
         if (line.empty()) continue;
         if (!header) {
             if (line.find("\"liveshare_trace\":1") == std::string::npos)
-                throw TraceError(path + ":1: not a liveshare trace (no {\"liveshare_trace\":1,...} "
-                                        "first line)");
+                throw TraceError(path +
+                                 ":1: not a liveshare trace (no {\"liveshare_trace\":1,...} "
+                                 "first line)");
             header = true;
             continue;
         }
         const std::string ev = text(line, "ev", lineno, path);
         if (ev == "dropped" || ev == "end") {
-            if (ev == "dropped") tr.dropped += static_cast<std::uint64_t>(integer(line, "count", lineno, path));
+            if (ev == "dropped")
+                tr.dropped += static_cast<std::uint64_t>(integer(line, "count", lineno, path));
             continue;
         }
         const std::int64_t t = integer(line, "t", lineno, path);
@@ -209,9 +211,10 @@ std::shared_ptr<const TrafficPlan> make_replay_plan(const Trace& t, const Replay
         if (u.join_us == 0) origin = 0;
     plan->origin = origin == kNever ? 0 : origin;
     auto at = [&](std::int64_t us) {
-        return us == kNever ? kNever
-                            : std::max<std::int64_t>(
-                                  0, std::llround(static_cast<double>(us - plan->origin) / o.speed));
+        return us == kNever
+                   ? kNever
+                   : std::max<std::int64_t>(
+                         0, std::llround(static_cast<double>(us - plan->origin) / o.speed));
     };
     std::map<std::string, std::size_t> room_of;
     for (std::size_t r = 0; r < t.rooms.size(); ++r) room_of[t.rooms[r]] = r;
@@ -226,8 +229,8 @@ std::shared_ptr<const TrafficPlan> make_replay_plan(const Trace& t, const Replay
         }
     plan->rooms = t.rooms.size() * o.scale;
     plan->end_us = at(t.end_us) + 1;
-    plan->phases.push_back({"replay", 0, plan->end_us, t.users.size() * o.scale,
-                            t.users.size() * o.scale, o.speed});
+    plan->phases.push_back(
+        {"replay", 0, plan->end_us, t.users.size() * o.scale, t.users.size() * o.scale, o.speed});
     return plan;
 }
 

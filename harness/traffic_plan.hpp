@@ -15,7 +15,7 @@ namespace harness {
 inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 struct UserPlan {
-    std::int64_t join_us = 0;       // after the schedule's epoch; 0: joins before it, with all
+    std::int64_t join_us = 0;        // after the schedule's epoch; 0: joins before it, with all
     std::int64_t leave_us = kNever;  // closes its connection then; kNever: stays to the end
     std::size_t room = 0;
     std::size_t cls = 0;  // the scenario's user class (or the trace's user, for a replay)
