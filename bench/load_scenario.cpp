@@ -64,7 +64,7 @@ std::string phase_summary(const LoadTestMetrics& m) {
 // One planned run: warmup and drain from the plan's source, the sending phase to its end.
 void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> plan,
               double warmup_s, double drain_s, std::size_t messages_per_user,
-              std::optional<std::uint64_t> seed) {
+              std::optional<std::uint64_t> seed, const std::string& note = "") {
     for (auto _ : st) {
         auto b = base_config(plan->users.size(), Workload::Editing)
                      .warmup(secs(warmup_s))
@@ -81,8 +81,9 @@ void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> 
         } catch (const std::exception& e) {
             return fail(st, std::string("could not start the server: ") + e.what());
         }
-        const std::string phases = phase_summary(r.metrics);
-        finish(st, r, label.empty() ? phases : label + "; " + phases);
+        std::string what = phase_summary(r.metrics);
+        if (!note.empty()) what = note + "; " + what;
+        finish(st, r, label.empty() ? what : label + "; " + what);
         set_phase_counters(st.counters, r.metrics);
     }
 }
@@ -99,14 +100,22 @@ void bm_scenario(benchmark::State& st, harness::Scenario s) {
 
 void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro) {
     std::shared_ptr<const harness::TrafficPlan> plan;
+    std::string note;
     try {
-        plan = harness::make_replay_plan(harness::load_trace(file), ro, file);
+        const auto trace = harness::load_trace(file);
+        std::size_t msgs = 0;
+        for (const auto& u : trace.users) msgs += u.messages.size();
+        if (msgs == 0) return fail(st, file + ": the trace has no messages a replay can send");
+        note = fmt::format("trace {}: {} session(s) in {} room(s), {} message(s)", file,
+                           trace.users.size(), trace.rooms.size(), msgs);
+        if (trace.skipped) note += fmt::format(", {} of types not replayed", trace.skipped);
+        if (trace.dropped)
+            note += fmt::format(", {} record(s) the recorder dropped", trace.dropped);
+        plan = harness::make_replay_plan(trace, ro, file);
     } catch (const std::exception& e) {
         return fail(st, std::string("bad --replay: ") + e.what());
     }
-    if (plan->users.empty() || plan->end_us <= 0)
-        return fail(st, file + ": the trace has no messages a replay can send");
-    run_plan(st, plan, 0, options().drain_s, 0, std::nullopt);
+    run_plan(st, plan, 0, options().drain_s, 0, std::nullopt, note);
 }
 
 }  // namespace

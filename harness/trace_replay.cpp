@@ -91,7 +91,6 @@ Trace load_trace(const std::string& path) {
             continue;
         }
         const std::int64_t t = integer(line, "t", lineno, path);
-        tr.end_us = std::max(tr.end_us, t);
         const std::string room = text(line, "room", lineno, path),
                           user = text(line, "user", lineno, path);
         if (ev == "join") {
@@ -122,6 +121,8 @@ Trace load_trace(const std::string& path) {
             }
             // Present before the recording began: from the start.
             tr.users[session(room, user, 0)].messages.push_back(m);
+            tr.first_msg_us = std::min(tr.first_msg_us, t);
+            tr.end_us = std::max(tr.end_us, t);
         } else {
             throw TraceError(path + ":" + std::to_string(lineno) + ": field \"ev\": '" + ev +
                              "' is not join, leave, msg, dropped or end");
@@ -201,20 +202,14 @@ std::shared_ptr<const TrafficPlan> make_replay_plan(const Trace& t, const Replay
     if (o.scale < 1 || !(o.speed > 0)) throw TraceError("replay scale >= 1 and speed > 0");
     auto plan = std::make_shared<ReplayPlan>(t, o);
     plan->name = name;
-    std::int64_t origin = kNever;
-    for (const auto& u : t.users) {
-        if (u.join_us > 0) origin = std::min(origin, u.join_us);
-        if (!u.messages.empty()) origin = std::min(origin, u.messages.front().t_us);
-    }
-    // Users present when the recording began join first, with everyone of time 0.
-    for (const auto& u : t.users)
-        if (u.join_us == 0) origin = 0;
-    plan->origin = origin == kNever ? 0 : origin;
+    // Time 0 is the first message. Who joined before it joins in the run's join phase, with
+    // everyone; who joined later joins at its (compressed) time. A leave after the last
+    // message is no leave: the run ends then.
+    plan->origin = t.first_msg_us == kNever ? 0 : t.first_msg_us;
+    const std::int64_t last = t.end_us;
     auto at = [&](std::int64_t us) {
-        return us == kNever
-                   ? kNever
-                   : std::max<std::int64_t>(
-                         0, std::llround(static_cast<double>(us - plan->origin) / o.speed));
+        return std::max<std::int64_t>(
+            0, std::llround(static_cast<double>(us - plan->origin) / o.speed));
     };
     std::map<std::string, std::size_t> room_of;
     for (std::size_t r = 0; r < t.rooms.size(); ++r) room_of[t.rooms[r]] = r;
@@ -222,8 +217,8 @@ std::shared_ptr<const TrafficPlan> make_replay_plan(const Trace& t, const Replay
     for (unsigned k = 0; k < o.scale; ++k)
         for (const auto& u : t.users) {
             UserPlan p;
-            p.join_us = u.join_us == 0 ? 0 : at(u.join_us);
-            p.leave_us = at(u.leave_us);
+            p.join_us = u.join_us <= plan->origin ? 0 : at(u.join_us);
+            p.leave_us = u.leave_us > last ? kNever : std::max(p.join_us + 1, at(u.leave_us));
             p.room = k * t.rooms.size() + room_of[u.room];
             plan->users.push_back(p);
         }

@@ -34,9 +34,10 @@ struct TraceUser {
 struct Trace {
     std::vector<TraceUser> users;  // one per session (a user who came back twice is two)
     std::vector<std::string> rooms;
-    std::int64_t end_us = 0;    // the last record
-    std::uint64_t dropped = 0;  // records the server dropped (its buffer was full)
-    std::uint64_t skipped = 0;  // messages of types a replay does not send (Auth, Ping...)
+    std::int64_t first_msg_us = kNever;  // the first message
+    std::int64_t end_us = 0;             // the last message
+    std::uint64_t dropped = 0;           // records the server dropped (its buffer was full)
+    std::uint64_t skipped = 0;           // messages of types a replay does not send (Auth, Ping...)
 };
 
 // Reads a trace (and FILE.1 before it when rotation left one is not read: one file). Throws

@@ -64,8 +64,8 @@ std::size_t differences(const LoadTestConfig& a, const LoadTestConfig& b, std::s
             continue;
         }
         for (std::size_t k = 0; k < x.size(); ++k)
-            if (x[k].t_us != y[k].t_us || x[k].type != y[k].type ||
-                x[k].durable != y[k].durable || x[k].seq != y[k].seq || x[k].frame != y[k].frame)
+            if (x[k].t_us != y[k].t_us || x[k].type != y[k].type || x[k].durable != y[k].durable ||
+                x[k].seq != y[k].seq || x[k].frame != y[k].frame)
                 ++diff;
     }
     return diff;

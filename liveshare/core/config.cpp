@@ -137,6 +137,12 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                          parse_profile(std::string(v), c.profile, err);
                          return err;
                      }}},
+        {"record", {"write a trace of what the rooms carry to FILE: per message the time, hashed room and user, type, op and size; joins and leaves; no content (docs/scenarios.md)",
+                    [](auto& c, auto v) { c.record_path = v; if (v.empty()) return std::string("--record wants a file"); return std::string(); }}},
+        {"record-max-bytes", {"the trace file's cap; past it the file becomes FILE.1 and a fresh one begins (default 268435456)",
+                              number("record-max-bytes", &ServerConfig::record_max_bytes)}},
+        {"record-buffer", {"trace records waiting for the writer; past it records are dropped and counted, never waited for (default 65536)",
+                           number("record-buffer", &ServerConfig::record_buffer)}},
         {"quiet", {"no log lines on stderr (a switch); only a fatal error is printed", boolean(&ServerConfig::quiet), true}},
     };
     // clang-format on
@@ -170,6 +176,9 @@ ParsedArgs parse_server_args(int argc, const char* const* argv) {
         out.error =
             "--durability=group and --cluster do not go together: in a cluster the room's Redis "
             "stream is the log";
+    if (out.cfg.record_max_bytes < 4096) out.error = "--record-max-bytes must be at least 4096";
+    if (out.cfg.record_buffer < 1 || out.cfg.record_buffer > (1u << 24))
+        out.error = "--record-buffer must be from 1 to 16777216";
     if (out.cfg.durable && out.cfg.db_path.empty())
         out.error = "--durability=group needs a database (--db=PATH)";
     return out;

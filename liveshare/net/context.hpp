@@ -14,6 +14,7 @@
 #include "persister.hpp"
 #include "room_registry.hpp"
 #include "snapshot_store.hpp"
+#include "trace_recorder.hpp"
 
 namespace liveshare {
 
@@ -29,6 +30,7 @@ struct Context {
     std::unique_ptr<Persister> persister;
     std::unique_ptr<DurableLog> durable;
     std::unique_ptr<cluster::Cluster> cluster;  // --cluster
+    std::unique_ptr<TraceRecorder> recorder;    // --record
     std::mutex sessions_mu;
     std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
     Loops* loops = nullptr;  // the I/O threads' event loops (net/loops.hpp)

@@ -121,7 +121,9 @@ void serve_rest(Context& ctx, std::string_view method, std::string_view target, 
                                ",\"rooms\":" + std::to_string(ctx.metrics.rooms.load()) + "}\n"});
     }
     if (path.size() == 1 && path[0] == "metrics" && get)
-        return reply({200, ctx.metrics.render(), "text/plain; version=0.0.4"});
+        return reply({200,
+                      ctx.metrics.render() + (ctx.recorder ? ctx.recorder->render_metrics() : ""),
+                      "text/plain; version=0.0.4"});
     if (!path.empty() && path[0] == "room") {
         if (post && path.size() == 1)
             return create_room(ctx, random_uuid(), body, std::move(reply));

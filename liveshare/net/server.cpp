@@ -42,7 +42,7 @@ class Server {
     }
 
     int run() {
-        if (!open_storage() || !start_cluster() || !listen()) return 1;
+        if (!open_storage() || !start_recording() || !start_cluster() || !listen()) return 1;
         arm_sweep();
         signals_.async_wait([this](boost::system::error_code ec, int sig) {
             if (ec) return;
@@ -55,6 +55,12 @@ class Server {
         ctx_.cluster.reset();
         if (ctx_.durable) ctx_.durable->stop();  // commits what is queued before the last snapshots
         if (ctx_.persister) ctx_.persister->stop_and_flush();
+        if (ctx_.recorder) {
+            const auto n = ctx_.recorder->records(), d = ctx_.recorder->dropped();
+            ctx_.recorder.reset();  // writes the rest and the end line
+            log::line("--record: " + std::to_string(n) + " record(s) in " + cfg_.record_path +
+                      (d ? ", " + std::to_string(d) + " dropped" : ""));
+        }
         log::line("stopped");
         return exit_code_;
     }
@@ -89,6 +95,20 @@ class Server {
             std::fprintf(stderr, "liveshare-server: %s\n", e.what());
             return false;
         }
+        return true;
+    }
+
+    // --record: the trace file opens now, or the server does not start.
+    bool start_recording() {
+        if (cfg_.record_path.empty()) return true;
+        try {
+            ctx_.recorder = std::make_unique<TraceRecorder>(TraceRecorder::Options{
+                cfg_.record_path, cfg_.record_max_bytes, cfg_.record_buffer});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "liveshare-server: %s\n", e.what());
+            return false;
+        }
+        log::line("recording a trace to " + cfg_.record_path);
         return true;
     }
 

@@ -115,6 +115,10 @@ Session::Step Session::on_text(const char* data, std::size_t n) {
         reject_rate(msg.type);
         return Step::Done;
     }
+    if (ctx_.recorder && phase_ == Phase::Joined && msg.type != MsgType::Ping)
+        ctx_.recorder->record(
+            TraceRecorder::Event::Msg, trace_room_, trace_user_, msg.type,
+            msg.type == MsgType::GraphOp ? std::optional(msg.op.type) : std::nullopt, n);
     // Nothing a client sends may take an I/O thread down: a failure is this message's Error.
     try {
         return dispatch(msg, data, n);
@@ -298,6 +302,7 @@ Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
         }
         if (!closing()) phase_ = Phase::Joined;
         room_ = std::move(room);
+        trace_join();
         return Step::Done;
     }
     // The cluster loads the room here if it must and checks the cap over every node.
@@ -315,11 +320,20 @@ Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
                 } else {
                     self->room_ = room;
                     if (!self->closing()) self->phase_ = Phase::Joined;
+                    self->trace_join();
                 }
                 self->auth_step_done(Step::Done);
             });
         });
     return Step::Later;
+}
+
+// A join in the trace (--record); the session's hashes are kept for its messages.
+void Session::trace_join() {
+    if (!ctx_.recorder) return;
+    trace_room_ = ctx_.recorder->hash(room_id_);
+    trace_user_ = ctx_.recorder->hash(user_id_);
+    ctx_.recorder->record(TraceRecorder::Event::Join, trace_room_, trace_user_);
 }
 
 void Session::auth_step_done(Step step) {
@@ -373,6 +387,8 @@ void Session::on_disconnect() {
     // Ops held for their throttle slot were accepted: they are applied, not lost.
     if (graphop_timer_) graphop_timer_->cancel();
     while (!held_ops_.empty()) release_held_op();
+    if (room_ && ctx_.recorder)
+        ctx_.recorder->record(TraceRecorder::Event::Leave, trace_room_, trace_user_);
     if (room_ && room_->leave(this) && ctx_.persister) ctx_.persister->request(room_);
     std::lock_guard lock(ctx_.sessions_mu);
     ctx_.sessions.erase(weak_from_this());

@@ -93,6 +93,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     Step finish_auth(std::shared_ptr<Room> room);
     // An Auth step that finished off the loop, back on it: reading resumes unless closing.
     void auth_step_done(Step step);
+    void trace_join();  // --record: the join, and this session's hashes
     void fail_auth(const char* error);
     void reject_unauthenticated();
     void reject_rate(MsgType t);
@@ -107,6 +108,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     std::shared_ptr<Room> room_;
     std::string user_id_, username_;
     std::optional<std::uint64_t> last_seq_;
+    std::uint64_t trace_room_ = 0, trace_user_ = 0;  // salted hashes (--record)
     // Made when a graph op first waits for its slot: most connections never need it.
     std::unique_ptr<boost::asio::steady_timer> graphop_timer_;
     // Graph op texts (with parse padding) awaiting their slot, oldest first; a vector, so an
