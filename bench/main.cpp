@@ -3,9 +3,13 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "load.hpp"
 #include "options.hpp"
@@ -35,6 +39,18 @@ int main(int argc, char** argv) {
     register_micro_harness(fixed);
     register_micro_socket(fixed);
     bench::register_load_benchmarks();
+    // --scenario and --replay name what to run: without a filter of its own, only that runs.
+    std::vector<char*> args(argv, argv + argc);
+    std::string only = "--benchmark_filter=^load/(scenario|replay)/";
+    const bool has_filter = std::any_of(args.begin() + 1, args.end(), [](const char* a) {
+        return std::string_view(a).starts_with("--benchmark_filter");
+    });
+    if (!has_filter && (!bench::options().scenarios.empty() || !bench::options().replay.empty())) {
+        args.push_back(only.data());
+        ++argc;
+    }
+    args.push_back(nullptr);
+    argv = args.data();
     auto reporter = bench::make_recording_reporter(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -67,6 +67,7 @@ std::string options_usage() {
   --replay=FILE               replay a trace of liveshare-server --record as load/replay/scale:N/speed:X
   --replay_scale=1            clone every recorded room N times (fresh identities)
   --replay_speed=1            time runs X times faster
+                              (with either, only these run unless --benchmark_filter says otherwise)
   --validate_every=64         one user per room parses every message and keeps the state; the
                               others scan deliveries for their markers and parse 1 in N in full
                               (checked against the scan); 1: every user parses everything

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ TraceRecorder::~TraceRecorder() {
         std::lock_guard lock(mu_);
         stop_ = true;
     }
+    stopping_ = true;
     cv_.notify_all();
     writer_.join();
     if (fd_ >= 0) ::close(fd_);
@@ -65,11 +67,13 @@ std::string TraceRecorder::header() const {
 void TraceRecorder::open_file() {
     struct stat st {};
     regular_ = ::stat(o_.path.c_str(), &st) != 0 || S_ISREG(st.st_mode);
-    const int flags = O_WRONLY | O_CLOEXEC | (regular_ ? O_CREAT | O_TRUNC : 0);
+    // A FIFO or a device is written without blocking, so a reader that stops reading cannot
+    // hold the writer (or the server's shutdown) forever.
+    const int flags = O_WRONLY | O_CLOEXEC | (regular_ ? O_CREAT | O_TRUNC : O_NONBLOCK);
     fd_ = ::open(o_.path.c_str(), flags, 0644);
     if (fd_ < 0)
-        throw std::runtime_error("--record: cannot open " + o_.path + ": " +
-                                 std::strerror(errno));
+        throw std::runtime_error("--record: cannot open " + o_.path + ": " + std::strerror(errno) +
+                                 (errno == ENXIO ? " (a FIFO needs its reader first)" : ""));
     file_bytes_ = 0;
     write_all(header());
 }
@@ -104,12 +108,11 @@ void TraceRecorder::record(Event ev, std::uint64_t room, std::uint64_t user, Msg
         }
         buf_.push_back(r);
     }
-    records_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string TraceRecorder::render_metrics() const {
     return fmt::format(
-        "# HELP liveshare_trace_records_total Trace records taken (--record).\n"
+        "# HELP liveshare_trace_records_total Trace records written (--record).\n"
         "# TYPE liveshare_trace_records_total counter\nliveshare_trace_records_total {}\n"
         "# HELP liveshare_trace_dropped_total Trace records dropped: the writer was behind (a "
         "slow disk) or the file failed.\n"
@@ -184,27 +187,39 @@ void TraceRecorder::write_out(std::vector<Record>& batch) {
             }
         }
     }
-    write_all(out);
+    // Counted when written: a batch the file refused (in part or whole) counts as dropped.
+    (write_all(out) ? records_ : dropped_).fetch_add(batch.size(), std::memory_order_relaxed);
 }
 
-// All of s, or what the file refuses is lost (and logged once): the trace never stops the
-// server.
-void TraceRecorder::write_all(const std::string& s) {
+// All of s, or false: what the file refuses is lost (and said once), never waited for past a
+// stuck reader at shutdown: the trace never stops the server.
+bool TraceRecorder::write_all(const std::string& s) {
     std::size_t off = 0;
+    int stuck_ms = 0;
     while (fd_ >= 0 && off < s.size()) {
         const ssize_t n = ::write(fd_, s.data() + off, s.size() - off);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            // A FIFO nobody reads: wait for room, but at shutdown only a second.
+            if (stopping_ && stuck_ms >= 1000) return false;
+            pollfd p{fd_, POLLOUT, 0};
+            ::poll(&p, 1, 100);
+            stuck_ms += 100;
+            continue;
+        }
         if (n <= 0) {
             log::line("--record: writing " + o_.path + " failed: " + std::strerror(errno) +
                       "; the recording stops");
             ::close(fd_);
             fd_ = -1;
             failed_ = true;
-            return;
+            return false;
         }
         off += static_cast<std::size_t>(n);
+        stuck_ms = 0;
     }
-    file_bytes_ += s.size();
+    file_bytes_ += off;
+    return fd_ >= 0;
 }
 
 }  // namespace liveshare

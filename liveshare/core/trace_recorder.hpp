@@ -45,6 +45,8 @@ class TraceRecorder {
     void record(Event ev, std::uint64_t room, std::uint64_t user, MsgType type = MsgType::Ping,
                 std::optional<OpType> op = std::nullopt, std::size_t bytes = 0);
 
+    // Records written to the file, and records lost: dropped at a full buffer, or in a batch
+    // the file refused.
     std::uint64_t records() const { return records_.load(std::memory_order_relaxed); }
     std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
     std::uint64_t rotations() const { return rotations_.load(std::memory_order_relaxed); }
@@ -63,7 +65,7 @@ class TraceRecorder {
     static_assert(sizeof(Record) == 32);
     void run();
     void write_out(std::vector<Record>& batch);
-    void write_all(const std::string& s);
+    bool write_all(const std::string& s);
     void open_file();
     std::string header() const;
 
@@ -80,6 +82,7 @@ class TraceRecorder {
     bool stop_ = false;
     std::uint64_t dropped_unreported_ = 0;  // under mu_: drops since the last "dropped" line
     std::atomic<std::uint64_t> records_{0}, dropped_{0}, rotations_{0};
+    std::atomic<bool> stopping_{false};
     std::atomic<bool> failed_{false};  // the file refused a write: every record is dropped
     std::thread writer_;
 };
