@@ -23,7 +23,30 @@ struct Series {
     std::vector<harness::SeriesPoint> points;
     std::vector<harness::SeriesEvent> events;
     std::uint64_t lost = 0;  // the run's durable deliveries that never arrived (in no interval)
+    std::string phases;      // planned runs: a JSON array, each phase with its percentiles
 };
+
+std::string phases_json(const std::vector<harness::PhaseResult>& phases) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+        const auto& ph = phases[i];
+        out += i ? ",{\"name\":" : "{\"name\":";
+        liveshare::json::append_string(out, ph.name);
+        out += fmt::format(
+            ",\"start_s\":{},\"end_s\":{},\"users_from\":{},\"users_to\":{},\"rate\":{}",
+            ph.start_s, ph.end_s, ph.users_from, ph.users_to, ph.rate);
+        const auto& h = ph.latency;
+        out += fmt::format(",\"deliveries\":{}", h.count());
+        if (h.count())  // no delivery: no percentiles (absent, not 0)
+            out += fmt::format(",\"p50_ms\":{},\"p90_ms\":{},\"p99_ms\":{},\"max_ms\":{}",
+                               static_cast<double>(h.percentile(50)) / 1000.0,
+                               static_cast<double>(h.percentile(90)) / 1000.0,
+                               static_cast<double>(h.percentile(99)) / 1000.0,
+                               static_cast<double>(h.max()) / 1000.0);
+        out += '}';
+    }
+    return out + "]";
+}
 struct Run {
     std::string name;
     int repetition = 0;
@@ -49,6 +72,7 @@ void append_run(std::string& out, const Run& r) {
     out += "],\"events\":";
     harness::append_json(out, r.series.events);
     if (!r.step.empty()) out += ",\"step\":" + r.step;
+    if (!r.series.phases.empty()) out += ",\"phases\":" + r.series.phases;
     out += '}';
 }
 
@@ -57,7 +81,7 @@ void append_run(std::string& out, const Run& r) {
 void timeseries_measured(const harness::LoadTestMetrics& m) {
     if (options().timeseries_out.empty()) return;
     std::lock_guard lock(mu);
-    pending.push_back({m.series, m.events, m.lost});
+    pending.push_back({m.series, m.events, m.lost, m.phases.empty() ? "" : phases_json(m.phases)});
 }
 
 void timeseries_step(const std::string& name, std::size_t users, const harness::LoadTestMetrics& m,
@@ -77,7 +101,7 @@ void timeseries_step(const std::string& name, std::size_t users, const harness::
     runs.push_back({step_name,
                     repetitions[step_name]++,
                     false,
-                    {m.series, m.events, m.lost},
+                    {m.series, m.events, m.lost, ""},
                     std::move(step)});
 }
 

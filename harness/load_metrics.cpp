@@ -108,6 +108,7 @@ void append_json(std::string& out, const SeriesPoint& p, bool with_buckets) {
     number(out, "server_cpu_pct", p.server_cpu_pct);
     number(out, "server_rss_mb", p.server_rss_mb);
     number(out, "generator_cpu_pct", p.generator_cpu_pct);
+    number(out, "users", p.users);
     if (with_buckets) {
         // [index, count, the bucket's highest value in us]: a reader needs no bucket rule.
         out += ",\"buckets\":[";

@@ -69,6 +69,7 @@ struct SeriesPoint {
     std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
     std::optional<double> server_cpu_pct, server_rss_mb;  // when the server is ours to read
     double generator_cpu_pct = 0;                         // this process, of one core
+    std::optional<double> users;  // in the rooms at the interval's end (planned runs)
 };
 struct SeriesEvent {
     double t_s = 0;

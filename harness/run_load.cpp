@@ -117,6 +117,7 @@ class SeriesRecorder {
             p.server_rss_mb = ps.rss_mb;
             last_server_cpu_ = ps.cpu_seconds;
         }
+        if (sh_.windowed) p.users = static_cast<double>(sh_.joined.load() - sh_.left.load());
         last_ = now;
         while (next_ <= now) next_ += every_;
         return p;

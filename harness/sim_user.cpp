@@ -497,6 +497,7 @@ void SimUser::leave_at(std::int64_t t_us) {
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || closed || closing_) return;
         left = true;
+        sh_.left.fetch_add(1);
         close();
     });
 }

@@ -100,6 +100,18 @@ try {
       check(`run ${k}: deliveries/s over time equals the JSON's`, d && JSON.stringify(d.values) === JSON.stringify(rate), d && [d.values, rate]);
       check(`run ${k}: its events are marked`, lat.events === r.events.length, [lat.events, r.events.length]);
     });
+    // A planned run's phases: a row each, its percentiles the JSON's.
+    for (const [k, r] of runs.entries()) {
+      if (!r.phases) continue;
+      const rows = await page.$$eval(`#phases-${k} tr`, (trs) =>
+        trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td, i) => [td.dataset.key || i, td.textContent]))));
+      check(`run ${k}: a row per phase`, rows.length === r.phases.length, [rows.length, r.phases.length]);
+      r.phases.forEach((p, i) => {
+        const row = rows[i] || {};
+        check(`run ${k} phase ${p.name}: named`, row[0] === p.name, row[0]);
+        check(`run ${k} phase ${p.name}: p99 equals the JSON's`, row["phase-p99"] === fixed(p.p99_ms, 3), [row["phase-p99"], p.p99_ms]);
+      });
+    }
   }
 
   // The summary table against the results JSON and the console summary.

@@ -33,8 +33,15 @@ def browser(html, res, ts, console=None):
 
 with tempfile.TemporaryDirectory() as tmp:
     ts, res, out, con = (os.path.join(tmp, n) for n in ("t.json", "r.json", "out", "console.txt"))
-    p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/|^load/faults/server_kill/durability:group",
-                        f"--timeseries_out={ts}", f"--benchmark_out={res}", "--benchmark_out_format=json"] + short,
+    # A short scenario of three phases: its phase table and users chart.
+    scenario = os.path.join(tmp, "phases.yaml")
+    open(scenario, "w").write("name: phases\nwarmup: 0s\ndrain: 2s\nclasses:\n  - streams:\n"
+                              "      - {type: graph_op, start: {uniform: [0ms, 100ms]}, every: 100ms}\n"
+                              "phases:\n  - {name: ramp, duration: 2s, users: [0, 10]}\n"
+                              "  - {name: spike, duration: 1s, users: 10, rate: 2}\n"
+                              "  - {name: steady, duration: 1s, users: 10}\n")
+    p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/|^load/faults/server_kill/durability:group|^load/scenario/",
+                        f"--scenario={scenario}", f"--timeseries_out={ts}", f"--benchmark_out={res}", "--benchmark_out_format=json"] + short,
                        capture_output=True, text=True, timeout=300)
     check("the bench run succeeds", p.returncode == 0, p.stderr[-500:])
     open(con, "w").write(p.stdout)

@@ -167,6 +167,20 @@
       card.appendChild(el("h3", {}, title));
       if (r.events.length)
         card.appendChild(el("p", {}, "Events: " + r.events.map((e) => e.what + " at " + e.t_s.toFixed(2) + " s").join("; ")));
+      if (r.phases && r.phases.length)
+        table(card, "phases-" + k, ["phase", "from s", "to s", "users", "rate", "deliveries", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+          r.phases.map((p) => [
+            { text: p.name },
+            { text: fmt(p.start_s, 1) },
+            { text: fmt(p.end_s, 1) },
+            { text: p.users_from === p.users_to ? String(p.users_to) : p.users_from + " \u2192 " + p.users_to },
+            { text: "\u00d7" + p.rate },
+            { text: String(p.deliveries) },
+            { text: fmt(p.p50_ms, 3), key: "phase-p50" },
+            { text: fmt(p.p90_ms, 3) },
+            { text: fmt(p.p99_ms, 3), key: "phase-p99" },
+            { text: fmt(p.max_ms, 3) },
+          ]));
       s.appendChild(card);
       const charts = el("div", { class: "charts" });
       card.appendChild(charts);
@@ -182,6 +196,8 @@
       lineChart(charts, "throughput-" + k, "Throughput", "s", "per second", xs,
         [["messages sent/s", perSecond(pts, "sent")], ["durable deliveries/s", perSecond(pts, "durable")], ["volatile deliveries/s", perSecond(pts, "volatile")]],
         { events: r.events });
+      if (pts.some((p) => p.users !== undefined))
+        lineChart(charts, "users-" + k, "Users in the rooms", "s", "users", xs, [["users", pick(pts, "users")]], { events: r.events });
       const cpu = [["server CPU %", pick(pts, "server_cpu_pct")], ["generator CPU %", pick(pts, "generator_cpu_pct")]];
       lineChart(charts, "cpu-" + k, "CPU (% of one core)", "s", "%", xs, cpu, { events: r.events });
       const faults = ["errors", "disconnects", "reconnects", "resumes"];
