@@ -9,7 +9,10 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <cmath>
 #include <memory>
@@ -118,9 +121,42 @@ void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro
     run_plan(st, plan, 0, options().drain_s, 0, std::nullopt, note);
 }
 
+// The editing workload at 50 users with and without the server's --record: in one run, with
+// --benchmark_repetitions and --benchmark_enable_random_interleaving, scripts/compare
+// --variants recording:off,recording:on gives the recording's cost and its U test.
+void bm_record(benchmark::State& st, bool on) {
+    const std::string trace = fmt::format("/tmp/liveshare-bench-trace-{}.jsonl", ::getpid());
+    for (auto _ : st) {
+        std::string label;
+        std::vector<std::string> extra;
+        if (on) extra.push_back("--record=" + trace);
+        LoadTestResult r;
+        try {
+            r = run_against_server(base_config(50, Workload::Editing).build(), 50, label, "",
+                                   extra);
+        } catch (const std::exception& e) {
+            return fail(st, std::string("could not start the server: ") + e.what());
+        }
+        finish(st, r, label);
+        if (!on) continue;
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(trace, ec);
+        if (!ec) st.counters["trace_bytes"] = static_cast<double>(size);
+        const auto& sm = r.metrics.server_metrics;
+        if (auto it = sm.find("liveshare_trace_dropped_total"); it != sm.end())
+            st.counters["trace_dropped"] = it->second;
+        std::filesystem::remove(trace, ec);
+    }
+}
+
 }  // namespace
 
 void register_scenario_benchmarks() {
+    if (options().target.empty())
+        for (bool on : {false, true})
+            load(benchmark::RegisterBenchmark(
+                fmt::format("load/record/recording:{}/users:50", on ? "on" : "off").c_str(),
+                bm_record, on));
     const Options& o = options();
     for (const auto& s : o.scenarios)
         load(benchmark::RegisterBenchmark(fmt::format("load/scenario/{}", s.name).c_str(),
