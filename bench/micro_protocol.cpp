@@ -1,13 +1,18 @@
 // Micro benchmarks of the protocol layer and the harness itself: what recording one latency
-// sample costs, and what RFC 6455's UTF-8 check of a text message costs at this protocol's sizes.
+// sample costs, what RFC 6455's UTF-8 check of a text message costs at this protocol's sizes,
+// and what the server's trace recorder costs per record.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "histogram.hpp"
 #include "protocol/utf8.hpp"
+#include "trace_recorder.hpp"
 
 namespace {
 
@@ -77,11 +82,37 @@ void utf8_validate(benchmark::State& st, Check check) {
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * st.range(0));
 }
 
+// The server's --record: one iteration opens a trace in /tmp, records 65536 messages (what an
+// I/O thread does per message a client sends) and closes it (the writer formats and writes
+// them all). trace/record times the recording thread's CPU only; trace/record_and_write the
+// process's, writer included. Per record: the iteration's time / 65536.
+constexpr std::size_t kTraceBatch = 65536;
+
+void trace_record(benchmark::State& st) {
+    const std::string path = "/tmp/liveshare-bench-trace-micro-" + std::to_string(::getpid());
+    std::uint64_t dropped = 0;
+    for (auto _ : st) {
+        liveshare::TraceRecorder rec({path, 1ull << 40, kTraceBatch});
+        const auto room = rec.hash("6f1c2a90-1b7e-4c8e-9a57-0d4b3e8f2a11"),
+                   user = rec.hash("0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e");
+        for (std::size_t i = 0; i < kTraceBatch; ++i)
+            rec.record(liveshare::TraceRecorder::Event::Msg, room, user,
+                       liveshare::MsgType::GraphOp, liveshare::OpType::MoveTable, 512);
+        dropped += rec.dropped();
+    }
+    std::filesystem::remove(path);
+    if (dropped) st.SkipWithError("records were dropped: the figure would be of the drop path");
+    st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kTraceBatch));
+}
+
 }  // namespace
 
 void register_micro_harness(
     const std::function<benchmark::internal::Benchmark*(benchmark::internal::Benchmark*)>& fixed) {
     fixed(benchmark::RegisterBenchmark("harness/histogram_record", histogram_record));
+    fixed(benchmark::RegisterBenchmark("trace/record", trace_record));
+    fixed(benchmark::RegisterBenchmark("trace/record_and_write", trace_record)
+              ->MeasureProcessCPUTime());
     // Sizes: CursorMove, relayed GraphOp, AuthResult with users, a large GraphState.
     for (auto [name, check] : {std::pair{"utf8/incremental", &check_incremental},
                                std::pair{"utf8/simdjson", &check_whole}})
