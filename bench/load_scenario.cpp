@@ -8,13 +8,12 @@
 // percentiles (phase_<name>_p50_ms, ...) and a mark in the time series.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 

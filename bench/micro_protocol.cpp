@@ -2,7 +2,6 @@
 // sample costs, what RFC 6455's UTF-8 check of a text message costs at this protocol's sizes,
 // and what the server's trace recorder costs per record.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <filesystem>

@@ -12,8 +12,10 @@
 
 #include "client.hpp"
 #include "convergence.hpp"
+#include "planned_run.hpp"
 #include "prometheus.hpp"
 #include "protocol/json_write.hpp"
+#include "series_recorder.hpp"
 #include "server_process.hpp"
 #include "sim_user.hpp"
 #include "workload.hpp"
@@ -50,106 +52,6 @@ struct WindowMark {
     std::vector<double> threads;
     MachineCpu machine;
     std::uint64_t delivered = 0;
-};
-
-// The run's time series: every interval, what arrived since the last point (the difference of
-// the histogram all users record into), the messages sent, the server's and our CPU.
-class SeriesRecorder {
-  public:
-    SeriesRecorder(const Shared& sh, pid_t server, Clock::time_point start,
-                   std::chrono::milliseconds every)
-        : sh_(sh),
-          server_(server),
-          start_(start),
-          every_(every),
-          last_(start),
-          next_(start + every),
-          last_hist_(sh.live_hist.size(), 0) {
-        last_gen_cpu_ = self_cpu_seconds();
-        ProcSample ps;
-        if (server_ > 0 && read_proc(server_, ps)) last_server_cpu_ = ps.cpu_seconds;
-    }
-    bool due(Clock::time_point now) const { return every_.count() > 0 && now >= next_; }
-    double since_start(Clock::time_point now) const {
-        return std::chrono::duration<double>(now - start_).count();
-    }
-
-    SeriesPoint point(Clock::time_point now) {
-        SeriesPoint p;
-        p.t_s = since_start(now);
-        const double dt = std::max(std::chrono::duration<double>(now - last_).count(), 1e-6);
-        std::vector<std::uint64_t> delta(last_hist_.size());
-        std::uint64_t count = 0;
-        for (std::size_t i = 0; i < delta.size(); ++i) {
-            const std::uint64_t v = sh_.live_hist[i].load(std::memory_order_relaxed);
-            delta[i] = v - last_hist_[i];
-            last_hist_[i] = v;
-            count += delta[i];
-            if (delta[i]) p.buckets.emplace_back(i, delta[i]);
-        }
-        if (count) {
-            p.p50_ms = at(delta, count, 50);
-            p.p90_ms = at(delta, count, 90);
-            p.p99_ms = at(delta, count, 99);
-            for (std::size_t i = delta.size(); i-- > 0;)
-                if (delta[i]) {
-                    p.max_ms = static_cast<double>(Histogram::highest_of(i)) / 1000.0;
-                    break;
-                }
-        }
-        const auto sent = sh_.sent.load(), durable = sh_.durable_received.load(),
-                   vol = sh_.volatile_received.load();
-        p.sent = sent - last_sent_;
-        p.durable = durable - last_durable_;
-        p.volatiles = vol - last_vol_;
-        p.durable_so_far = durable;
-        last_sent_ = sent, last_durable_ = durable, last_vol_ = vol;
-        p.errors = take(sh_.errors, last_errors_);
-        p.disconnects = take(sh_.disconnects, last_disconnects_);
-        p.reconnects = take(sh_.reconnects, last_reconnects_);
-        p.resumes = take(sh_.resumes, last_resumes_);
-        const double gen = self_cpu_seconds();
-        p.generator_cpu_pct = (gen - last_gen_cpu_) / dt * 100.0;
-        last_gen_cpu_ = gen;
-        if (ProcSample ps; server_ > 0 && read_proc(server_, ps)) {
-            if (last_server_cpu_)
-                p.server_cpu_pct = (ps.cpu_seconds - *last_server_cpu_) / dt * 100.0;
-            p.server_rss_mb = ps.rss_mb;
-            last_server_cpu_ = ps.cpu_seconds;
-        }
-        if (sh_.windowed) p.users = static_cast<double>(sh_.joined.load() - sh_.left.load());
-        last_ = now;
-        while (next_ <= now) next_ += every_;
-        return p;
-    }
-
-  private:
-    // What a live tally gained since the last point.
-    static std::uint64_t take(const std::atomic<std::uint64_t>& now, std::uint64_t& last) {
-        const std::uint64_t v = now.load(std::memory_order_relaxed), d = v - last;
-        last = v;
-        return d;
-    }
-    static double at(const std::vector<std::uint64_t>& h, std::uint64_t count, double pct) {
-        std::uint64_t acc = 0;
-        for (std::size_t i = 0; i < h.size(); ++i) {
-            acc += h[i];
-            if (static_cast<double>(acc) * 100.0 >= static_cast<double>(count) * pct)
-                return static_cast<double>(Histogram::highest_of(i)) / 1000.0;
-        }
-        return static_cast<double>(Histogram::highest_of(h.size() - 1)) / 1000.0;
-    }
-
-    const Shared& sh_;
-    pid_t server_;
-    Clock::time_point start_;
-    std::chrono::milliseconds every_;
-    Clock::time_point last_, next_;
-    std::vector<std::uint64_t> last_hist_;
-    std::uint64_t last_sent_ = 0, last_durable_ = 0, last_vol_ = 0;
-    std::uint64_t last_errors_ = 0, last_disconnects_ = 0, last_reconnects_ = 0, last_resumes_ = 0;
-    double last_gen_cpu_ = 0;
-    std::optional<double> last_server_cpu_;
 };
 
 // One run, one method per phase, in the order run() calls them.
@@ -249,7 +151,7 @@ class LoadRun {
             8;
         if (cfg.messages_per_user)
             sh.sent_at_cap = std::min(sh.sent_at_cap, cfg.messages_per_user + 8);
-        if (cfg.plan) sh.sent_at_cap = planned_cap();
+        if (cfg.plan) sh.sent_at_cap = planned_sent_at_cap(cfg, sh);
         for (std::size_t i = 0; i < cfg.users; ++i) {
             sh.sent_at.emplace_back(new std::atomic<std::int64_t>[sh.sent_at_cap]);
             for (std::size_t k = 0; k < sh.sent_at_cap; ++k) sh.sent_at.back()[k].store(0);
@@ -512,7 +414,8 @@ class LoadRun {
 
     void check_convergence_() {
         // Convergence is a result only where it was checked: otherwise "not checked", never "yes".
-        if (M.users_joined == 0) {
+        // A planned run's later arrivals are not in users_joined yet (the join phase's count).
+        if ((cfg.plan ? sh.joined.load() : M.users_joined) == 0) {
             M.convergence_detail = "not checked: no user joined";
         } else if (cfg.check_convergence && cfg.workload != Workload::JoinStorm &&
                    cfg.workload != Workload::CursorStorm) {
@@ -573,7 +476,7 @@ class LoadRun {
             if (sharded() && u->metrics.join_time.count())
                 u->metrics.durable_expected = planned_from_others(u->index());
             if (sh.windowed && u->metrics.join_time.count())
-                u->metrics.durable_expected = windowed_expected(*u);
+                u->metrics.durable_expected = windowed_owed(sh, *u);
             M.totals.merge(u->metrics);
             result.per_user.push_back(u->metrics);
             result.user_slots.push_back({u->index(), u->room});
@@ -581,7 +484,7 @@ class LoadRun {
         if (cfg.plan) {  // later arrivals joined after the join phase
             M.users_joined = 0;
             for (auto& u : users) M.users_joined += u->metrics.join_time.count() ? 1 : 0;
-            plan_results();
+            add_phase_results(*cfg.plan, cfg.series_interval.count() > 0, M);
         }
         if (M.users_joined < own()) M.totals.error("never joined", own() - M.users_joined);
         const auto& T = M.totals;
@@ -698,57 +601,14 @@ class LoadRun {
             if (j != index && sh.room_of[j] == sh.room_of[index]) n += planned()[j];
         return n;
     }
-    // The durable messages of a run's plan: the most any user sends (for sent_at's size).
-    std::size_t planned_cap() {
-        std::size_t most = 0;
-        for (std::size_t i = 0; i < cfg.users; ++i) {
-            auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
-                                      sh.table_uuids[i]);
-            Planned p;
-            std::size_t n = 0;
-            while (script->next(p)) n += p.durable ? 1 : 0;
-            most = std::max(most, n);
-        }
-        return most + 8;
-    }
-    // Users that come and go: what the others in its room sent while it was there.
-    std::uint64_t windowed_expected(const SimUser& u) {
-        std::uint64_t n = 0;
-        for (std::size_t j = 0; j < cfg.users; ++j) {
-            if (j == u.index() || sh.room_of[j] != u.room) continue;
-            for (std::size_t k = 0; k < sh.sent_at_cap; ++k) {
-                const std::int64_t at = sh.sent_at[j][k].load(std::memory_order_acquire);
-                n += at > 0 && at >= u.window_from && at < u.window_to ? 1 : 0;
-            }
-        }
-        return n;
-    }
     std::uint64_t windowed_expected_total() {
         if (!windowed_total_) {
             std::uint64_t n = 0;
             for (auto& u : users)
-                if (u->joined && u->metrics.join_time.count()) n += windowed_expected(*u);
+                if (u->joined && u->metrics.join_time.count()) n += windowed_owed(sh, *u);
             windowed_total_ = n;
         }
         return *windowed_total_;
-    }
-    // Per phase: the latency of what was sent in it and the users it began and ended with.
-    void plan_results() {
-        for (std::size_t k = 0; k < cfg.plan->phases.size(); ++k) {
-            const auto& ph = cfg.plan->phases[k];
-            PhaseResult r;
-            r.name = ph.name;
-            r.start_s = static_cast<double>(ph.start_us) / 1e6;
-            r.end_s = static_cast<double>(ph.end_us) / 1e6;
-            r.users_from = ph.users_from;
-            r.users_to = ph.users_to;
-            r.rate = ph.rate;
-            if (k < M.totals.phase_latency.size()) r.latency = M.totals.phase_latency[k];
-            M.phases.push_back(std::move(r));
-            if (cfg.series_interval.count()) M.events.push_back({r.start_s, "phase " + ph.name});
-        }
-        std::stable_sort(M.events.begin(), M.events.end(),
-                         [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
     }
     std::uint64_t planned_expected() {
         std::uint64_t n = 0;

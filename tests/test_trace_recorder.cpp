@@ -98,9 +98,9 @@ TEST(TraceRecorder, AFullBufferDropsAndCounts) {
         dropped = rec.dropped();
         EXPECT_EQ(written + dropped, 1000u);
         EXPECT_GT(dropped, 0u);
-        EXPECT_NE(rec.render_metrics().find("liveshare_trace_dropped_total " +
-                                            std::to_string(dropped)),
-                  std::string::npos);
+        EXPECT_NE(
+            rec.render_metrics().find("liveshare_trace_dropped_total " + std::to_string(dropped)),
+            std::string::npos);
     }
     std::uint64_t msgs = 0, reported = 0;
     for (const auto& l : lines_of(path)) {

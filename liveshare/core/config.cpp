@@ -61,10 +61,35 @@ struct Flag {
     bool is_boolean = false;
 };
 
-// The flags: a table, one flag per entry, kept as written (clang-format off inside).
-const std::map<std::string, Flag, std::less<>>& flags() {
+using FlagTable = std::map<std::string, Flag, std::less<>>;
+
+// The profile, the trace and the log's flags (the rest are in flags() below).
+FlagTable operation_flags() {
     // clang-format off
-    static const std::map<std::string, Flag, std::less<>> f = {
+    return {
+        {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
+                     [](auto& c, auto v) {
+                         std::string err;
+                         parse_profile(std::string(v), c.profile, err);
+                         return err;
+                     }}},
+        {"record", {"write a trace of what the rooms carry to FILE: per message the time, hashed room and user, type, op and size; joins and leaves; no content (docs/scenarios.md)",
+                    [](auto& c, auto v) { c.record_path = v; if (v.empty()) return std::string("--record wants a file"); return std::string(); }}},
+        {"record-max-bytes", {"the trace file's cap; past it the file becomes FILE.1 and a fresh one begins (default 268435456)",
+                              number("record-max-bytes", &ServerConfig::record_max_bytes)}},
+        {"record-buffer", {"trace records waiting for the writer; past it records are dropped and counted, never waited for (default 65536)",
+                           number("record-buffer", &ServerConfig::record_buffer)}},
+        {"quiet", {"no log lines on stderr (a switch); only a fatal error is printed", boolean(&ServerConfig::quiet), true}},
+    };
+    // clang-format on
+}
+
+// The flags: a table, one flag per entry, kept as written (clang-format off inside).
+const FlagTable& flags() {
+    // clang-format off
+    static const FlagTable f = [] {
+        FlagTable t = operation_flags();
+        t.insert({
         {"address", {"listen address (default 127.0.0.1)", [](auto& c, auto v) { c.address = v; return std::string(); }}},
         {"port", {"listen port; 0 picks a free one (default 8080)",
                   number("port", &ServerConfig::port)}},
@@ -131,20 +156,9 @@ const std::map<std::string, Flag, std::less<>>& flags() {
                          c.cluster = v;
                          return std::string();
                      }}},
-        {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
-                     [](auto& c, auto v) {
-                         std::string err;
-                         parse_profile(std::string(v), c.profile, err);
-                         return err;
-                     }}},
-        {"record", {"write a trace of what the rooms carry to FILE: per message the time, hashed room and user, type, op and size; joins and leaves; no content (docs/scenarios.md)",
-                    [](auto& c, auto v) { c.record_path = v; if (v.empty()) return std::string("--record wants a file"); return std::string(); }}},
-        {"record-max-bytes", {"the trace file's cap; past it the file becomes FILE.1 and a fresh one begins (default 268435456)",
-                              number("record-max-bytes", &ServerConfig::record_max_bytes)}},
-        {"record-buffer", {"trace records waiting for the writer; past it records are dropped and counted, never waited for (default 65536)",
-                           number("record-buffer", &ServerConfig::record_buffer)}},
-        {"quiet", {"no log lines on stderr (a switch); only a fatal error is printed", boolean(&ServerConfig::quiet), true}},
-    };
+        });
+        return t;
+    }();
     // clang-format on
     return f;
 }
