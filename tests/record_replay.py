@@ -178,6 +178,11 @@ for flags, name in ((["--record=/nonexistent/dir/t.jsonl"], "/nonexistent/dir/t.
     p = subprocess.run([SERVER, "--port=0", "--db=", *flags], capture_output=True, text=True, timeout=30)
     check(f"server {' '.join(flags)}: exit 1 or 2, not a signal", p.returncode in (1, 2), f"rc={p.returncode}")
     check(f"server {' '.join(flags)}: names the cause", name in p.stderr, p.stderr[-300:])
+lonely = os.path.join(tmp, "lonely.fifo")
+os.mkfifo(lonely)
+p = subprocess.run([SERVER, "--port=0", "--db=", f"--record={lonely}"], capture_output=True, text=True, timeout=30)
+check("server --record=FIFO without a reader: exit 1, not a hang or a signal", p.returncode == 1, f"rc={p.returncode}")
+check("server --record=FIFO without a reader: says so", "a FIFO needs its reader first" in p.stderr, p.stderr[-300:])
 p = subprocess.run([sys.executable, SUMMARY, foreign], capture_output=True, text=True)
 check("trace-summary on a foreign file: exit 2 and why", p.returncode == 2 and "not a liveshare trace" in p.stderr,
       p.stderr)
