@@ -115,5 +115,4 @@ class SeriesRecorder {
     std::optional<double> last_server_cpu_;
 };
 
-
 }  // namespace harness

@@ -48,8 +48,8 @@ harness::LoadTestResult run(std::shared_ptr<const harness::TrafficPlan> plan,
 
 TEST(PlannedRuns, ScenarioTraceAndReplayAccountExactly) {
     const std::string trace = temp_db("planned-trace") + ".jsonl";
-    auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0",
-                           "--quiet=1", "--record=" + trace});
+    auto s = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1",
+                           "--record=" + trace});
     const auto plan = harness::make_plan(harness::parse_scenario(kScenario, "inline.yaml"));
     ASSERT_TRUE(plan->windowed());
     auto r = run(plan, *s);
@@ -68,7 +68,8 @@ TEST(PlannedRuns, ScenarioTraceAndReplayAccountExactly) {
 
     // The trace: a session per user of the plan, its messages the run's.
     const auto t = harness::load_trace(trace);
-    EXPECT_EQ(t.users.size(), plan->users.size() + plan->rooms);  // and a convergence observer per room
+    EXPECT_EQ(t.users.size(),
+              plan->users.size() + plan->rooms);  // and a convergence observer per room
     EXPECT_EQ(t.dropped, 0u);
     std::size_t msgs = 0, left = 0;
     for (const auto& u : t.users) {
@@ -79,8 +80,8 @@ TEST(PlannedRuns, ScenarioTraceAndReplayAccountExactly) {
     EXPECT_GT(left, 0u);
 
     // Replayed at scale 2 against a fresh server: twice the sessions, all delivered.
-    auto s2 = start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0",
-                            "--quiet=1"});
+    auto s2 =
+        start_server({"--db=", "--graphop-interval-ms=0", "--rate-critical=0/0", "--quiet=1"});
     const auto replay = harness::make_replay_plan(t, {2, 1.0}, trace);
     EXPECT_EQ(replay->users.size(), 2 * t.users.size());
     EXPECT_EQ(replay->rooms, 2 * t.rooms.size());
