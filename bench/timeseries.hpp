@@ -4,9 +4,12 @@
 //    "runs": [{"name": "load/users:10", "repetition": 0, "error": false, "lost": 0,
 //              "intervals": [{"t_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "sent", "durable",
 //                             "volatile", "durable_so_far", "errors", "disconnects", "reconnects",
-//                             "resumes", "server_cpu_pct", "server_rss_mb", "generator_cpu_pct"},
-//                            ...],
-//              "events": [{"t_s", "what"}, ...]}, ...]}
+//                             "resumes", "server_cpu_pct", "server_rss_mb", "generator_cpu_pct",
+//                             "users" (planned runs: in the rooms at the interval's end)}, ...],
+//              "events": [{"t_s", "what"}, ...],
+//              "phases": [{"name", "start_s", "end_s", "users_from", "users_to", "rate",
+//                          "deliveries", "p50_ms", "p90_ms", "p99_ms", "max_ms"}, ...]
+//                        (planned runs only: a scenario's or a replay's phases)}, ...]}
 // A figure an interval did not measure is left out of it (no deliveries: no percentiles; a
 // --target: no server figures). The percentiles are of what arrived: messages that never did
 // are the run's "lost" (in its totals they make the percentiles infinite).
