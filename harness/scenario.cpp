@@ -289,16 +289,31 @@ Scenario read(const YAML::Node& root, const std::string& file) {
     for (std::size_t i = 0; i < phases.size(); ++i) {
         const std::string f = "phases[" + std::to_string(i) + "]";
         const auto p = phases[i];
-        rd.keys(p, f, {"name", "duration", "users", "rate"});
+        rd.keys(p, f, {"name", "duration", "users", "rate", "arrivals", "stay"});
         ScenarioPhase ph;
         ph.name = p["name"] ? rd.text(p["name"], f + ".name") : "phase" + std::to_string(i);
         if (!names.insert(ph.name).second) rd.fail(p["name"], f + ".name", "used twice");
         if (!p["duration"]) rd.fail(p, f + ".duration", "missing");
         ph.duration_us = rd.duration(p["duration"], f + ".duration");
         if (ph.duration_us <= 0) rd.fail(p["duration"], f + ".duration", "must be above 0");
-        if (!p["users"]) rd.fail(p, f + ".users", "missing (N, or [FROM, TO] for a ramp)");
+        if (!p["users"] && !p["arrivals"])
+            rd.fail(p, f + ".users", "missing (N, or [FROM, TO] for a ramp; or arrivals)");
+        if (const auto a = p["arrivals"]) {
+            const bool two = a.IsSequence();
+            if (two && a.size() != 2)
+                rd.fail(a, f + ".arrivals", "expected R or [FROM, TO] per second");
+            const double from = rd.number(two ? a[0] : a, f + ".arrivals", 0, 1e5);
+            const double to = two ? rd.number(a[1], f + ".arrivals", 0, 1e5) : from;
+            ph.arrivals = {from, to};
+            if (!p["stay"]) rd.fail(p, f + ".stay", "missing: how long each arrival stays");
+            ph.stay = rd.interval(p["stay"], f + ".stay");
+        } else if (p["stay"]) {
+            rd.fail(p["stay"], f + ".stay", "goes with arrivals");
+        }
         const auto u = p["users"];
-        if (u.IsSequence()) {
+        if (!u) {
+            ph.users_to = kHold;  // the users held so far stay as they are
+        } else if (u.IsSequence()) {
             if (u.size() != 2) rd.fail(u, f + ".users", "expected [FROM, TO]");
             ph.users_from = rd.count(u[0], f + ".users", 1e6);
             ph.users_to = rd.count(u[1], f + ".users", 1e6);

@@ -53,12 +53,19 @@ struct UserClass {
     std::vector<Stream> streams;
 };
 
+// A phase without `users`: the users held so far stay as they are.
+inline constexpr std::size_t kHold = static_cast<std::size_t>(-1);
+
 struct ScenarioPhase {
     std::string name;
     std::int64_t duration_us = 0;
     std::optional<std::size_t> users_from;  // absent: where the last phase ended
     std::size_t users_to = 0;
     double rate = 1;
+    // An open model: new users arrive at this rate (per second, from the first to the second
+    // over the phase), each stays for `stay`, beside the users held above.
+    std::optional<std::pair<double, double>> arrivals;
+    Interval stay;
 };
 
 struct Scenario {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <numeric>
+#include <queue>
 
 #include "scenario.hpp"
 
@@ -40,6 +41,22 @@ class Population {
         p_.users.push_back(u);
         present_.push_back(index);
         if (!s_.room_size) ++present_in_[u.room];
+    }
+    // An arrival of an open model: it leaves at its own time (never a ramp's or churn's pick).
+    void arrive(std::int64_t t, std::int64_t leave) {
+        while (!expiring_.empty() && expiring_.top().first <= t) {
+            if (!s_.room_size) --present_in_[expiring_.top().second];
+            expiring_.pop();
+        }
+        const std::size_t index = p_.users.size();
+        UserPlan u;
+        u.join_us = t;
+        u.leave_us = leave;
+        u.room = pick_room(index);
+        u.cls = class_of(index);
+        p_.users.push_back(u);
+        if (!s_.room_size) ++present_in_[u.room];
+        if (leave != kNever) expiring_.push({leave, u.room});
     }
     // The newest leaves (a ramp down); the oldest (churn).
     std::size_t leave(std::int64_t t, bool newest) {
@@ -89,7 +106,39 @@ class Population {
     std::vector<double> weights_;
     std::vector<std::size_t> present_in_;
     std::deque<std::size_t> present_;
+    // Arrivals still present, soonest leave first: (leave, room).
+    std::priority_queue<std::pair<std::int64_t, std::size_t>,
+                        std::vector<std::pair<std::int64_t, std::size_t>>, std::greater<>>
+        expiring_;
 };
+
+// The k-th arrival of a rate that goes linearly from a to b (per second) over d: where the
+// arrivals so far, a t + (b - a) t^2 / 2d, reach k.
+std::vector<std::int64_t> arrival_times(std::pair<double, double> rate, std::int64_t d_us) {
+    const double a = rate.first, b = rate.second, d = static_cast<double>(d_us) / 1e6;
+    std::vector<std::int64_t> out;
+    for (double k = 1;; ++k) {
+        const double slope = (b - a) / d;
+        double t = 0;
+        if (std::abs(slope) < 1e-12) {
+            if (a <= 0) break;
+            t = k / a;
+        } else {
+            const double disc = a * a + 2 * slope * k;
+            if (disc < 0) break;
+            t = (-a + std::sqrt(disc)) / slope;
+        }
+        if (!(t >= 0) || t >= d) break;
+        out.push_back(std::llround(t * 1e6));
+    }
+    return out;
+}
+
+std::size_t present_at(const TrafficPlan& p, std::int64_t t) {
+    std::size_t n = 0;
+    for (const auto& u : p.users) n += u.join_us <= t && t < u.leave_us ? 1 : 0;
+    return n;
+}
 
 }  // namespace
 
@@ -98,26 +147,33 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s) {
     plan->name = s.name;
     plan->leave_grace_us = s.leave_grace_us;
     Population pop(s, *plan);
-    // Every change of the user count as (time, +1 join / -1 leave); churn as 0.
+    // Every change of the user count as (time, +1 join / -1 leave); churn as 0; an arrival
+    // (+2) with its stay.
     struct Change {
         std::int64_t t;
         int delta;
+        std::int64_t stay = 0;
     };
+    std::mt19937_64 stays(s.seed.value_or(42) ^ 0x5ca1ab1eull);
     std::vector<Change> changes;
     std::int64_t t0 = 0;
     std::size_t n = 0;
     for (const auto& ph : s.phases) {
         const std::size_t from = ph.users_from.value_or(n);
+        const std::size_t to = ph.users_to == kHold ? from : ph.users_to;
         for (; n < from; ++n) changes.push_back({t0, +1});
         for (; n > from; --n) changes.push_back({t0, -1});
-        const std::size_t steps = from > ph.users_to ? from - ph.users_to : ph.users_to - from;
+        const std::size_t steps = from > to ? from - to : to - from;
         for (std::size_t j = 1; j <= steps; ++j)
             changes.push_back({t0 + static_cast<std::int64_t>(static_cast<double>(ph.duration_us) *
                                                               static_cast<double>(j) /
                                                               static_cast<double>(steps)),
-                               ph.users_to > from ? +1 : -1});
-        n = ph.users_to;
-        plan->phases.push_back({ph.name, t0, t0 + ph.duration_us, from, ph.users_to, ph.rate});
+                               to > from ? +1 : -1});
+        if (ph.arrivals)
+            for (const std::int64_t t : arrival_times(*ph.arrivals, ph.duration_us))
+                changes.push_back({t0 + t, +2, std::max<std::int64_t>(1, ph.stay.draw(stays))});
+        n = to;
+        plan->phases.push_back({ph.name, t0, t0 + ph.duration_us, from, to, ph.rate});
         t0 += ph.duration_us;
     }
     plan->end_us = t0;
@@ -130,7 +186,9 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s) {
     std::stable_sort(changes.begin(), changes.end(),
                      [](const Change& a, const Change& b) { return a.t < b.t; });
     for (const auto& c : changes) {
-        if (c.delta > 0) {
+        if (c.delta == 2) {
+            pop.arrive(c.t, c.t + c.stay >= t0 ? kNever : c.t + c.stay);
+        } else if (c.delta > 0) {
             pop.join(c.t);
         } else if (c.delta < 0) {
             if (pop.present()) pop.leave(c.t, true);
@@ -140,6 +198,14 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s) {
         }
     }
     plan->rooms = pop.rooms();
+    // With arrivals, every phase's users are those present at its start and end.
+    const bool open = std::any_of(s.phases.begin(), s.phases.end(),
+                                  [](const ScenarioPhase& p) { return p.arrivals.has_value(); });
+    for (std::size_t k = 0; open && k < s.phases.size(); ++k) {
+        auto& ph = plan->phases[k];
+        ph.users_from = present_at(*plan, ph.start_us);
+        ph.users_to = present_at(*plan, ph.end_us - 1);
+    }
     double top_rate = 1;
     for (const auto& p : s.phases) top_rate = std::max(top_rate, p.rate);
     std::int64_t shortest = 0;

@@ -290,3 +290,56 @@ TEST(Scenario, ScriptsKeepToTheirWindowAndThePhaseRate) {
     EXPECT_GT(ratio, 2.5);
     EXPECT_LT(ratio, 3.5);
 }
+
+// An open model: arrivals at a rate ramping 2 -> 10 per second over 10 s, each staying 3 s,
+// beside 4 users held from the start.
+TEST(Scenario, ArrivalsFollowTheirRateAndStay) {
+    const Scenario s = parse_scenario(R"(name: arrivals
+seed: 5
+classes:
+  - streams: [{type: graph_op, every: 200ms}]
+phases:
+  - {name: base, duration: 1s, users: 4}
+  - {name: open, duration: 10s, arrivals: [2, 10], stay: 3s}
+)",
+                                      "arrivals.yaml");
+    const auto plan = make_plan(s);
+    std::size_t arrivals = 0, first_half = 0;
+    for (const auto& u : plan->users) {
+        if (u.join_us == 0) {
+            EXPECT_EQ(u.leave_us, kNever);  // the held users stay
+            continue;
+        }
+        ++arrivals;
+        EXPECT_GE(u.join_us, 1000000);
+        EXPECT_LT(u.join_us, 11000000);
+        if (u.join_us < 6000000) ++first_half;
+        // Each stays its 3 s, or to the end of the run.
+        if (u.join_us + 3000000 < plan->end_us)
+            EXPECT_EQ(u.leave_us, u.join_us + 3000000);
+        else
+            EXPECT_EQ(u.leave_us, kNever);
+    }
+    // (2 + 10) / 2 per second over 10 s: 60; in the first half (2 -> 6 per second) 20.
+    EXPECT_NEAR(static_cast<double>(arrivals), 60, 1);
+    EXPECT_NEAR(static_cast<double>(first_half), 20, 1);
+    ASSERT_EQ(plan->phases.size(), 2u);
+    EXPECT_EQ(plan->phases[1].users_from, 4u);
+    // At the end: the 4 and the last 3 s of arrivals (7.6 to 10 per second): about 26.
+    EXPECT_NEAR(static_cast<double>(plan->phases[1].users_to), 4 + 26, 2);
+}
+
+TEST(Scenario, ArrivalsWantAStayAndAStayWantsArrivals) {
+    EXPECT_EQ(error_of("name: x\nclasses: [{streams: [{type: graph_op, every: 1s}]}]\n"
+                       "phases:\n  - {duration: 5s, arrivals: 2}\n")
+                  .rfind("bad.yaml:4:5: phases[0].stay: missing", 0),
+              0u);
+    EXPECT_EQ(error_of("name: x\nclasses: [{streams: [{type: graph_op, every: 1s}]}]\n"
+                       "phases:\n  - {duration: 5s, users: 3, stay: 2s}\n")
+                  .rfind("bad.yaml:4:36: phases[0].stay: goes with arrivals", 0),
+              0u);
+    EXPECT_EQ(error_of("name: x\nclasses: [{streams: [{type: graph_op, every: 1s}]}]\n"
+                       "phases:\n  - {duration: 5s, arrivals: [1, 2, 3], stay: 1s}\n")
+                  .rfind("bad.yaml:4:30: phases[0].arrivals: expected R or [FROM, TO]", 0),
+              0u);
+}
