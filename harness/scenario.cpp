@@ -296,7 +296,9 @@ Scenario read(const YAML::Node& root, const std::string& file) {
         if (!p["duration"]) rd.fail(p, f + ".duration", "missing");
         ph.duration_us = rd.duration(p["duration"], f + ".duration");
         if (ph.duration_us <= 0) rd.fail(p["duration"], f + ".duration", "must be above 0");
-        if (!p["users"] && !p["arrivals"])
+        // Later phases without users hold what the phase before left; the first has nothing to
+        // hold.
+        if (!p["users"] && !p["arrivals"] && i == 0)
             rd.fail(p, f + ".users", "missing (N, or [FROM, TO] for a ramp; or arrivals)");
         if (const auto a = p["arrivals"]) {
             const bool two = a.IsSequence();
