@@ -43,7 +43,9 @@ void set_phase_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
     for (const auto& ph : m.phases) {
         const std::string p = "phase_" + counter_name(ph.name) + "_";
         c[p + "users"] = static_cast<double>(ph.users_to);
-        if (!ph.latency.count()) continue;  // nothing durable was sent in it: absent, not 0
+        // Nothing durable was sent in it: absent, not 0. A run that lost messages has no phase
+        // percentiles (what never arrived is in no phase's histogram: they would look good).
+        if (!ph.latency.count() || m.lost) continue;
         c[p + "p50_ms"] = static_cast<double>(ph.latency.percentile(50)) / 1000.0;
         c[p + "p99_ms"] = static_cast<double>(ph.latency.percentile(99)) / 1000.0;
         c[p + "deliveries"] = static_cast<double>(ph.latency.count());
@@ -56,7 +58,9 @@ std::string phase_summary(const LoadTestMetrics& m) {
         s += fmt::format("{}{} {:.0f}-{:.0f}s users {}->{}", s.empty() ? "" : "; ", ph.name,
                          ph.start_s, ph.end_s, ph.users_from, ph.users_to);
         if (ph.rate != 1) s += fmt::format(" rate x{:g}", ph.rate);
-        if (ph.latency.count())
+        if (m.lost)
+            s += " p99 lost";
+        else if (ph.latency.count())
             s += fmt::format(" p99 {:.1f} ms",
                              static_cast<double>(ph.latency.percentile(99)) / 1000.0);
     }

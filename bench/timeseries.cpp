@@ -26,7 +26,9 @@ struct Series {
     std::string phases;      // planned runs: a JSON array, each phase with its percentiles
 };
 
-std::string phases_json(const std::vector<harness::PhaseResult>& phases) {
+// A run that lost messages gets "lost": true per phase and no percentiles (what never arrived is
+// in no phase's histogram).
+std::string phases_json(const std::vector<harness::PhaseResult>& phases, bool lost) {
     std::string out = "[";
     for (std::size_t i = 0; i < phases.size(); ++i) {
         const auto& ph = phases[i];
@@ -37,7 +39,9 @@ std::string phases_json(const std::vector<harness::PhaseResult>& phases) {
             ph.start_s, ph.end_s, ph.users_from, ph.users_to, ph.rate);
         const auto& h = ph.latency;
         out += fmt::format(",\"deliveries\":{}", h.count());
-        if (h.count())  // no delivery: no percentiles (absent, not 0)
+        if (lost)
+            out += ",\"lost\":true";
+        else if (h.count())  // no delivery: no percentiles (absent, not 0)
             out += fmt::format(",\"p50_ms\":{},\"p90_ms\":{},\"p99_ms\":{},\"max_ms\":{}",
                                static_cast<double>(h.percentile(50)) / 1000.0,
                                static_cast<double>(h.percentile(90)) / 1000.0,
@@ -81,7 +85,8 @@ void append_run(std::string& out, const Run& r) {
 void timeseries_measured(const harness::LoadTestMetrics& m) {
     if (options().timeseries_out.empty()) return;
     std::lock_guard lock(mu);
-    pending.push_back({m.series, m.events, m.lost, m.phases.empty() ? "" : phases_json(m.phases)});
+    pending.push_back(
+        {m.series, m.events, m.lost, m.phases.empty() ? "" : phases_json(m.phases, m.lost > 0)});
 }
 
 void timeseries_step(const std::string& name, std::size_t users, const harness::LoadTestMetrics& m,

@@ -176,10 +176,10 @@
             { text: p.users_from === p.users_to ? String(p.users_to) : p.users_from + " \u2192 " + p.users_to },
             { text: "\u00d7" + p.rate },
             { text: String(p.deliveries) },
-            { text: fmt(p.p50_ms, 3), key: "phase-p50" },
-            { text: fmt(p.p90_ms, 3) },
-            { text: fmt(p.p99_ms, 3), key: "phase-p99" },
-            { text: fmt(p.max_ms, 3) },
+            { text: p.lost ? "lost" : fmt(p.p50_ms, 3), key: "phase-p50" },
+            { text: p.lost ? "lost" : fmt(p.p90_ms, 3) },
+            { text: p.lost ? "lost" : fmt(p.p99_ms, 3), key: "phase-p99" },
+            { text: p.lost ? "lost" : fmt(p.max_ms, 3) },
           ]));
       s.appendChild(card);
       const charts = el("div", { class: "charts" });
