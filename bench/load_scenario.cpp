@@ -105,23 +105,15 @@ void bm_scenario(benchmark::State& st, harness::Scenario s) {
 }
 
 void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro) {
-    std::shared_ptr<const harness::TrafficPlan> plan;
-    std::string note;
-    try {
-        const auto trace = harness::load_trace(file);
-        std::size_t msgs = 0;
-        for (const auto& u : trace.users) msgs += u.messages.size();
-        if (msgs == 0) return fail(st, file + ": the trace has no messages a replay can send");
-        note = fmt::format("trace {}: {} session(s) in {} room(s), {} message(s)", file,
-                           trace.users.size(), trace.rooms.size(), msgs);
-        if (trace.skipped) note += fmt::format(", {} of types not replayed", trace.skipped);
-        if (trace.dropped)
-            note += fmt::format(", {} record(s) the recorder dropped", trace.dropped);
-        plan = harness::make_replay_plan(trace, ro, file);
-    } catch (const std::exception& e) {
-        return fail(st, std::string("bad --replay: ") + e.what());
-    }
-    run_plan(st, plan, 0, options().drain_s, 0, std::nullopt, note);
+    const harness::Trace& trace = *options().replay_trace;  // read and checked at startup
+    std::size_t msgs = 0;
+    for (const auto& u : trace.users) msgs += u.messages.size();
+    std::string note = fmt::format("trace {}: {} session(s) in {} room(s), {} message(s)", file,
+                                   trace.users.size(), trace.rooms.size(), msgs);
+    if (trace.skipped) note += fmt::format(", {} of types not replayed", trace.skipped);
+    if (trace.dropped) note += fmt::format(", {} record(s) the recorder dropped", trace.dropped);
+    run_plan(st, harness::make_replay_plan(trace, ro, file), 0, options().drain_s, 0, std::nullopt,
+             note);
 }
 
 // The editing workload at 50 users with and without the server's --record: in one run, with

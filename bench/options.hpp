@@ -1,6 +1,7 @@
 // The bench binary's own flags (Google Benchmark's --benchmark_* flags pass through).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct Options {
     // Traffic as data: load/scenario/<name> for each scenario file, load/replay/... for a trace.
     std::vector<harness::Scenario> scenarios;
     std::string replay;  // a trace recorded by liveshare-server --record
+    std::shared_ptr<const harness::Trace> replay_trace;  // read once, at startup
     harness::ReplayOptions replay_opt;
 };
 

@@ -162,6 +162,10 @@ broken = os.path.join(tmp, "broken.jsonl")
 with open(broken, "w") as f:
     f.write('{"liveshare_trace":1}\n{"t":5,"ev":"msg","room":"a","user":"b","type":"NoSuchType","bytes":3}\n')
 refused("a missing trace", ["--replay=/nonexistent/t.jsonl"], "/nonexistent/t.jsonl")
+quiet = os.path.join(tmp, "quiet.jsonl")
+with open(quiet, "w") as f:
+    f.write('{"liveshare_trace":1}\n{"t":5,"ev":"join","room":"a","user":"b"}\n{"t":9,"ev":"leave","room":"a","user":"b"}\n')
+refused("a trace without messages", [f"--replay={quiet}"], "no message a replay can send")
 refused("a foreign file as a trace", [f"--replay={foreign}"], "not a liveshare trace")
 refused("a trace with a bad record", [f"--replay={broken}"], "broken.jsonl:2")
 refused("--replay_scale=0", [f"--replay={first}", "--replay_scale=0"], "--replay_scale")
