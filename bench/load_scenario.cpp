@@ -106,10 +106,8 @@ void bm_scenario(benchmark::State& st, harness::Scenario s) {
 
 void bm_replay(benchmark::State& st, std::string file, harness::ReplayOptions ro) {
     const harness::Trace& trace = *options().replay_trace;  // read and checked at startup
-    std::size_t msgs = 0;
-    for (const auto& u : trace.users) msgs += u.messages.size();
     std::string note = fmt::format("trace {}: {} session(s) in {} room(s), {} message(s)", file,
-                                   trace.users.size(), trace.rooms.size(), msgs);
+                                   trace.users.size(), trace.rooms.size(), trace.messages());
     if (trace.skipped) note += fmt::format(", {} of types not replayed", trace.skipped);
     if (trace.dropped) note += fmt::format(", {} record(s) the recorder dropped", trace.dropped);
     run_plan(st, harness::make_replay_plan(trace, ro, file), 0, options().drain_s, 0, std::nullopt,

@@ -282,9 +282,8 @@ void parse_options(int& argc, char** argv) {
     if (!o.replay.empty()) {
         try {  // an unreadable or malformed trace is refused here, with its line
             auto t = std::make_shared<harness::Trace>(harness::load_trace(o.replay));
-            std::size_t msgs = 0;
-            for (const auto& u : t->users) msgs += u.messages.size();
-            if (msgs == 0) die("bad --replay: " + o.replay + ": no message a replay can send");
+            if (t->messages() == 0)
+                die("bad --replay: " + o.replay + ": no message a replay can send");
             harness::make_replay_plan(*t, o.replay_opt, o.replay);  // the plan can be made
             o.replay_trace = std::move(t);
         } catch (const harness::TraceError& e) {

@@ -38,6 +38,11 @@ struct Trace {
     std::int64_t end_us = 0;             // the last message
     std::uint64_t dropped = 0;           // records the server dropped (its buffer was full)
     std::uint64_t skipped = 0;           // messages of types a replay does not send (Auth, Ping...)
+    std::size_t messages() const {       // the ones a replay sends
+        std::size_t n = 0;
+        for (const auto& u : users) n += u.messages.size();
+        return n;
+    }
 };
 
 // Reads a trace (and FILE.1 before it when rotation left one is not read: one file). Throws
