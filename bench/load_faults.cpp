@@ -44,7 +44,7 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
     const Options& o = options();
     for (auto _ : st) {
         std::vector<std::string> notes;
-        NetsimRun run{name, spec};
+        NetsimRun run{name, spec, {}, {}};
         harness::ImpairmentSettings is;
         is.latency_ms = spec.latency_ms;
         is.jitter_ms = spec.latency_ms > 0 ? o.netsim_jitter_ms : 0;

@@ -36,7 +36,7 @@ inline std::unique_ptr<harness::ServerProcess> start_server(std::vector<std::str
 }
 
 inline harness::Endpoint endpoint(const harness::ServerProcess& s) {
-    return {"127.0.0.1", s.port()};
+    return {"127.0.0.1", s.port(), nullptr};
 }
 
 // Connects and authenticates; returns after AuthResult (success asserted). A v2 client gets
@@ -45,12 +45,10 @@ inline std::unique_ptr<harness::SyncClient> join(const harness::ServerProcess& s
                                                  const std::string& room, const std::string& user,
                                                  bool v2 = false,
                                                  std::optional<std::uint64_t> last_seq = {},
-                                                 std::optional<std::string> password = {}) {
+                                                 std::optional<std::string_view> password = {}) {
     auto c = std::make_unique<harness::SyncClient>(endpoint(s), room, v2);
     std::string auth;
-    liveshare::encode_auth(auth, user, "name-" + user.substr(0, 4),
-                           password ? std::optional<std::string_view>(*password) : std::nullopt,
-                           last_seq);
+    liveshare::encode_auth(auth, user, "name-" + user.substr(0, 4), password, last_seq);
     c->send(auth);
     ServerMessage m;
     EXPECT_TRUE(c->recv_type(MsgType::AuthResult, m)) << "no AuthResult";
@@ -63,9 +61,7 @@ inline ServerMessage refused_auth(const harness::ServerProcess& s, const std::st
                                   std::optional<std::string> password = {}) {
     harness::SyncClient c(endpoint(s), room);
     std::string auth;
-    liveshare::encode_auth(auth, uuid(), "refused",
-                           password ? std::optional<std::string_view>(*password) : std::nullopt,
-                           std::nullopt);
+    liveshare::encode_auth(auth, uuid(), "refused", password, std::nullopt);
     c.send(auth);
     ServerMessage m;
     EXPECT_TRUE(c.recv_type(MsgType::AuthResult, m));

@@ -231,7 +231,7 @@ TEST(Cluster, RestCreatedRoomIsTheClustersOnEveryNode) {
               409);
     auto refused = refused_auth(*cl.nodes()[1], room);
     EXPECT_EQ(refused.error, "Invalid password");
-    auto ok = join(*cl.nodes()[1], room, uuid(), false, std::nullopt, std::string("s3cret"));
+    auto ok = join(*cl.nodes()[1], room, uuid(), false, std::nullopt, std::string_view("s3cret"));
     auto info = harness::http_request(endpoint(*cl.nodes()[1]), "GET", "/room/" + room + "/info");
     EXPECT_NE(info.body.find("\"name\":\"shared\""), std::string::npos) << info.body;
     EXPECT_NE(info.body.find("\"is_protected\":true"), std::string::npos) << info.body;

@@ -16,7 +16,7 @@ using harness::ProxyEvent;
 namespace {
 
 harness::Endpoint proxy_ep(const ImpairmentProxy& p) {
-    return {"127.0.0.1", p.port()};
+    return {"127.0.0.1", p.port(), nullptr};
 }
 
 std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const std::string& room,
@@ -186,11 +186,13 @@ TEST(Netsim, StallsHoldADirectionAndLoseNothing) {
     for (auto& st : ev) {
         if (st.kind != ProxyEvent::Stalled) continue;
         ++stalled;
-        for (auto& f : ev)
-            if (f.kind == ProxyEvent::Forwarded && f.conn == st.conn && f.dir == st.dir)
+        for (auto& f : ev) {
+            if (f.kind == ProxyEvent::Forwarded && f.conn == st.conn && f.dir == st.dir) {
                 EXPECT_FALSE(f.t_us > st.t_us && f.t_us < st.t_us + is.stall_ms * 1000)
                     << "a write began " << (f.t_us - st.t_us) << " us into a " << is.stall_ms
                     << " ms stall";
+            }
+        }
     }
     EXPECT_GE(stalled, 3);
 }

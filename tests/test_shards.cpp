@@ -254,5 +254,8 @@ TEST(Shards, AnOffsetClockIsCorrectedAgainstTheReference) {
     EXPECT_TRUE(fixed.contains("clock_drift_ms"));
     EXPECT_NE(std::string(fixed.at("label").as_string()).find("clocks corrected against"),
               std::string::npos);
-    EXPECT_LT(num(fixed, "p99_ms"), 100.0) << "cross-shard latencies still carry the offset";
+    // Against the uncorrected run beside it, not a fixed time: the correction removes the
+    // planted offset (at least half of it, whatever the machine's own latencies are).
+    EXPECT_LT(num(fixed, "p99_ms"), num(plain, "p99_ms") - kSkewUs / 2000.0)
+        << "cross-shard latencies still carry the offset";
 }

@@ -7,7 +7,7 @@ namespace liveshare {
 using sqlite::Stmt;
 
 SnapshotStore::SnapshotStore(const std::string& path, std::size_t keep)
-    : keep_(keep), db_(path, "snapshot database") {
+    : db_(path, "snapshot database"), keep_(keep) {
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA synchronous=NORMAL");
     db_.exec(
