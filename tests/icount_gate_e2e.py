@@ -23,8 +23,8 @@ PLAIN = """        const std::shared_ptr<const std::string>& f) const override {
         return f;
     }"""
 SLOWER = """        const std::shared_ptr<const std::string>& f) const override {
-        volatile unsigned sum = 0;  // planted by the gate's test: work per recipient
-        for (std::size_t i = 0; i < 16 && i < f->size(); ++i) sum = sum + (*f)[i];
+        volatile char first = f->empty() ? 0 : f->front();  // planted: a read per recipient
+        (void)first;
         return f;
     }"""
 
