@@ -24,6 +24,7 @@ struct Series {
     std::vector<harness::SeriesEvent> events;
     std::uint64_t lost = 0;  // the run's durable deliveries that never arrived (in no interval)
     std::string phases;      // planned runs: a JSON array, each phase with its percentiles
+    std::string latency;     // the run's whole latency histogram (harness::histogram_json)
 };
 
 // A run that lost messages gets "lost": true per phase and no percentiles (what never arrived is
@@ -77,6 +78,7 @@ void append_run(std::string& out, const Run& r) {
     harness::append_json(out, r.series.events);
     if (!r.step.empty()) out += ",\"step\":" + r.step;
     if (!r.series.phases.empty()) out += ",\"phases\":" + r.series.phases;
+    if (!r.series.latency.empty()) out += ",\"latency_us\":" + r.series.latency;
     out += '}';
 }
 
@@ -85,8 +87,9 @@ void append_run(std::string& out, const Run& r) {
 void timeseries_measured(const harness::LoadTestMetrics& m) {
     if (options().timeseries_out.empty()) return;
     std::lock_guard lock(mu);
-    pending.push_back(
-        {m.series, m.events, m.lost, m.phases.empty() ? "" : phases_json(m.phases, m.lost > 0)});
+    pending.push_back({m.series, m.events, m.lost,
+                       m.phases.empty() ? "" : phases_json(m.phases, m.lost > 0),
+                       harness::histogram_json(m.totals.latency)});
 }
 
 void timeseries_step(const std::string& name, std::size_t users, const harness::LoadTestMetrics& m,
@@ -106,7 +109,7 @@ void timeseries_step(const std::string& name, std::size_t users, const harness::
     runs.push_back({step_name,
                     repetitions[step_name]++,
                     false,
-                    {m.series, m.events, m.lost, ""},
+                    {m.series, m.events, m.lost, "", harness::histogram_json(m.totals.latency)},
                     std::move(step)});
 }
 

@@ -9,7 +9,10 @@
 //              "events": [{"t_s", "what"}, ...],
 //              "phases": [{"name", "start_s", "end_s", "users_from", "users_to", "rate",
 //                          "deliveries", "p50_ms", "p90_ms", "p99_ms", "max_ms"}, ...]
-//                        (planned runs only: a scenario's or a replay's phases)}, ...]}
+//                        (planned runs only: a scenario's or a replay's phases),
+//              "latency_us": {"count", "min", "max", "buckets": [[index, count, highest], ...]}
+//                        (the run's whole latency histogram, durable deliveries from the
+//                        intended send time, what arrived; harness::histogram_json)}, ...]}
 // A figure an interval did not measure is left out of it (no deliveries: no percentiles; a
 // --target: no server figures). The percentiles are of what arrived: messages that never did
 // are the run's "lost" (in its totals they make the percentiles infinite).

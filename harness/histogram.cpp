@@ -81,4 +81,17 @@ std::uint64_t Histogram::percentile(double p) const {
     return max_;
 }
 
+std::string histogram_json(const Histogram& h) {
+    std::string out = "{\"count\":" + std::to_string(h.count()) +
+                      ",\"min\":" + std::to_string(h.min()) +
+                      ",\"max\":" + std::to_string(h.max()) + ",\"buckets\":[";
+    bool first = true;
+    for (auto [i, n] : h.buckets()) {
+        out += (first ? "[" : ",[") + std::to_string(i) + ',' + std::to_string(n) + ',' +
+               std::to_string(Histogram::highest_of(i)) + ']';
+        first = false;
+    }
+    return out + "]}";
+}
+
 }  // namespace harness

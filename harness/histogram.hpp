@@ -3,6 +3,7 @@
 // fixed (about 43 KB, allocated on first use), and histograms merge by adding counts.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -38,5 +39,10 @@ class Histogram {
     std::uint64_t count_ = 0, min_ = UINT64_MAX, max_ = 0;
     unsigned __int128 sum_ = 0;
 };
+
+// The histogram as JSON, {"count", "min", "max", "buckets": [[index, count, highest], ...]}:
+// non-zero buckets with the highest value each holds, so a reader needs no bucket rule
+// (scripts/merge-shards merges them; scripts/compare and scripts/history compare them whole).
+std::string histogram_json(const Histogram& h);
 
 }  // namespace harness

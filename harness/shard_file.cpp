@@ -9,21 +9,6 @@
 
 namespace harness {
 
-namespace {
-// Non-zero buckets as [index, count, the bucket's highest value]: the reader needs no bucket rule.
-std::string buckets_json(const Histogram& h) {
-    std::string out = "{\"count\":" + std::to_string(h.count()) +
-                      ",\"min\":" + std::to_string(h.min()) +
-                      ",\"max\":" + std::to_string(h.max()) + ",\"buckets\":[";
-    bool first = true;
-    for (auto [i, n] : h.buckets()) {
-        out += fmt::format("{}[{},{},{}]", first ? "" : ",", i, n, Histogram::highest_of(i));
-        first = false;
-    }
-    return out + "]}";
-}
-}  // namespace
-
 void write_shard_file(const std::string& path, const std::string& benchmark,
                       const LoadTestConfig& cfg, const LoadTestResult& r,
                       const std::map<std::string, std::string>& context) {
@@ -47,8 +32,8 @@ void write_shard_file(const std::string& path, const std::string& benchmark,
                     M.measured_s, M.deliveries_per_s, M.msgs_sent_per_s);
     out += fmt::format(",\"generator_cpu_pct\":{:.3f},\"users_joined\":{},\"error_count\":{}",
                        M.generator_cpu_pct, M.users_joined, M.error_count);
-    out += ",\"latency\":" + buckets_json(M.totals.latency);
-    out += ",\"latency_uncorrected\":" + buckets_json(M.totals.latency_uncorrected);
+    out += ",\"latency\":" + histogram_json(M.totals.latency);
+    out += ",\"latency_uncorrected\":" + histogram_json(M.totals.latency_uncorrected);
     // The clock against the reference, when there was one: offsets before and after.
     if (M.clock_start) {
         out += ",\"clock\":{\"ref\":";

@@ -50,6 +50,20 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"rep {r['repetition']}: the warm-up interval has no percentiles", "p99_ms" not in iv[0], iv[0])
         check(f"rep {r['repetition']}: server figures (a started server)", all("server_rss_mb" in x for x in iv))
         check(f"rep {r['repetition']}: lost as in the run", r["lost"] == b["lost"], (r["lost"], b["lost"]))
+        # The whole histogram: the run's deliveries, and the run's p99 read back from its buckets
+        # by the rule of docs/benchmarks.md (the highest value of the bucket holding the rank).
+        h = r["latency_us"]
+        check(f"rep {r['repetition']}: the histogram's buckets add up to its count, after the warm-up",
+              h["count"] == sum(n for _, n, _ in h["buckets"]) and 0 < h["count"] < iv[-1]["durable_so_far"],
+              (h["count"], iv[-1]["durable_so_far"]))
+        rank, seen, p99 = max(1, -(-99 * h["count"] // 100)), 0, None
+        for _, n, highest in h["buckets"]:
+            seen += n
+            if seen >= rank:
+                p99 = min(highest, h["max"]) / 1000.0
+                break
+        check(f"rep {r['repetition']}: the run's p99 from the histogram", p99 is not None and
+              abs(p99 - b["p99_ms"]) < 1e-9, (p99, b["p99_ms"]))
     # A killed server: its event lies inside the series it interrupted.
     p = subprocess.run([BENCH, "--benchmark_filter=^load/faults/server_kill/durability:group",
                         f"--timeseries_out={ts}"] + short, capture_output=True, text=True, timeout=300)
