@@ -7,7 +7,7 @@
 //
 // usage: node report_browser.mjs --html OUT/index.html --results R.json [--timeseries T.json]
 //                                [--console CONSOLE.txt] [--screenshot OUT.png]
-//                                [--screenshot_run NAME=OUT.png]
+//                                [--screenshot_run NAME=OUT.png] [--trends EXPECTED.json]
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -150,6 +150,33 @@ try {
         row.server_cpu_us_per_delivery, row.generator_cpu_us_per_delivery, row.verdict].map((c) => (c || "").replace(/ %/g, "%"));
       check(`row ${i} equals the console summary's`, JSON.stringify(cols) === JSON.stringify(html), [cols, html]);
     });
+  }
+  // The trends of a history against what the history holds (EXPECTED.json, written from the
+  // database by the caller): each series' points, its change points marked and tabled, and the
+  // commit named on hover.
+  if (args.trends) {
+    const want = JSON.parse(fs.readFileSync(args.trends, "utf8"));
+    const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+    let cps = 0;
+    for (const [k, t] of want.entries()) {
+      const c = byId["trend-" + k];
+      check(`trend ${k} (${t.benchmark} ${t.metric}) has its chart`, !!c);
+      if (!c) continue;
+      const got = [...c.series[0].values].sort((a, b) => a - b), exp = [...t.values].sort((a, b) => a - b);
+      check(`trend ${k}: every repetition of the history drawn`, JSON.stringify(got) === JSON.stringify(exp), [got.length, exp.length]);
+      check(`trend ${k}: its ${t.change_points} change point(s) marked`, c.events === t.change_points, [c.events, t.change_points]);
+      cps += t.change_points;
+      const box = await page.$(`#trend-${k} .u-over`);
+      if (box) {
+        await box.scrollIntoViewIfNeeded();
+        const b = await box.boundingBox();
+        await page.mouse.move(b.x + b.width - 3, b.y + b.height / 2);
+        const legend = await page.$eval(`#trend-${k} .u-legend .u-series:first-child .u-value`, (e) => e.textContent).catch(() => "");
+        check(`trend ${k}: hovering names the commit`, t.shas.some((sha) => legend.startsWith(sha.slice(0, 10))), legend);
+      }
+    }
+    const rows = await page.$$eval("#change-points tr", (trs) => trs.length - 1).catch(() => 0);
+    check("a change-point table row per change point", rows === cps, [rows, cps]);
   }
   if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
   if (args.screenshot_run) {

@@ -9,6 +9,7 @@ usage: report_browser.py PATH/TO/bench
 """
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -72,12 +73,55 @@ with tempfile.TemporaryDirectory() as tmp:
     check("a number that differs from the JSON fails the browser check",
           changed != page and b.returncode == 1 and "p99_ms equals the JSON's" in b.stdout, b.stdout[-800:])
 
+    # Trends of a history: a git repository of 10 commits, a 10 % step after the 6th, 5
+    # repetitions each; the page draws every repetition, marks the change point, tables it.
+    repo, db = os.path.join(tmp, "repo"), os.path.join(tmp, "h.sqlite")
+    git = lambda *a: subprocess.run(["git", "-C", repo, *a], check=True, capture_output=True, text=True).stdout.strip()
+    os.makedirs(repo)
+    git("init", "-q", "-b", "main")
+    rng, shas, values = random.Random(5), [], []
+    for i in range(10):
+        git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", f"commit {i}")
+        shas.append(git("rev-parse", "HEAD"))
+        vals = [(10 if i < 6 else 11) * (1 + rng.gauss(0, 0.02)) for _ in range(5)]
+        values += vals
+        hr = os.path.join(tmp, f"h{i}.json")
+        json.dump({"context": {"git_sha": shas[-1], "git_dirty": "false", "machine_class": "2core-test"},
+                   "benchmarks": [{"name": "load/users:50/iterations:1/manual_time", "run_type": "iteration",
+                                   "repetition_index": r, "real_time": 1.0, "server_cpu_us_per_delivery": v}
+                                  for r, v in enumerate(vals)]}, open(hr, "w"))
+        p = subprocess.run([os.path.join(HERE, "..", "scripts", "history"), "--db", db, "--repo", repo, "record", hr],
+                           capture_output=True, text=True, timeout=60)
+        check(f"history record {i}", p.returncode == 0, p.stderr)
+    hout = os.path.join(tmp, "hout")
+    p = subprocess.run([REPORT, hout, res, "--history", db, "--history-repo", repo, "--history-metric",
+                        "server_cpu_us_per_delivery"], capture_output=True, text=True, timeout=120)
+    check("scripts/report --history succeeds", p.returncode == 0, p.stderr)
+    md = open(os.path.join(hout, "report.md")).read() if p.returncode == 0 else ""
+    check("the Markdown names the change point's commits", f"{shas[5][:10]}..{shas[6][:10]}" in md, md[-600:])
+    want = os.path.join(tmp, "trends.json")
+    json.dump([{"benchmark": "load/users:50", "metric": "server_cpu_us_per_delivery", "values": values,
+                "change_points": 1, "shas": shas}], open(want, "w"))
+    b = subprocess.run(["node", CHECKER, "--html", os.path.join(hout, "index.html"), "--results", res, "--trends", want],
+                       capture_output=True, text=True, timeout=120)
+    check("the trends pass in Chromium", b.returncode == 0, b.stdout[-2000:] + b.stderr[-1000:])
+    # ... and fail where the page forgets the change point or the commit on hover.
+    hpage = open(os.path.join(hout, "index.html")).read()
+    for what, old, new_ in (("an unmarked change point", "{ events: events, points: true", "{ events: [], points: true"),
+                            ("no commit on hover", 'if (v === null || v === undefined) return "-";', 'return "-";')):
+        open(broken, "w").write(hpage.replace(old, new_))
+        b = subprocess.run(["node", CHECKER, "--html", broken, "--results", res, "--trends", want],
+                           capture_output=True, text=True, timeout=120)
+        check(f"{what} fails the trends check", old in hpage and b.returncode == 1, b.stdout[-800:])
+
     # Bad inputs: a clear message and a non-zero exit, never a traceback.
     bad = os.path.join(tmp, "bad.json")
     open(bad, "w").write('{"benchmarks": []}')
     for what, args in (("a missing file", [os.path.join(tmp, "nope.json")]),
                        ("no load run", [bad]),
-                       ("a time series that is not one", [res, "--timeseries", res])):
+                       ("a time series that is not one", [res, "--timeseries", res]),
+                       ("a history that is not one", [res, "--history", res]),
+                       ("an empty history", [res, "--history", os.path.join(tmp, "none.sqlite")])):
         p = subprocess.run([REPORT, os.path.join(tmp, "o2")] + args, capture_output=True, text=True, timeout=60)
         check(f"{what} is refused clearly", p.returncode != 0 and p.stderr.startswith("report: ") and "Traceback" not in p.stderr,
               p.stderr[-500:])

@@ -129,10 +129,14 @@ class Gate(unittest.TestCase):
         old = {"fanout/shared_buffer/recipients:100": 3324.9,
                "fanout/copy/recipients:100": 45613.6, "serialize/splice/type:GraphOp": 1290.0}
         ref = self.counts("ref.json", old, self.first)
-        rc, out = self.gate("judge", ref, self.counts("new.json", COUNTS))
+        rc, out = self.gate("judge", ref, self.counts("new.json", COUNTS), "--same-code")
         self.assertEqual(rc, 0, out)
         self.assertIn("STALE reference", out)
         self.assertNotIn("REGRESSION", out)
+        # The same two files as two builds compared as they are (compare-branches): regressions.
+        rc, out = self.gate("judge", ref, self.counts("new.json", COUNTS))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("+24.34% REGRESSION", out)
 
     def test_stale_reference_with_changed_code_is_judged_on_the_rebuilt_counts(self):
         old = {k: v * 0.8 for k, v in COUNTS.items()}

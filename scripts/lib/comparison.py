@@ -18,6 +18,15 @@ SKIP = {"iterations", "repetitions", "repetition_index", "threads", "family_inde
         "generator_saturated"}
 
 
+# Google Benchmark's suffixes on a run's name ("/iterations:1/manual_time"): the time series and
+# the history name a benchmark without them.
+GB_SUFFIX = re.compile(r"/(iterations:\d+|repeats:\d+|min_time:[^/]+|manual_time|real_time)")
+
+
+def plain_name(name):
+    return GB_SUFFIX.sub("", name)
+
+
 def load(path):
     """(context, runs: name -> metric -> values, errors: name -> error message)."""
     with open(path) as f:

@@ -12,10 +12,13 @@ that is not a history, is refused (HistoryError), never written to.
 """
 import hashlib
 import json
+import re
 import os
 import sqlite3
 import subprocess
 from datetime import datetime, timezone
+
+from comparison import plain_name
 
 FORMAT = "liveshare-history"
 SCHEMA_VERSION = 2
@@ -151,7 +154,7 @@ def samples_of(doc, path):
     for b in doc["benchmarks"]:
         if not isinstance(b, dict) or "name" not in b or b.get("run_type") == "aggregate":
             continue
-        name = b.get("run_name") or b["name"]
+        name = plain_name(b.get("run_name") or b["name"])
         rep = b.get("repetition_index")
         if not isinstance(rep, int):
             rep = reps.get(name, 0)
@@ -237,13 +240,67 @@ def series(db, repo, benchmark_re=None, metric=None, machine=None, ref="HEAD"):
         q += " AND s.metric = ?"
         args.append(metric)
     if machine:
-        q += " AND r.machine_class = ?"
+        # Instruction counts belong to the binary, not the machine: one series for every class.
+        q += " AND (r.machine_class = ? OR s.metric = 'instructions')"
         args.append(machine)
     out = {}
     for bench, m, mc, sha, subject, value in db.execute(q, args):
         if sha not in order or (benchmark_re and not benchmark_re.search(bench)):
             continue
-        out.setdefault((bench, m, mc), []).append((order[sha], sha, subject, value))
+        key = (bench, m, "any class" if m == "instructions" else mc)
+        out.setdefault(key, []).append((order[sha], sha, subject, value))
     for pts in out.values():
         pts.sort(key=lambda p: p[0])
+    return out
+
+
+def change_points(pts, alpha=0.05, min_size=3, min_change=0.01, permutations=199):
+    """(commits [(sha, subject)], change points [(commit index, ChangePoint)]) of one series
+    (its points as series() gives them); None when it has fewer than 2 * min_size commits."""
+    import edivisive
+    commits = []
+    for _, sha, subject, _ in pts:
+        if not commits or commits[-1][0] != sha:
+            commits.append((sha, subject))
+    if len(commits) < 2 * min_size:
+        return None
+    cps = edivisive.detect([p[3] for p in pts], groups=[p[1] for p in pts], alpha=alpha,
+                           min_size=min_size, permutations=permutations, seed=0)
+    shas = [c[0] for c in commits]
+    return commits, [(shas.index(cp.group), cp) for cp in cps if abs(cp.change) >= min_change]
+
+
+def trends(db, repo, filter_re=None, metrics=None, machine=None, **detect):
+    """Per series: its commits, every repetition as a point (x = commit index, offset by the
+    repetition), and its change points with their verdicts; for the report's trend charts."""
+    from comparison import direction
+    rx = re.compile(filter_re) if filter_re else None
+    out = []
+    for metric in metrics or [None]:
+        for (bench, m, mc), pts in sorted(series(db, repo, rx, metric, machine).items()):
+            found = change_points(pts, **detect)
+            commits = found[0] if found else list(dict.fromkeys((p[1], p[2]) for p in pts))
+            idx = {sha: i for i, (sha, _) in enumerate(commits)}
+            per = {}
+            for _, sha, _, v in pts:
+                per.setdefault(sha, []).append(v)
+            xs, ys = [], []
+            for sha, vals in per.items():
+                for k, v in enumerate(vals):  # repetitions side by side within their commit
+                    xs.append(idx[sha] + (k + 1) / (len(vals) + 1) - 0.5)
+                    ys.append(v)
+            order = sorted(range(len(xs)), key=lambda i: xs[i])
+            cps = []
+            for i, cp in (found[1] if found else []):
+                d = direction(m)
+                cps.append(dict(x=i - 0.5, before=commits[i - 1][0], after=commits[i][0],
+                                change=cp.change, ci_low=cp.ci_low, ci_high=cp.ci_high,
+                                p=cp.p_value, verdict="changed" if d == 0 else
+                                ("better" if cp.change * d > 0 else "worse")))
+            dates = dict(db.execute("SELECT sha, commit_date FROM runs WHERE sha IS NOT NULL"))
+            out.append(dict(benchmark=bench, metric=m, machine=mc, tested=found is not None,
+                            commits=[dict(sha=c[0], subject=c[1], date=dates.get(c[0]))
+                                     for c in commits],
+                            x=[xs[i] for i in order], y=[ys[i] for i in order],
+                            change_points=cps))
     return out

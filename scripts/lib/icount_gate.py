@@ -13,7 +13,10 @@ commit named in its context. The reference is trusted only as far as git vouches
                            compare HEAD with it (the recorded counts are then checked against
                            the rebuilt ones, and named stale when they differ).
   judge  compares HEAD's counts with the reference and fails on a regression over the
-         threshold, on a benchmark missing from HEAD's run, and on a run with none at all.
+         threshold, on a benchmark missing from HEAD's run, and on a run with none at all
+         (--same-code: plan said same-code; --rebuilt FILE: plan said rebuild, and FILE holds
+         the counts of the reference's commit measured in this run; neither: two runs compared
+         as they are, as scripts/compare-branches does).
 
 Exit status: 0 pass, 1 a regression or a refused reference, 2 bad input (unreadable file).
 """
@@ -99,8 +102,9 @@ def print_rows(rows):
         print(f"{name:50} {b:12.1f} {n:12.1f} {change * 100:+7.2f}% {flag}")
 
 
-def judge(reference, new_path, rebuilt_path, threshold):
-    """Prints the comparison; returns the exit status."""
+def judge(reference, new_path, rebuilt_path, threshold, same_code=False):
+    """Prints the comparison; returns the exit status. same_code: no measured code changed
+    since the reference's commit (a difference then means a stale reference)."""
     ref_ctx, recorded = load_counts(reference, "reference")
     _, new = load_counts(new_path, "this run's counts")
     if not new:
@@ -116,7 +120,7 @@ def judge(reference, new_path, rebuilt_path, threshold):
                   f"({len(drift)} benchmark(s) off by more than {threshold * 100:.0f}%, e.g. "
                   f"{drift[0][0]} {drift[0][3] * 100:+.1f}%); comparing with the rebuilt counts")
         base = rebuilt
-    else:
+    elif same_code:
         drift = [r for r in compare(recorded, new, threshold) if r[4]]
         if drift:
             print(f"STALE reference: no measured code changed since {sha}, yet {len(drift)} "
@@ -162,6 +166,8 @@ def main():
     j.add_argument("reference")
     j.add_argument("new")
     j.add_argument("--rebuilt", help="counts of the reference's commit measured in this run")
+    j.add_argument("--same-code", action="store_true",
+                   help="no measured code changed since the reference's commit")
     j.add_argument("--threshold", type=float, default=0.02)
     a = ap.parse_args()
     try:
@@ -171,7 +177,9 @@ def main():
                 print(line, file=sys.stderr)
             print(action, sha)
             return 0
-        return judge(a.reference, a.new, a.rebuilt, a.threshold)
+        if a.same_code and a.rebuilt:
+            raise GateError("--same-code and --rebuilt exclude each other")
+        return judge(a.reference, a.new, a.rebuilt, a.threshold, a.same_code)
     except GateError as e:
         print(f"icount gate: {e}", file=sys.stderr)
         return 1 if a.cmd == "plan" else 2

@@ -67,12 +67,14 @@
         y: opts.log ? { distr: 3 } : opts.bars ? { range: (u, lo, hi) => [0, hi * 1.1] } : {},
       },
       axes: [{ label: xlabel }, { label: ylabel }],
-      series: [{ label: xlabel }].concat(
+      series: [opts.xValue ? { label: xlabel, value: opts.xValue } : { label: xlabel }].concat(
         series.map(([label, _], i) => {
           const color = COLORS[i % COLORS.length];
           if (opts.bars)  // grouped bars: each series beside the others at its x
             return { label: label, stroke: color, fill: color, width: 1, points: { show: false },
                      paths: uPlot.paths.bars({ size: [0.8 / series.length, 60], align: series.length > 1 ? (i ? 1 : -1) : 0 }) };
+          if (opts.points)  // dots only: repetitions are samples, not a line through time
+            return { label: label, stroke: color, width: 2, paths: () => null, points: { show: true, size: 7, fill: color } };
           return { label: label, stroke: color, width: 2, points: { show: !many, size: 7, fill: color }, spanGaps: false };
         })
       ),
@@ -260,6 +262,46 @@
       ]));
   }
 
+  // The history: a chart per series, the metric over commits (x = commit order, every
+  // repetition a point beside its commit's others), change points as dashed lines labelled
+  // with their magnitude; hovering shows the commit's sha, subject and date.
+  function trends() {
+    if (!data.trends) return;
+    const s = section("Trends over commits", "trends-section");
+    s.appendChild(el("p", {}, "From the history " + data.trends.db + ": x is the commit's place on the first-parent line (0 = oldest measured), " +
+      "each dot one repetition; a dashed line is a change point (E-divisive means, p < " + data.trends.alpha + "), labelled with its change of the mean."));
+    const charts = el("div", { class: "charts" });
+    s.appendChild(charts);
+    const open = [];
+    data.trends.series.forEach((t, k) => {
+      const commit = (v) => t.commits[Math.max(0, Math.min(t.commits.length - 1, Math.round(v)))];
+      const events = t.change_points.map((c) => ({ t_s: c.x, what: (c.change * 100).toFixed(1) + "% " + c.verdict }));
+      const xValue = (self, v) => {
+        if (v === null || v === undefined) return "-";
+        const c = commit(v);
+        return c.sha.slice(0, 10) + " " + c.subject + (c.date ? " (" + c.date.slice(0, 10) + ")" : "");
+      };
+      lineChart(charts, "trend-" + k, t.benchmark + " " + t.metric + " [" + t.machine + "]", "commit", t.metric,
+        t.x, [[t.metric, t.y]], { events: events, points: true, xValue: xValue });
+      t.change_points.forEach((c) => open.push([t, c]));
+      if (!t.tested) charts.appendChild(el("p", { class: "absent" }, t.benchmark + " " + t.metric + ": fewer commits than change-point detection needs: not tested."));
+    });
+    s.appendChild(el("h3", {}, "Change points"));
+    if (!open.length) {
+      s.appendChild(el("p", { id: "no-change-points" }, "None found."));
+      return;
+    }
+    open.sort((a, b) => b[1].x - a[1].x);
+    table(s, "change-points", ["benchmark", "metric", "machine", "commits", "change", "95% interval", "p", "verdict"],
+      open.map(([t, c]) => [
+        { text: t.benchmark }, { text: t.metric }, { text: t.machine },
+        { text: c.before.slice(0, 10) + ".." + c.after.slice(0, 10), key: "range" },
+        { text: (c.change * 100).toFixed(2) + " %", key: "change" },
+        { text: (c.ci_low * 100).toFixed(2) + " .. " + (c.ci_high * 100).toFixed(2) + " %" },
+        { text: c.p.toFixed(4) }, { text: c.verdict, key: "verdict" },
+      ]));
+  }
+
   document.getElementById("provenance").textContent = data.provenance;
   summary();
   overTime();
@@ -267,5 +309,6 @@
   capacity();
   cost();
   compare();
+  trends();
   report.done = true;
 })();
