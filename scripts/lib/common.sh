@@ -1,5 +1,10 @@
-# Shared by the scripts: repository root, machine class, benchmark context.
+# Shared by the scripts: repository root, --help, machine class, benchmark context.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# answer_help "$0" "$@": with -h or --help first, prints the script's header comment (its usage,
+# up to `set -euo pipefail`) and exits 0 before the script does anything.
+answer_help() {
+  case "${2:-}" in -h|--help) sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
+}
 # A machine class: cores and CPU model, e.g. "2core-intel-xeon-processor".
 machine_class() {
   local model
