@@ -13,8 +13,10 @@ class BuildError(Exception):
 
 
 class Worktrees:
-    def __init__(self, repo, folder, build_cmd):
-        self.repo, self.build_cmd = repo, build_cmd
+    def __init__(self, repo, folder, build_cmd, keep=False, product=None):
+        """keep: leave the worktrees and builds for a later run, and reuse the ones found
+        (a worktree at the right commit whose `product`, a path inside it, exists)."""
+        self.repo, self.build_cmd, self.keep, self.product = repo, build_cmd, keep, product
         self.work = os.path.join(repo, "build", folder)
         self.trees = {}
         self.builds = 0
@@ -24,6 +26,9 @@ class Worktrees:
         if sha in self.trees:
             return self.trees[sha]
         path = os.path.join(self.work, sha[:12])
+        if self.keep and self.built(path, sha):
+            self.trees[sha] = path
+            return path
         self.remove(path)
         r = subprocess.run(["git", "-C", self.repo, "worktree", "add", "--force", "--detach", path,
                             sha], capture_output=True, text=True)
@@ -36,12 +41,19 @@ class Worktrees:
         self.trees[sha] = path
         return path
 
+    def built(self, path, sha):
+        head = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        return head == sha and bool(self.product) and os.path.exists(os.path.join(path, self.product))
+
     def remove(self, path):
         subprocess.run(["git", "-C", self.repo, "worktree", "remove", "--force", path],
                        capture_output=True)
         subprocess.run(["rm", "-rf", path])
 
     def close(self):
+        if self.keep:
+            return
         for path in self.trees.values():
             self.remove(path)
         self.trees = {}
