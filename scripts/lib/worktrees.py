@@ -7,6 +7,12 @@ each tree (scripts/build sets CCACHE_BASEDIR), hits on every file the commit did
 import os
 import subprocess
 
+# What a measurement needs of another commit: the bench and the server it starts, built as
+# scripts/build builds (release preset, -march=haswell), with ccache keyed relative to the tree.
+BUILD_BENCH = ('export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1; '
+               'cmake --preset release -DLIVESHARE_ARCH=haswell >/dev/null && '
+               'cmake --build --preset release --target bench liveshare-server >/dev/null')
+
 
 class BuildError(Exception):
     """A worktree or build that failed; the message holds the tail of its output."""
