@@ -223,3 +223,34 @@ def compare_rows(base_path, new_paths, alpha=0.05, threshold=0.05):
              "change": f"{r['change'] * 100:+.1f}%" if math.isfinite(r["change"]) else ("nan" if r["change"] != r["change"] else "inf"),
              "p": "nan" if r["p"] != r["p"] else f"{r['p']:.4f}", "n": f"{r['n'][0]}/{r['n'][1]}",
              "verdict": r["verdict"] + (f": {r['note']}" if r.get("note") else "")} for r in rows]
+
+
+def distributions(base_ts, new_ts, alpha=0.05):
+    """Per benchmark in both: the merged latency histograms of both sides as CDFs on one x (ms,
+    every bucket value of either side) and the KS distance with its permutation p-value over
+    repetitions (scripts/lib/distribution.py), for the report's overlaid CDF charts."""
+    import distribution
+    base = distribution.load_timeseries(base_ts)
+    new = {}
+    for p in new_ts:
+        for name, reps in distribution.load_timeseries(p).items():
+            new.setdefault(name, []).extend(reps)
+    out = []
+    for name in sorted(set(base) & set(new)):
+        a, b = distribution.merge(base[name]), distribution.merge(new[name])
+        xs = sorted(set(a) | set(b))
+        cdf = lambda h: [v / sum(h.values()) for v in _cumulative(h, xs)]
+        c = distribution.compare(base[name], new[name]) if min(len(base[name]), len(new[name])) >= 2 else None
+        out.append({"name": name, "x_ms": [x / 1000.0 for x in xs], "base": cdf(a), "new": cdf(b),
+                    "d": c["d"] if c else distribution.distance(base[name], new[name]),
+                    "p": c["p"] if c else None, "different": bool(c and c["p"] < alpha),
+                    "reps": [len(base[name]), len(new[name])]})
+    return out
+
+
+def _cumulative(h, xs):
+    total, out = 0, []
+    for x in xs:
+        total += h.get(x, 0)
+        out.append(total)
+    return out

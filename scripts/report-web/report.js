@@ -63,7 +63,7 @@
       width: WIDTH,
       height: HEIGHT,
       scales: {
-        x: opts.bars ? { time: false, range: (u, lo, hi) => [lo - 0.6, hi + 0.6] } : { time: false },
+        x: opts.bars ? { time: false, range: (u, lo, hi) => [lo - 0.6, hi + 0.6] } : opts.logx ? { time: false, distr: 3 } : { time: false },
         y: opts.log ? { distr: 3 } : opts.bars ? { range: (u, lo, hi) => [0, hi * 1.1] } : {},
       },
       axes: [{ label: xlabel }, { label: ylabel }],
@@ -262,6 +262,25 @@
       ]));
   }
 
+  // Whole latency distributions of the compared runs: both merged histograms as CDFs on a log
+  // latency axis, and the KS distance with its p-value over repetitions.
+  function distributions() {
+    if (!data.distributions) return;
+    const s = section("Latency distributions compared", "distributions-section");
+    s.appendChild(el("p", {}, "Each side's deliveries of all its repetitions, as the fraction delivered within a latency (log axis). " +
+      "D: the largest vertical gap (Kolmogorov-Smirnov); p: how often a split of the repetitions between the sides gives a gap as large."));
+    const charts = el("div", { class: "charts" });
+    s.appendChild(charts);
+    data.distributions.forEach((d, k) => {
+      lineChart(charts, "cdf-" + k, d.name + ": D " + d.d.toFixed(4) + (d.p === null ? "" : ", p " + d.p.toFixed(4)), "latency ms", "fraction delivered",
+        d.x_ms, [["compared with", d.base], ["this run", d.new]], { logx: true });
+    });
+    table(s, "distributions", ["benchmark", "repetitions", "KS D", "p", "verdict"], data.distributions.map((d) => [
+      { text: d.name }, { text: d.reps.join(" v ") }, { text: d.d.toFixed(4), key: "d" },
+      { text: d.p === null ? "-" : d.p.toFixed(4) }, { text: d.different ? "different (KS)" : "no difference found", key: "verdict" },
+    ]));
+  }
+
   // The history: a chart per series, the metric over commits (x = commit order, every
   // repetition a point beside its commit's others), change points as dashed lines labelled
   // with their magnitude; hovering shows the commit's sha, subject and date.
@@ -309,6 +328,7 @@
   capacity();
   cost();
   compare();
+  distributions();
   trends();
   report.done = true;
 })();
