@@ -8,6 +8,7 @@
 // usage: node report_browser.mjs --html OUT/index.html --results R.json [--timeseries T.json]
 //                                [--console CONSOLE.txt] [--screenshot OUT.png]
 //                                [--screenshot_run NAME=OUT.png] [--trends EXPECTED.json]
+//                                [--cdfs N]
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -151,6 +152,17 @@ try {
       check(`row ${i} equals the console summary's`, JSON.stringify(cols) === JSON.stringify(html), [cols, html]);
     });
   }
+  // Overlaid CDFs of compared runs: each curve rises to 1, and the table has a row per chart.
+  const cdfs = charts.filter((c) => c.id.startsWith("cdf-"));
+  for (const c of cdfs)
+    for (const sr of c.series)
+      check(`${c.id}: '${sr.label}' is a CDF (rises to 1)`, sr.values.every((v, i) => i === 0 || v >= sr.values[i - 1]) &&
+        Math.abs(sr.values[sr.values.length - 1] - 1) < 1e-9, sr.values.slice(-3));
+  if (args.cdfs !== undefined) {
+    const rows = await page.$$eval("#distributions tr", (trs) => trs.length - 1).catch(() => 0);
+    check(`a CDF chart per compared benchmark (${args.cdfs})`, cdfs.length === Number(args.cdfs) && rows === cdfs.length, [cdfs.length, rows]);
+  }
+
   // The trends of a history against what the history holds (EXPECTED.json, written from the
   // database by the caller): each series' points, its change points marked and tabled, and the
   // commit named on hover.

@@ -26,7 +26,10 @@ short = ["--warmup_s=0.5", "--duration_s=2", "--drain_s=2", "--no_progress", "--
 
 
 def browser(html, res, ts, console=None):
-    cmd = ["node", CHECKER, "--html", html, "--results", res, "--timeseries", ts]
+    # Every run of the time series but the capacity steps has its histogram: a CDF each.
+    names = {r["name"] for r in json.load(open(ts))["runs"] if r.get("latency_us") and r.get("repetition", -1) >= 0
+             and not r.get("error")}
+    cmd = ["node", CHECKER, "--html", html, "--results", res, "--timeseries", ts, "--cdfs", str(len(names))]
     if console:
         cmd += ["--console", console]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -46,7 +49,8 @@ with tempfile.TemporaryDirectory() as tmp:
                        capture_output=True, text=True, timeout=300)
     check("the bench run succeeds", p.returncode == 0, p.stderr[-500:])
     open(con, "w").write(p.stdout)
-    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res, "--compare-timeseries", ts],
+                       capture_output=True, text=True, timeout=60)
     check("scripts/report succeeds", p.returncode == 0, p.stderr)
     html = os.path.join(out, "index.html")
     check("it wrote the page and the Markdown", os.path.isfile(html) and os.path.isfile(os.path.join(out, "report.md")))
@@ -121,7 +125,8 @@ with tempfile.TemporaryDirectory() as tmp:
                        ("no load run", [bad]),
                        ("a time series that is not one", [res, "--timeseries", res]),
                        ("a history that is not one", [res, "--history", res]),
-                       ("an empty history", [res, "--history", os.path.join(tmp, "none.sqlite")])):
+                       ("an empty history", [res, "--history", os.path.join(tmp, "none.sqlite")]),
+                       ("--compare-timeseries alone", [res, "--compare-timeseries", res])):
         p = subprocess.run([REPORT, os.path.join(tmp, "o2")] + args, capture_output=True, text=True, timeout=60)
         check(f"{what} is refused clearly", p.returncode != 0 and p.stderr.startswith("report: ") and "Traceback" not in p.stderr,
               p.stderr[-500:])

@@ -39,6 +39,10 @@ def result_doc(sha, values, metric="cpu_us_per_delivery", name="load/users:50", 
 class Repo(unittest.TestCase):
     """A git repository of N commits, each with a cost the synthetic benchmark reads."""
 
+    def make_repo_again(self, costs):
+        subprocess.run(["rm", "-rf", self.repo], check=True)
+        self.make_repo(costs)
+
     def make_repo(self, costs):
         self.repo = os.path.join(self.tmp.name, "repo")
         os.makedirs(self.repo)
@@ -222,6 +226,23 @@ class Bisect(Repo):
         self.assertIn("found by", out)
         builds = int(out.split(" build(s)")[0].split()[-1])
         self.assertLessEqual(builds, 5, out)  # both ends and log2(8) midpoints
+
+    def test_a_commit_that_does_not_build_is_skipped(self):
+        # Commit 4 (the first midpoint) does not build; the bisection goes on around it.
+        self.make_repo([100, 100, 100, 100, 100, 100, 120, 120, 120])
+        rc, out = script("bisect-perf", self.shas[0], self.shas[8], "^fanout/shared_buffer", "time",
+                         "--repo", self.repo, "--measure", f"{sys.executable} measure.py",
+                         "--build", f"test $(git rev-parse HEAD) != {self.shas[4]}")
+        self.assertEqual(rc, 0, out)
+        self.assertIn(f"{self.shas[4][:10]} does not build: skipped", out)
+        self.assertIn(f"first bad commit: {self.shas[6]}", out)
+        # When the change sits next to the commit that does not build, the answer is the range.
+        self.make_repo_again([100, 100, 100, 100, 100, 120, 120, 120, 120])
+        rc, out = script("bisect-perf", self.shas[0], self.shas[8], "^fanout/shared_buffer", "time",
+                         "--repo", self.repo, "--measure", f"{sys.executable} measure.py",
+                         "--build", f"test $(git rev-parse HEAD) != {self.shas[4]}")
+        self.assertEqual(rc, 0, out)
+        self.assertIn(f"the first bad commit is one of {self.shas[4][:10]}..{self.shas[5][:10]}", out)
 
     def test_refuses_when_good_and_bad_do_not_differ(self):
         self.make_repo([100, 100, 100])
