@@ -213,9 +213,9 @@ class History(Repo):
 
 
 class Bisect(Repo):
-    def bisect(self, good, bad, *extra):
+    def bisect(self, good, bad, *extra, build="true"):
         return script("bisect-perf", good, bad, "^fanout/shared_buffer", "time", "--repo",
-                      self.repo, "--build", "true", "--measure", f"{sys.executable} measure.py",
+                      self.repo, "--build", build, "--measure", f"{sys.executable} measure.py",
                       *extra)
 
     def test_names_the_planted_commit_among_eight(self):
@@ -230,17 +230,15 @@ class Bisect(Repo):
     def test_a_commit_that_does_not_build_is_skipped(self):
         # Commit 4 (the first midpoint) does not build; the bisection goes on around it.
         self.make_repo([100, 100, 100, 100, 100, 100, 120, 120, 120])
-        rc, out = script("bisect-perf", self.shas[0], self.shas[8], "^fanout/shared_buffer", "time",
-                         "--repo", self.repo, "--measure", f"{sys.executable} measure.py",
-                         "--build", f"test $(git rev-parse HEAD) != {self.shas[4]}")
+        rc, out = self.bisect(self.shas[0], self.shas[8],
+                              build=f"test $(git rev-parse HEAD) != {self.shas[4]}")
         self.assertEqual(rc, 0, out)
         self.assertIn(f"{self.shas[4][:10]} does not build: skipped", out)
         self.assertIn(f"first bad commit: {self.shas[6]}", out)
         # When the change sits next to the commit that does not build, the answer is the range.
         self.make_repo_again([100, 100, 100, 100, 100, 120, 120, 120, 120])
-        rc, out = script("bisect-perf", self.shas[0], self.shas[8], "^fanout/shared_buffer", "time",
-                         "--repo", self.repo, "--measure", f"{sys.executable} measure.py",
-                         "--build", f"test $(git rev-parse HEAD) != {self.shas[4]}")
+        rc, out = self.bisect(self.shas[0], self.shas[8],
+                              build=f"test $(git rev-parse HEAD) != {self.shas[4]}")
         self.assertEqual(rc, 0, out)
         self.assertIn(f"the first bad commit is one of {self.shas[4][:10]}..{self.shas[5][:10]}", out)
 
