@@ -235,6 +235,7 @@ class Bisect(Repo):
         self.assertEqual(rc, 0, out)
         self.assertIn(f"{self.shas[4][:10]} does not build: skipped", out)
         self.assertIn(f"first bad commit: {self.shas[6]}", out)
+        self.assertEqual(git(self.repo, "worktree", "list").count("\n"), 0, "worktrees left behind")
         # When the change sits next to the commit that does not build, the answer is the range.
         self.make_repo_again([100, 100, 100, 100, 100, 120, 120, 120, 120])
         rc, out = self.bisect(self.shas[0], self.shas[8],

@@ -42,6 +42,7 @@ class Worktrees:
             raise BuildError(f"worktree of {sha[:10]}: {r.stderr.strip()}")
         r = subprocess.run(self.build_cmd, shell=True, cwd=path, capture_output=True, text=True)
         if r.returncode:
+            self.remove(path)  # a failed build leaves no worktree behind
             raise BuildError(f"building {sha[:10]} failed:\n{(r.stdout + r.stderr)[-2000:]}")
         self.builds += 1
         self.trees[sha] = path
