@@ -109,12 +109,14 @@ class History(Repo):
         row = db.execute("SELECT parent, subject, machine_class FROM runs").fetchone()
         self.assertEqual(row, (self.shas[0], "commit 1 cost 100", "2core-test"))
 
-    def test_histograms_of_the_time_series_are_kept(self):
+    def test_histograms_of_the_time_series_are_kept_but_not_a_failed_runs(self):
         self.make_repo([100])
         path = self.write("r.json", result_doc(self.shas[0], [1.0, 1.2]))
         ts = self.write("t.json", {"runs": [
             {"name": "load/users:50", "repetition": r, "error": False,
-             "latency_us": {"count": 3, "buckets": [[10, 2, 10], [20, 1, 20]]}} for r in (0, 1)]})
+             "latency_us": {"count": 3, "buckets": [[10, 2, 10], [20, 1, 20]]}} for r in (0, 1)] +
+            [{"name": "load/users:50", "repetition": 2, "error": True, "lost": 5,
+              "latency_us": {"count": 1, "buckets": [[10, 1, 10]]}}]})
         rc, out = self.history("record", path, "--timeseries", ts)
         self.assertEqual(rc, 0, out)
         db = sqlite3.connect(self.db)

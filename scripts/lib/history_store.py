@@ -178,7 +178,8 @@ def histograms_of(ts, path):
         raise HistoryError(f"{path} is not a time series file (no \"runs\" list)")
     out = []
     for r in ts["runs"]:
-        h = r.get("latency_us") if isinstance(r, dict) else None
+        # A failed or lossy run's histogram holds only what arrived: kept out, never a figure.
+        h = r.get("latency_us") if isinstance(r, dict) and not r.get("error") else None
         if isinstance(h, dict) and isinstance(h.get("buckets"), list) and r.get("repetition", -1) >= 0:
             out.append((r["name"], r["repetition"], "latency_us", int(h.get("count", 0)),
                         json.dumps(h["buckets"], separators=(",", ":"))))
