@@ -88,7 +88,9 @@ json.dump({"benchmarks": [{"name": "fanout/shared_buffer/recipients:100", "real_
 
 def record_one(args):
     db, repo, path = args
-    return script("history", "--db", db, "--repo", repo, "record", path)[0]
+    rc, out = script("history", "--db", db, "--repo", repo, "record", path)
+    if rc: print(out)
+    return rc
 
 
 class History(Repo):

@@ -7,9 +7,12 @@ counters as samples and, when the run's time series is given, every repetition's
 histogram (the HDR buckets), so distributions can be compared later without running again.
 
 Two writers at once lose nothing: WAL journal, every write one IMMEDIATE transaction, and a busy
-timeout long enough for the other to finish. A file that is not SQLite, or a SQLite database
+timeout long enough for the other to finish. Opening (the switch to WAL and the migrations) is
+done under an exclusive flock on a lock file beside the database: SQLite answers "database is
+locked" at once, without waiting, when two connections switch a new file to WAL together. A file that is not SQLite, or a SQLite database
 that is not a history, is refused (HistoryError), never written to.
 """
+import fcntl
 import hashlib
 import json
 import re
@@ -71,14 +74,19 @@ def open_db(path, create=True):
             raise HistoryError(f"{path} is not a SQLite database: refused")
     elif os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
-    try:
-        db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-        db.execute("PRAGMA journal_mode=WAL")
-        migrate(db, path)
-    except sqlite3.DatabaseError as e:
-        db.close()
-        raise HistoryError(f"{path} is not a usable SQLite database ({e}): refused")
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db, path)
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise HistoryError(f"{path} is not a usable SQLite database ({e}): refused")
+        except BaseException:
+            db.close()
+            raise
     return db
 
 
