@@ -46,6 +46,8 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .progress(o.progress)
         .validate_every(o.validate_every)
         .tls(o.tls)
+        .ws_headers(o.ws_headers)
+        .room_password(o.room_password)
         .clock(o.clock_ref, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(
             o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));

@@ -39,13 +39,20 @@ int main(int argc, char** argv) {
     register_micro_harness(fixed);
     register_micro_socket(fixed);
     bench::register_load_benchmarks();
-    // --scenario and --replay name what to run: without a filter of its own, only that runs.
+    // Without a filter the bench runs the load family's standard set (never the hour-long
+    // soak); --scenario and --replay name what to run, and then only that runs.
     std::vector<char*> args(argv, argv + argc);
-    std::string only = "--benchmark_filter=^load/(scenario|replay)/";
-    const bool has_filter = std::any_of(args.begin() + 1, args.end(), [](const char* a) {
-        return std::string_view(a).starts_with("--benchmark_filter");
-    });
-    if (!has_filter && (!bench::options().scenarios.empty() || !bench::options().replay.empty())) {
+    const auto given = [&](std::string_view flag) {
+        return std::any_of(args.begin() + 1, args.end(),
+                           [&](const char* a) { return std::string_view(a).starts_with(flag); });
+    };
+    std::string only = "--benchmark_filter=";
+    if (!given("--benchmark_filter") && !given("--benchmark_list_tests") && !given("--help")) {
+        const auto& o = bench::options();
+        only += !o.scenarios.empty() || !o.replay.empty() ? "^load/(scenario|replay)/"
+                                                          : bench::kDefaultFilter;
+        std::fprintf(stderr, "bench: no --benchmark_filter given: running %s (see --help)\n",
+                     only.c_str());
         args.push_back(only.data());
         ++argc;
     }

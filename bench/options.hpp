@@ -16,6 +16,8 @@ struct Options {
     harness::TlsOptions tls;  // --tls_ca, --tls_insecure, --tls_version
     std::vector<std::string> rooms;         // with --target: rooms that exist there (else created)
     std::string rest_header;                // added to the REST room creation ("Name: value")
+    std::vector<std::string> ws_headers;    // added to every WebSocket upgrade ("Name: value")
+    std::string room_password;              // rooms are created with it; users send it in Auth
     std::string server_binary;              // default: found next to this binary
     std::vector<std::string> server_flags;  // extra flags for the server we start
     std::vector<std::size_t> users = {10, 50, 100};
@@ -61,5 +63,8 @@ Options& options();
 // Removes our flags from argv (so benchmark::Initialize sees only its own); exits 2 on errors.
 void parse_options(int& argc, char** argv);
 std::string options_usage();
+// Without --benchmark_filter the bench runs this set (what scripts/run-load runs); the soak,
+// the micro benchmarks and the other long or special runs run only when a filter names them.
+inline constexpr const char* kDefaultFilter = "load";
 
 }  // namespace bench

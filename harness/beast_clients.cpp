@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -12,8 +13,10 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -44,9 +47,33 @@ Endpoint parse_ws_url(const std::string& url, const TlsOptions& tls) {
     if (!u->has_port()) throw std::invalid_argument("target needs a port: '" + url + "'");
     if (u->port_number() == 0) throw std::invalid_argument("bad port in '" + url + "'");
     // An IPv6 literal keeps no brackets: it is handed to the resolver as an address.
-    Endpoint ep{u->host_address(), u->port_number(), nullptr};
+    Endpoint ep{u->host_address(), u->port_number(), nullptr, {}};
     if (u->scheme() == "wss") ep.tls = std::make_shared<const TlsClientContext>(tls);
     return ep;
+}
+
+std::pair<std::string, std::string> parse_upgrade_header(const std::string& line) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || colon == 0)
+        throw std::invalid_argument("a header is 'Name: value', got '" + line + "'");
+    const std::string name = line.substr(0, colon);
+    const auto tchar = [](unsigned char c) {
+        return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    };
+    if (!std::all_of(name.begin(), name.end(), tchar))
+        throw std::invalid_argument("header name '" + name + "' is not an RFC 7230 token");
+    std::string lower(name);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "host" || lower == "upgrade" || lower == "connection" ||
+        lower.starts_with("sec-websocket-"))
+        throw std::invalid_argument("'" + name + "' is the client's own header of the upgrade");
+    std::string value = line.substr(colon + 1);
+    const auto first = value.find_first_not_of(" \t");
+    value = first == std::string::npos ? "" : value.substr(first);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
+        throw std::invalid_argument("header '" + name + "' has CR, LF or NUL in its value");
+    return {name, value};
 }
 
 std::string Endpoint::url() const {
@@ -229,11 +256,11 @@ SyncClient::SyncClient(const Endpoint& ep, const std::string& room_id, bool offe
         layer.connect(resolver.resolve(ep.host, std::to_string(ep.port)));
         if constexpr (std::is_same_v<std::decay_t<decltype(ws)>, websocket::stream<TlsStream>>)
             tls_handshake(ws.next_layer(), ep);
-        if (!protocols.empty())
-            ws.set_option(
-                websocket::stream_base::decorator([protocols](websocket::request_type& req) {
-                    req.set(http::field::sec_websocket_protocol, protocols);
-                }));
+        ws.set_option(websocket::stream_base::decorator(
+            [protocols, extra = ep.upgrade_headers](websocket::request_type& req) {
+                if (!protocols.empty()) req.set(http::field::sec_websocket_protocol, protocols);
+                for (const auto& [name, value] : extra) req.set(name, value);
+            }));
         websocket::response_type res;
         ws.handshake(res, ep.host + ":" + std::to_string(ep.port), "/room/" + room_id);
         impl_->accepted_protocol = std::string(res[http::field::sec_websocket_protocol]);

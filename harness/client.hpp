@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "load_config.hpp"
@@ -25,12 +26,18 @@ struct Endpoint {
     std::uint16_t port = 0;
     // Set for wss:// (and then for https:// requests to the same host): the client context.
     std::shared_ptr<const TlsClientContext> tls;
+    // Added to every WebSocket upgrade to this endpoint (a deployment's token or cookie).
+    std::vector<std::pair<std::string, std::string>> upgrade_headers;
     bool secure() const { return tls != nullptr; }
     std::string url() const;  // "ws://HOST:PORT" or "wss://HOST:PORT"
 };
 // Parses "ws://HOST:PORT[/...]" or "wss://HOST:PORT[/...]" (then with a client context made
 // from `tls`); throws std::invalid_argument with the reason.
 Endpoint parse_ws_url(const std::string& url, const TlsOptions& tls = {});
+// "Name: value" as a header of the WebSocket upgrade: the name an RFC 7230 token and not one
+// the client writes itself (Host, Upgrade, Connection, Sec-WebSocket-*), the value without
+// CR, LF or NUL. Throws std::invalid_argument with the reason.
+std::pair<std::string, std::string> parse_upgrade_header(const std::string& line);
 
 struct HttpResponse {
     int status = 0;

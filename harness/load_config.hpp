@@ -83,7 +83,9 @@ struct LoadTestConfig {
     // Rooms that already exist on the target (users are spread over them in order); empty:
     // the run creates its own over REST (POST /room/{uuid}), with rest_header if set.
     std::vector<std::string> rooms;
-    std::string rest_header;     // e.g. "Authorization: Bearer ..."
+    std::string rest_header;  // e.g. "Authorization: Bearer ..."
+    // "Name: value" headers added to every WebSocket upgrade (parse_upgrade_header's rules).
+    std::vector<std::string> ws_headers;
     bool offer_batch = true;     // offer liveshare.v2+batch (array frames) as well
     bool offer_deflate = false;  // offer permessage-deflate
     bool progress = false;       // progress line on stderr (when it is a terminal)
@@ -259,6 +261,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& room_password(std::string p) {
         c_.room_password = std::move(p);
+        return *this;
+    }
+    LoadTestConfigBuilder& ws_headers(std::vector<std::string> h) {
+        c_.ws_headers = std::move(h);
         return *this;
     }
     LoadTestConfigBuilder& idle_hold(std::chrono::milliseconds d) {

@@ -89,6 +89,8 @@ class LoadRun {
             list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
             if (one.empty()) continue;
             sh.eps.push_back(parse_ws_url(one, cfg.tls));
+            for (const auto& h : cfg.ws_headers)
+                sh.eps.back().upgrade_headers.push_back(parse_upgrade_header(h));
             sh.addresses.push_back(
                 *resolver.resolve(sh.eps.back().host, std::to_string(sh.eps.back().port)).begin());
         }

@@ -237,6 +237,8 @@ void SimUser::on_connect(Conn* c, boost::system::error_code ec) {
                (sh_.cfg.offer_batch ? "liveshare.v2+batch, liveshare.v2" : "liveshare.v2");
     if (sh_.cfg.offer_deflate)
         req += "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover";
+    for (const auto& [name, value] : sh_.eps[node_].upgrade_headers)
+        req += "\r\n" + name + ": " + value;
     req += "\r\n\r\n";
     c->phase = Phase::Upgrading;
     put(c, req);

@@ -32,14 +32,44 @@ def refused(what, args, must_name):
 
 BENCH, SERVER = sys.argv[1], sys.argv[2]
 short = ["--warmup_s=0.2", "--duration_s=1", "--drain_s=1", "--no_progress"]
-refused("a server that will not start", ["--server_flags=--nosuch", "--benchmark_filter=^load/users:10/"] + short,
+refused("a server flag the server does not know", ["--server_flags=--nosuch", "--benchmark_filter=^load/users:10/"] + short,
         "--nosuch")
+refused("a server that will not start", ["--server_flags=--db=/nonexistent-dir/x.db",
+                                         "--benchmark_filter=^load/users:10/"] + short, "/nonexistent-dir/x.db")
 refused("a server binary that does not exist", ["--server=/nonexistent/liveshare-server",
                                                 "--benchmark_filter=^load/users:10/"] + short, "/nonexistent")
 refused("an http:// target", ["--target=http://127.0.0.1:8080"], "http://127.0.0.1:8080")
 refused("a target without a port", ["--target=ws://127.0.0.1"], "port")
 refused("a bad number", ["--users=ten"], "--users")
 refused("a bad shard", ["--shard=3/2"], "--shard")
+
+# Every numeric or enumerated flag refuses what it cannot mean with exit 2, naming the flag,
+# before anything runs: never rounded, clamped or taken as the whole suite.
+BAD_BENCH = ["--users=-5", "--users=2.5", "--users=0", "--users=", "--room_size=-1", "--warmup_s=-1",
+             "--duration_s=0", "--duration_s=nan", "--server_threads=0", "--generator_threads=1.5",
+             "--slo_p99_ms=-3", "--capacity_bisect_steps=99", "--join_storm_users=0", "--soak_minutes=0",
+             "--seed=-1", "--netsim_users=0", "--interval_ms=5", "--validate_every=0", "--replay_scale=2.5",
+             "--replay_speed=0", "--tls_version=1.1", "--profiles=bogus", "--criteria_report_only=x",
+             "--shard=1/0", "--fixed_iterations=-2", "--clock_skew_ms=inf"]
+for flag in BAD_BENCH:
+    rc, out, err = bench([flag, "--benchmark_filter=^load/users:10/"] + short, timeout=30)
+    name = flag.split("=")[0]
+    check(f"bench {flag}: exit 2", rc == 2, f"rc={rc}")
+    check(f"bench {flag}: names {name}", err.startswith("bench:") and name in err.splitlines()[0], err[-300:])
+
+BAD_SERVER = ["--port=70000", "--port=-1", "--threads=0", "--threads=2.5", "--max-users=0", "--max-users=-5",
+              "--bcrypt-cost=99", "--kdf-threads=0", "--max-frame-bytes=10", "--rate-low=-1/5", "--rate-critical=5",
+              "--cursor-min-px=-1", "--idle-timeout-ms=x", "--durability=maybe", "--profile=bogus"]
+for flag in BAD_SERVER:
+    for extra in ([], ["--check"]):
+        p = subprocess.run([SERVER, "--port=0", "--db=", flag] + extra, capture_output=True, text=True, timeout=10)
+        name = flag.split("=")[0]
+        check(f"server {flag} {extra}: exit 2", p.returncode == 2, f"rc={p.returncode}")
+        check(f"server {flag} {extra}: names {name}", name in p.stderr.split("\n")[0], p.stderr[-300:])
+p = subprocess.run([SERVER, "--check", "--profile=baseline", "--threads=3"], capture_output=True, text=True,
+                   timeout=10)
+check("server --check with good flags: exit 0 and the profile", p.returncode == 0 and "serialize:dom" in p.stdout,
+      p.stdout + p.stderr)
 
 # A target that refuses connections: the benchmark's error state, never a figure.
 rc, out, err = bench(["--target=ws://127.0.0.1:1", "--benchmark_filter=^load/users:10/", "--benchmark_format=json"] +

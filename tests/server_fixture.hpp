@@ -36,7 +36,7 @@ inline std::unique_ptr<harness::ServerProcess> start_server(std::vector<std::str
 }
 
 inline harness::Endpoint endpoint(const harness::ServerProcess& s) {
-    return {"127.0.0.1", s.port(), nullptr};
+    return {"127.0.0.1", s.port(), nullptr, {}};
 }
 
 // Connects and authenticates; returns after AuthResult (success asserted). A v2 client gets

@@ -16,7 +16,7 @@ using harness::ProxyEvent;
 namespace {
 
 harness::Endpoint proxy_ep(const ImpairmentProxy& p) {
-    return {"127.0.0.1", p.port(), nullptr};
+    return {"127.0.0.1", p.port(), nullptr, {}};
 }
 
 std::unique_ptr<harness::SyncClient> join_via(const ImpairmentProxy& p, const std::string& room,

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string_view>
 
 #include "cli.hpp"
@@ -31,13 +32,25 @@ Setter number(const char* flag, T ServerConfig::*field) {
         [flag, field](ServerConfig& c, std::string_view v) { return to_number(flag, v, c.*field); };
 }
 
-// A count of threads: at least one.
-Setter threads(const char* flag, unsigned ServerConfig::*field) {
-    return [flag, field](ServerConfig& c, std::string_view v) {
-        auto e = to_number(flag, v, c.*field);
-        c.*field = std::max(1u, c.*field);
-        return e;
+// A number in [lo, hi]: anything else is refused with the range, never clamped.
+template <typename T>
+Setter ranged(const char* flag, T ServerConfig::*field, T lo, T hi) {
+    return [flag, field, lo, hi](ServerConfig& c, std::string_view v) {
+        T x{};
+        if (auto e = to_number(flag, v, x); !e.empty() || x < lo || x > hi) {
+            std::ostringstream r;
+            r << "--" << flag << " wants a number from " << lo << " to " << hi << ", got '" << v
+              << "'";
+            return r.str();
+        }
+        c.*field = x;
+        return std::string();
     };
+}
+
+// A count of threads: 1 to 1024.
+Setter threads(const char* flag, unsigned ServerConfig::*field) {
+    return ranged(flag, field, 1u, 1024u);
 }
 
 Setter boolean(bool ServerConfig::*field) {
@@ -51,8 +64,14 @@ std::string parse_bucket(std::string_view flag, std::string_view v, TokenBucketC
     auto slash = v.find('/');
     if (slash == std::string_view::npos)
         return "--" + std::string(flag) + " wants BURST/PER_SECOND";
-    if (auto e = to_number(flag, v.substr(0, slash), b.burst); !e.empty()) return e;
-    return to_number(flag, v.substr(slash + 1), b.per_second);
+    TokenBucketConfig x;
+    if (to_number(flag, v.substr(0, slash), x.burst).size() ||
+        to_number(flag, v.substr(slash + 1), x.per_second).size() || !(x.burst >= 0) ||
+        !(x.per_second >= 0) || x.burst > 1e9 || x.per_second > 1e9)
+        return "--" + std::string(flag) + " wants BURST/PER_SECOND, each from 0 to 1e9, got '" +
+               std::string(v) + "'";
+    b = x;
+    return std::string();
 }
 
 struct Flag {
@@ -70,8 +89,8 @@ FlagTable operation_flags() {
         {"profile", {"optimization profile: baseline | optimized | a list such as serialize:dom,fanout:copy,cursor:forward,compress:deflate,batch:250 (default optimized)",
                      [](auto& c, auto v) {
                          std::string err;
-                         parse_profile(std::string(v), c.profile, err);
-                         return err;
+                         if (!parse_profile(std::string(v), c.profile, err)) return "--profile: " + err;
+                         return std::string();
                      }}},
         {"record", {"write a trace of what the rooms carry to FILE: per message the time, hashed room and user, type, op and size; joins and leaves; no content (docs/scenarios.md)",
                     [](auto& c, auto v) { c.record_path = v; if (v.empty()) return std::string("--record wants a file"); return std::string(); }}},
@@ -80,6 +99,7 @@ FlagTable operation_flags() {
         {"record-buffer", {"trace records waiting for the writer; past it records are dropped and counted, never waited for (default 65536)",
                            number("record-buffer", &ServerConfig::record_buffer)}},
         {"quiet", {"no log lines on stderr (a switch); only a fatal error is printed", boolean(&ServerConfig::quiet), true}},
+        {"check", {"check the other flags and exit: 0 and the profile on stdout when the server would start with them, 2 and the reason when not (a switch)", boolean(&ServerConfig::check), true}},
     };
     // clang-format on
 }
@@ -100,33 +120,29 @@ const FlagTable& flags() {
         {"require-rest-create", {"rooms must be created with POST /room/{id} first (a switch)",
                                  boolean(&ServerConfig::require_rest_create), true}},
         {"max-users", {"users per room (default 50)",
-                       number("max-users", &ServerConfig::max_users_per_room)}},
+                       ranged("max-users", &ServerConfig::max_users_per_room, std::size_t{1}, std::size_t{100000})}},
         {"max-rooms", {"rooms (default 10000)",
-                       number("max-rooms", &ServerConfig::max_rooms)}},
+                       ranged("max-rooms", &ServerConfig::max_rooms, std::size_t{1}, std::size_t{10000000})}},
         {"max-connections", {"open connections (default 20000)",
-                             number("max-connections", &ServerConfig::max_connections)}},
+                             ranged("max-connections", &ServerConfig::max_connections, std::size_t{1}, std::size_t{10000000})}},
         {"max-frame-bytes", {"largest accepted frame; larger closes with 1009 (default 1 MiB)",
-                             number("max-frame-bytes", &ServerConfig::max_frame_bytes)}},
+                             ranged("max-frame-bytes", &ServerConfig::max_frame_bytes, std::size_t{125}, std::size_t{1} << 30)}},
         {"send-queue-soft-bytes", {"queued bytes above which volatile messages drop (default 256 KiB)",
                                    number("send-queue-soft-bytes", &ServerConfig::send_queue_soft_bytes)}},
         {"send-queue-hard-bytes", {"queued bytes above which the client is closed with 4008 (default 8 MiB)",
                                    number("send-queue-hard-bytes", &ServerConfig::send_queue_hard_bytes)}},
         {"seq-log", {"durable messages kept per room for resume (default 4096)",
-                     number("seq-log", &ServerConfig::seq_log_entries)}},
+                     ranged("seq-log", &ServerConfig::seq_log_entries, std::size_t{1}, std::size_t{1} << 24)}},
         {"handshake-timeout-ms", {"time allowed for the HTTP/WebSocket handshake (default 10000)",
-                                  number("handshake-timeout-ms", &ServerConfig::handshake_timeout_ms)}},
+                                  ranged("handshake-timeout-ms", &ServerConfig::handshake_timeout_ms, std::uint32_t{1}, std::uint32_t{3600000})}},
         {"idle-timeout-ms", {"idle time before a ping; no pong closes (default 60000)",
-                             number("idle-timeout-ms", &ServerConfig::idle_timeout_ms)}},
+                             ranged("idle-timeout-ms", &ServerConfig::idle_timeout_ms, std::uint32_t{1}, std::uint32_t{86400000})}},
         {"snapshot-interval-ms", {"periodic snapshot interval (default 25000)",
-                                  number("snapshot-interval-ms", &ServerConfig::snapshot_interval_ms)}},
+                                  ranged("snapshot-interval-ms", &ServerConfig::snapshot_interval_ms, std::uint32_t{1}, std::uint32_t{86400000})}},
         {"kdf-threads", {"threads for password hashing (default 1)",
                          threads("kdf-threads", &ServerConfig::kdf_threads)}},
         {"bcrypt-cost", {"bcrypt cost for room passwords, 4-31 (default 12, as the original)",
-                         [](auto& c, auto v) {
-                             auto e = to_number("bcrypt-cost", v, c.bcrypt_cost);
-                             c.bcrypt_cost = std::clamp(c.bcrypt_cost, 4u, 31u);
-                             return e;
-                         }}},
+                         ranged("bcrypt-cost", &ServerConfig::bcrypt_cost, 4u, 31u)}},
         {"rate-volatile", {"BURST/PER_S for cursor, awareness, drags; 0/0 disables (default 120/60)",
                            [](auto& c, auto v) { return parse_bucket("rate-volatile", v, c.rate_volatile); }}},
         {"rate-low", {"BURST/PER_S for idle, viewport, ping (default 60/30)",
@@ -136,11 +152,11 @@ const FlagTable& flags() {
         {"cursor-interval-ms", {"minimum interval between relayed cursor moves (default 20)",
                                 number("cursor-interval-ms", &ServerConfig::cursor_min_interval_ms)}},
         {"cursor-min-px", {"minimum cursor movement relayed (default 1)",
-                           number("cursor-min-px", &ServerConfig::cursor_min_distance_px)}},
+                           ranged("cursor-min-px", &ServerConfig::cursor_min_distance_px, 0.0, 1e6)}},
         {"graphop-interval-ms", {"minimum interval between graph ops per connection; an early op waits for its slot (default 150)",
                                  number("graphop-interval-ms", &ServerConfig::graphop_min_interval_ms)}},
         {"graphop-queue", {"graph ops held per connection for their throttle slot; beyond it an op gets an Error (default 16)",
-                           number("graphop-queue", &ServerConfig::graphop_queue)}},
+                           ranged("graphop-queue", &ServerConfig::graphop_queue, std::size_t{0}, std::size_t{1} << 20)}},
         {"durability", {"none | group: commit every durable message to the op log (in --db) before fan-out, group-committed, so kill -9 loses nothing a client received (default none)",
                         [](auto& c, auto v) {
                             if (v == "none") c.durable = false;

@@ -48,6 +48,7 @@ struct ServerConfig {
     std::size_t graphop_queue = 16;         // graph ops held per connection for their throttle slot
     Profile profile = optimized_profile();  // --profile
     bool quiet = false;
+    bool check = false;  // --check: validate the flags and exit
     // --record: a trace of what the rooms carry (core/trace_recorder.hpp); "": none.
     std::string record_path;
     std::uint64_t record_max_bytes = 256ull << 20;

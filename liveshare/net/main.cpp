@@ -26,5 +26,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "liveshare-server: %s\n(see --help)\n", args.error.c_str());
         return 2;
     }
+    if (args.cfg.check) {  // the flags are usable: say what would run, start nothing
+        std::printf("liveshare-server: flags ok (profile %s)\n",
+                    args.cfg.profile.describe().c_str());
+        return 0;
+    }
     return liveshare::run_server(args.cfg);
 }
