@@ -82,8 +82,7 @@ Flag<O> whole(std::string_view name, T O::*field, T lo, T hi, std::string_view h
 }
 
 template <typename O>
-Flag<O> real(std::string_view name, double O::*field, double lo, double hi,
-             std::string_view help) {
+Flag<O> real(std::string_view name, double O::*field, double lo, double hi, std::string_view help) {
     return {name, "X", help,
             [name, field, lo, hi](O& o, const std::string& v) {
                 return parse_real(name, v, lo, hi, o.*field);
@@ -97,8 +96,7 @@ Flag<O> real(std::string_view name, double O::*field, double lo, double hi,
 
 // A comma-separated list of whole numbers, each in [lo, hi]; at least one.
 template <typename O, typename T>
-Flag<O> wholes(std::string_view name, std::vector<T> O::*field, T lo, T hi,
-               std::string_view help) {
+Flag<O> wholes(std::string_view name, std::vector<T> O::*field, T lo, T hi, std::string_view help) {
     return {name, "N,N", help,
             [name, field, lo, hi](O& o, const std::string& v) {
                 std::vector<T> out;

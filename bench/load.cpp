@@ -162,11 +162,10 @@ void bm_join_storm_protected(benchmark::State& st) {
     const Options& o = options();
     const std::size_t storm_users = 20;
     for (auto _ : st) {
-        const std::string db = fmt::format("/tmp/liveshare-bench-{}-protected.db", getpid());
-        harness::ServerProcess server(
-            o.server_binary.empty() ? harness::find_server_binary() : o.server_binary,
-            {"--threads=" + std::to_string(o.server_threads), "--db=" + db, "--quiet=1",
-             "--graphop-interval-ms=0", "--rate-critical=0/0", "--bcrypt-cost=12"});
+        const std::string db = bench_db_path();
+        auto args = bench_server_args(storm_users, db);
+        args.push_back("--bcrypt-cost=12");  // the original's cost, whatever --server_flags say
+        harness::ServerProcess server(server_binary(), args);
         auto steady = base_config(10, Workload::Seed)
                           .warmup(ms(500))
                           .duration(ms(8000))
@@ -196,7 +195,7 @@ void bm_join_storm_protected(benchmark::State& st) {
         }
         steady_thread.join();
         server.stop();
-        for (auto suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+        remove_db(db);
         const auto& m = steady_result.metrics;
         if (!std::isfinite(m.p_ms(99))) {
             fail(st, "the unprotected room measured nothing: " + describe(m, ""));
@@ -274,13 +273,15 @@ void register_load_benchmarks() {
         bm_join_storm));
     load(benchmark::RegisterBenchmark("load/capacity", bm_capacity));
     // These start (and kill) servers of their own: not registered against a --target.
+    // The throttle runs set the server's interval: a target has its own.
     const bool own_server = options().target.empty();
     if (own_server)
         load(benchmark::RegisterBenchmark("load/join_storm/protected", bm_join_storm_protected));
     for (std::uint32_t ms_ : {0u, 150u})
-        load(benchmark::RegisterBenchmark(
-            fmt::format("load/graphop_throttle/interval_ms:{}/burst:8/users:20", ms_).c_str(),
-            bm_graphop_throttle, ms_));
+        if (own_server)
+            load(benchmark::RegisterBenchmark(
+                fmt::format("load/graphop_throttle/interval_ms:{}/burst:8/users:20", ms_).c_str(),
+                bm_graphop_throttle, ms_));
     for (std::size_t n : {1000, 10000})
         load(benchmark::RegisterBenchmark(fmt::format("conn/idle/connections:{}", n).c_str(),
                                           bm_conn_idle, n));

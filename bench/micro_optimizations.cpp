@@ -12,12 +12,12 @@
 #include <random>
 #include <thread>
 
-#include "batching/batch.hpp"
 #include "candidates.hpp"
 #include "codecs.hpp"
 #include "failures.hpp"
 #include "op_log.hpp"
 #include "profile.hpp"
+#include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "serialization/dom_encoder.hpp"
 #include "workload.hpp"

@@ -89,7 +89,8 @@ const std::vector<F>& table() {
         "which benchmarks honour it: docs/your-deployment.md", "ws://HOST:PORT or wss://HOST:PORT"),
     {"tls_ca", "FILE", "trust this CA (PEM) for wss:// instead of the system's store",
         [](Options& o, const std::string& v) {
-            if (v.empty() || !std::filesystem::is_regular_file(v)) return wants("tls_ca", "a PEM file that exists", v);
+            if (v.empty() || !std::filesystem::is_regular_file(v))
+                return "bad --tls_ca: '" + v + "' is not a file (want a PEM file of CA certificates)";
             o.tls.ca_file = v;
             return std::string();
         }},
@@ -284,7 +285,8 @@ std::string options_usage() {
            std::string(kDefaultFilter) +
            " (the load family's standard\n"
            "  set, what scripts/run-load runs); the soak and the micro benchmarks run when a\n"
-           "  filter names them (--benchmark_filter=soak/, --benchmark_filter=micro/, ...)\n\n" +
+           "  filter names them (--benchmark_filter=soak/, --benchmark_filter='^(parse|fanout)/', "
+           "...)\n\n" +
            flags::usage(table(), Options{});
 }
 

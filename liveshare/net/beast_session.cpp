@@ -7,10 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include "batching/batch.hpp"
 #include "log.hpp"
 #include "net/beast_names.hpp"
 #include "net/session.hpp"
+#include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 

@@ -12,8 +12,8 @@
 #include <memory>
 #include <vector>
 
-#include "batching/batch.hpp"
 #include "net/session.hpp"
+#include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 

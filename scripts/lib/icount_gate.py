@@ -27,7 +27,7 @@ import sys
 
 # What the counts depend on: the code in the bench binary, its build, and how it is counted.
 MEASURED = ("protocol/", "liveshare/", "optimizations/", "harness/", "bench/", "CMakeLists.txt",
-            "CMakePresets.json", "cmake/", "scripts/icount", "scripts/ci-icount-filter",
+            "server/", "CMakePresets.json", "cmake/", "scripts/icount", "scripts/ci-icount-filter",
             "scripts/build", "scripts/lib/common.sh")
 
 

@@ -1,4 +1,4 @@
-#include "batching/batch.hpp"
+#include "protocol/batch.hpp"
 
 namespace liveshare {
 

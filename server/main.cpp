@@ -1,4 +1,6 @@
-// liveshare-server: the LiveShare collaboration server (system under test).
+// liveshare-server: the LiveShare collaboration server (system under test). The only file that
+// knows both the server and the optimization candidates: they register here, before a
+// --profile names them.
 #include <sys/resource.h>
 
 #include <csignal>
