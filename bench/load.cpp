@@ -14,16 +14,16 @@
 #include <optional>
 #include <thread>
 
-#include "client.hpp"
-#include "criteria.hpp"
+#include "clients/client.hpp"
+#include "clients/prometheus.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
-#include "netsim.hpp"
+#include "measure/criteria.hpp"
 #include "options.hpp"
-#include "prometheus.hpp"
+#include "procs/netsim.hpp"
+#include "procs/server_process.hpp"
 #include "provenance.hpp"
-#include "server_process.hpp"
-#include "shard_file.hpp"
+#include "run/shard_file.hpp"
 #include "summary.hpp"
 #include "timeseries.hpp"
 

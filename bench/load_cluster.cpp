@@ -12,10 +12,10 @@
 #include <future>
 #include <thread>
 
-#include "cluster_process.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "options.hpp"
+#include "procs/cluster_process.hpp"
 
 namespace bench {
 

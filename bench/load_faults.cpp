@@ -11,12 +11,12 @@
 #include <future>
 #include <thread>
 
+#include "clients/prometheus.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
-#include "netsim.hpp"
 #include "options.hpp"
-#include "prometheus.hpp"
-#include "server_process.hpp"
+#include "procs/netsim.hpp"
+#include "procs/server_process.hpp"
 
 namespace bench {
 

@@ -20,8 +20,8 @@
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "options.hpp"
-#include "scenario.hpp"
-#include "trace_replay.hpp"
+#include "traffic/scenario.hpp"
+#include "traffic/trace_replay.hpp"
 
 namespace bench {
 

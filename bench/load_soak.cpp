@@ -15,12 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "client.hpp"
+#include "clients/client.hpp"
+#include "clients/prometheus.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "options.hpp"
-#include "prometheus.hpp"
-#include "server_process.hpp"
+#include "procs/server_process.hpp"
 
 namespace bench {
 

@@ -14,13 +14,13 @@
 #include <optional>
 #include <thread>
 
-#include "client.hpp"
-#include "criteria.hpp"
+#include "clients/client.hpp"
+#include "clients/prometheus.hpp"
 #include "failures.hpp"
-#include "netsim.hpp"
+#include "measure/criteria.hpp"
 #include "options.hpp"
-#include "prometheus.hpp"
-#include "server_process.hpp"
+#include "procs/netsim.hpp"
+#include "procs/server_process.hpp"
 #include "timeseries.hpp"
 
 namespace bench {

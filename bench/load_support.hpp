@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "client.hpp"
-#include "load_config.hpp"
+#include "clients/client.hpp"
+#include "run/run_load.hpp"
+#include "traffic/load_config.hpp"
 
 namespace bench {
 

@@ -13,12 +13,12 @@
 #include <memory>
 #include <optional>
 
-#include "cluster_process.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "options.hpp"
-#include "proxy_process.hpp"
-#include "server_process.hpp"
+#include "procs/cluster_process.hpp"
+#include "procs/proxy_process.hpp"
+#include "procs/server_process.hpp"
 
 namespace bench {
 

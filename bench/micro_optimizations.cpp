@@ -20,7 +20,7 @@
 #include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "serialization/dom_encoder.hpp"
-#include "workload.hpp"
+#include "traffic/workload.hpp"
 
 using namespace liveshare;
 

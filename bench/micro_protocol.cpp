@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "histogram.hpp"
+#include "measure/histogram.hpp"
 #include "protocol/utf8.hpp"
 #include "trace_recorder.hpp"
 

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <vector>
 
-#include "client.hpp"
-#include "clock_offset.hpp"
+#include "clients/client.hpp"
 #include "flag_table.hpp"
-#include "server_process.hpp"
-#include "subprocess.hpp"
+#include "measure/clock_offset.hpp"
+#include "procs/server_process.hpp"
+#include "procs/subprocess.hpp"
 
 namespace bench {
 

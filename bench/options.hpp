@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "scenario.hpp"
-#include "tls.hpp"
-#include "trace_replay.hpp"
+#include "clients/tls.hpp"
+#include "traffic/scenario.hpp"
+#include "traffic/trace_replay.hpp"
 
 namespace bench {
 

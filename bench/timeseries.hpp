@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "load_metrics.hpp"
+#include "measure/load_metrics.hpp"
 
 namespace bench {
 

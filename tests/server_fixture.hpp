@@ -7,11 +7,11 @@
 #include <memory>
 #include <random>
 
-#include "client.hpp"
-#include "prometheus.hpp"
+#include "clients/client.hpp"
+#include "clients/prometheus.hpp"
+#include "procs/server_process.hpp"
 #include "protocol/uuid.hpp"
-#include "server_process.hpp"
-#include "workload.hpp"
+#include "traffic/workload.hpp"
 
 namespace lstest {
 

@@ -7,7 +7,8 @@
 #include <map>
 #include <thread>
 
-#include "cluster_process.hpp"
+#include "procs/cluster_process.hpp"
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "criteria.hpp"
-#include "load_metrics.hpp"
+#include "measure/criteria.hpp"
+#include "measure/load_metrics.hpp"
 
 using namespace harness;
 

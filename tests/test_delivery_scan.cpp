@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "delivery_scan.hpp"
 #include "protocol/codec.hpp"
-#include "workload.hpp"
+#include "traffic/workload.hpp"
+#include "users/delivery_scan.hpp"
 
 using harness::DeliveryScan;
 using harness::scan_delivery;

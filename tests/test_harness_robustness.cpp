@@ -2,6 +2,7 @@
 // time (the bound is a generous ctest timeout, not an assertion on timing).
 #include <boost/asio/ip/tcp.hpp>
 
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <random>
 
-#include "histogram.hpp"
+#include "measure/histogram.hpp"
 
 using harness::Histogram;
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;

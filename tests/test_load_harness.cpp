@@ -1,5 +1,6 @@
 // The load harness end to end against a real server: delivery accounting, convergence,
 // and its handling of a server that rejects work. No timing is asserted.
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;

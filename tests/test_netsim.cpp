@@ -4,7 +4,8 @@
 #include <future>
 #include <thread>
 
-#include "netsim.hpp"
+#include "procs/netsim.hpp"
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
 
 using namespace lstest;

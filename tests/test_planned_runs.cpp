@@ -1,9 +1,10 @@
 // Planned runs end to end against a real server that records: a scenario whose users come and
 // go (a ramp, churn, a ramp down), its trace, and the replay of that trace at scale 2. Each is
 // held to exact delivery accounting and convergence. No timing is asserted.
-#include "scenario.hpp"
+#include "run/run_load.hpp"
 #include "server_fixture.hpp"
-#include "trace_replay.hpp"
+#include "traffic/scenario.hpp"
+#include "traffic/trace_replay.hpp"
 
 using namespace lstest;
 using harness::LoadTestConfigBuilder;

@@ -5,9 +5,9 @@
 #include <map>
 #include <set>
 
-#include "load_config.hpp"
-#include "scenario.hpp"
-#include "workload.hpp"
+#include "traffic/load_config.hpp"
+#include "traffic/scenario.hpp"
+#include "traffic/workload.hpp"
 
 using namespace harness;
 using namespace std::chrono_literals;

@@ -12,9 +12,10 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster_process.hpp"
+#include "procs/cluster_process.hpp"
+#include "run/run_load.hpp"
+#include "run/shard_file.hpp"
 #include "server_fixture.hpp"
-#include "shard_file.hpp"
 
 using namespace lstest;
 using namespace std::chrono_literals;

@@ -1,7 +1,7 @@
 // Workload scripts: schedule shape and markers that survive re-serialization.
 #include <gtest/gtest.h>
 
-#include "workload.hpp"
+#include "traffic/workload.hpp"
 
 using namespace harness;
 using namespace std::chrono_literals;

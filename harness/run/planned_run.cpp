@@ -1,0 +1,52 @@
+#include "run/planned_run.hpp"
+
+#include <algorithm>
+
+#include "traffic/workload.hpp"
+
+namespace harness {
+
+std::size_t planned_sent_at_cap(const LoadTestConfig& cfg, const Shared& sh) {
+    std::size_t most = 0;
+    for (std::size_t i = 0; i < cfg.users; ++i) {
+        auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
+                                  sh.table_uuids[i]);
+        Planned p;
+        std::size_t n = 0;
+        while (script->next(p)) n += p.durable ? 1 : 0;
+        most = std::max(most, n);
+    }
+    return most + 8;
+}
+
+std::uint64_t windowed_owed(const Shared& sh, const SimUser& u) {
+    std::uint64_t n = 0;
+    for (std::size_t j = 0; j < sh.room_of.size(); ++j) {
+        if (j == u.index() || sh.room_of[j] != u.room) continue;
+        for (std::size_t k = 0; k < sh.sent_at_cap; ++k) {
+            const std::int64_t at = sh.sent_at[j][k].load(std::memory_order_acquire);
+            n += at > 0 && at >= u.window_from && at < u.window_to ? 1 : 0;
+        }
+    }
+    return n;
+}
+
+void add_phase_results(const TrafficPlan& plan, bool series, LoadTestMetrics& M) {
+    for (std::size_t k = 0; k < plan.phases.size(); ++k) {
+        const auto& ph = plan.phases[k];
+        PhaseResult r;
+        r.name = ph.name;
+        r.start_s = static_cast<double>(ph.start_us) / 1e6;
+        r.end_s = static_cast<double>(ph.end_us) / 1e6;
+        r.users_from = ph.users_from;
+        r.users_to = ph.users_to;
+        r.rate = ph.rate;
+        if (k < M.totals.phase_latency.size()) r.latency = M.totals.phase_latency[k];
+        if (series) M.events.push_back({r.start_s, "phase " + ph.name});
+        M.phases.push_back(std::move(r));
+    }
+    std::stable_sort(M.events.begin(), M.events.end(),
+                     [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
+}
+
+}  // namespace harness
