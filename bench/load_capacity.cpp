@@ -86,6 +86,40 @@ std::string verdict(const Step* fail, std::size_t max_users) {
     return at + ": nothing saturated (latency or loss, not CPU)";
 }
 
+// The last passing step's figures, and how the search ended.
+void capacity_counters(benchmark::State& st, const Step& passed_step, const Step* failed,
+                       std::size_t pass_users, std::size_t steps, int bisected) {
+    const Step* passed = &passed_step;
+    const auto& m = passed->m;
+    st.SetIterationTime(m.p_ms(99) / 1000.0);
+    auto& c = st.counters;
+    c["capacity_users"] = static_cast<double>(pass_users);
+    c["capacity_deliveries_per_s"] = m.deliveries_per_s;
+    c["p99_ms"] = m.p_ms(99);
+    c["steps"] = static_cast<double>(steps);
+    c["bisection_steps"] = bisected;
+    c["generator_threads"] = static_cast<double>(passed->threads);
+    c["stopped_generator_bound"] = failed && failed->m.generator_saturated ? 1 : 0;
+    c["limit_is_server"] = failed && who(*failed) == "server" ? 1 : 0;
+    if (m.server_measured) c["capacity_server_cpu_pct"] = m.server_cpu_pct;
+    // The last passing step itself: was the generator the limit there (then the server's
+    // own limit is higher than capacity_deliveries_per_s says)?
+    c["capacity_generator_bound"] = m.generator_saturated ? 1 : 0;
+    if (m.deliveries_per_write) c["capacity_deliveries_per_write"] = *m.deliveries_per_write;
+    if (m.generator_cpu_us_per_delivery)
+        c["generator_cpu_us_per_delivery"] = *m.generator_cpu_us_per_delivery;
+    if (m.server_measured && m.deliveries_per_s > 0)
+        c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
+    // The passing step under the load runs' own names, so the summary (and the report)
+    // read a capacity run like the others: its users, rate, delivery and saturation.
+    c["users_joined"] = static_cast<double>(pass_users);
+    c["deliveries_per_s"] = m.deliveries_per_s;
+    c["delivery_pct"] = m.delivery_pct.value_or(0);
+    c["generator_saturated"] = m.generator_saturated ? 1 : 0;
+    c["machine_saturated"] = m.machine_saturated ? 1 : 0;
+    if (m.server_measured) c["server_cpu_pct"] = m.server_cpu_pct;
+}
+
 }  // namespace
 
 void bm_capacity(benchmark::State& st) {
@@ -138,34 +172,7 @@ void bm_capacity(benchmark::State& st) {
                          "; " + describe(steps.back().m, ""));
             continue;
         }
-        const auto& m = passed->m;
-        st.SetIterationTime(m.p_ms(99) / 1000.0);
-        auto& c = st.counters;
-        c["capacity_users"] = static_cast<double>(pass_users);
-        c["capacity_deliveries_per_s"] = m.deliveries_per_s;
-        c["p99_ms"] = m.p_ms(99);
-        c["steps"] = static_cast<double>(steps.size());
-        c["bisection_steps"] = bisected;
-        c["generator_threads"] = static_cast<double>(passed->threads);
-        c["stopped_generator_bound"] = failed && failed->m.generator_saturated ? 1 : 0;
-        c["limit_is_server"] = failed && who(*failed) == "server" ? 1 : 0;
-        if (m.server_measured) c["capacity_server_cpu_pct"] = m.server_cpu_pct;
-        // The last passing step itself: was the generator the limit there (then the server's
-        // own limit is higher than capacity_deliveries_per_s says)?
-        c["capacity_generator_bound"] = m.generator_saturated ? 1 : 0;
-        if (m.deliveries_per_write) c["capacity_deliveries_per_write"] = *m.deliveries_per_write;
-        if (m.generator_cpu_us_per_delivery)
-            c["generator_cpu_us_per_delivery"] = *m.generator_cpu_us_per_delivery;
-        if (m.server_measured && m.deliveries_per_s > 0)
-            c["server_cpu_us_per_delivery"] = m.server_cpu_pct / 100.0 * 1e6 / m.deliveries_per_s;
-        // The passing step under the load runs' own names, so the summary (and the report)
-        // read a capacity run like the others: its users, rate, delivery and saturation.
-        c["users_joined"] = static_cast<double>(pass_users);
-        c["deliveries_per_s"] = m.deliveries_per_s;
-        c["delivery_pct"] = m.delivery_pct.value_or(0);
-        c["generator_saturated"] = m.generator_saturated ? 1 : 0;
-        c["machine_saturated"] = m.machine_saturated ? 1 : 0;
-        if (m.server_measured) c["server_cpu_pct"] = m.server_cpu_pct;
+        capacity_counters(st, *passed, failed, pass_users, steps.size(), bisected);
         st.SetLabel(fmt::format("slo p99<{}ms, rooms of {}; {}; steps: {}", o.slo_p99_ms, room,
                                 verdict(failed, o.capacity_max_users), trail));
     }

@@ -36,6 +36,47 @@ struct NetsimRun {
 };
 std::vector<NetsimRun> g_netsim_runs;
 
+// Packet loss: real (the server in a network namespace of ours, nftables dropping packets)
+// when we are root and start the server; otherwise modelled in the proxy, and said so.
+std::unique_ptr<harness::LossNamespace> loss_for(const NetsimSpec& spec,
+                                                 harness::ImpairmentSettings& is, NetsimRun& run,
+                                                 std::vector<std::string>& notes) {
+    const Options& o = options();
+    std::unique_ptr<harness::LossNamespace> ns;
+    if (spec.loss_pct <= 0) return ns;
+    std::string why;
+    if (!o.loss_model && o.target.empty() && harness::LossNamespace::available(why)) {
+        ns = std::make_unique<harness::LossNamespace>(spec.loss_pct);
+        run.real_loss = true;
+        notes.push_back(
+            fmt::format("real loss {}% each way (netns {})", spec.loss_pct, ns->name()));
+    } else {
+        is.loss_pct = spec.loss_pct;
+        if (o.loss_model)
+            why = "--loss_model";
+        else if (!o.target.empty())
+            why = "--target: the server is not ours to move into a namespace";
+        notes.push_back(
+            fmt::format("loss {}% MODELLED in the proxy, not real ({})", spec.loss_pct, why));
+    }
+    return ns;
+}
+
+void netsim_counters(benchmark::UserCounters& c, const LoadTestResult& r, const NetsimRun& run,
+                     const NetsimSpec& spec) {
+    set_fault_counters(c, r.metrics.totals);
+    c["proxy_resets"] = static_cast<double>(run.proxy.resets);
+    c["latency_ms_one_way"] = spec.latency_ms;
+    c["loss_pct"] = spec.loss_pct;
+    c["loss_real"] = run.real_loss ? 1 : 0;
+    if (run.real_loss) {
+        c["packets_dropped"] = static_cast<double>(run.dropped);
+        c["server_retransmits"] = static_cast<double>(run.retransmits);
+    } else if (spec.loss_pct > 0) {
+        c["segments_lost_model"] = static_cast<double>(run.proxy.segments_lost);
+    }
+}
+
 // netsim_users users (seed workload) reach the server through the impairment proxy and
 // reconnect and resume when a connection breaks. Packet loss is real (the server in a
 // network namespace of ours, nftables dropping packets) when we are root and start the
@@ -50,24 +91,7 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
         is.jitter_ms = spec.latency_ms > 0 ? o.netsim_jitter_ms : 0;
         is.resets_per_min = spec.resets_per_min;
         is.seed = o.seed;
-        std::unique_ptr<harness::LossNamespace> ns;
-        if (spec.loss_pct > 0) {
-            std::string why;
-            if (!o.loss_model && o.target.empty() && harness::LossNamespace::available(why)) {
-                ns = std::make_unique<harness::LossNamespace>(spec.loss_pct);
-                run.real_loss = true;
-                notes.push_back(
-                    fmt::format("real loss {}% each way (netns {})", spec.loss_pct, ns->name()));
-            } else {
-                is.loss_pct = spec.loss_pct;
-                if (o.loss_model)
-                    why = "--loss_model";
-                else if (!o.target.empty())
-                    why = "--target: the server is not ours to move into a namespace";
-                notes.push_back(fmt::format("loss {}% MODELLED in the proxy, not real ({})",
-                                            spec.loss_pct, why));
-            }
-        }
+        std::unique_ptr<harness::LossNamespace> ns = loss_for(spec, is, run, notes);
         std::unique_ptr<harness::ServerProcess> server;
         std::string host, db, secure_target;
         std::uint16_t port = 0;
@@ -131,18 +155,7 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
         for (auto& n : notes)
             if (!n.empty()) all += (all.empty() ? "" : "; ") + n;
         finish(st, r, all);
-        auto& c = st.counters;
-        set_fault_counters(c, r.metrics.totals);
-        c["proxy_resets"] = static_cast<double>(run.proxy.resets);
-        c["latency_ms_one_way"] = spec.latency_ms;
-        c["loss_pct"] = spec.loss_pct;
-        c["loss_real"] = run.real_loss ? 1 : 0;
-        if (run.real_loss) {
-            c["packets_dropped"] = static_cast<double>(run.dropped);
-            c["server_retransmits"] = static_cast<double>(run.retransmits);
-        } else if (spec.loss_pct > 0) {
-            c["segments_lost_model"] = static_cast<double>(run.proxy.segments_lost);
-        }
+        netsim_counters(st.counters, r, run, spec);
         run.m = r.metrics;
         g_netsim_runs.push_back(std::move(run));
     }

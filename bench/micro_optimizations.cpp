@@ -2,6 +2,7 @@
 // Every variant's output is checked against the baseline's before it is timed
 // (SkipWithError on a mismatch), as simdjson's benchmarks do.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -322,42 +323,16 @@ void register_micro_optimizations(
               ->Arg(250)
               ->Arg(1000)
               ->Arg(5000));
-    fixed(benchmark::RegisterBenchmark("compress/none/level:0", compress, "none", 0)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/deflate/level:1", compress, "deflate", 1)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/deflate/level:6", compress, "deflate", 6)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd/level:1", compress, "zstd", 1)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd/level:3", compress, "zstd", 3)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
-    fixed(benchmark::RegisterBenchmark("compress/zstd_dict/level:3", compress, "zstd_dict", 3)
-              ->ArgName("size")
-              ->Arg(64)
-              ->Arg(512)
-              ->Arg(4096)
-              ->Arg(65536));
+    const std::pair<const char*, int> codecs[] = {{"none", 0}, {"deflate", 1}, {"deflate", 6},
+                                                  {"zstd", 1}, {"zstd", 3},    {"zstd_dict", 3}};
+    for (auto [codec, level] : codecs)
+        fixed(benchmark::RegisterBenchmark(
+                  fmt::format("compress/{}/level:{}", codec, level).c_str(), compress, codec, level)
+                  ->ArgName("size")
+                  ->Arg(64)
+                  ->Arg(512)
+                  ->Arg(4096)
+                  ->Arg(65536));
     fixed(benchmark::RegisterBenchmark("persist/per_op", persist)
               ->ArgName("ops_per_commit")
               ->Arg(1)

@@ -78,10 +78,10 @@ Set set_long = [](Options& o, const std::string& v) {
     return std::string();
 };
 
-// Every flag of the bench, once, in the order of the usage text.
-const std::vector<F>& table() {
+// Where the load goes and how it authenticates; the server the bench starts.
+std::vector<F> target_flags() {
     // clang-format off
-    static const std::vector<F> t = {
+    return {
     text<Options>("target", "URL", &Options::target,
         "run the load family against a running server (default: start one);\n"
         "wss://HOST:PORT speaks TLS (SNI, certificates checked against the\n"
@@ -113,6 +113,14 @@ const std::vector<F>& table() {
         "liveshare-server binary to start (default: next to bench)", "a file"),
     {"server_flags", "'--a=1 --b=2'", "extra flags for the started server (checked with its --check)",
         [](Options& o, const std::string& v) { o.server_flags = flags::split(v, ' '); return std::string(); }},
+    };
+    // clang-format on
+}
+
+// Each run's size and length, the generator, the searches and the gates.
+std::vector<F> run_flags() {
+    // clang-format off
+    return {
     wholes<Options, Z>("users", &Options::users, 1, kMaxUsers, "user counts of load/users:N (seed workload)"),
     whole<Options, Z>("room_size", &Options::room_size, 0, kMaxUsers, "users per room (0: one room per run)"),
     real<Options>("warmup_s", &Options::warmup_s, 0, 3600, "seconds of traffic before the measured window"),
@@ -145,6 +153,14 @@ const std::vector<F>& table() {
     on_off<Options>("no_progress", &Options::progress, "no progress line on stderr", true),
     whole<Options, std::uint64_t>("seed", &Options::seed, 0, UINT64_MAX,
         "seed of every random choice of the simulated users (ids, rooms, timing)"),
+    };
+    // clang-format on
+}
+
+// Profiles, impairment, micro benchmarks, shards and clocks.
+std::vector<F> family_flags() {
+    // clang-format off
+    return {
     {"profiles", "P;P", "also register load/users:N/profile:P for each server profile\n"
         "(';'-separated; a profile may be a list like serialize:dom,batch:off;\n"
         "each is checked with the server's --check before any run)",
@@ -173,6 +189,14 @@ const std::vector<F>& table() {
         "(cross-shard latencies mix no two clocks)", "redis://HOST:PORT"),
     real<Options>("clock_skew_ms", &Options::clock_skew_ms, -1e7, 1e7,
         "add this to the wall clock (to test the correction)"),
+    };
+    // clang-format on
+}
+
+// What the users offer, the time series, traffic as data, validation.
+std::vector<F> traffic_flags() {
+    // clang-format off
+    return {
     on_off<Options>("client_batch", &Options::client_batch, "the simulated users offer batch frames (=0: not)"),
     on_off<Options>("client_deflate", &Options::client_deflate, "the simulated users offer permessage-deflate"),
     text<Options>("timeseries_out", "FILE", &Options::timeseries_out,
@@ -195,6 +219,16 @@ const std::vector<F>& table() {
         "against the scan); 1: every user parses everything"),
     };
     // clang-format on
+}
+
+// Every flag of the bench, once, in the order of the usage text.
+const std::vector<F>& table() {
+    static const std::vector<F> t = [] {
+        std::vector<F> all;
+        for (auto group : {target_flags, run_flags, family_flags, traffic_flags})
+            for (auto& f : group()) all.push_back(std::move(f));
+        return all;
+    }();
     return t;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <unistd.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,13 +13,13 @@
 #include <random>
 #include <thread>
 
-#include "run/run_load.hpp"
 #include "clients/client.hpp"
 #include "clients/prometheus.hpp"
 #include "procs/server_process.hpp"
 #include "protocol/json_write.hpp"
 #include "run/convergence.hpp"
 #include "run/planned_run.hpp"
+#include "run/run_load.hpp"
 #include "run/series_recorder.hpp"
 #include "traffic/workload.hpp"
 #include "users/sim_user.hpp"
@@ -27,7 +28,6 @@ namespace harness {
 
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
-
 
 // Timer lateness that means the generator could not keep its schedule (run_load.cpp).
 double send_lag_limit_ms(const LoadTestConfig& cfg);

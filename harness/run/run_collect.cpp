@@ -9,8 +9,8 @@ void LoadRun::server_cost() {
         sampler->stop();
         auto s = sampler->summary();
         M.server_measured = s.samples >= 2 && w0.server_read && w1.server_read;
-        M.server_cpu_pct = 100.0 * (w1.server.cpu_seconds - w0.server.cpu_seconds) /
-                           std::max(M.measured_s, 1e-3);
+        M.server_cpu_pct =
+            100.0 * (w1.server.cpu_seconds - w0.server.cpu_seconds) / std::max(M.measured_s, 1e-3);
         M.server_cpu_peak_pct = s.cpu_peak_pct;
         M.server_rss_mb = s.rss_mb;
         M.server_rss_peak_mb = s.rss_peak_mb;
@@ -55,13 +55,12 @@ void LoadRun::per_delivery(double d) {
     // than the server made on its sockets (Beast's path), it is not the server's count.
     if (w0.server_io && w1.server_io) {
         const double sys = static_cast<double>(w1.server_syscalls - w0.server_syscalls) / d;
-        if (!M.server_socket_calls_per_delivery ||
-            sys >= 0.9 * *M.server_socket_calls_per_delivery)
+        if (!M.server_socket_calls_per_delivery || sys >= 0.9 * *M.server_socket_calls_per_delivery)
             M.server_syscalls_per_delivery = sys;
     }
     M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
-    for (std::size_t k = 0;
-         k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size(); ++k) {
+    for (std::size_t k = 0; k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size();
+         ++k) {
         auto& x = M.watched[cfg.watch[k].first];
         x.measured = w0.watched_read[k] && w1.watched_read[k];
         if (!x.measured) continue;  // gone in the window (a killed node)
@@ -70,8 +69,7 @@ void LoadRun::per_delivery(double d) {
         x.cpu_us_per_delivery = cpu * 1e6 / d;
         x.rss_mb = w1.watched[k].rss_mb;
     }
-    M.generator_syscalls_per_delivery =
-        static_cast<double>(w1.gen_calls - w0.gen_calls) / d;
+    M.generator_syscalls_per_delivery = static_cast<double>(w1.gen_calls - w0.gen_calls) / d;
 }
 
 void LoadRun::totals() {
@@ -105,15 +103,13 @@ void LoadRun::totals() {
     const double secs = std::max(M.measured_s, 1e-3);
     M.msgs_sent_per_s = static_cast<double>(T.sent) / secs;
     M.deliveries_per_s = static_cast<double>(w1.delivered - w0.delivered) / secs;
-    if (const double d = static_cast<double>(w1.delivered - w0.delivered); d > 0)
-        per_delivery(d);
+    if (const double d = static_cast<double>(w1.delivered - w0.delivered); d > 0) per_delivery(d);
     M.mb_per_s_in = static_cast<double>(T.bytes_out) / secs / 1e6;  // client -> server
     M.mb_per_s_out = static_cast<double>(T.bytes_in) / secs / 1e6;  // server -> clients
     M.mbps_in = M.mb_per_s_in * 8;
     M.mbps_out = M.mb_per_s_out * 8;
     M.mbps_out_per_user = M.users_joined ? M.mbps_out / static_cast<double>(M.users_joined) : 0;
-    M.lost =
-        T.durable_expected > T.durable_received ? T.durable_expected - T.durable_received : 0;
+    M.lost = T.durable_expected > T.durable_received ? T.durable_expected - T.durable_received : 0;
     if (T.durable_expected)
         M.delivery_pct = 100.0 * static_cast<double>(T.durable_received) /
                          static_cast<double>(T.durable_expected);
@@ -144,8 +140,8 @@ const std::vector<std::uint64_t>& LoadRun::planned() {
     if (planned_.empty()) {
         planned_.assign(cfg.users, 0);
         for (std::size_t i = 0; i < cfg.users; ++i) {
-            auto script = make_script(cfg, i, sh.user_ids[i],
-                                      static_cast<liveshare::NodeId>(i + 1), sh.table_uuids[i]);
+            auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
+                                      sh.table_uuids[i]);
             Planned p;
             while (script->next(p)) planned_[i] += p.durable ? 1 : 0;
         }

@@ -234,4 +234,81 @@ bool read_columns(od::value& v, std::vector<Column>& out, const Path& path, std:
     return true;
 }
 
+// TableSnapshot: node_id, table_uuid, name, position, columns required; the clock and the
+// deletion marker default.
+bool read_table(od::value& v, Table& t, std::string& err) {
+    static constexpr std::array<std::string_view, 8> names = {
+        "node_id", "table_uuid",       "name",      "position", "columns",
+        "version", "last_modified_at", "is_deleted"};
+    return read_fields(v, "payload.state.tables[]", names, 0x1fu, "TableSnapshot", err,
+                       [&](int i, od::value& fv, const Path& fp) {
+                           switch (i) {
+                               case 0:
+                                   return read_u32(fv, t.node_id, fp, err);
+                               case 1:
+                                   return read_uuid(fv, t.table_uuid, fp, err);
+                               case 2:
+                                   return read_string(fv, t.name, fp, err);
+                               case 3:
+                                   return read_pair(fv, t.position, fp, err);
+                               case 4:
+                                   return read_columns(fv, t.columns, fp, err);
+                               case 5:
+                                   return read_u64(fv, t.version, fp, err);
+                               case 6:
+                                   return read_i64(fv, t.last_modified_at, fp, err);
+                               default:
+                                   return read_bool(fv, t.is_deleted, fp, err);
+                           }
+                       });
+}
+
+bool read_relationship(od::value& v, Relationship& r, std::string& err) {
+    static constexpr std::array<std::string_view, 7> names = {
+        "edge_id", "from_node", "to_node", "data", "version", "last_modified_at", "is_deleted"};
+    return read_fields(v, "payload.state.relationships[]", names, 0xfu, "RelationshipSnapshot", err,
+                       [&](int i, od::value& fv, const Path& fp) {
+                           switch (i) {
+                               case 0:
+                                   return read_u32(fv, r.edge_id, fp, err);
+                               case 1:
+                                   return read_u32(fv, r.from_node, fp, err);
+                               case 2:
+                                   return read_u32(fv, r.to_node, fp, err);
+                               case 3:
+                                   return read_relationship_data(fv, r.data, fp, err);
+                               case 4:
+                                   return read_u64(fv, r.version, fp, err);
+                               case 5:
+                                   return read_i64(fv, r.last_modified_at, fp, err);
+                               default:
+                                   return read_bool(fv, r.is_deleted, fp, err);
+                           }
+                       });
+}
+
+// GraphStateSnapshot: both arrays required.
+bool read_state(od::value& v, SchemaState& state, std::string& err) {
+    static constexpr std::array<std::string_view, 2> names = {"tables", "relationships"};
+    return read_fields(v, "payload.state", names, 3u, "GraphStateSnapshot", err,
+                       [&](int i, od::value& fv, const Path& fp) {
+                           od::array arr;
+                           if (fv.get_array().get(arr)) return fail(err, fp, "expected an array");
+                           for (auto el : arr) {
+                               od::value ev;
+                               if (std::move(el).get(ev)) return fail(err, fp, "malformed array");
+                               if (i == 0) {
+                                   Table t;
+                                   if (!read_table(ev, t, err)) return false;
+                                   state.tables()[t.node_id] = std::move(t);
+                               } else {
+                                   Relationship r;
+                                   if (!read_relationship(ev, r, err)) return false;
+                                   state.relationships()[r.edge_id] = std::move(r);
+                               }
+                           }
+                           return true;
+                       });
+}
+
 }  // namespace liveshare::detail

@@ -115,4 +115,12 @@ bool read_fields(od::value& v, std::string_view path, const std::array<std::stri
     return ok && check_required(seen, required, names, path, owner, err);
 }
 
+// A GraphStateSnapshot (both arrays required), with its tables and relationships.
+bool read_state(od::value& v, SchemaState& state, std::string& err);
+
+// The payload of a message of m.type into m, by the type table of docs/protocol.md
+// (codec_parse.cpp); is_unit: a type without payload in that direction.
+bool read_payload(od::object& obj, Message& m, bool from_server, std::string& err);
+bool is_unit(MsgType t, bool from_server);
+
 }  // namespace liveshare::detail
