@@ -342,12 +342,14 @@ int print_load_reports() {
     print_netsim_report(out);
     print_summary(out);
     int rc = failures() ? 1 : 0;
-    if (!write_timeseries()) rc = 1;
+    std::vector<harness::CriterionResult> results;
+    if (!g_seed_runs.empty())
+        results = harness::evaluate_seed_criteria(g_seed_runs, options().server_threads);
+    if (!write_timeseries(results)) rc = 1;
     if (rc)
         std::fprintf(out, "\n%d benchmark(s) failed (see their error messages above)\n",
                      failures());
     if (g_seed_runs.empty()) return rc;
-    auto results = harness::evaluate_seed_criteria(g_seed_runs, options().server_threads);
     std::fprintf(out, "\nSeed success criteria (load/users:N, seed workload)\n%s",
                  harness::format_criteria(results).c_str());
     const auto& report_only = options().criteria_report_only;

@@ -125,7 +125,7 @@ void timeseries_reported(const std::string& name, const std::vector<bool>& error
     pending.clear();
 }
 
-bool write_timeseries() {
+bool write_timeseries(const std::vector<harness::CriterionResult>& criteria) {
     const auto& path = options().timeseries_out;
     if (path.empty()) return true;
     std::string out = "{\"context\":{";
@@ -150,6 +150,21 @@ bool write_timeseries() {
             if (i) out += ',';
             append_run(out, runs[i]);
         }
+    }
+    out += "],\"criteria\":[";
+    const auto& report_only = options().criteria_report_only;
+    for (std::size_t i = 0; i < criteria.size(); ++i) {
+        const auto& c = criteria[i];
+        const bool gating = !c.users || std::find(report_only.begin(), report_only.end(),
+                                                  c.users) == report_only.end();
+        out += i ? ",{\"name\":" : "{\"name\":";
+        liveshare::json::append_string(out, c.name);
+        out += ",\"threshold\":";
+        liveshare::json::append_string(out, c.threshold);
+        out += ",\"measured\":";
+        liveshare::json::append_string(out, c.measured);
+        out += fmt::format(",\"pass\":{},\"run\":{},\"users\":{},\"gating\":{}}}", c.pass, c.run,
+                           c.users, gating);
     }
     out += "]}\n";
     std::FILE* f = std::fopen(path.c_str(), "w");

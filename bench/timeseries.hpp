@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "measure/criteria.hpp"
 #include "measure/load_metrics.hpp"
 
 namespace bench {
@@ -37,6 +38,8 @@ void timeseries_step(const std::string& name, std::size_t users, const harness::
 // kept with repetition -1 (not attributable).
 void timeseries_reported(const std::string& name, const std::vector<bool>& errors);
 // Writes the document to options().timeseries_out; false (said on stderr) when it cannot.
-bool write_timeseries();
+// `criteria`: the seed criteria of this run (empty when it had no seed run), with whether
+// each gates (--criteria_report_only); the report shows them as the console does.
+bool write_timeseries(const std::vector<harness::CriterionResult>& criteria);
 
 }  // namespace bench

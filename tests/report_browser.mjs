@@ -27,6 +27,10 @@ function check(what, ok, detail) {
 }
 
 const FAMILIES = ["load/", "conn/", "loss/", "soak/"];
+// The page's colour per quantity (report.js), read back from the page after it loads.
+let QUANTITIES = {};
+// Labels that are one quantity under two names (a chart of server CPU % and a bar of server us/d).
+const QUANTITIES_NAME = (label) => ({ "server CPU %": "server", "generator CPU %": "generator", "deliveries/s": "durable deliveries/s" }[label] || label);
 const fixed = (v, d, s = "") => (v === undefined || v === null || !Number.isFinite(v) ? "-" : v.toFixed(d) + s);
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
@@ -42,6 +46,7 @@ try {
   check("the page finished drawing", done);
   check("no JavaScript error", errors.length === 0, errors);
   check("no network request (the page is self-contained)", requests.length === 0, requests);
+  if (done) QUANTITIES = await page.evaluate(() => window.report.quantityColors);
 
   // What each chart drew, counted on its canvas.
   const charts = done ? await page.evaluate(() => {
@@ -113,6 +118,57 @@ try {
         check(`run ${k} phase ${p.name}: p99 equals the JSON's`, row["phase-p99"] === (p.lost ? "lost" : fixed(p.p99_ms, 3)), [row["phase-p99"], p.p99_ms]);
       });
     }
+  }
+
+  // The criteria table against the bench's judgement in the time series document.
+  if (args.timeseries) {
+    const doc = JSON.parse(fs.readFileSync(args.timeseries, "utf8"));
+    const want = doc.criteria || [];
+    const rows = await page.$$eval("#criteria tr", (trs) =>
+      trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td) => [td.dataset.key, td.textContent])))).catch(() => []);
+    check(`a criteria row per criterion the bench judged (${want.length})`, rows.length === want.length, [rows.length, want.length]);
+    want.forEach((c, i) => {
+      const r = rows[i] || {};
+      const result = (c.pass ? "PASS" : c.run ? "FAIL" : "NOT RUN") + (c.gating ? "" : " (report only)");
+      for (const [k, v] of [["name", c.name], ["threshold", c.threshold], ["measured", c.measured], ["result", result]])
+        check(`criterion ${i} (${c.name}) ${k} equals the JSON's`, r[k] === v, [r[k], v]);
+    });
+  }
+
+  // Every chart: named axes, and a legend that shows a value for each series that has one at
+  // the point under the cursor.
+  const info = await page.evaluate(() => window.report.charts.map((c) => {
+    let best = 0, most = -1;
+    c.x.forEach((_, k) => {
+      const n = c.series.filter((s) => s.values[k] !== null && s.values[k] !== undefined).length;
+      if (n > most) { most = n; best = k; }
+    });
+    return { id: c.id, xlabel: c.xlabel, ylabel: c.ylabel, k: best, has: c.series.map((s) => s.values[best] !== null && s.values[best] !== undefined),
+             left: c.plot.valToPos(c.x[best], "x"), labels: c.series.map((s) => s.label), colors: c.series.map((s) => s.color) };
+  }));
+  const seen = {};
+  for (const c of info) {
+    check(`${c.id}: both axes named`, !!c.xlabel && !!c.ylabel, [c.xlabel, c.ylabel]);
+    const over = await page.$(`[id="${c.id}"] .u-over`);
+    if (!over) { check(`${c.id}: has a plot area`, false); continue; }
+    await over.scrollIntoViewIfNeeded();
+    const b = await over.boundingBox();
+    await page.mouse.move(b.x + Math.min(Math.max(c.left, 1), b.width - 1), b.y + b.height / 2);
+    const values = await page.$$eval(`[id="${c.id}"] .u-legend .u-series`, (rows) => rows.slice(1).map((r) => {
+      const v = r.querySelector(".u-value");
+      return v ? v.textContent : "";
+    }));
+    c.has.forEach((has, i) => {
+      if (has) check(`${c.id}: the legend shows '${c.labels[i]}''s value on hover`, values[i] !== undefined && values[i] !== "--" && values[i] !== "",
+        [values[i], c.labels[i]]);
+    });
+    c.labels.forEach((label, i) => {
+      if (!(label in QUANTITIES)) return;
+      check(`${c.id}: '${label}' has its quantity's colour`, c.colors[i] === QUANTITIES[label], [c.colors[i], QUANTITIES[label]]);
+      if (seen[c.colors[i]] && seen[c.colors[i]] !== QUANTITIES_NAME(label))
+        check(`colour ${c.colors[i]} means one quantity on the page`, false, [seen[c.colors[i]], label]);
+      seen[c.colors[i]] = QUANTITIES_NAME(label);
+    });
   }
 
   // The summary table against the results JSON and the console summary.

@@ -76,6 +76,15 @@ with tempfile.TemporaryDirectory() as tmp:
     b = browser(broken, res, ts)
     check("a number that differs from the JSON fails the browser check",
           changed != page and b.returncode == 1 and "p99_ms equals the JSON's" in b.stdout, b.stdout[-800:])
+    # The criteria table, the legends on hover and the colours per quantity are checked too.
+    check("the time series carries the bench's criteria", len(doc.get("criteria", [])) >= 5, doc.get("criteria"))
+    for what, old, new_, says in (
+            ("a criterion that differs from the JSON", '"measured": "', '"measured": "x', "measured equals the JSON's"),
+            ("a legend without values", "const spec = {", "const spec = { legend: { live: false },", "the legend shows"),
+            ("a quantity in another colour", "let c = QUANTITY_COLORS[label];", "let c = null;", "has its quantity's colour")):
+        open(broken, "w").write(page.replace(old, new_, 1))
+        b = browser(broken, res, ts)
+        check(f"{what} fails the browser check", old in page and b.returncode == 1 and says in b.stdout, b.stdout[-800:])
 
     # Trends of a history: a git repository of 10 commits, a 10 % step after the 6th, 5
     # repetitions each; the page draws every repetition, marks the change point, tables it.

@@ -202,6 +202,18 @@ def load_series(paths):
     return interval, runs
 
 
+def load_criteria(paths):
+    """The seed criteria the bench judged (the --timeseries_out documents' "criteria"), or None
+    when no document carries them (written before the bench recorded them, or no seed run)."""
+    out, seen = [], False
+    for p in paths:
+        d = json.load(open(p))
+        if "criteria" in d:
+            seen = True
+            out += d["criteria"]
+    return out if seen and out else None
+
+
 COMPARED = {"time", "p50_ms", "p99_ms", "delivery_pct", "deliveries_per_s", "server_cpu_pct",
             "server_cpu_us_per_delivery", "generator_cpu_us_per_delivery", "server_rss_mb"}
 

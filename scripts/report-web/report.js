@@ -4,10 +4,34 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("report-data").textContent);
-  const COLORS = ["#1f5fd6", "#d62828", "#178a3e", "#8a2bd6", "#e07000", "#008b9a"];
+  // One colour per quantity across the page (the key below the summary names them); charts of
+  // other series (profiles, commits) take the fallback palette in order.
+  const QUANTITY_COLORS = {
+    p50: "#1f5fd6", p90: "#8a2bd6", p99: "#d62828", max: "#e07000",
+    "server CPU %": "#178a3e", server: "#178a3e", "generator CPU %": "#008b9a", generator: "#008b9a",
+    "messages sent/s": "#795548", "durable deliveries/s": "#c2185b", "deliveries/s": "#c2185b",
+    "volatile deliveries/s": "#7986cb", users: "#546e7a",
+    errors: "#b71c1c", disconnects: "#f9a825", reconnects: "#33691e", resumes: "#00838f",
+    "compared with": "#9e9e9e", "this run": "#0d47a1",
+  };
+  const COLORS = ["#3949ab", "#ad1457", "#2e7d32", "#6a1b9a", "#ef6c00", "#00695c", "#4e342e", "#283593"];
+  // A chart's colours: each quantity its own, unknown labels (or a repeat) the palette's next.
+  function colorsFor(labels) {
+    const used = new Set();
+    let next = 0;
+    return labels.map((label) => {
+      let c = QUANTITY_COLORS[label];
+      if (!c || used.has(c)) {
+        while (used.has(COLORS[next % COLORS.length]) && next < 2 * COLORS.length) next++;
+        c = COLORS[next++ % COLORS.length];
+      }
+      used.add(c);
+      return c;
+    });
+  }
   const EVENT_COLOR = "#000000";
   const WIDTH = 560, HEIGHT = 280;
-  const report = { charts: [], data: data };
+  const report = { charts: [], data: data, quantityColors: QUANTITY_COLORS };
   window.report = report;
 
   function el(tag, attrs, text) {
@@ -43,7 +67,10 @@
               ctx.moveTo(x, u.bbox.top);
               ctx.lineTo(x, u.bbox.top + u.bbox.height);
               ctx.stroke();
-              ctx.fillText(ev.what, x + 4 * devicePixelRatio, u.bbox.top + (14 + 14 * i) * devicePixelRatio);
+              // The label on the side of the line where it fits inside the plot.
+              const w = ctx.measureText(ev.what).width, gap = 4 * devicePixelRatio;
+              const right = x + gap + w <= u.bbox.left + u.bbox.width;
+              ctx.fillText(ev.what, right ? x + gap : Math.max(u.bbox.left, x - gap - w), u.bbox.top + (14 + 14 * i) * devicePixelRatio);
             });
             ctx.restore();
           },
@@ -58,18 +85,24 @@
     const box = el("div", { class: "chart", id: id });
     parent.appendChild(box);
     const many = xs.length > 40;
+    const colors = colorsFor(series.map(([label]) => label));
+    // Axes: room for the tick numbers and the label beside them; bars get whole-number ticks.
+    const xAxis = { label: xlabel, labelSize: 22, size: 46 };
+    if (opts.bars) Object.assign(xAxis, { splits: () => xs, values: (u, vals) => vals.map((v) => String(v)) });
+    let rest = xs.length - 1;  // the point the legend shows when the cursor is elsewhere
     const spec = {
       title: title,
+      hooks: { setCursor: [(u) => { if (u.cursor.idx === null || u.cursor.idx === undefined) u.setLegend({ idx: rest }); }] },
       width: WIDTH,
       height: HEIGHT,
       scales: {
         x: opts.bars ? { time: false, range: (u, lo, hi) => [lo - 0.6, hi + 0.6] } : opts.logx ? { time: false, distr: 3 } : { time: false },
         y: opts.log ? { distr: 3 } : opts.bars ? { range: (u, lo, hi) => [0, hi * 1.1] } : {},
       },
-      axes: [{ label: xlabel }, { label: ylabel }],
+      axes: [xAxis, { label: ylabel, labelSize: 22, size: 64 }],
       series: [opts.xValue ? { label: xlabel, value: opts.xValue } : { label: xlabel }].concat(
         series.map(([label, _], i) => {
-          const color = COLORS[i % COLORS.length];
+          const color = colors[i];
           if (opts.bars)  // grouped bars: each series beside the others at its x
             return { label: label, stroke: color, fill: color, width: 1, points: { show: false },
                      paths: uPlot.paths.bars({ size: [0.8 / series.length, 60], align: series.length > 1 ? (i ? 1 : -1) : 0 }) };
@@ -82,11 +115,16 @@
     };
     const values = [xs].concat(series.map(([, v]) => v));
     const u = new uPlot(spec, values, box);
+    // At rest the legend shows the last point that has a value (hovering shows the cursor's).
+    while (rest > 0 && series.every(([, v]) => v[rest] === null || v[rest] === undefined)) rest--;
+    if (xs.length) u.setLegend({ idx: rest });
     report.charts.push({
       id: id,
       title: title,
       x: xs,
-      series: series.map(([label, v], i) => ({ label: label, color: COLORS[i % COLORS.length], values: v })),
+      xlabel: xlabel,
+      ylabel: ylabel,
+      series: series.map(([label, v], i) => ({ label: label, color: colors[i], values: v })),
       events: opts.events || [],
       canvas: u.ctx.canvas,
       plot: u,
@@ -147,6 +185,46 @@
     }
   }
 
+  // The seed's success criteria as the bench judged them (its console table), PASS / FAIL /
+  // NOT RUN, each on the worst repetition.
+  function criteria() {
+    if (!data.criteria) return;
+    const s = section("Success criteria", "criteria-section");
+    s.appendChild(el("p", {}, "The seed's criteria on the load/users:N runs, each judged on the worst repetition; NOT RUN: a user count it needs was not in the run (a failure under --criteria_exit); report only: kept from gating by --criteria_report_only."));
+    const result = (c) => (c.pass ? "PASS" : c.run ? "FAIL" : "NOT RUN") + (c.gating ? "" : " (report only)");
+    const t = table(s, "criteria", ["criterion", "threshold", "measured", "result"], data.criteria.map((c) => [
+      { text: c.name, key: "name" }, { text: c.threshold, key: "threshold" }, { text: c.measured, key: "measured" },
+      { text: result(c), key: "result" },
+    ]));
+    t.querySelectorAll("td[data-key=result]").forEach((td) => td.classList.add(td.textContent.startsWith("PASS") ? "pass" : "fail"));
+  }
+
+  // Every abbreviation and colour of the page, in one place (the glossary of docs/benchmarks.md
+  // has every counter).
+  function key() {
+    const s = section("Key", "key-section");
+    const terms = [
+      ["p50, p90, p99, max", "percentiles of the latency of durable deliveries (graph ops), from the message's intended send time to its arrival; a lost message counts as never arriving"],
+      ["delivery", "durable deliveries that arrived, of those expected (every other member of the room)"],
+      ["deliveries/s", "messages arriving at recipients per second over the sending window (one message to 99 others is 99 deliveries)"],
+      ["srv CPU", "the server process's CPU, % of one core, over the sending window; absent against a --target"],
+      ["srv us/d, gen us/d", "CPU microseconds per delivery of the server and of the load generator"],
+      ["rep", "the repetition (Google Benchmark's --benchmark_repetitions), from 0"],
+      ["default", "the server's default profile (optimized); other profiles are named (load/users:N/profile:P)"],
+      ["verdict", "ok; generator-bound: the generator could not keep its schedule; machine-bound: every core over 90 % busy; LOSS: durable messages lost; ERRORS: 0.1 % of messages or more met an error; ERROR: the run failed"],
+      ["-", "not measured (never 0)"],
+    ];
+    table(s, "key", ["term", "meaning"], terms.map(([t, m]) => [{ text: t }, { text: m }]));
+    const colors = el("p", { id: "colors" });
+    colors.appendChild(document.createTextNode("Colours, the same quantity in every chart: "));
+    Object.entries(QUANTITY_COLORS).forEach(([q, c], i) => {
+      const sw = el("span", { class: "swatch", style: "background:" + c }, "");
+      colors.appendChild(sw);
+      colors.appendChild(document.createTextNode(" " + q + (i + 1 < Object.keys(QUANTITY_COLORS).length ? ";  " : ".")));
+    });
+    s.appendChild(colors);
+  }
+
   // A count per interval as a rate: over the interval's own length (the last is partial).
   function perSecond(points, key) {
     return points.map((p, i) => {
@@ -192,19 +270,19 @@
         card.appendChild(el("p", { class: "absent" }, "No interval was recorded."));
         return;
       }
-      lineChart(charts, "latency-" + k, "Latency of durable deliveries", "s", "ms (log)", xs,
+      lineChart(charts, "latency-" + k, "Latency of durable deliveries", "time since start, s", "latency, ms (log)", xs,
         [["p50", pick(pts, "p50_ms")], ["p90", pick(pts, "p90_ms")], ["p99", pick(pts, "p99_ms")], ["max", pick(pts, "max_ms")]],
         { log: true, events: r.events });
-      lineChart(charts, "throughput-" + k, "Throughput", "s", "per second", xs,
+      lineChart(charts, "throughput-" + k, "Throughput", "time since start, s", "rate, per s", xs,
         [["messages sent/s", perSecond(pts, "sent")], ["durable deliveries/s", perSecond(pts, "durable")], ["volatile deliveries/s", perSecond(pts, "volatile")]],
         { events: r.events });
       if (pts.some((p) => p.users !== undefined))
-        lineChart(charts, "users-" + k, "Users in the rooms", "s", "users", xs, [["users", pick(pts, "users")]], { events: r.events });
+        lineChart(charts, "users-" + k, "Users in the rooms", "time since start, s", "users", xs, [["users", pick(pts, "users")]], { events: r.events });
       const cpu = [["server CPU %", pick(pts, "server_cpu_pct")], ["generator CPU %", pick(pts, "generator_cpu_pct")]];
-      lineChart(charts, "cpu-" + k, "CPU (% of one core)", "s", "%", xs, cpu, { events: r.events });
+      lineChart(charts, "cpu-" + k, "CPU (% of one core)", "time since start, s", "CPU, % of one core", xs, cpu, { events: r.events });
       const faults = ["errors", "disconnects", "reconnects", "resumes"];
       if (pts.some((p) => faults.some((f) => p[f] > 0)))
-        lineChart(charts, "faults-" + k, "Errors and reconnects per interval", "s", "count", xs, faults.map((f) => [f, pick(pts, f)]), { events: r.events });
+        lineChart(charts, "faults-" + k, "Errors and reconnects per interval", "time since start, s", "count per interval", xs, faults.map((f) => [f, pick(pts, f)]), { events: r.events });
       else card.appendChild(el("p", { class: "absent" }, "No errors, disconnects, reconnects or resumes in any interval."));
     });
   }
@@ -218,7 +296,7 @@
       series.push([profile + " p50", v.p50]);
       series.push([profile + " p99", v.p99]);
     }
-    lineChart(s, "users", "Percentiles of durable deliveries against users (median over repetitions)", "users", "ms (log)", c.users, series, { log: true });
+    lineChart(s, "users", "Percentiles of durable deliveries against users (median over repetitions)", "users", "latency, ms (log)", c.users, series, { log: true });
   }
 
   function capacity() {
@@ -226,8 +304,8 @@
     if (!steps.length) return;
     const s = section("Capacity search", "capacity-section");
     const xs = steps.map((r) => r.step.users);
-    lineChart(s, "capacity", "Capacity steps", "users", "deliveries/s", xs, [["deliveries/s", steps.map((r) => r.step.deliveries_per_s)]]);
-    lineChart(s, "capacity-p99", "p99 at each step", "users", "ms (log)", xs, [["p99", steps.map((r) => (r.step.p99_ms === undefined ? null : r.step.p99_ms))]], { log: true });
+    lineChart(s, "capacity", "Capacity steps", "users", "deliveries per s", xs, [["deliveries/s", steps.map((r) => r.step.deliveries_per_s)]]);
+    lineChart(s, "capacity-p99", "p99 at each step", "users", "p99, ms (log)", xs, [["p99", steps.map((r) => (r.step.p99_ms === undefined ? null : r.step.p99_ms))]], { log: true });
     table(s, "capacity-steps", ["users", "passed", "p99 ms", "delivery", "deliveries/s", "saturated"],
       steps.map((r) => [
         { text: String(r.step.users) },
@@ -245,7 +323,7 @@
     const s = section("Cost per delivery", "cost-section");
     s.appendChild(el("p", {}, "CPU microseconds per delivery, server and generator, by run (x: the summary's row)."));
     table(s, "cost-legend", ["row", "benchmark"], rows.map((r, i) => [{ text: String(i + 1) }, { text: r.name + (r.repetition ? " #" + r.repetition : "") }]));
-    lineChart(s, "cost", "CPU per delivery", "row", "us per delivery", rows.map((_, i) => i + 1),
+    lineChart(s, "cost", "CPU per delivery", "summary row", "µs per delivery", rows.map((_, i) => i + 1),
       [["server", rows.map((r) => r.server_cpu_us_per_delivery)], ["generator", rows.map((r) => r.generator_cpu_us_per_delivery)]],
       { bars: true });
   }
@@ -323,6 +401,8 @@
 
   document.getElementById("provenance").textContent = data.provenance;
   summary();
+  criteria();
+  key();
   overTime();
   usersCurves();
   capacity();
