@@ -51,13 +51,22 @@ int main(int argc, char** argv) {
         const auto& o = bench::options();
         only += !o.scenarios.empty() || !o.replay.empty() ? "^load/(scenario|replay)/"
                                                           : bench::kDefaultFilter;
-        std::fprintf(stderr, "bench: no --benchmark_filter given: running %s (see --help)\n",
+        std::fprintf(stderr, "note: no --benchmark_filter given: running %s (see --help)\n",
                      only.c_str());
         args.push_back(only.data());
         ++argc;
     }
     args.push_back(nullptr);
     argv = args.data();
+    // Debian's libbenchmark is compiled without NDEBUG, so the console says "Library was built
+    // as DEBUG": that is the library's per-run code (timers, the start and end of a batch). The
+    // loop of every benchmark is the header's inline code, compiled here with our flags.
+    if (!bench::options().reports_to_stderr)
+        std::fprintf(stderr,
+                     "note: the \"Library was built as DEBUG\" warning below is about Debian's "
+                     "build of Google Benchmark's per-run code, not this binary (built %s); its "
+                     "per-iteration cost is measured as harness/empty_loop (docs/benchmarks.md)\n",
+                     LIVESHARE_BUILD_TYPE);
     auto reporter = bench::make_recording_reporter(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -306,14 +306,18 @@
     const xs = steps.map((r) => r.step.users);
     lineChart(s, "capacity", "Capacity steps", "users", "deliveries per s", xs, [["deliveries/s", steps.map((r) => r.step.deliveries_per_s)]]);
     lineChart(s, "capacity-p99", "p99 at each step", "users", "p99, ms (log)", xs, [["p99", steps.map((r) => (r.step.p99_ms === undefined ? null : r.step.p99_ms))]], { log: true });
+    // In the order they ran (a bisection goes back and forth); the capacity is the largest
+    // passing step, and the summary's verdict for load/capacity is that step's.
+    const best = steps.reduce((b, r) => (r.step.passed && (!b || r.step.users >= b.step.users) ? r : b), null);
+    s.appendChild(el("p", {}, "Steps in the order they ran. The capacity is the largest passing step (marked), and the summary's verdict for load/capacity is that step's saturation: machine before generator, as everywhere."));
     table(s, "capacity-steps", ["users", "passed", "p99 ms", "delivery", "deliveries/s", "saturated"],
       steps.map((r) => [
-        { text: String(r.step.users) },
+        { text: String(r.step.users) + (r === best ? " \u2190 capacity" : "") },
         { text: r.step.passed ? "pass" : "FAIL" },
         { text: fmt(r.step.p99_ms, 2) },
         { text: fmt(r.step.delivery_pct, 3, " %") },
         { text: fmt(r.step.deliveries_per_s, 0) },
-        { text: r.step.machine_saturated ? "machine" : r.step.generator_saturated ? "generator" : "-" },
+        { text: r.step.machine_saturated ? (r.step.generator_saturated ? "machine (and generator)" : "machine") : r.step.generator_saturated ? "generator" : "-" },
       ]));
   }
 
