@@ -38,9 +38,7 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
     const Options& o = options();
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(users, w)
-                       .shard(o.shard_index, o.shard_count, o.shard_start_unix_ms)
-                       .build();
+        auto cfg = base_config(users, w).shard(o.shard_index, o.shard_count, o.shard_start_unix_ms);
         auto r = run_against_server(cfg, o.room_size ? o.room_size : users, label);
         if (o.shard_count > 1) {
             // This shard's share; scripts/merge-shards makes the run's figures from all shards.
@@ -48,8 +46,8 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
                                                  users, o.shard_index, o.shard_count);
             try {
                 std::filesystem::create_directories(o.shard_out);
-                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg, r,
-                                          provenance());
+                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg.config(),
+                                          r, provenance());
                 label = (label.empty() ? "" : label + "; ") +
                         fmt::format("shard {} of {}: {}", o.shard_index, o.shard_count, path);
             } catch (const std::exception& e) {
@@ -65,7 +63,7 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
 void bm_users_profile(benchmark::State& st, std::size_t users, std::string profile) {
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(users, Workload::Seed).build();
+        auto cfg = base_config(users, Workload::Seed);
         auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label,
                                     profile);
         finish(st, r, label);
@@ -75,7 +73,7 @@ void bm_users_profile(benchmark::State& st, std::size_t users, std::string profi
 void bm_bandwidth(benchmark::State& st) {
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(30, Workload::Seed).build();
+        auto cfg = base_config(30, Workload::Seed);
         auto r = run_against_server(cfg, 30, label);
         finish(st, r, label);
         const double secs_run = std::max(r.metrics.measured_s, 1e-3);
@@ -96,11 +94,8 @@ void bm_bandwidth(benchmark::State& st) {
 void bm_latency(benchmark::State& st) {
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(10, Workload::Seed)
-                       .messages_per_user(20)
-                       .warmup(ms(0))
-                       .duration(ms(60000))
-                       .build();
+        auto cfg =
+            base_config(10, Workload::Seed).messages_per_user(20).warmup(ms(0)).duration(ms(60000));
         auto r = run_against_server(cfg, 10, label);
         finish(st, r, label);
         g_latency_run = std::move(r);
@@ -115,7 +110,7 @@ void bm_graphop_throttle(benchmark::State& st, std::uint32_t interval_ms) {
     constexpr std::size_t users = 20;
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(users, Workload::Burst).build();
+        auto cfg = base_config(users, Workload::Burst);
         auto r = run_against_server(
             cfg, users, label, "",
             {"--graphop-interval-ms=" + std::to_string(interval_ms), "--graphop-queue=16"});
@@ -133,7 +128,7 @@ void bm_join_storm(benchmark::State& st) {
     const std::size_t users = options().join_storm_users;
     for (auto _ : st) {
         std::string label;
-        auto cfg = base_config(users, Workload::JoinStorm).build();
+        auto cfg = base_config(users, Workload::JoinStorm);
         auto r = run_against_server(cfg, options().room_size ? options().room_size : users, label);
         const auto& m = r.metrics;
         if (m.users_joined == 0) {
@@ -166,11 +161,17 @@ void bm_join_storm_protected(benchmark::State& st) {
         auto args = bench_server_args(storm_users, db);
         args.push_back("--bcrypt-cost=12");  // the original's cost, whatever --server_flags say
         harness::ServerProcess server(server_binary(), args);
+        // The storm starts inside the measured window: once the steady room has sent 1.5 s of
+        // its messages past the warm-up (10 users x 10/s).
+        std::promise<void> in_window;
         auto steady = base_config(10, Workload::Seed)
                           .warmup(ms(500))
                           .duration(ms(8000))
                           .seed(o.seed + 1)
                           .target(server.url())
+                          .trigger(
+                              static_cast<std::uint64_t>(10 * 10 * 2.0),
+                              [&] { in_window.set_value(); }, "join storm starts")
                           .build();
         auto storm = base_config(storm_users, Workload::JoinStorm)
                          .room_password("correct horse")
@@ -179,11 +180,6 @@ void bm_join_storm_protected(benchmark::State& st) {
                          .progress(false)
                          .target(server.url())
                          .build();
-        // The storm starts inside the measured window: once the steady room has sent 1.5 s of
-        // its messages past the warm-up (10 users x 10/s).
-        std::promise<void> in_window;
-        steady.triggers.push_back(
-            {static_cast<std::uint64_t>(10 * 10 * 2.0), [&] { in_window.set_value(); }});
         harness::LoadTestResult steady_result, storm_result;
         std::thread steady_thread(
             [&] { steady_result = harness::run_load_test(steady, server.pid()); });
@@ -220,8 +216,7 @@ void bm_conn_idle(benchmark::State& st, std::size_t connections) {
         auto cfg = base_config(connections, Workload::JoinStorm)
                        .room_size(50)
                        .idle_hold(ms(2000))
-                       .join_timeout(ms(60000))
-                       .build();
+                       .join_timeout(ms(60000));
         auto r = run_against_server(cfg, 50, label);
         const auto& m = r.metrics;
         if (m.users_joined == 0) {

@@ -49,8 +49,7 @@ Step run_step(std::size_t users, unsigned threads) {
                    .room_size(o.capacity_room_size)
                    .generator_threads(threads)
                    .warmup(secs(std::min(o.warmup_s, 1.0)))
-                   .duration(secs(std::min(o.duration_s, 3.0)))
-                   .build();
+                   .duration(secs(std::min(o.duration_s, 3.0)));
     s.m = run_against_server(cfg, o.capacity_room_size, label).metrics;
     const double delivery = s.m.delivery_pct.value_or(0);
     // NaN and infinity (nothing measured, p99 among lost messages) fail the step too.

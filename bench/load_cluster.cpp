@@ -78,21 +78,19 @@ void bm_cluster(benchmark::State& st, std::size_t nodes) {
         std::string label;
         LoadTestResult r;
         try {
-            auto cfg = base_config(kUsers, Workload::Seed).build();
+            auto cfg = base_config(kUsers, Workload::Seed);
             if (nodes == 0) {
                 harness::ServerProcess server(server_binary(), node_args());
-                cfg.target = server.url();
-                cfg.watch = {{"node0", server.pid()}};
-                r = harness::run_load_test(cfg, -1);
+                r = harness::run_load_test(
+                    cfg.target(server.url()).watch("node0", server.pid()).build(), -1);
                 server.stop();
                 label = "one node, no --cluster";
             } else {
                 harness::LocalCluster cluster(server_binary(), nodes, node_args());
-                cfg.target = cluster.targets();
+                cfg.target(cluster.targets());
                 for (std::size_t k = 0; k < nodes; ++k)
-                    cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
-                cfg.watch.push_back({"redis", cluster.redis().pid()});
-                r = harness::run_load_test(cfg, -1);
+                    cfg.watch(fmt::format("node{}", k), cluster.nodes()[k]->pid());
+                r = harness::run_load_test(cfg.watch("redis", cluster.redis().pid()).build(), -1);
                 label = fmt::format("{} node(s) on one Redis", nodes);
             }
         } catch (const std::exception& e) {
@@ -133,12 +131,10 @@ void bm_node_kill(benchmark::State& st) {
                            .target(cluster.targets())
                            .trigger(
                                at, [&] { cluster.nodes()[nodes - 1]->kill_hard(); },
-                               "node killed (SIGKILL)")
-                           .build();
+                               "node killed (SIGKILL)");
             for (std::size_t k = 0; k < nodes; ++k)
-                cfg.watch.push_back({fmt::format("node{}", k), cluster.nodes()[k]->pid()});
-            cfg.watch.push_back({"redis", cluster.redis().pid()});
-            r = harness::run_load_test(cfg, -1);
+                cfg.watch(fmt::format("node{}", k), cluster.nodes()[k]->pid());
+            r = harness::run_load_test(cfg.watch("redis", cluster.redis().pid()).build(), -1);
         } catch (const std::exception& e) {
             fail(st, std::string("could not start the cluster: ") + e.what());
             return;

@@ -128,16 +128,14 @@ void bm_netsim(benchmark::State& st, std::string name, NetsimSpec spec) {
                            .reconnect(true)
                            .drain(secs(drain_s))
                            .target(proxy.url())
-                           .build();
-            if (!secure_target.empty()) {
-                // TLS end to end through the proxy: the names stay the target's.
-                cfg.target = secure_target;
-                cfg.connect_to = "127.0.0.1:" + std::to_string(proxy.port());
-            }
-            // Faults are injected while users send; the drain and the convergence check run
-            // on a network that still has its latency and loss but no more resets.
-            cfg.before_drain = [&proxy] { proxy.set_fault_rates(0, 0); };
-            r = harness::run_load_test(cfg, server ? server->pid() : -1);
+                           // Faults are injected while users send; the drain and the
+                           // convergence check run on a network that still has its latency
+                           // and loss but no more resets.
+                           .before_drain([&proxy] { proxy.set_fault_rates(0, 0); });
+            if (!secure_target.empty())    // TLS end to end through the proxy: the names stay
+                cfg.target(secure_target)  // the target's
+                    .connect_to("127.0.0.1:" + std::to_string(proxy.port()));
+            r = harness::run_load_test(cfg.build(), server ? server->pid() : -1);
             run.proxy = proxy.stats();
         }
         std::string label;
@@ -193,8 +191,8 @@ void bm_server_kill(benchmark::State& st, std::string durability) {
                                killed.set_value();
                            },
                            "server killed (SIGKILL)")
+                       .events(marks)
                        .build();
-        cfg.events = marks;
         LoadTestResult r;
         std::thread run([&] { r = harness::run_load_test(cfg); });
         killed.get_future().wait();

@@ -78,12 +78,11 @@ void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> 
                      .drain(secs(drain_s))
                      .messages_per_user(messages_per_user);
         if (seed) b.seed(*seed);  // the file's own, over --seed
-        auto cfg = b.build();
-        cfg.plan = plan;
+        b.plan(plan);
         std::string label;
         LoadTestResult r;
         try {
-            r = run_against_server(cfg, largest_room(*plan), label);
+            r = run_against_server(b, largest_room(*plan), label);
         } catch (const std::exception& e) {
             return fail(st, std::string("could not start the server: ") + e.what());
         }
@@ -125,8 +124,7 @@ void bm_record(benchmark::State& st, bool on) {
         if (on) extra.push_back("--record=" + trace);
         LoadTestResult r;
         try {
-            r = run_against_server(base_config(50, Workload::Editing).build(), 50, label, "",
-                                   extra);
+            r = run_against_server(base_config(50, Workload::Editing), 50, label, "", extra);
         } catch (const std::exception& e) {
             return fail(st, std::string("could not start the server: ") + e.what());
         }

@@ -99,24 +99,21 @@ void scrape_metrics(const std::string& url, LoadTestResult& result, std::string&
 
 // One load run against the --target, or against a fresh server process started for it.
 // `extra` server flags come after the bench's own, so they override them.
-LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users,
+LoadTestResult run_against_server(LoadTestConfigBuilder cfg, std::size_t max_room_users,
                                   std::string& label, const std::string& profile,
                                   const std::vector<std::string>& extra) {
     const Options& o = options();
     if (!o.target.empty()) {
-        cfg.target = o.target;
-        cfg.rooms = o.rooms;
-        cfg.rest_header = o.rest_header;
         label = "target " + o.target + " (server CPU/RSS not measured)";
-        return harness::run_load_test(cfg);
+        return harness::run_load_test(
+            cfg.target(o.target).rooms(o.rooms).rest_header(o.rest_header).build());
     }
     const std::string db = bench_db_path();
     auto args = bench_server_args(max_room_users, db, profile);
     args.insert(args.end(), extra.begin(), extra.end());
     harness::ServerProcess server(server_binary(), args);
-    cfg.target = server.url();
-    auto result = harness::run_load_test(cfg, server.pid());
-    scrape_metrics(cfg.target, result, label);
+    auto result = harness::run_load_test(cfg.target(server.url()).build(), server.pid());
+    scrape_metrics(server.url(), result, label);
     server.stop();
     remove_db(db);
     return result;

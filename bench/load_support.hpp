@@ -33,7 +33,7 @@ std::vector<std::string> bench_server_args(std::size_t max_room_users, const std
 void scrape_metrics(const std::string& url, LoadTestResult& result, std::string& label);
 // One load run against the --target, or against a fresh server process started for it.
 // `extra` server flags come after the bench's own, so they override them.
-LoadTestResult run_against_server(LoadTestConfig cfg, std::size_t max_room_users,
+LoadTestResult run_against_server(LoadTestConfigBuilder cfg, std::size_t max_room_users,
                                   std::string& label, const std::string& profile = "",
                                   const std::vector<std::string>& extra = {});
 void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m);

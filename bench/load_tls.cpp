@@ -47,30 +47,31 @@ void set_proxy_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
 }
 
 // A run's result, or the reason it could not run; the caller owns the processes' lifetimes.
-LoadTestResult run_path(LoadTestConfig cfg, Path path, std::size_t nodes, std::string& label) {
+LoadTestResult run_path(LoadTestConfigBuilder cfg, Path path, std::size_t nodes,
+                        std::string& label) {
     std::unique_ptr<harness::ServerProcess> server;
     std::unique_ptr<harness::LocalCluster> cluster;
     std::vector<std::string> backends;
     pid_t server_pid = -1;
     const std::string db = bench_db_path();
     if (nodes == 0) {
-        server = std::make_unique<harness::ServerProcess>(server_binary(),
-                                                          bench_server_args(cfg.users, db));
+        server = std::make_unique<harness::ServerProcess>(
+            server_binary(), bench_server_args(cfg.config().users, db));
         backends.push_back(host_port(server->url()));
         server_pid = server->pid();
     } else {
-        cluster = std::make_unique<harness::LocalCluster>(server_binary(), nodes,
-                                                          bench_server_args(cfg.users, ""));
+        cluster = std::make_unique<harness::LocalCluster>(
+            server_binary(), nodes, bench_server_args(cfg.config().users, ""));
         for (std::size_t k = 0; k < nodes; ++k) {
             backends.push_back(host_port(cluster->nodes()[k]->url()));
-            cfg.watch.push_back({fmt::format("node{}", k), cluster->nodes()[k]->pid()});
+            cfg.watch(fmt::format("node{}", k), cluster->nodes()[k]->pid());
         }
-        cfg.watch.push_back({"redis", cluster->redis().pid()});
+        cfg.watch("redis", cluster->redis().pid());
     }
     std::optional<harness::TestPki> pki;
     std::unique_ptr<harness::ProxyProcess> proxy;
     if (path == Path::Direct) {
-        cfg.target = server ? server->url() : cluster->targets();
+        cfg.target(server ? server->url() : cluster->targets());
         label = "direct to the node (ws://)";
     } else {
         harness::ProxyOptions po;
@@ -78,17 +79,17 @@ LoadTestResult run_path(LoadTestConfig cfg, Path path, std::size_t nodes, std::s
         if (path == Path::ProxyTls) {
             pki.emplace();
             po.certificate = pki->server_pem();
-            cfg.tls = {};
-            cfg.tls.ca_file = pki->ca_pem();
+            harness::TlsOptions trust;  // the run's own CA, whatever --tls_* say
+            trust.ca_file = pki->ca_pem();
+            cfg.tls(trust);
         }
         proxy = std::make_unique<harness::ProxyProcess>(po);
-        cfg.target = proxy->url("localhost");
-        cfg.watch.push_back({"proxy", proxy->pid()});
+        cfg.target(proxy->url("localhost")).watch("proxy", proxy->pid());
         label = fmt::format("through HAProxy ({}, leastconn over {} node(s))",
                             path == Path::ProxyTls ? "TLS terminated there, wss://" : "ws://",
                             backends.size());
     }
-    auto r = harness::run_load_test(cfg, server_pid);
+    auto r = harness::run_load_test(cfg.build(), server_pid);
     if (proxy) proxy->stop();
     if (server) {
         server->stop();
@@ -106,7 +107,7 @@ void bm_tls(benchmark::State& st, Workload w, Path path, std::size_t nodes) {
         std::string label;
         LoadTestResult r;
         try {
-            r = run_path(base_config(kUsers, w).build(), path, nodes, label);
+            r = run_path(base_config(kUsers, w), path, nodes, label);
         } catch (const std::exception& e) {
             return fail(st, std::string("could not start the server or the proxy: ") + e.what());
         }

@@ -34,8 +34,7 @@ const std::string kUser = "0b8e9d3c-5a1f-4e2b-8c7d-9f0a1b2c3d4e";
 
 // A client message of the given type, as the workloads send it.
 std::string client_message(MsgType t, std::uint64_t seq = 1) {
-    harness::LoadTestConfig cfg;
-    cfg.messages_per_user = 0;
+    const auto cfg = harness::LoadTestConfigBuilder().messages_per_user(0).build();
     std::string s;
     switch (t) {
         case MsgType::GraphOp: {

@@ -52,16 +52,13 @@ struct WindowMark {
 class LoadRun {
   public:
     LoadRun(const LoadTestConfig& c, pid_t pid)
-        : cfg(c), server_pid(pid), sh(c), rng(c.seed), M(result.metrics) {}
+        : cfg(c), server_pid(pid), rng(c.seed), sh(c, rng), M(result.metrics) {}
 
     LoadTestResult run();
 
   private:
     // The target, or a cluster's nodes ("ws://a:1,ws://b:2").
     void resolve();
-
-    // Users, rooms and tables get deterministic identities from the seed.
-    void identities();
 
     void create_rooms();
 
@@ -120,11 +117,11 @@ class LoadRun {
 
     const LoadTestConfig& cfg;
     pid_t server_pid;
+    std::mt19937_64 rng;  // before sh: the users' identities are its first draws
     Shared sh;
-    std::mt19937_64 rng;
     LoadTestResult result;
     LoadTestMetrics& M;
-    std::size_t room_size = 0, rooms = 0;
+    std::size_t rooms() const { return sh.room_ids.size(); }
     std::vector<std::string> room_errors;
     unsigned nthreads = 1;
     std::vector<std::unique_ptr<net::io_context>> iocs;

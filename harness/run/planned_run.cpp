@@ -6,19 +6,6 @@
 
 namespace harness {
 
-std::size_t planned_sent_at_cap(const LoadTestConfig& cfg, const Shared& sh) {
-    std::size_t most = 0;
-    for (std::size_t i = 0; i < cfg.users; ++i) {
-        auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
-                                  sh.table_uuids[i]);
-        Planned p;
-        std::size_t n = 0;
-        while (script->next(p)) n += p.durable ? 1 : 0;
-        most = std::max(most, n);
-    }
-    return most + 8;
-}
-
 std::uint64_t windowed_owed(const Shared& sh, const SimUser& u) {
     std::uint64_t n = 0;
     for (std::size_t j = 0; j < sh.room_of.size(); ++j) {

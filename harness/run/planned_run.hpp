@@ -12,8 +12,6 @@
 
 namespace harness {
 
-// The most durable messages any user's script sends, with a margin: sent_at's width.
-std::size_t planned_sent_at_cap(const LoadTestConfig& cfg, const Shared& sh);
 // What the others in u's room sent while u was there (its window), from sent_at.
 std::uint64_t windowed_owed(const Shared& sh, const SimUser& u);
 // Per phase the latency of what was sent in it and the users it began and ended with; with a

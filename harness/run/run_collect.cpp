@@ -73,7 +73,7 @@ void LoadRun::per_delivery(double d) {
 }
 
 void LoadRun::totals() {
-    std::vector<std::uint64_t> room_sent(rooms, 0);
+    std::vector<std::uint64_t> room_sent(rooms(), 0);
     for (auto& u : users)
         room_sent[u->room] += u->metrics.sent_durable -
                               std::min(u->metrics.sent_durable, u->metrics.durable_rejected);

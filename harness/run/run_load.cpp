@@ -20,7 +20,6 @@ double send_lag_limit_ms(const LoadTestConfig& cfg) {
 
 LoadTestResult LoadRun::run() {
     resolve();
-    identities();
     create_rooms();
     start_generator();
     join();
@@ -63,56 +62,6 @@ void LoadRun::resolve() {
     }
     sh.ep = sh.eps.front();
     sh.address = sh.addresses.front();
-}
-
-void LoadRun::identities() {
-    // Deterministic identities from the seed.
-    room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
-    rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
-    if (cfg.plan) {
-        if (cfg.plan->users.size() != cfg.users || !cfg.rooms.empty() || sharded())
-            throw std::invalid_argument(
-                "a planned run (scenario or replay) has the plan's users, makes its own rooms "
-                "and is not sharded");
-        rooms = cfg.plan->rooms;
-    }
-    if (!cfg.rooms.empty()) {
-        sh.room_ids = cfg.rooms;
-        room_size = (cfg.users + sh.room_ids.size() - 1) / sh.room_ids.size();
-    } else {
-        for (std::size_t r = 0; r < rooms; ++r) sh.room_ids.push_back(make_uuid(rng));
-    }
-    sh.node_of.reset(new std::atomic<int>[cfg.users]);
-    for (std::size_t i = 0; i < cfg.users; ++i) sh.node_of[i] = 0;
-    sh.room_accepted.reset(new std::atomic<std::int64_t>[rooms]);
-    sh.room_joined.reset(new std::atomic<std::int64_t>[rooms]);
-    for (std::size_t r = 0; r < rooms; ++r) {
-        sh.room_accepted[r] = 0;
-        sh.room_joined[r] = 0;
-    }
-    for (std::size_t i = 0; i < cfg.users; ++i) {
-        sh.user_ids.push_back(make_uuid(rng));
-        sh.table_uuids.push_back(make_uuid(rng));
-        sh.index_of.emplace(sh.user_ids.back(), static_cast<std::uint32_t>(i));
-        sh.room_of.push_back(cfg.plan ? cfg.plan->users[i].room : i / room_size);
-    }
-    sh.room_members.assign(rooms, 0);
-    for (std::size_t i = 0; i < cfg.users; ++i)
-        sh.member_of.push_back(sh.room_members[sh.room_of[i]]++);
-    sh.windowed = cfg.plan && cfg.plan->windowed();
-    const auto min_interval =
-        cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
-    sh.sent_at_cap =
-        static_cast<std::size_t>((cfg.warmup + cfg.duration) /
-                                 std::max(min_interval, std::chrono::milliseconds(1))) +
-        8;
-    if (cfg.messages_per_user) sh.sent_at_cap = std::min(sh.sent_at_cap, cfg.messages_per_user + 8);
-    if (cfg.plan) sh.sent_at_cap = planned_sent_at_cap(cfg, sh);
-    for (std::size_t i = 0; i < cfg.users; ++i) {
-        sh.sent_at.emplace_back(new std::atomic<std::int64_t>[sh.sent_at_cap]);
-        for (std::size_t k = 0; k < sh.sent_at_cap; ++k) sh.sent_at.back()[k].store(0);
-    }
-    sh.warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
 }
 
 void LoadRun::create_rooms() {
@@ -196,7 +145,7 @@ void LoadRun::join() {
     M.join_all_ms = std::chrono::duration<double, std::milli>(Clock::now() - join_start).count();
     M.users = own();
     M.users_joined = sh.joined.load();
-    M.rooms = rooms;
+    M.rooms = rooms();
 }
 
 void LoadRun::hold_idle() {
@@ -346,7 +295,7 @@ void LoadRun::drain() {
         if (sharded()) return planned_expected();
         if (sh.windowed) return windowed_expected_total();
         std::int64_t e = 0;
-        for (std::size_t r = 0; r < rooms; ++r)
+        for (std::size_t r = 0; r < rooms(); ++r)
             e += sh.room_accepted[r].load() *
                  std::max<std::int64_t>(sh.room_joined[r].load() - 1, 0);
         return static_cast<std::uint64_t>(std::max<std::int64_t>(e, 0));

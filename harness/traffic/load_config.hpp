@@ -271,6 +271,37 @@ class LoadTestConfigBuilder {
         c_.idle_hold = d;
         return *this;
     }
+    LoadTestConfigBuilder& plan(std::shared_ptr<const TrafficPlan> p) {
+        c_.plan = std::move(p);
+        return *this;
+    }
+    LoadTestConfigBuilder& rooms(std::vector<std::string> ids) {
+        c_.rooms = std::move(ids);
+        return *this;
+    }
+    LoadTestConfigBuilder& rest_header(std::string h) {
+        c_.rest_header = std::move(h);
+        return *this;
+    }
+    LoadTestConfigBuilder& connect_to(std::string host_port) {
+        c_.connect_to = std::move(host_port);
+        return *this;
+    }
+    // One more process to measure over the sending window (a node, Redis, a proxy).
+    LoadTestConfigBuilder& watch(std::string name, int pid) {
+        c_.watch.emplace_back(std::move(name), pid);
+        return *this;
+    }
+    LoadTestConfigBuilder& before_drain(std::function<void()> f) {
+        c_.before_drain = std::move(f);
+        return *this;
+    }
+    LoadTestConfigBuilder& events(std::shared_ptr<EventLog> log) {
+        c_.events = std::move(log);
+        return *this;
+    }
+    // What is set so far (to size a server for the run, say).
+    const LoadTestConfig& config() const { return c_; }
     LoadTestConfig build() const { return c_; }
 
   private:

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,8 +81,13 @@ struct Shared {
     std::unique_ptr<std::atomic<std::int64_t>[]> room_accepted;
     std::unique_ptr<std::atomic<std::int64_t>[]> room_joined;
 
-    explicit Shared(const LoadTestConfig& c)
-        : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {}
+    std::size_t room_size = 0;  // users per room (the last may hold fewer)
+
+    // Everything a run's users share, made from its config: deterministic identities, rooms
+    // and tables from `rng` (the run's seed), every user's room and place in it, and the
+    // per-room and per-user counters sized. The targets (eps, addresses, ep) are the run's
+    // to resolve. Throws std::invalid_argument for a plan that cannot be run as configured.
+    Shared(const LoadTestConfig& c, std::mt19937_64& rng);
     std::int64_t now_us() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch())
             .count();
