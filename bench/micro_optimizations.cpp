@@ -21,6 +21,7 @@
 #include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "serialization/dom_encoder.hpp"
+#include "traffic/load_config.hpp"
 #include "traffic/workload.hpp"
 
 using namespace liveshare;

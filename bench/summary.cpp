@@ -148,6 +148,9 @@ void print_summary(std::FILE* out) {
                      cell(counter(r, "generator_cpu_us_per_delivery"), "{:.2f}").c_str(),
                      verdict(r).c_str());
     }
+    std::fprintf(out,
+                 "\nEvery counter (unit, how measured, window) and verdict: docs/benchmarks.md, "
+                 "\"Glossary: every counter and verdict\"\n");
 }
 
 }  // namespace bench

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "traffic/load_config.hpp"
 #include "traffic/workload.hpp"
 #include "users/delivery_scan.hpp"
 

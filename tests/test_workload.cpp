@@ -1,6 +1,7 @@
 // Workload scripts: schedule shape and markers that survive re-serialization.
 #include <gtest/gtest.h>
 
+#include "traffic/load_config.hpp"
 #include "traffic/workload.hpp"
 
 using namespace harness;

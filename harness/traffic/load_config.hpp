@@ -11,16 +11,11 @@
 #include <vector>
 
 #include "clients/tls.hpp"
+#include "traffic/workload.hpp"
 
 namespace harness {
 
 class TrafficPlan;
-
-// Burst: the original client's auto-layout, a burst of graph ops at once (one MoveTable per
-// table), every burst_every; what the server's graph-op throttle meets.
-enum class Workload { Seed, Editing, CursorStorm, JoinStorm, Burst };
-const char* to_string(Workload w);
-bool workload_from(const std::string& s, Workload& out);
 
 // Client behaviour when a connection breaks: reconnect with exponential backoff (with
 // jitter) and resume from the last seen seq (liveshare.v2), resending own durable messages

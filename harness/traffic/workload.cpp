@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "protocol/uuid.hpp"
+#include "traffic/load_config.hpp"
 #include "traffic/traffic_plan.hpp"
 
 namespace harness {

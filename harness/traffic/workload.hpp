@@ -9,9 +9,17 @@
 #include <string>
 
 #include "protocol/codec.hpp"
-#include "traffic/load_config.hpp"
 
 namespace harness {
+
+struct LoadTestConfig;  // traffic/load_config.hpp
+
+// What the simulated users do (LoadTestConfig::workload).
+// Burst: the original client's auto-layout, a burst of graph ops at once (one MoveTable per
+// table), every burst_every; what the server's graph-op throttle meets.
+enum class Workload { Seed, Editing, CursorStorm, JoinStorm, Burst };
+const char* to_string(Workload w);
+bool workload_from(const std::string& s, Workload& out);
 
 struct Marker {
     std::uint64_t seq = 0;

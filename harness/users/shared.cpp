@@ -30,7 +30,8 @@ std::size_t planned_sent_at_cap(const LoadTestConfig& cfg, const Shared& sh) {
 Shared::Shared(const LoadTestConfig& c, std::mt19937_64& rng)
     : cfg(c), live_hist(Histogram::index_of(UINT64_MAX >> 16) + 1) {
     room_size = cfg.room_size ? cfg.room_size : std::max<std::size_t>(cfg.users, 1);
-    std::size_t rooms = cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
+    std::size_t rooms =
+        cfg.rooms.empty() ? (cfg.users + room_size - 1) / room_size : cfg.rooms.size();
     if (cfg.plan) {
         if (cfg.plan->users.size() != cfg.users || !cfg.rooms.empty() || cfg.shard_count > 1)
             throw std::invalid_argument(
@@ -59,15 +60,13 @@ Shared::Shared(const LoadTestConfig& c, std::mt19937_64& rng)
         room_of.push_back(cfg.plan ? cfg.plan->users[i].room : i / room_size);
     }
     room_members.assign(rooms, 0);
-    for (std::size_t i = 0; i < cfg.users; ++i)
-        member_of.push_back(room_members[room_of[i]]++);
+    for (std::size_t i = 0; i < cfg.users; ++i) member_of.push_back(room_members[room_of[i]]++);
     windowed = cfg.plan && cfg.plan->windowed();
     const auto min_interval =
         cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
-    sent_at_cap =
-        static_cast<std::size_t>((cfg.warmup + cfg.duration) /
-                                 std::max(min_interval, std::chrono::milliseconds(1))) +
-        8;
+    sent_at_cap = static_cast<std::size_t>((cfg.warmup + cfg.duration) /
+                                           std::max(min_interval, std::chrono::milliseconds(1))) +
+                  8;
     if (cfg.messages_per_user) sent_at_cap = std::min(sent_at_cap, cfg.messages_per_user + 8);
     if (cfg.plan) sent_at_cap = planned_sent_at_cap(cfg, *this);
     for (std::size_t i = 0; i < cfg.users; ++i) {

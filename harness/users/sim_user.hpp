@@ -24,6 +24,7 @@
 #include "measure/load_metrics.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
+#include "traffic/load_config.hpp"
 #include "traffic/traffic_plan.hpp"
 #include "traffic/workload.hpp"
 #include "users/delivery_scan.hpp"

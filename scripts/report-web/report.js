@@ -203,6 +203,7 @@
   // has every counter).
   function key() {
     const s = section("Key", "key-section");
+    s.appendChild(el("p", {}, "Every counter of the JSON, its unit, how it is measured and over which window, and every verdict: docs/benchmarks.md, \u201cGlossary: every counter and verdict\u201d."));
     const terms = [
       ["p50, p90, p99, max", "percentiles of the latency of durable deliveries (graph ops), from the message's intended send time to its arrival; a lost message counts as never arriving"],
       ["delivery", "durable deliveries that arrived, of those expected (every other member of the room)"],
