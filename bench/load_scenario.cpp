@@ -27,12 +27,6 @@ namespace bench {
 
 namespace {
 
-std::size_t largest_room(const harness::TrafficPlan& plan) {
-    std::vector<std::size_t> n(plan.rooms, 0);
-    for (const auto& u : plan.users) ++n[u.room];
-    return n.empty() ? 1 : *std::max_element(n.begin(), n.end());
-}
-
 std::string counter_name(const std::string& phase) {
     std::string s;
     for (char c : phase) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -72,13 +66,7 @@ void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> 
               double warmup_s, double drain_s, std::size_t messages_per_user,
               std::optional<std::uint64_t> seed, const std::string& note = "") {
     for (auto _ : st) {
-        auto b = base_config(plan->users.size(), Workload::Editing)
-                     .warmup(secs(warmup_s))
-                     .duration(ms((plan->end_us - std::llround(warmup_s * 1e6)) / 1000))
-                     .drain(secs(drain_s))
-                     .messages_per_user(messages_per_user);
-        if (seed) b.seed(*seed);  // the file's own, over --seed
-        b.plan(plan);
+        auto b = planned_config(plan, warmup_s, drain_s, messages_per_user, seed);
         std::string label;
         LoadTestResult r;
         try {

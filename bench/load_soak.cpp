@@ -1,58 +1,37 @@
-// soak/users:200/minutes:M: one server for M minutes under the editing workload with joins and
-// leaves throughout, judged on whether it stays flat: server RSS, open descriptors, rooms and
-// connections sampled every 5 s, p99 per window (a sixth of the soak). Outside the `load`
-// filter (an hour by default; --soak_minutes shortens it).
+// soak/users:N/minutes:M: the soak scenario (scenarios/soak.yaml, or --soak_file) run as one
+// planned run of M minutes, its cycle repeated to that length, judged on whether the server
+// stays flat: its RSS, open descriptors, rooms and connections sampled every 5 s with the
+// time series, p99 per window (a sixth of the soak). Outside the `load` filter (an hour by
+// default; --soak_minutes shortens it).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
-#include <filesystem>
-#include <mutex>
-#include <thread>
+#include <fstream>
+#include <optional>
+#include <string>
 #include <vector>
 
-#include "clients/client.hpp"
-#include "clients/prometheus.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
+#include "measure/histogram.hpp"
 #include "options.hpp"
-#include "procs/server_process.hpp"
+#include "traffic/scenario.hpp"
 
 namespace bench {
 
 namespace {
 
-constexpr std::size_t kUsers = 200, kCohorts = 2, kRoomSize = 20;
 constexpr auto kSampleEvery = std::chrono::seconds(5);
+// Six windows; the first is warm-up (allocator arenas, caches), judged from the second on.
+constexpr std::size_t kWindows = 6;
 
-struct Sample {
-    double t_s = 0;
-    std::optional<double> rss_mb, fds;  // absent against a --target
-    std::optional<double> rooms, connections;
-};
-struct CycleResult {
-    double end_s = 0, p99_ms = 0;
-    std::uint64_t deliveries = 0, lost = 0;
-    bool ok = true;
-    std::string why;
-};
 struct Window {
     double rss_mean = NAN, fds_max = NAN, rooms_max = NAN, p99_ms = NAN;
-    std::size_t cycles = 0;
+    std::size_t points = 0;
 };
-
-double open_fds(pid_t pid) {
-    std::error_code ec;
-    double n = 0;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-        ++n;
-    return n;
-}
 
 // Least-squares slope of (t, v) in units of v per 10 minutes.
 double slope_per_10min(const std::vector<std::pair<double, double>>& pts) {
@@ -66,153 +45,42 @@ double slope_per_10min(const std::vector<std::pair<double, double>>& pts) {
     return den > 0 ? num / den * 600.0 : NAN;
 }
 
-// One soak: the server (or the target), a sampler thread and the cohorts' cycles.
-struct SoakRun {
-    const Options& o = options();
-    double total_s = 0, cycle_s = 0;
-    std::unique_ptr<harness::ServerProcess> server;
-    std::string url, db;
-    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::vector<Sample> samples;
-    std::vector<CycleResult> cycles;
+double most(double a, double b) {
+    return std::isnan(a) ? b : std::max(a, b);
+}
 
-    double elapsed() const {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-
-    // Every kSampleEvery: the server's RSS and descriptors, its rooms and connections.
-    void sample_loop(const harness::Endpoint& ep) {
-        std::unique_lock lock(mu);
-        while (!done) {
-            lock.unlock();
-            Sample s;
-            s.t_s = elapsed();
-            if (server) {
-                harness::ProcSample p;
-                if (harness::read_proc(server->pid(), p))
-                    s.rss_mb = p.rss_mb, s.fds = open_fds(server->pid());
-            }
-            try {
-                auto m = harness::scrape_metrics(ep);
-                if (m.count("liveshare_rooms")) s.rooms = m["liveshare_rooms"];
-                if (m.count("liveshare_connections")) s.connections = m["liveshare_connections"];
-            } catch (const std::exception&) {
-            }  // a server without /metrics: those columns stay absent
-            lock.lock();
-            samples.push_back(s);
-            cv.wait_for(lock, kSampleEvery, [&] { return done; });
-        }
-    }
-
-    // Cohort c joins, edits for a cycle and leaves, again and again, starting half a cycle
-    // after the one before it.
-    void cohort(std::size_t c) {
-        std::this_thread::sleep_for(
-            std::chrono::duration<double>(cycle_s / 2 * static_cast<double>(c)));
-        for (bool first = true; elapsed() + cycle_s <= total_s; first = false) {
-            // The same users come back each cycle: after the first, their tables and columns
-            // exist, so they edit them instead of adding more (the rooms' state stays the size
-            // of one cycle's; growth is then the server's own).
-            auto cfg = base_config(kUsers / kCohorts, Workload::Editing)
-                           .room_size(kRoomSize)
-                           .returning(!first)
-                           .warmup(ms(1000))
-                           .duration(secs(cycle_s - 4))
-                           .drain(ms(2000))
-                           .seed(o.seed + 1000 * c)
-                           .progress(false)
-                           .target(url)
-                           .build();
-            CycleResult r;
-            try {
-                auto res = harness::run_load_test(cfg, server ? server->pid() : 0);
-                const auto& m = res.metrics;
-                r.p99_ms = m.p_ms(99);
-                r.deliveries = m.totals.durable_received;
-                r.lost = m.lost;
-                if (!std::isfinite(r.p99_ms) || m.lost || m.users_joined < cfg.users)
-                    r.ok = false, r.why = describe(m, "");
-            } catch (const std::exception& e) {
-                r.ok = false, r.why = e.what();
-            }
-            r.end_s = elapsed();
-            std::lock_guard lock(mu);
-            cycles.push_back(std::move(r));
-        }
-    }
-
-    void run() {
-        if (url.empty()) {
-            db = bench_db_path();
-            server = std::make_unique<harness::ServerProcess>(server_binary(),
-                                                              bench_server_args(kRoomSize, db));
-            url = server->url();
-        }
-        const auto ep = harness::parse_ws_url(url.substr(0, url.find(',')), o.tls);
-        std::thread sampler([&] { sample_loop(ep); });
-        std::vector<std::thread> cohorts;
-        for (std::size_t c = 0; c < kCohorts; ++c) cohorts.emplace_back([this, c] { cohort(c); });
-        for (auto& t : cohorts) t.join();
-        {
-            std::lock_guard lock(mu);
-            done = true;
-        }
-        cv.notify_all();
-        sampler.join();
-        if (server) {
-            server->stop();
-            remove_db(db);
-        }
-    }
-};
-
-// Six windows; the first is warm-up (allocator arenas, caches), judged from the second on.
-constexpr std::size_t kWindows = 6;
-
-std::vector<Window> windows(const SoakRun& r, double wlen) {
+// The series' points by window: mean RSS, the most descriptors and rooms, and the p99 of the
+// deliveries in the window (its points' histograms merged: exact, not a max of p99s).
+std::vector<Window> windows(const std::vector<harness::SeriesPoint>& series, double wlen) {
     std::vector<Window> w(kWindows);
-    auto slot = [&](double t) {
-        return std::min(kWindows - 1, static_cast<std::size_t>(t / wlen));
-    };
-    std::vector<std::vector<double>> rss(kWindows);
-    for (const auto& s : r.samples) {
-        auto& x = w[slot(s.t_s)];
-        if (s.rss_mb) rss[slot(s.t_s)].push_back(*s.rss_mb);
-        if (s.fds) x.fds_max = std::isnan(x.fds_max) ? *s.fds : std::max(x.fds_max, *s.fds);
-        if (s.rooms)
-            x.rooms_max = std::isnan(x.rooms_max) ? *s.rooms : std::max(x.rooms_max, *s.rooms);
+    std::vector<harness::Histogram> lat(kWindows);
+    std::vector<std::pair<double, std::size_t>> rss(kWindows, {0.0, 0});
+    for (const auto& p : series) {
+        const auto k = std::min(kWindows - 1, static_cast<std::size_t>(p.t_s / wlen));
+        auto& x = w[k];
+        ++x.points;
+        if (p.server_rss_mb) rss[k].first += *p.server_rss_mb, ++rss[k].second;
+        if (p.server_fds) x.fds_max = most(x.fds_max, *p.server_fds);
+        if (p.server_rooms) x.rooms_max = most(x.rooms_max, *p.server_rooms);
+        for (auto [i, n] : p.buckets) lat[k].record(harness::Histogram::lowest_of(i), n);
     }
-    for (std::size_t i = 0; i < kWindows; ++i)
-        if (!rss[i].empty()) {
-            double sum = 0;
-            for (double v : rss[i]) sum += v;
-            w[i].rss_mean = sum / static_cast<double>(rss[i].size());
-        }
-    for (const auto& c : r.cycles) {
-        auto& x = w[slot(c.end_s)];
-        ++x.cycles;
-        if (std::isfinite(c.p99_ms))
-            x.p99_ms = std::isnan(x.p99_ms) ? c.p99_ms : std::max(x.p99_ms, c.p99_ms);
+    for (std::size_t k = 0; k < kWindows; ++k) {
+        if (rss[k].second) w[k].rss_mean = rss[k].first / static_cast<double>(rss[k].second);
+        if (lat[k].count()) w[k].p99_ms = static_cast<double>(lat[k].percentile(99)) / 1000.0;
     }
     return w;
 }
 
-void print_windows(const SoakRun& r, const std::vector<Window>& w, double wlen) {
-    std::FILE* out = r.o.reports_to_stderr ? stderr : stdout;
-    std::fprintf(out,
-                 "\nsoak: %zu users (2 cohorts of %zu, rooms of %zu, cycles of %.0f s), %.1f "
-                 "min, windows of %.1f min\n",
-                 kUsers, kUsers / kCohorts, kRoomSize, r.cycle_s, r.o.soak_minutes, wlen / 60);
-    std::fprintf(out, "%-7s %7s %12s %8s %8s %10s\n", "window", "cycles", "rss_mean_mb", "fds_max",
+void print_windows(const std::vector<Window>& w, const std::string& what, double wlen) {
+    std::FILE* out = options().reports_to_stderr ? stderr : stdout;
+    std::fprintf(out, "\nsoak: %s; windows of %.1f min\n", what.c_str(), wlen / 60);
+    std::fprintf(out, "%-7s %7s %12s %8s %8s %10s\n", "window", "points", "rss_mean_mb", "fds_max",
                  "rooms", "p99_ms");
     auto f = [](double v, const char* fmt_) {
         return std::isnan(v) ? std::string("-") : fmt::format(fmt::runtime(fmt_), v);
     };
     for (std::size_t i = 0; i < kWindows; ++i)
-        std::fprintf(out, "%-7zu %7zu %12s %8s %8s %10s\n", i + 1, w[i].cycles,
+        std::fprintf(out, "%-7zu %7zu %12s %8s %8s %10s\n", i + 1, w[i].points,
                      f(w[i].rss_mean, "{:.2f}").c_str(), f(w[i].fds_max, "{:.0f}").c_str(),
                      f(w[i].rooms_max, "{:.0f}").c_str(), f(w[i].p99_ms, "{:.2f}").c_str());
 }
@@ -238,74 +106,107 @@ std::vector<std::string> growth(const std::vector<Window>& w, double rss_slope) 
     return grows;
 }
 
-void report(benchmark::State& st, const SoakRun& r, const std::vector<Window>& w,
-            double rss_slope) {
-    std::uint64_t deliveries = 0, lost = 0;
-    for (const auto& c : r.cycles) deliveries += c.deliveries, lost += c.lost;
-    double worst = 0;
-    for (const auto& x : w)
-        if (std::isfinite(x.p99_ms)) worst = std::max(worst, x.p99_ms);
-    st.SetIterationTime(worst / 1000.0);
-    st.counters["cycles"] = static_cast<double>(r.cycles.size());
-    st.counters["deliveries"] = static_cast<double>(deliveries);
-    st.counters["lost"] = static_cast<double>(lost);
+// This process's peak resident memory (the generator holds every departed user's figures).
+std::optional<double> own_peak_rss_mb() {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return std::nullopt;
+}
+
+void set_soak_counters(benchmark::UserCounters& c, const std::vector<Window>& w, double rss_slope,
+                       const harness::TrafficPlan& plan) {
     for (std::size_t i = 0; i < kWindows; ++i) {
         auto put = [&](const char* k, double v) {
-            if (std::isfinite(v)) st.counters[fmt::format("w{}_{}", i + 1, k)] = v;
+            if (std::isfinite(v)) c[fmt::format("w{}_{}", i + 1, k)] = v;
         };
         put("rss_mb", w[i].rss_mean);
         put("fds", w[i].fds_max);
         put("rooms", w[i].rooms_max);
         put("p99_ms", w[i].p99_ms);
     }
-    if (std::isfinite(rss_slope)) st.counters["rss_slope_mb_per_10min"] = rss_slope;
-    st.SetLabel(fmt::format(
-        "time = worst window p99; editing, {} users in rooms of {}, joins and leaves every "
-        "{:.0f} s{}",
-        kUsers, kRoomSize, r.cycle_s / 2, r.server ? "" : "; target: server RSS/fds not measured"));
+    if (std::isfinite(rss_slope)) c["rss_slope_mb_per_10min"] = rss_slope;
+    c["joins"] = static_cast<double>(plan.users.size());
+    std::size_t back = 0;
+    for (const auto& u : plan.users) back += u.returning() ? 1 : 0;
+    c["returning_joins"] = static_cast<double>(back);
+    if (auto mb = own_peak_rss_mb()) c["generator_rss_peak_mb"] = *mb;
 }
 
-void bm_soak(benchmark::State& st) {
+std::size_t peak_users(const harness::Scenario& s) {
+    std::size_t n = 0;
+    for (const auto& p : s.phases) {
+        if (p.users_to != harness::kHold) n = std::max(n, p.users_to);
+        if (p.users_from) n = std::max(n, *p.users_from);
+    }
+    return n;
+}
+
+std::string describe_soak(const harness::Scenario& s, double minutes) {
+    return fmt::format("{} ({}, {} cycle(s) of {:.0f} s), {:.1f} min", s.name, s.file,
+                       s.cycle ? s.cycle->count : 0,
+                       s.cycle ? static_cast<double>(s.cycle->duration_us()) / 1e6 : 0.0, minutes);
+}
+
+void bm_soak(benchmark::State& st, harness::Scenario sc) {
     for (auto _ : st) {
-        SoakRun r;
-        r.total_s = r.o.soak_minutes * 60;
-        // Each cohort joins, edits for a cycle and leaves; the second starts half a cycle
-        // later, so at every moment some users are arriving or leaving.
-        r.cycle_s = std::clamp(r.total_s / 12, 10.0, 60.0);
-        r.url = r.o.target;
-        r.run();
-        const double wlen = r.total_s / kWindows;
-        const auto w = windows(r, wlen);
+        const auto plan = harness::make_plan(sc);
+        const double total_s = static_cast<double>(plan->end_us) / 1e6;
+        auto b =
+            planned_config(plan, static_cast<double>(sc.warmup_us) / 1e6,
+                           static_cast<double>(sc.drain_us) / 1e6, sc.messages_per_user, sc.seed)
+                .series_interval(kSampleEvery)
+                .series_server_gauges(true);
+        std::string label;
+        LoadTestResult r;
+        try {
+            r = run_against_server(b, largest_room(*plan), label);
+        } catch (const std::exception& e) {
+            return fail(st, std::string("could not start the server: ") + e.what());
+        }
+        const std::string what = describe_soak(sc, total_s / 60);
+        finish(st, r, label.empty() ? what : what + "; " + label);
+        if (st.error_occurred()) continue;
+        const double wlen = total_s / kWindows;
+        const auto w = windows(r.metrics.series, wlen);
         std::vector<std::pair<double, double>> late_rss;
-        for (const auto& s : r.samples)
-            if (s.rss_mb && s.t_s >= r.total_s / 2) late_rss.emplace_back(s.t_s, *s.rss_mb);
+        for (const auto& p : r.metrics.series)
+            if (p.server_rss_mb && p.t_s >= total_s / 2)
+                late_rss.emplace_back(p.t_s, *p.server_rss_mb);
         const double rss_slope = slope_per_10min(late_rss);
-        print_windows(r, w, wlen);
-        std::size_t failed = 0;
-        std::string first_failure;
-        for (const auto& c : r.cycles)
-            if (!c.ok && !failed++) first_failure = c.why;
-        const auto grows = growth(w, rss_slope);
-        if (r.cycles.empty()) {
-            fail(st, "no cycle ran (the soak is shorter than a cycle)");
-        } else if (failed) {
-            fail(st, fmt::format("{} of {} cycles failed; first: {}", failed, r.cycles.size(),
-                                 first_failure));
-        } else if (!grows.empty()) {
+        print_windows(w, what, wlen);
+        set_soak_counters(st.counters, w, rss_slope, *plan);
+        if (const auto grows = growth(w, rss_slope); !grows.empty()) {
             std::string why;
             for (const auto& g : grows) why += (why.empty() ? "" : "; ") + g;
             fail(st, "growth that does not level off: " + why);
-        } else {
-            report(st, r, w, rss_slope);
         }
     }
+}
+
+// The soak file could not be read: the run says why (only when a filter names the soak).
+void bm_soak_unreadable(benchmark::State& st, std::string why) {
+    for (auto _ : st) fail(st, why);
 }
 
 }  // namespace
 
 void register_soak_benchmarks() {
-    load(benchmark::RegisterBenchmark(
-        fmt::format("soak/users:{}/minutes:{}", kUsers, options().soak_minutes).c_str(), bm_soak));
+    const Options& o = options();
+    const std::string file = o.soak_file.empty()
+                                 ? std::string(LIVESHARE_SOURCE_DIR) + "/scenarios/soak.yaml"
+                                 : o.soak_file;
+    try {
+        auto sc = harness::load_scenario(file);
+        harness::fit_cycles(sc, std::llround(o.soak_minutes * 60e6));
+        load(benchmark::RegisterBenchmark(
+            fmt::format("soak/users:{}/minutes:{}", peak_users(sc), o.soak_minutes).c_str(),
+            bm_soak, std::move(sc)));
+    } catch (const harness::ScenarioError& e) {
+        load(benchmark::RegisterBenchmark(fmt::format("soak/minutes:{}", o.soak_minutes).c_str(),
+                                          bm_soak_unreadable,
+                                          std::string("the soak's scenario: ") + e.what()));
+    }
 }
 
 }  // namespace bench

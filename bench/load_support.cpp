@@ -53,6 +53,39 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
             o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
 }
 
+LoadTestConfigBuilder planned_config(std::shared_ptr<const harness::TrafficPlan> plan,
+                                     double warmup_s, double drain_s, std::size_t messages_per_user,
+                                     std::optional<std::uint64_t> seed) {
+    auto b = base_config(plan->users.size(), Workload::Editing)
+                 .warmup(secs(warmup_s))
+                 .duration(ms((plan->end_us - std::llround(warmup_s * 1e6)) / 1000))
+                 .drain(secs(drain_s))
+                 .messages_per_user(messages_per_user);
+    if (seed) b.seed(*seed);
+    b.plan(std::move(plan));
+    return b;
+}
+
+// Per room, joins and leaves in time order (a join before a leave at the same moment: a
+// newcomer may connect before the one it replaces is gone).
+std::size_t largest_room(const harness::TrafficPlan& plan) {
+    std::vector<std::vector<std::pair<std::int64_t, int>>> ev(plan.rooms);
+    for (const auto& u : plan.users) {
+        ev[u.room].emplace_back(u.join_us, -1);  // -1 sorts before +1: joins first
+        if (u.leave_us != harness::kNever) ev[u.room].emplace_back(u.leave_us, +1);
+    }
+    std::size_t most = 1;
+    for (auto& e : ev) {
+        std::sort(e.begin(), e.end());
+        std::size_t n = 0;
+        for (auto [t, d] : e) {
+            n = d < 0 ? n + 1 : n - 1;
+            most = std::max(most, n);
+        }
+    }
+    return most;
+}
+
 // The flags of a server the bench starts. The seed sends a graph op every 100 ms: the
 // original's 150 ms per-connection throttle and 10/s critical bucket would reject a third of
 // them, so the load runs lift both (the protocol tests cover them). Rooms are raised to hold
@@ -179,6 +212,10 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     put("deliveries_per_write", m.deliveries_per_write);
     put("generator_cpu_us_per_delivery", m.generator_cpu_us_per_delivery);
     put("generator_syscalls_per_delivery", m.generator_syscalls_per_delivery);
+    put("server_user_cpu_us_per_delivery", m.server_user_cpu_us_per_delivery);
+    put("server_sys_cpu_us_per_delivery", m.server_sys_cpu_us_per_delivery);
+    put("generator_user_cpu_us_per_delivery", m.generator_user_cpu_us_per_delivery);
+    put("generator_sys_cpu_us_per_delivery", m.generator_sys_cpu_us_per_delivery);
     c["generator_cpu_pct"] = m.generator_cpu_pct;
     c["generator_thread_peak_pct"] = m.generator_thread_peak_pct;
     c["generator_threads"] = static_cast<double>(std::max(1u, options().generator_threads));

@@ -5,12 +5,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "clients/client.hpp"
 #include "run/run_load.hpp"
 #include "traffic/load_config.hpp"
+#include "traffic/traffic_plan.hpp"
 
 namespace bench {
 
@@ -36,6 +39,13 @@ void scrape_metrics(const std::string& url, LoadTestResult& result, std::string&
 LoadTestResult run_against_server(LoadTestConfigBuilder cfg, std::size_t max_room_users,
                                   std::string& label, const std::string& profile = "",
                                   const std::vector<std::string>& extra = {});
+// A planned run (a scenario, a replay, the soak): its users, the sending phase to the plan's
+// end after warmup_s, and the file's seed over --seed.
+LoadTestConfigBuilder planned_config(std::shared_ptr<const harness::TrafficPlan> plan,
+                                     double warmup_s, double drain_s, std::size_t messages_per_user,
+                                     std::optional<std::uint64_t> seed);
+// The most users a room of the plan ever holds (the started server's room limit).
+std::size_t largest_room(const harness::TrafficPlan& plan);
 void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m);
 void set_counters(benchmark::State& st, const LoadTestMetrics& m);
 std::string describe(const LoadTestMetrics& m, std::string label);

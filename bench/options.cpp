@@ -144,8 +144,21 @@ std::vector<F> run_flags() {
     whole<Options, Z>("join_storm_users", &Options::join_storm_users, 1, kMaxUsers,
         "users of load/join_storm/users:N, all joining at once"),
     real<Options>("soak_minutes", &Options::soak_minutes, 0.1, 1440,
-        "soak/users:200/minutes:M: its length (windows are a sixth of it);\n"
-        "the soak runs only when --benchmark_filter names it (soak/)"),
+        "soak/users:200/minutes:M: its length, its cycle repeated to fill it\n"
+        "(windows are a sixth of it); the soak runs only when --benchmark_filter\n"
+        "names it (soak/)"),
+    {"soak_file", "FILE", "the soak's scenario (default: scenarios/soak.yaml); it needs a cycle\n"
+        "({repeat: N, phases: [...]}) for --soak_minutes to repeat",
+        [](Options& o, const std::string& v) {
+            try {  // read now: a bad file is a bad flag
+                auto s = harness::load_scenario(v);
+                if (!s.cycle) return "bad --soak_file: " + v + ": no cycle ({repeat: N, phases: [...]})";
+            } catch (const harness::ScenarioError& e) {
+                return std::string("bad --soak_file: ") + e.what();
+            }
+            o.soak_file = v;
+            return std::string();
+        }},
     on_off<Options>("criteria_exit", &Options::criteria_exit,
         "exit 1 when a success criterion FAILs or is NOT RUN (CI gate)"),
     wholes<Options, Z>("criteria_report_only", &Options::criteria_report_only, 1, kMaxUsers,

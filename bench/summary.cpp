@@ -99,6 +99,13 @@ std::string verdict(const Row& r) {
     return "ok";
 }
 
+// "user/kernel" microseconds per delivery of one side, "-" when either was not measured.
+std::string split_cell(const Row& r, const std::string& side) {
+    const auto u = counter(r, (side + "_user_cpu_us_per_delivery").c_str()),
+               k = counter(r, (side + "_sys_cpu_us_per_delivery").c_str());
+    return u && k ? fmt::format("{:.2f}/{:.2f}", *u, *k) : "-";
+}
+
 }  // namespace
 
 std::unique_ptr<benchmark::BenchmarkReporter> make_recording_reporter(int argc, char** argv) {
@@ -128,9 +135,10 @@ void print_summary(std::FILE* out) {
     std::fprintf(out,
                  "\nSummary (one row per run; p99 of durable deliveries, of cursor staleness for "
                  "cursor runs; - = not measured)\n");
-    std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %9s  %s\n", static_cast<int>(w),
-                 "benchmark", "users", "p50 ms", "p99 ms", "delivery", "deliveries/s", "srv CPU",
-                 "srv us/d", "gen us/d", "verdict");
+    std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %11s %9s %11s  %s\n",
+                 static_cast<int>(w), "benchmark", "users", "p50 ms", "p99 ms", "delivery",
+                 "deliveries/s", "srv CPU", "srv us/d", "usr/sys", "gen us/d", "usr/sys",
+                 "verdict");
     for (const auto& r : rows()) {
         auto p50 = counter(r, "p50_ms"), p99 = counter(r, "p99_ms");
         if (!p99 && counter(r, "staleness_p99_ms")) {
@@ -138,15 +146,17 @@ void print_summary(std::FILE* out) {
             p99 = counter(r, "staleness_p99_ms");
         }
         const auto delivery = counter(r, "delivery_pct");
-        std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %9s  %s\n", static_cast<int>(w),
-                     r.name.c_str(), cell(counter(r, "users_joined"), "{:.0f}").c_str(),
+        std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %11s %9s %11s  %s\n",
+                     static_cast<int>(w), r.name.c_str(),
+                     cell(counter(r, "users_joined"), "{:.0f}").c_str(),
                      percentile_cell(r, p50).c_str(), percentile_cell(r, p99).c_str(),
                      delivery ? fmt::format("{:.2f} %", *delivery).c_str() : "-",
                      cell(counter(r, "deliveries_per_s"), "{:.0f}").c_str(),
                      cell(counter(r, "server_cpu_pct"), "{:.1f} %").c_str(),
                      cell(counter(r, "server_cpu_us_per_delivery"), "{:.2f}").c_str(),
+                     split_cell(r, "server").c_str(),
                      cell(counter(r, "generator_cpu_us_per_delivery"), "{:.2f}").c_str(),
-                     verdict(r).c_str());
+                     split_cell(r, "generator").c_str(), verdict(r).c_str());
     }
     std::fprintf(out,
                  "\nEvery counter (unit, how measured, window) and verdict: docs/benchmarks.md, "

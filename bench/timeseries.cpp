@@ -36,8 +36,9 @@ std::string phases_json(const std::vector<harness::PhaseResult>& phases, bool lo
         out += i ? ",{\"name\":" : "{\"name\":";
         liveshare::json::append_string(out, ph.name);
         out += fmt::format(
-            ",\"start_s\":{},\"end_s\":{},\"users_from\":{},\"users_to\":{},\"rate\":{}",
-            ph.start_s, ph.end_s, ph.users_from, ph.users_to, ph.rate);
+            ",\"start_s\":{},\"end_s\":{},\"users_from\":{},\"users_to\":{},\"rate\":{},"
+            "\"times\":{}",
+            ph.start_s, ph.end_s, ph.users_from, ph.users_to, ph.rate, ph.times);
         const auto& h = ph.latency;
         out += fmt::format(",\"deliveries\":{}", h.count());
         if (lost)

@@ -5,8 +5,11 @@ exit (never a signal or a core dump), and no figure it did not measure.
 usage: bench_bad_input.py PATH/TO/bench PATH/TO/liveshare-server
 """
 import json
+import os
 import subprocess
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 failures = []
 
@@ -50,7 +53,8 @@ BAD_BENCH = ["--users=-5", "--users=2.5", "--users=0", "--users=", "--room_size=
              "--slo_p99_ms=-3", "--capacity_bisect_steps=99", "--join_storm_users=0", "--soak_minutes=0",
              "--seed=-1", "--netsim_users=0", "--interval_ms=5", "--validate_every=0", "--replay_scale=2.5",
              "--replay_speed=0", "--tls_version=1.1", "--profiles=bogus", "--criteria_report_only=x",
-             "--shard=1/0", "--fixed_iterations=-2", "--clock_skew_ms=inf"]
+             "--shard=1/0", "--fixed_iterations=-2", "--clock_skew_ms=inf", "--soak_file=/nonexistent.yaml",
+             "--soak_file=" + os.path.join(ROOT, "scenarios", "editing.yaml")]
 for flag in BAD_BENCH:
     rc, out, err = bench([flag, "--benchmark_filter=^load/users:10/"] + short, timeout=30)
     name = flag.split("=")[0]

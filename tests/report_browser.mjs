@@ -172,6 +172,10 @@ try {
   }
 
   // The summary table against the results JSON and the console summary.
+  const split = (b, side) => {
+    const u = b[`${side}_user_cpu_us_per_delivery`], k = b[`${side}_sys_cpu_us_per_delivery`];
+    return u === undefined || k === undefined ? "-" : `${u.toFixed(2)}/${k.toFixed(2)}`;
+  };
   const table = await page.$$eval("#summary tr", (trs) =>
     trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td) => [td.dataset.key, td.textContent]))));
   const results = JSON.parse(fs.readFileSync(args.results, "utf8")).benchmarks.filter(
@@ -189,6 +193,7 @@ try {
       delivery_pct: fixed(b.delivery_pct, 2, " %"), deliveries_per_s: fixed(b.deliveries_per_s, 0),
       server_cpu_pct: fixed(b.server_cpu_pct, 1, " %"), server_cpu_us_per_delivery: fixed(b.server_cpu_us_per_delivery, 2),
       generator_cpu_us_per_delivery: fixed(b.generator_cpu_us_per_delivery, 2),
+      server_split: split(b, "server"), generator_split: split(b, "generator"),
     };
     for (const [k, v] of Object.entries(want)) check(`row ${i} (${name}) ${k} equals the JSON's`, row[k] === v, [row[k], v]);
   });
@@ -204,7 +209,7 @@ try {
     rows.forEach((cols, i) => {
       const row = table[i] || {};
       const html = [row.name, row.users, row.p50_ms, row.p99_ms, row.delivery_pct, row.deliveries_per_s, row.server_cpu_pct,
-        row.server_cpu_us_per_delivery, row.generator_cpu_us_per_delivery, row.verdict].map((c) => (c || "").replace(/ %/g, "%"));
+        row.server_cpu_us_per_delivery, row.server_split, row.generator_cpu_us_per_delivery, row.generator_split, row.verdict].map((c) => (c || "").replace(/ %/g, "%"));
       check(`row ${i} equals the console summary's`, JSON.stringify(cols) === JSON.stringify(html), [cols, html]);
     });
   }

@@ -215,6 +215,63 @@ phases: [{duration: 5s, users: 10}]
     }
 }
 
+// Cycles and refilled rooms: each mistake named with its line, column and field.
+TEST(Scenario, BadCyclesAndRefillsNameTheLineAndTheField) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"(name: x
+rooms: {count: 2, refill: true}
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases: [{duration: 5s, users: 10}]
+)",
+         "bad.yaml:2:27: rooms.refill: goes with size"},
+        {R"(name: x
+rooms: {size: 5, refill: maybe}
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases: [{duration: 5s, users: 10}]
+)",
+         "bad.yaml:2:26: rooms.refill: expected true or false, got 'maybe'"},
+        {R"(name: x
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases:
+  - {duration: 5s, users: 10}
+  - {repeat: 0, phases: [{duration: 1s}]}
+)",
+         "bad.yaml:6:14: phases[1].repeat: must be at least 1"},
+        {R"(name: x
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases:
+  - {duration: 5s, users: 10}
+  - {repeat: 2, phases: [{duration: 1s, colour: red}]}
+)",
+         "bad.yaml:6:41: phases[1].phases[0].colour: unknown field"},
+        {R"(name: x
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases:
+  - {duration: 5s, users: 10}
+  - {repeat: 2, phases: [{duration: 1s}]}
+  - {repeat: 2, phases: [{duration: 1s}]}
+)",
+         "bad.yaml:7:5: phases[2].repeat: one cycle per file"},
+        {R"(name: x
+classes:
+  - streams: [{type: graph_op, every: 1s}]
+phases:
+  - {name: a, duration: 5s, users: 10}
+  - {repeat: 2, phases: [{name: a, duration: 1s}]}
+)",
+         "bad.yaml:6:33: phases[1].phases[0].name: used twice"},
+    };
+    for (const auto& [yaml, want] : cases) {
+        const std::string got = error_of(yaml);
+        EXPECT_EQ(got.rfind(want, 0), 0u) << "want '" << want << "...', got '" << got << "'";
+    }
+}
+
 TEST(Scenario, AMissingFileIsNamed) {
     try {
         load_scenario("/nonexistent/x.yaml");
@@ -342,4 +399,83 @@ TEST(Scenario, ArrivalsWantAStayAndAStayWantsArrivals) {
                        "phases:\n  - {duration: 5s, arrivals: [1, 2, 3], stay: 1s}\n")
                   .rfind("bad.yaml:4:30: phases[0].arrivals: expected R or [FROM, TO]", 0),
               0u);
+}
+
+// A cycle written once and repeated: its copies share their names (one phase result each),
+// and fit_cycles repeats it as often as a length asks. With refill, the users who leave free
+// their seats and those who come back take them again, editing the tables made there.
+TEST(Scenario, ACycleRepeatsAndReturningUsersTakeTheirSeatsAgain) {
+    Scenario s = parse_scenario(R"(name: cycle
+seed: 3
+rooms: {size: 4, refill: true}
+classes:
+  - streams: [{type: graph_op, every: 500ms}]
+phases:
+  - {name: arrive, duration: 2s, users: [0, 8]}
+  - repeat: 3
+    phases:
+      - {name: leave, duration: 1s, users: [8, 4]}
+      - {name: back, duration: 1s, users: [4, 8]}
+  - {name: end, duration: 1s}
+)",
+                                "cycle.yaml");
+    ASSERT_TRUE(s.cycle);
+    EXPECT_EQ(s.phases.size(), 1u + 3 * 2 + 1);
+    EXPECT_EQ(scenario_length_us(s), 9000000);
+    auto plan = make_plan(s);
+    EXPECT_EQ(plan->phase_slots, 4u);
+    EXPECT_EQ(plan->phases[3].name, "leave");
+    EXPECT_EQ(plan->phases[3].slot, plan->phases[1].slot);
+    // 8 arrive in rooms 0 and 1; each cycle the 4 newest (room 1) leave and 4 come back.
+    EXPECT_EQ(plan->rooms, 2u);
+    ASSERT_EQ(plan->users.size(), 8u + 3 * 4);
+    for (std::size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(plan->users[i].room, i / 4) << i;
+        EXPECT_FALSE(plan->users[i].returning()) << i;
+    }
+    std::set<std::size_t> owners;
+    for (std::size_t i = 8; i < plan->users.size(); ++i) {
+        const auto& u = plan->users[i];
+        EXPECT_EQ(u.room, 1u) << i;
+        ASSERT_TRUE(u.returning()) << i;
+        EXPECT_GE(u.owner, 4u);  // a seat of room 1, first taken by users 4-7
+        EXPECT_LT(u.owner, 8u);
+        owners.insert(u.owner);
+        // Gone before the next one takes the seat: never two users on one seat.
+        for (std::size_t j = 4; j < i; ++j) {
+            if (plan->users[j].room == 1 && (plan->users[j].owner == u.owner || j == u.owner)) {
+                EXPECT_LE(plan->users[j].leave_us, u.join_us) << j << " and " << i;
+            }
+        }
+    }
+    EXPECT_EQ(owners.size(), 4u);
+    // A returning user sends no setup: its first graph op edits the existing table.
+    const auto cfg = from_file(s, plan);
+    const auto first_new = schedule(cfg, 0), first_back = schedule(cfg, 8);
+    ASSERT_FALSE(first_new.empty());
+    ASSERT_FALSE(first_back.empty());
+    EXPECT_NE(first_new[0].frame.find("CreateTable"), std::string::npos);
+    EXPECT_EQ(first_back[0].frame.find("CreateTable"), std::string::npos);
+    EXPECT_EQ(first_back[0].frame.find("AddColumn"), std::string::npos);
+    // Fitted to 20 s: the 3 s outside the cycle stay, and the 2 s cycle fits 8 times (19 s).
+    fit_cycles(s, 20000000);
+    EXPECT_EQ(s.cycle->count, 8u);
+    EXPECT_EQ(scenario_length_us(s), 19000000);
+    EXPECT_EQ(s.phases.back().name, "end");
+    fit_cycles(s, 1);  // shorter than what stays: once
+    EXPECT_EQ(s.cycle->count, 1u);
+    EXPECT_EQ(make_plan(s)->phases.size(), 4u);
+}
+
+// The soak's own file: its cycle, refill, and what --soak_minutes=60 makes of it.
+TEST(Scenario, TheSoakFileFitsAnHour) {
+    Scenario s = load_scenario(scenario_path("soak.yaml"));
+    ASSERT_TRUE(s.cycle);
+    EXPECT_TRUE(s.refill);
+    fit_cycles(s, 3600000000);
+    EXPECT_EQ(s.cycle->count, 59u);
+    EXPECT_EQ(scenario_length_us(s), 3550000000);
+    const auto plan = make_plan(s);
+    EXPECT_EQ(plan->rooms, 10u);
+    EXPECT_EQ(plan->users.size(), 200u + 59 * 100);
 }

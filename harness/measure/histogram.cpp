@@ -10,9 +10,13 @@ namespace {
 constexpr std::uint64_t kSub = 1u << Histogram::kSubBits;  // 256
 constexpr std::uint64_t kHalf = kSub / 2;                  // 128
 constexpr std::size_t kBuckets = kSub + Histogram::kMaxExp * kHalf;
+constexpr std::size_t kChunk = kHalf;  // buckets per chunk
+constexpr std::size_t kChunks = kBuckets / kChunk;
+static_assert(kBuckets % kChunk == 0);
 }  // namespace
 
-// Buckets are allocated on the first record, so idle users of a big run cost nothing.
+// Buckets are allocated on the first record, chunk by chunk, so idle users of a big run cost
+// nothing and busy ones only the ranges they saw.
 Histogram::Histogram() = default;
 
 // Values below 256 map one to one; above, each power of two [2^e, 2^(e+1)) splits into 128
@@ -38,9 +42,17 @@ std::uint64_t Histogram::highest_of(std::size_t index) {
     return lowest_of(index) + (std::uint64_t{1} << shift) - 1;
 }
 
+std::uint64_t Histogram::at(std::size_t index) const {
+    const auto& c = chunks_[index / kChunk];
+    return c.empty() ? 0 : c[index % kChunk];
+}
+
 void Histogram::record(std::uint64_t v, std::uint64_t n) {
-    if (counts_.empty()) counts_.assign(kBuckets, 0);
-    counts_[index_of(v)] += n;
+    if (chunks_.empty()) chunks_.resize(kChunks);
+    const std::size_t i = index_of(v);
+    auto& c = chunks_[i / kChunk];
+    if (c.empty()) c.assign(kChunk, 0);
+    c[i % kChunk] += n;
     count_ += n;
     sum_ += static_cast<unsigned __int128>(v) * n;
     min_ = std::min(min_, v);
@@ -48,9 +60,15 @@ void Histogram::record(std::uint64_t v, std::uint64_t n) {
 }
 
 void Histogram::merge(const Histogram& o) {
-    if (o.counts_.empty()) return;
-    if (counts_.empty()) counts_.assign(kBuckets, 0);
-    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
+    if (o.chunks_.empty()) return;
+    if (chunks_.empty()) chunks_.resize(kChunks);
+    for (std::size_t k = 0; k < kChunks; ++k) {
+        const auto& from = o.chunks_[k];
+        if (from.empty()) continue;
+        auto& to = chunks_[k];
+        if (to.empty()) to.assign(kChunk, 0);
+        for (std::size_t i = 0; i < kChunk; ++i) to[i] += from[i];
+    }
     count_ += o.count_;
     sum_ += o.sum_;
     min_ = std::min(min_, o.min_);
@@ -63,8 +81,9 @@ void Histogram::reset() {
 
 std::vector<std::pair<std::size_t, std::uint64_t>> Histogram::buckets() const {
     std::vector<std::pair<std::size_t, std::uint64_t>> out;
-    for (std::size_t i = 0; i < counts_.size(); ++i)
-        if (counts_[i]) out.emplace_back(i, counts_[i]);
+    for (std::size_t k = 0; k < chunks_.size(); ++k)
+        for (std::size_t i = 0; i < chunks_[k].size(); ++i)
+            if (chunks_[k][i]) out.emplace_back(k * kChunk + i, chunks_[k][i]);
     return out;
 }
 
@@ -74,8 +93,12 @@ std::uint64_t Histogram::percentile(double p) const {
     auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
     rank = std::max<std::uint64_t>(rank, 1);
     std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < counts_.size(); ++i) {
-        seen += counts_[i];
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+        if (i % kChunk == 0 && chunks_[i / kChunk].empty()) {
+            i += kChunk - 1;
+            continue;
+        }
+        seen += at(i);
         if (seen >= rank) return std::min(highest_of(i), max_);
     }
     return max_;

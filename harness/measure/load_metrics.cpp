@@ -107,6 +107,9 @@ void append_json(std::string& out, const SeriesPoint& p, bool with_buckets) {
                        p.errors, p.disconnects, p.reconnects, p.resumes);
     number(out, "server_cpu_pct", p.server_cpu_pct);
     number(out, "server_rss_mb", p.server_rss_mb);
+    number(out, "server_fds", p.server_fds);
+    number(out, "server_rooms", p.server_rooms);
+    number(out, "server_connections", p.server_connections);
     number(out, "generator_cpu_pct", p.generator_cpu_pct);
     number(out, "users", p.users);
     if (with_buckets) {

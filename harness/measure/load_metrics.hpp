@@ -68,8 +68,11 @@ struct SeriesPoint {
     // them so that merged intervals have exact percentiles too.
     std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
     std::optional<double> server_cpu_pct, server_rss_mb;  // when the server is ours to read
-    double generator_cpu_pct = 0;                         // this process, of one core
-    std::optional<double> users;  // in the rooms at the interval's end (planned runs)
+    // LoadTestConfig::series_server_gauges: open descriptors (a started server), and the
+    // rooms and connections its /metrics says.
+    std::optional<double> server_fds, server_rooms, server_connections;
+    double generator_cpu_pct = 0;  // this process, of one core
+    std::optional<double> users;   // in the rooms at the interval's end (planned runs)
 };
 struct SeriesEvent {
     double t_s = 0;
@@ -87,7 +90,8 @@ struct PhaseResult {
     double start_s = 0, end_s = 0;  // after the schedule's epoch
     std::size_t users_from = 0, users_to = 0;
     double rate = 1;
-    Histogram latency;  // durable deliveries of messages sent in it (us)
+    std::size_t times = 0;  // how often it came (a cycle's phases repeat)
+    Histogram latency;      // durable deliveries of messages sent in it (us)
 };
 
 struct LoadTestMetrics {
@@ -134,6 +138,12 @@ struct LoadTestMetrics {
     std::optional<double> server_syscalls_per_delivery, server_socket_calls_per_delivery,
         deliveries_per_write;
     std::optional<double> generator_cpu_us_per_delivery, generator_syscalls_per_delivery;
+    // The same CPU in user space and in the kernel (/proc/PID/stat utime and stime for the
+    // server, 10 ms ticks; getrusage for the generator, its whole process). Over loopback the
+    // kernel runs much of the receiver's TCP work and its wake-up in the sender's context, so
+    // each side's kernel share holds part of the other's work.
+    std::optional<double> server_user_cpu_us_per_delivery, server_sys_cpu_us_per_delivery;
+    std::optional<double> generator_user_cpu_us_per_delivery, generator_sys_cpu_us_per_delivery;
     // Loopback traffic during the sending phase (all of lo, both directions, TCP/IP headers
     // and compression included): the wire cost, when the target is on this machine.
     double loopback_mbps = 0;

@@ -43,6 +43,8 @@ bool read_proc(pid_t pid, ProcSample& out) {
         if (i == 24) rss_pages = std::stoll(field);
     }
     out.cpu_seconds = static_cast<double>(utime + stime) / kTicks;
+    out.user_seconds = static_cast<double>(utime) / kTicks;
+    out.sys_seconds = static_cast<double>(stime) / kTicks;
     out.rss_mb = static_cast<double>(rss_pages) * kPageMb;
     return true;
 }
@@ -58,13 +60,18 @@ bool read_proc_io(pid_t pid, std::uint64_t& syscalls) {
     return found == 2;
 }
 
-double self_cpu_seconds() {
+CpuSplit self_cpu_split() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     auto tv = [](timeval t) {
         return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
     };
-    return tv(ru.ru_utime) + tv(ru.ru_stime);
+    return {tv(ru.ru_utime), tv(ru.ru_stime)};
+}
+
+double self_cpu_seconds() {
+    const auto s = self_cpu_split();
+    return s.user_seconds + s.sys_seconds;
 }
 
 double thread_cpu_seconds(std::thread& t) {

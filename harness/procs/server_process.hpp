@@ -15,6 +15,7 @@ namespace harness {
 
 struct ProcSample {
     double cpu_seconds = 0;  // utime + stime
+    double user_seconds = 0, sys_seconds = 0;  // utime, stime: user space and the kernel
     double rss_mb = 0;
 };
 // Reads /proc/PID/stat and /proc/PID/status; false if the process is gone.
@@ -23,6 +24,10 @@ bool read_proc(pid_t pid, ProcSample& out);
 // recvmsg/sendmsg/sendto are not counted there, read(2)/write(2)/readv/writev are.
 bool read_proc_io(pid_t pid, std::uint64_t& syscalls);
 double self_cpu_seconds();  // this process, all threads (getrusage)
+struct CpuSplit {
+    double user_seconds = 0, sys_seconds = 0;
+};
+CpuSplit self_cpu_split();  // the same, in user space and in the kernel
 // CPU seconds used so far by one thread of this process (its CPU-time clock).
 double thread_cpu_seconds(std::thread& t);
 // The whole machine from /proc/stat: jiffies busy and in all, to difference over a window.

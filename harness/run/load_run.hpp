@@ -43,6 +43,7 @@ struct WindowMark {
     std::vector<ProcSample> watched;
     std::vector<bool> watched_read;
     std::uint64_t gen_calls = 0;
+    CpuSplit gen_split;  // the whole generator process
     std::vector<double> threads;
     MachineCpu machine;
     std::uint64_t delivered = 0;

@@ -59,6 +59,16 @@ void LoadRun::per_delivery(double d) {
             M.server_syscalls_per_delivery = sys;
     }
     M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
+    if (w0.server_read && w1.server_read) {
+        M.server_user_cpu_us_per_delivery =
+            (w1.server.user_seconds - w0.server.user_seconds) * 1e6 / d;
+        M.server_sys_cpu_us_per_delivery =
+            (w1.server.sys_seconds - w0.server.sys_seconds) * 1e6 / d;
+    }
+    M.generator_user_cpu_us_per_delivery =
+        (w1.gen_split.user_seconds - w0.gen_split.user_seconds) * 1e6 / d;
+    M.generator_sys_cpu_us_per_delivery =
+        (w1.gen_split.sys_seconds - w0.gen_split.sys_seconds) * 1e6 / d;
     for (std::size_t k = 0; k < cfg.watch.size() && k < w0.watched.size() && k < w1.watched.size();
          ++k) {
         auto& x = M.watched[cfg.watch[k].first];
@@ -140,8 +150,7 @@ const std::vector<std::uint64_t>& LoadRun::planned() {
     if (planned_.empty()) {
         planned_.assign(cfg.users, 0);
         for (std::size_t i = 0; i < cfg.users; ++i) {
-            auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
-                                      sh.table_uuids[i]);
+            auto script = sh.script(i);
             Planned p;
             while (script->next(p)) planned_[i] += p.durable ? 1 : 0;
         }

@@ -201,6 +201,7 @@ WindowMark LoadRun::mark_window() {
         w.watched_read.push_back(read_proc(pid, w.watched.back()));
     }
     w.gen_calls = sh.socket_reads.load() + sh.socket_writes.load();
+    w.gen_split = self_cpu_split();
     for (auto& t : threads) w.threads.push_back(thread_cpu_seconds(t));
     w.machine = machine_cpu();
     w.delivered = sh.durable_received.load() + sh.volatile_received.load();

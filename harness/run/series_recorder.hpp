@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <vector>
 
+#include "clients/prometheus.hpp"
 #include "measure/histogram.hpp"
 #include "measure/load_metrics.hpp"
 #include "procs/server_process.hpp"
@@ -81,12 +83,33 @@ class SeriesRecorder {
             last_server_cpu_ = ps.cpu_seconds;
         }
         if (sh_.windowed) p.users = static_cast<double>(sh_.joined.load() - sh_.left.load());
+        if (sh_.cfg.series_server_gauges) gauges(p);
         last_ = now;
         while (next_ <= now) next_ += every_;
         return p;
     }
 
   private:
+    // The server's descriptors, rooms and connections; what cannot be read stays absent.
+    void gauges(SeriesPoint& p) const {
+        if (server_ > 0) {
+            std::error_code ec;
+            double n = 0;
+            for (std::filesystem::directory_iterator
+                     it("/proc/" + std::to_string(server_) + "/fd", ec),
+                 end;
+                 !ec && it != end; it.increment(ec))
+                ++n;
+            if (!ec) p.server_fds = n;
+        }
+        try {
+            const auto m = scrape_metrics(sh_.ep);
+            if (auto it = m.find("liveshare_rooms"); it != m.end()) p.server_rooms = it->second;
+            if (auto it = m.find("liveshare_connections"); it != m.end())
+                p.server_connections = it->second;
+        } catch (const std::exception&) {
+        }  // a server without /metrics: absent
+    }
     // What a live tally gained since the last point.
     static std::uint64_t take(const std::atomic<std::uint64_t>& now, std::uint64_t& last) {
         const std::uint64_t v = now.load(std::memory_order_relaxed), d = v - last;

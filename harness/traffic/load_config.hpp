@@ -89,6 +89,9 @@ struct LoadTestConfig {
     std::shared_ptr<const TrafficPlan> plan;
     // Over the sending window, one SeriesPoint per interval (0: none).
     std::chrono::milliseconds series_interval{0};
+    // Each point also counts the server's open descriptors (/proc, a started server) and
+    // reads its rooms and connections (/metrics: one scrape from the run's main thread).
+    bool series_server_gauges = false;
     std::shared_ptr<EventLog> events;  // marks from outside the run, for the series
     bool check_convergence = true;
     // Validation by sample: the first user of each room (in this process) parses every
@@ -108,10 +111,6 @@ struct LoadTestConfig {
     // machines mix no two clocks. Empty: this process's own wall clock (trust NTP).
     std::string clock_ref;
     std::int64_t clock_skew_us = 0;  // added to this process's wall clock (tests inject it)
-    // The users come back to rooms where their tables exist already (the same seed as an
-    // earlier run): the editing and seed workloads skip their CreateTable and AddColumn and
-    // edit the existing column, so a room's state does not grow run after run (soak cycles).
-    bool returning = false;
     // Rooms are created with POST /room/{id} and this password first; users send it in Auth.
     std::string room_password;
     // After everyone joined, hold the connections idle this long (conn/idle benchmarks).
@@ -138,10 +137,6 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& room_size(std::size_t n) {
         c_.room_size = n;
-        return *this;
-    }
-    LoadTestConfigBuilder& returning(bool on) {
-        c_.returning = on;
         return *this;
     }
     LoadTestConfigBuilder& burst_size(std::size_t n) {
@@ -235,6 +230,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& series_interval(std::chrono::milliseconds i) {
         c_.series_interval = i;
+        return *this;
+    }
+    LoadTestConfigBuilder& series_server_gauges(bool on) {
+        c_.series_server_gauges = on;
         return *this;
     }
     LoadTestConfigBuilder& progress(bool b) {

@@ -71,6 +71,13 @@ class Reader {
         return v;
     }
 
+    bool flag(const YAML::Node& n, const std::string& field) const {
+        const std::string v = n.IsScalar() ? n.as<std::string>() : "";
+        if (v == "true") return true;
+        if (v == "false") return false;
+        fail(n, field, "expected true or false, got '" + v + "'");
+    }
+
     std::size_t count(const YAML::Node& n, const std::string& field, double hi) const {
         const double v = number(n, field, 0, hi);
         if (v != std::floor(v)) fail(n, field, "expected a whole number, got " + fmt(v));
@@ -217,9 +224,13 @@ Stream read_stream(const Reader& rd, const YAML::Node& n, const std::string& f) 
 }
 
 void read_rooms(Reader& rd, const YAML::Node& r, Scenario& sc) {
-    rd.keys(r, "rooms", {"size", "count", "weights"});
+    rd.keys(r, "rooms", {"size", "count", "weights", "refill"});
     if (r["size"] && (r["count"] || r["weights"]))
         rd.fail(r, "rooms", "give size, or count (with weights if they differ)");
+    if (r["refill"]) {
+        if (!r["size"]) rd.fail(r["refill"], "rooms.refill", "goes with size");
+        sc.refill = rd.flag(r["refill"], "rooms.refill");
+    }
     if (r["size"]) sc.room_size = std::max<std::size_t>(1, rd.count(r["size"], "rooms.size", 1e6));
     if (r["count"])
         sc.room_weights.assign(std::max<std::size_t>(1, rd.count(r["count"], "rooms.count", 1e5)),
@@ -259,9 +270,8 @@ void read_classes(Reader& rd, const YAML::Node& root, Scenario& sc) {
     }
 }
 
-ScenarioPhase read_phase(Reader& rd, const YAML::Node& p, std::size_t i,
+ScenarioPhase read_phase(Reader& rd, const YAML::Node& p, const std::string& f, std::size_t i,
                          std::set<std::string>& names) {
-    const std::string f = "phases[" + std::to_string(i) + "]";
     rd.keys(p, f, {"name", "duration", "users", "rate", "arrivals", "stay"});
     ScenarioPhase ph;
     ph.name = p["name"] ? rd.text(p["name"], f + ".name") : "phase" + std::to_string(i);
@@ -300,6 +310,39 @@ ScenarioPhase read_phase(Reader& rd, const YAML::Node& p, std::size_t i,
     return ph;
 }
 
+// The phases, and at most one cycle among them ({repeat: N, phases: [...]}) written out N
+// times. A phase's name is given once in the file; a cycle's copies share theirs.
+void read_phases(Reader& rd, const YAML::Node& phases, Scenario& sc) {
+    std::set<std::string> names;
+    std::vector<ScenarioPhase> after;
+    std::size_t n = 0;  // phases read so far (a phase without a name is phase<n>)
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+        const std::string f = "phases[" + std::to_string(i) + "]";
+        const auto p = phases[i];
+        if (!p.IsMap() || !p["repeat"]) {
+            (sc.cycle ? after : sc.phases).push_back(read_phase(rd, p, f, n++, names));
+            continue;
+        }
+        rd.keys(p, f, {"repeat", "phases"});
+        if (sc.cycle) rd.fail(p, f + ".repeat", "one cycle per file (a second repeat)");
+        PhaseCycle c;
+        c.first = sc.phases.size();
+        c.count = rd.count(p["repeat"], f + ".repeat", 1e6);
+        if (c.count == 0) rd.fail(p["repeat"], f + ".repeat", "must be at least 1");
+        const auto sub = p["phases"];
+        if (!sub || !sub.IsSequence() || sub.size() == 0)
+            rd.fail(sub ? sub : p, f + ".phases", "expected the list of phases to repeat");
+        for (std::size_t j = 0; j < sub.size(); ++j)
+            c.phases.push_back(
+                read_phase(rd, sub[j], f + ".phases[" + std::to_string(j) + "]", n++, names));
+        sc.cycle = std::move(c);
+    }
+    if (sc.cycle)
+        for (std::size_t k = 0; k < sc.cycle->count; ++k)
+            sc.phases.insert(sc.phases.end(), sc.cycle->phases.begin(), sc.cycle->phases.end());
+    sc.phases.insert(sc.phases.end(), after.begin(), after.end());
+}
+
 Scenario read(const YAML::Node& root, const std::string& file) {
     Reader rd(file);
     Scenario sc;
@@ -317,10 +360,7 @@ Scenario read(const YAML::Node& root, const std::string& file) {
     if (root["leave_grace"]) sc.leave_grace_us = rd.duration(root["leave_grace"], "leave_grace");
     if (root["messages_per_user"])
         sc.messages_per_user = rd.count(root["messages_per_user"], "messages_per_user", 1e9);
-    if (root["returning"]) {
-        if (!root["returning"].IsScalar()) rd.fail(root["returning"], "returning", "true or false");
-        sc.returning = root["returning"].as<bool>();
-    }
+    if (root["returning"]) sc.returning = rd.flag(root["returning"], "returning");
     if (const auto r = root["rooms"]) read_rooms(rd, r, sc);
     if (const auto c = root["churn"]) {
         rd.keys(c, "churn", {"per_s"});
@@ -331,9 +371,7 @@ Scenario read(const YAML::Node& root, const std::string& file) {
     if (!phases) rd.fail(root, "phases", "missing");
     if (!phases.IsSequence() || phases.size() == 0)
         rd.fail(phases, "phases", "expected a list of phases");
-    std::set<std::string> names;
-    for (std::size_t i = 0; i < phases.size(); ++i)
-        sc.phases.push_back(read_phase(rd, phases[i], i, names));
+    read_phases(rd, phases, sc);
     return sc;
 }
 
@@ -352,6 +390,35 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     } catch (const YAML::Exception& e) {
         throw ScenarioError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
     }
+}
+
+std::int64_t PhaseCycle::duration_us() const {
+    std::int64_t d = 0;
+    for (const auto& p : phases) d += p.duration_us;
+    return d;
+}
+
+std::int64_t scenario_length_us(const Scenario& s) {
+    std::int64_t d = 0;
+    for (const auto& p : s.phases) d += p.duration_us;
+    return d;
+}
+
+void fit_cycles(Scenario& s, std::int64_t total_us) {
+    if (!s.cycle) throw ScenarioError(s.file + ": no cycle ({repeat: N, phases: [...]}) to fit");
+    auto& c = *s.cycle;
+    const auto first = s.phases.begin() + static_cast<std::ptrdiff_t>(c.first);
+    const auto last = first + static_cast<std::ptrdiff_t>(c.phases.size() * c.count);
+    const std::int64_t rest =
+        scenario_length_us(s) - c.duration_us() * static_cast<std::int64_t>(c.count);
+    s.phases.erase(first, last);
+    const double n =
+        std::floor(static_cast<double>(total_us - rest) / static_cast<double>(c.duration_us()));
+    c.count = n >= 1 ? static_cast<std::size_t>(n) : 1;
+    for (std::size_t k = 0; k < c.count; ++k)
+        s.phases.insert(
+            s.phases.begin() + static_cast<std::ptrdiff_t>(c.first + k * c.phases.size()),
+            c.phases.begin(), c.phases.end());
 }
 
 Scenario load_scenario(const std::string& path) {

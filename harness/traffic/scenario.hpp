@@ -68,11 +68,24 @@ struct ScenarioPhase {
     Interval stay;
 };
 
+// A cycle of phases the file repeats `count` times (`{repeat: N, phases: [...]}`).
+struct PhaseCycle {
+    std::size_t first = 0;  // where its first copy starts in Scenario::phases
+    std::vector<ScenarioPhase> phases;
+    std::size_t count = 0;
+    std::int64_t duration_us() const;
+};
+
 struct Scenario {
     std::string name, file;
     std::vector<UserClass> classes;
-    std::vector<ScenarioPhase> phases;
-    std::size_t room_size = 0;         // rooms fill one after another, this many each
+    std::vector<ScenarioPhase> phases;  // a cycle's copies written out
+    std::optional<PhaseCycle> cycle;
+    std::size_t room_size = 0;  // rooms fill one after another, this many each
+    // With room_size: a newcomer takes the first free seat of the rooms so far (lowest room
+    // first) before a new room opens; who takes a seat someone left is returning to it, and
+    // edits the table that seat's first user made (no setup of its own).
+    bool refill = false;
     std::vector<double> room_weights;  // or: this many rooms, users spread by these shares
     double churn_per_s = 0;            // a user leaves and a new one takes its place
     std::int64_t warmup_us = 0, drain_us = 2000000, leave_grace_us = 1000000;
@@ -80,6 +93,12 @@ struct Scenario {
     bool returning = false;
     std::optional<std::uint64_t> seed;
 };
+
+// The run's length (the phases' durations summed).
+std::int64_t scenario_length_us(const Scenario& s);
+// Repeats the scenario's cycle as often as fits in `total_us` (at least once): a soak's
+// length chosen at run time. Throws ScenarioError when the scenario has no cycle.
+void fit_cycles(Scenario& s, std::int64_t total_us);
 
 // Reads and checks a scenario file; throws ScenarioError ("FILE:LINE:COL: field: what").
 Scenario load_scenario(const std::string& path);
@@ -111,7 +130,8 @@ class ScenarioScript : public Script {
     std::mt19937_64 rng_;
     std::vector<State> streams_;
     std::int64_t join_us_, end_us_;
-    bool varied_ = false;  // some phase has a rate other than 1
+    bool varied_ = false;     // some phase has a rate other than 1
+    bool returning_ = false;  // its table exists: no setup
     std::uint64_t count_ = 0, durable_seq_ = 0, volatile_seq_ = 0;
 };
 

@@ -33,10 +33,11 @@ class Population {
         present_in_.assign(weights_.size(), 0);
     }
     void join(std::int64_t t, std::optional<std::size_t> room = std::nullopt) {
+        expire(t);
         const std::size_t index = p_.users.size();
         UserPlan u;
         u.join_us = t;
-        u.room = room ? *room : pick_room(index);
+        u.room = place(u, index, room);
         u.cls = class_of(index);
         p_.users.push_back(u);
         present_.push_back(index);
@@ -44,19 +45,16 @@ class Population {
     }
     // An arrival of an open model: it leaves at its own time (never a ramp's or churn's pick).
     void arrive(std::int64_t t, std::int64_t leave) {
-        while (!expiring_.empty() && expiring_.top().first <= t) {
-            if (!s_.room_size) --present_in_[expiring_.top().second];
-            expiring_.pop();
-        }
+        expire(t);
         const std::size_t index = p_.users.size();
         UserPlan u;
         u.join_us = t;
         u.leave_us = leave;
-        u.room = pick_room(index);
+        u.room = place(u, index, std::nullopt);
         u.cls = class_of(index);
         p_.users.push_back(u);
         if (!s_.room_size) ++present_in_[u.room];
-        if (leave != kNever) expiring_.push({leave, u.room});
+        if (leave != kNever) expiring_.push({leave, index});
     }
     // The newest leaves (a ramp down); the oldest (churn).
     std::size_t leave(std::int64_t t, bool newest) {
@@ -67,15 +65,54 @@ class Population {
             present_.pop_front();
         p_.users[index].leave_us = t;
         if (!s_.room_size) --present_in_[p_.users[index].room];
+        vacate(index);
         return p_.users[index].room;
     }
     std::size_t present() const { return present_.size(); }
     std::size_t rooms() const {
         if (!s_.room_size) return weights_.size();
+        if (refill()) return std::max<std::size_t>(1, free_.size());
         return std::max<std::size_t>(1, (p_.users.size() + s_.room_size - 1) / s_.room_size);
     }
 
   private:
+    // The arrivals gone by t leave their rooms.
+    void expire(std::int64_t t) {
+        while (!expiring_.empty() && expiring_.top().first <= t) {
+            const std::size_t gone = expiring_.top().second;
+            if (!s_.room_size) --present_in_[p_.users[gone].room];
+            vacate(gone);
+            expiring_.pop();
+        }
+    }
+    bool refill() const { return s_.refill && s_.room_size; }
+    // The newcomer's room: by the rooms' rule, or (refill) a free seat, in `room` when given
+    // (a churn newcomer takes the seat just left), else in the lowest room with one, else in a
+    // new room. A seat someone left makes the newcomer returning: it edits that seat's table.
+    std::size_t place(UserPlan& u, std::size_t index, std::optional<std::size_t> room) {
+        if (!refill()) return room ? *room : pick_room(index);
+        std::size_t r = room && !free_[*room].empty() ? *room : 0;
+        while (r < free_.size() && free_[r].empty()) ++r;
+        if (r == free_.size()) {
+            owners_.emplace_back(s_.room_size, static_cast<std::size_t>(-1));
+            free_.emplace_back();
+            for (std::size_t k = 0; k < s_.room_size; ++k) free_.back().push_back(k);
+        }
+        const std::size_t seat = free_[r].front();
+        free_[r].pop_front();
+        auto& owner = owners_[r][seat];
+        if (owner == static_cast<std::size_t>(-1))
+            owner = index;
+        else
+            u.owner = owner;
+        seat_of_.resize(index + 1);
+        seat_of_[index] = seat;
+        return r;
+    }
+    // Its seat is free again, after the seats left before it.
+    void vacate(std::size_t index) {
+        if (refill()) free_[p_.users[index].room].push_back(seat_of_[index]);
+    }
     // Rooms of a fixed size fill one after another; otherwise each newcomer goes to the room
     // furthest below its share of the users present.
     std::size_t pick_room(std::size_t index) const {
@@ -106,7 +143,12 @@ class Population {
     std::vector<double> weights_;
     std::vector<std::size_t> present_in_;
     std::deque<std::size_t> present_;
-    // Arrivals still present, soonest leave first: (leave, room).
+    // refill: per room, each seat's first user (whose table it is) and the free seats, left
+    // longest ago first; each user's seat.
+    std::vector<std::vector<std::size_t>> owners_;
+    std::vector<std::deque<std::size_t>> free_;
+    std::vector<std::size_t> seat_of_;
+    // Arrivals still present, soonest leave first: (leave, user).
     std::priority_queue<std::pair<std::int64_t, std::size_t>,
                         std::vector<std::pair<std::int64_t, std::size_t>>, std::greater<>>
         expiring_;
@@ -158,6 +200,7 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s) {
     std::vector<Change> changes;
     std::int64_t t0 = 0;
     std::size_t n = 0;
+    std::vector<std::string> names;  // a repeated phase has one slot for all its copies
     for (const auto& ph : s.phases) {
         const std::size_t from = ph.users_from.value_or(n);
         const std::size_t to = ph.users_to == kHold ? from : ph.users_to;
@@ -173,10 +216,14 @@ std::shared_ptr<const TrafficPlan> make_plan(const Scenario& s) {
             for (const std::int64_t t : arrival_times(*ph.arrivals, ph.duration_us))
                 changes.push_back({t0 + t, +2, std::max<std::int64_t>(1, ph.stay.draw(stays))});
         n = to;
-        plan->phases.push_back({ph.name, t0, t0 + ph.duration_us, from, to, ph.rate});
+        auto slot = std::find(names.begin(), names.end(), ph.name);
+        if (slot == names.end()) slot = names.insert(names.end(), ph.name);
+        plan->phases.push_back({ph.name, t0, t0 + ph.duration_us, from, to, ph.rate,
+                                static_cast<std::size_t>(slot - names.begin())});
         t0 += ph.duration_us;
     }
     plan->end_us = t0;
+    plan->phase_slots = names.size();
     if (s.churn_per_s > 0)
         for (double k = 1;; ++k) {
             const auto t = static_cast<std::int64_t>(k * 1e6 / s.churn_per_s);
@@ -220,6 +267,7 @@ ScenarioScript::ScenarioScript(const Scenario& s, const TrafficPlan& plan, std::
                                MessageMaker make, std::uint64_t seed)
     : sc_(s), plan_(plan), make_(std::move(make)), rng_(seed) {
     const UserPlan& u = plan.users.at(index);
+    returning_ = s.returning || u.returning();
     join_us_ = u.join_us;
     end_us_ = std::min(plan.end_us, u.leave_us);
     for (const auto& p : plan.phases) varied_ = varied_ || p.rate != 1;
@@ -267,7 +315,7 @@ bool ScenarioScript::next(Planned& out) {
     const std::int64_t t = st->next;
     ++count_;
     if (s.kind == StreamKind::GraphOp) {
-        const std::uint64_t k = durable_seq_ + (sc_.returning ? s.setup.size() : 0);
+        const std::uint64_t k = durable_seq_ + (returning_ ? s.setup.size() : 0);
         liveshare::OpType op;
         if (k < s.setup.size()) {
             op = s.setup[k];

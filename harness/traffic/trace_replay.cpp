@@ -226,6 +226,7 @@ std::shared_ptr<const TrafficPlan> make_replay_plan(const Trace& t, const Replay
     plan->end_us = at(t.end_us) + 1;
     plan->phases.push_back(
         {"replay", 0, plan->end_us, t.users.size() * o.scale, t.users.size() * o.scale, o.speed});
+    plan->phase_slots = 1;
     return plan;
 }
 

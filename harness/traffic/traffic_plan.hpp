@@ -19,13 +19,18 @@ struct UserPlan {
     std::int64_t leave_us = kNever;  // closes its connection then; kNever: stays to the end
     std::size_t room = 0;
     std::size_t cls = 0;  // the scenario's user class (or the trace's user, for a replay)
+    // A returning user: the earlier user whose table it edits (that user's seat in the room,
+    // taken again; its own setup is skipped). SIZE_MAX: it makes its own.
+    std::size_t owner = static_cast<std::size_t>(-1);
+    bool returning() const { return owner != static_cast<std::size_t>(-1); }
 };
 
 struct PhaseSpan {
     std::string name;
     std::int64_t start_us = 0, end_us = 0;
     std::size_t users_from = 0, users_to = 0;
-    double rate = 1;  // message rates times this
+    double rate = 1;       // message rates times this
+    std::size_t slot = 0;  // phases of one name (a repeated cycle) share a slot: 0, 1, ...
 };
 
 class TrafficPlan {
@@ -34,8 +39,9 @@ class TrafficPlan {
     std::string name;
     std::vector<UserPlan> users;
     std::size_t rooms = 1;
-    std::vector<PhaseSpan> phases;
-    std::int64_t end_us = 0;  // the last message is planned before this
+    std::vector<PhaseSpan> phases;  // in time order
+    std::size_t phase_slots = 0;    // distinct phase names
+    std::int64_t end_us = 0;        // the last message is planned before this
     // A delivery counts for a leaving user when it was sent at least this long before the
     // user left (what is sent in its last moments may reach it or not).
     std::int64_t leave_grace_us = 1000000;

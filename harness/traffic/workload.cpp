@@ -186,12 +186,6 @@ UserScript::UserScript(const LoadTestConfig& cfg, std::size_t index, std::string
     }
 }
 
-// The step of the user's op sequence: 0 creates the table, 1 adds its column; a returning
-// user starts at 2 (both exist from its earlier run).
-std::uint64_t UserScript::setup_step() const {
-    return durable_seq_ + (cfg_.returning ? 2 : 0);
-}
-
 void UserScript::durable_op(Planned& out, std::int64_t t, OpType type) {
     make_.graph_op(out, t, type, durable_seq_++, cfg_.payload_bytes);
 }
@@ -226,7 +220,7 @@ bool UserScript::next_seed(Planned& out) {
     const std::int64_t t = next_op_;
     if (t >= end_us_) return false;
     next_op_ += std::chrono::duration_cast<std::chrono::microseconds>(cfg_.interval).count();
-    const std::uint64_t k = setup_step();
+    const std::uint64_t k = durable_seq_;  // 0 creates the table, 1 adds its column
     durable_op(out, t,
                k == 0   ? OpType::CreateTable
                : k == 1 ? OpType::AddColumn
@@ -244,7 +238,7 @@ bool UserScript::next_editing(Planned& out) {
     if (t >= end_us_) return false;
     if (t == next_op_) {
         next_op_ += draw_uniform(rng_, 200000, 1000000);
-        const std::uint64_t k = setup_step();
+        const std::uint64_t k = durable_seq_;  // 0 creates the table, 1 adds its column
         durable_op(out, t,
                    k == 0       ? OpType::CreateTable
                    : k == 1     ? OpType::AddColumn

@@ -101,7 +101,6 @@ class UserScript : public Script {
     bool next_cursor(Planned& out);
     bool next_burst(Planned& out);
     void durable_op(Planned& out, std::int64_t t, liveshare::OpType type);
-    std::uint64_t setup_step() const;
 
     const LoadTestConfig& cfg_;
     std::size_t index_;

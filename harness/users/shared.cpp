@@ -10,19 +10,14 @@ namespace harness {
 
 namespace {
 
-// A planned run's users send what their scripts say: room for the most durable messages any
-// of them sends, and a margin.
-std::size_t planned_sent_at_cap(const LoadTestConfig& cfg, const Shared& sh) {
-    std::size_t most = 0;
-    for (std::size_t i = 0; i < cfg.users; ++i) {
-        auto script = make_script(cfg, i, sh.user_ids[i], static_cast<liveshare::NodeId>(i + 1),
-                                  sh.table_uuids[i]);
-        Planned p;
-        std::size_t n = 0;
-        while (script->next(p)) n += p.durable ? 1 : 0;
-        most = std::max(most, n);
-    }
-    return most + 8;
+// A planned run's user sends what its script says: room for its durable messages, and a
+// margin (an hour's run holds thousands of users who stayed a minute).
+std::size_t planned_sent_at_cap(const Shared& sh, std::size_t i) {
+    auto script = sh.script(i);
+    Planned p;
+    std::size_t n = 0;
+    while (script->next(p)) n += p.durable ? 1 : 0;
+    return n + 8;
 }
 
 }  // namespace
@@ -56,6 +51,12 @@ Shared::Shared(const LoadTestConfig& c, std::mt19937_64& rng)
     for (std::size_t i = 0; i < cfg.users; ++i) {
         user_ids.push_back(make_uuid(rng));
         table_uuids.push_back(make_uuid(rng));
+        node_ids.push_back(static_cast<liveshare::NodeId>(i + 1));
+        // A returning user of a plan edits the table an earlier user made in its seat.
+        if (cfg.plan && cfg.plan->users[i].owner < i) {
+            table_uuids.back() = table_uuids[cfg.plan->users[i].owner];
+            node_ids.back() = node_ids[cfg.plan->users[i].owner];
+        }
         index_of.emplace(user_ids.back(), static_cast<std::uint32_t>(i));
         room_of.push_back(cfg.plan ? cfg.plan->users[i].room : i / room_size);
     }
@@ -64,16 +65,21 @@ Shared::Shared(const LoadTestConfig& c, std::mt19937_64& rng)
     windowed = cfg.plan && cfg.plan->windowed();
     const auto min_interval =
         cfg.workload == Workload::Seed ? cfg.interval : std::chrono::milliseconds(200);
-    sent_at_cap = static_cast<std::size_t>((cfg.warmup + cfg.duration) /
-                                           std::max(min_interval, std::chrono::milliseconds(1))) +
-                  8;
-    if (cfg.messages_per_user) sent_at_cap = std::min(sent_at_cap, cfg.messages_per_user + 8);
-    if (cfg.plan) sent_at_cap = planned_sent_at_cap(cfg, *this);
+    std::size_t cap =
+        static_cast<std::size_t>((cfg.warmup + cfg.duration) /
+                                 std::max(min_interval, std::chrono::milliseconds(1))) +
+        8;
+    if (cfg.messages_per_user) cap = std::min(cap, cfg.messages_per_user + 8);
     for (std::size_t i = 0; i < cfg.users; ++i) {
-        sent_at.emplace_back(new std::atomic<std::int64_t>[sent_at_cap]);
-        for (std::size_t k = 0; k < sent_at_cap; ++k) sent_at.back()[k].store(0);
+        sent_at_cap.push_back(cfg.plan ? planned_sent_at_cap(*this, i) : cap);
+        sent_at.emplace_back(new std::atomic<std::int64_t>[sent_at_cap.back()]);
+        for (std::size_t k = 0; k < sent_at_cap.back(); ++k) sent_at.back()[k].store(0);
     }
     warmup_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg.warmup).count();
+}
+
+std::unique_ptr<Script> Shared::script(std::size_t i) const {
+    return make_script(cfg, i, user_ids[i], node_ids[i], table_uuids[i]);
 }
 
 }  // namespace harness

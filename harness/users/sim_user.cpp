@@ -49,13 +49,7 @@ std::string header_value(std::string_view head, std::string_view name) {
 }  // namespace
 
 SimUser::SimUser(net::io_context& ioc, Shared& sh, std::size_t index)
-    : sh_(sh),
-      index_(index),
-      ioc_(ioc),
-      timer_(ioc),
-      retry_timer_(ioc),
-      script_(make_script(sh.cfg, index, sh.user_ids[index],
-                          static_cast<liveshare::NodeId>(index + 1), sh.table_uuids[index])) {
+    : sh_(sh), index_(index), ioc_(ioc), timer_(ioc), retry_timer_(ioc), script_(sh.script(index)) {
     room = sh.room_of[index];
     trackers_.resize(sh.room_members[room]);
     if (sh.cfg.plan) {
@@ -86,6 +80,16 @@ void SimUser::retire() {
         closed = true;
         sh_.closed.fetch_add(1);
     }
+}
+
+void SimUser::now_closed() {
+    if (closed) return;
+    closed = true;
+    sh_.closed.fetch_add(1);
+    if (!left) return;
+    parser_.shrink();
+    msg_ = {};
+    state = {};  // a user that left is not compared for convergence
 }
 
 void SimUser::error(const std::string& kind) {
@@ -280,13 +284,7 @@ std::ptrdiff_t SimUser::decrypt(Conn* c, std::size_t n) {
 void SimUser::on_read(Conn* c, boost::system::error_code ec, std::size_t n) {
     if (c != c_.get()) return;
     if (ec) {
-        if (closing_) {
-            if (!closed) {
-                closed = true;
-                sh_.closed.fetch_add(1);
-            }
-            return;
-        }
+        if (closing_) return now_closed();
         if (closed || c->phase == Phase::Closing) return;  // already given up
         if (c->tls && !c->tls->established())
             return lost_connection(ec == net::error::operation_aborted
@@ -425,10 +423,7 @@ bool SimUser::on_frame(Conn* c, ws::Event& ev) {
             break;
         case K::Close:
             if (closing_) {
-                if (!closed) {
-                    closed = true;
-                    sh_.closed.fetch_add(1);
-                }
+                now_closed();
                 return false;
             }
             if (closed) return false;

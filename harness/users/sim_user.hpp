@@ -43,6 +43,8 @@ struct Shared {
     std::vector<boost::asio::ip::tcp::endpoint> addresses;
     std::unique_ptr<std::atomic<int>[]> node_of;
     std::vector<std::string> user_ids, table_uuids, room_ids;
+    // The graph node of each user's table (a user who took over another's table has its node).
+    std::vector<liveshare::NodeId> node_ids;
     // Found by a std::string_view (a scanned sender) without building a string.
     struct StringHash {
         using is_transparent = void;
@@ -57,9 +59,14 @@ struct Shared {
     // Users come and go (LoadTestConfig::plan): a delivery is expected of a user only for a
     // message sent while it was in the room (sent_at within its window).
     bool windowed = false;
-    // Actual write start per sender and durable seq, for the uncorrected latency.
+    // Actual write start per sender and durable seq, for the uncorrected latency; room for
+    // sent_at_cap[sender] of them (a planned run's user: what its script sends, and a margin).
     std::vector<std::unique_ptr<std::atomic<std::int64_t>[]>> sent_at;
-    std::size_t sent_at_cap = 0;
+    std::vector<std::size_t> sent_at_cap;
+    // When `sender` wrote its durable message `seq` (0: not written, or beyond the room kept).
+    std::int64_t sent_time(std::size_t sender, std::uint64_t seq) const {
+        return seq < sent_at_cap[sender] ? sent_at[sender][seq].load(std::memory_order_acquire) : 0;
+    }
     // The run's time origin; the main thread moves it (join, then schedule) while user
     // threads read it, so it is an atomic count of steady-clock ticks.
     std::atomic<Clock::rep> epoch_ticks{0};
@@ -89,6 +96,8 @@ struct Shared {
     // per-room and per-user counters sized. The targets (eps, addresses, ep) are the run's
     // to resolve. Throws std::invalid_argument for a plan that cannot be run as configured.
     Shared(const LoadTestConfig& c, std::mt19937_64& rng);
+    // User i's script, with its identity and table.
+    std::unique_ptr<Script> script(std::size_t i) const;
     std::int64_t now_us() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - epoch())
             .count();
@@ -170,6 +179,9 @@ class SimUser {
     void lost_connection(const std::string& why);
     void schedule_reconnect(const std::string& why);
     void retire();
+    // The connection is closed: counted once; after a planned leave, what only a present user
+    // needs is given back (a long run holds thousands of users that left).
+    void now_closed();
     void mark_joined();
     bool in_window(std::size_t sender, std::uint64_t seq) const;
     void record_phase(std::int64_t sent_us, std::uint64_t lat);

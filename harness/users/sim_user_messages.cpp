@@ -196,24 +196,21 @@ void SimUser::on_graph_op(std::optional<std::uint64_t> seq, std::string_view sen
     }
     if (sh_.cfg.progress || sh_.cfg.series_interval.count())
         sh_.live_hist[Histogram::index_of(lat)].fetch_add(1, std::memory_order_relaxed);
-    if (mark->seq < sh_.sent_at_cap) {
-        std::int64_t actual = sh_.sent_at[it->second][mark->seq].load(std::memory_order_acquire);
-        if (actual > 0)
-            metrics.latency_uncorrected.record(
-                static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
-    }
+    if (const std::int64_t actual = sh_.sent_time(it->second, mark->seq); actual > 0)
+        metrics.latency_uncorrected.record(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(now - actual, 0)));
 }
 
-// The latency by the phase the message was sent in.
+// The latency by the phase the message was sent in (by its name: a cycle's phases repeat).
 void SimUser::record_phase(std::int64_t sent_us, std::uint64_t lat) {
-    const auto& phases = sh_.cfg.plan->phases;
-    for (std::size_t k = 0; k < phases.size(); ++k)
-        if (sent_us >= phases[k].start_us && sent_us < phases[k].end_us) {
-            if (metrics.phase_latency.size() < phases.size())
-                metrics.phase_latency.resize(phases.size());
-            metrics.phase_latency[k].record(lat);
-            return;
-        }
+    const auto& plan = *sh_.cfg.plan;
+    const auto& phases = plan.phases;
+    auto it = std::upper_bound(phases.begin(), phases.end(), sent_us,
+                               [](std::int64_t t, const PhaseSpan& p) { return t < p.start_us; });
+    if (it == phases.begin() || sent_us >= std::prev(it)->end_us) return;
+    if (metrics.phase_latency.size() < plan.phase_slots)
+        metrics.phase_latency.resize(plan.phase_slots);
+    metrics.phase_latency[std::prev(it)->slot].record(lat);
 }
 
 void SimUser::on_volatile(const std::optional<Marker>& mark) {

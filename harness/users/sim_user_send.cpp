@@ -28,8 +28,7 @@ void SimUser::mark_joined() {
 
 // Whether a message of `sender` is owed to this user: sent while it was in the room.
 bool SimUser::in_window(std::size_t sender, std::uint64_t seq) const {
-    if (seq >= sh_.sent_at_cap) return false;
-    const std::int64_t at = sh_.sent_at[sender][seq].load(std::memory_order_acquire);
+    const std::int64_t at = sh_.sent_time(sender, seq);
     return at > 0 && at >= window_from && at < window_to;
 }
 
@@ -113,7 +112,7 @@ void SimUser::flush() {
         const std::size_t bytes = out.size() - before;
         if (o.durable_seq >= 0) {
             // The actual write start: the uncorrected latency counts from here.
-            if (static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap)
+            if (static_cast<std::uint64_t>(o.durable_seq) < sh_.sent_at_cap[index_])
                 sh_.sent_at[index_][static_cast<std::size_t>(o.durable_seq)].store(
                     sh_.now_us(), std::memory_order_release);
             if (sh_.cfg.reconnect.enabled) unacked_[static_cast<std::uint64_t>(o.durable_seq)] = o;
@@ -169,11 +168,7 @@ void SimUser::close() {
     retry_timer_.cancel();
     if (closed || closing_) return;
     closing_ = true;
-    if (!c_ || c_->phase != Phase::Open) {
-        closed = true;
-        sh_.closed.fetch_add(1);
-        return;
-    }
+    if (!c_ || c_->phase != Phase::Open) return now_closed();
     // A normal close: our close frame, then the server's answers it (or its end of stream).
     std::string payload = {static_cast<char>(ws::kCloseNormal >> 8),
                            static_cast<char>(ws::kCloseNormal & 0xFF)};

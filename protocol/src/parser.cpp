@@ -95,6 +95,10 @@ struct Parser::Impl {
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
 Parser::~Parser() = default;
 
+void Parser::shrink() {
+    impl_ = std::make_unique<Impl>();
+}
+
 bool Parser::parse_client(const char* data, std::size_t len, ClientMessage& out,
                           std::string& error) {
     return impl_->parse(data, len, out, false, error);

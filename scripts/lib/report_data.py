@@ -150,6 +150,13 @@ def finite(b, key):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def cpu_split(b, side):
+    """'user/kernel' CPU microseconds per delivery of one side, as the console prints it; None
+    when either was not measured."""
+    u, k = finite(b, f"{side}_user_cpu_us_per_delivery"), finite(b, f"{side}_sys_cpu_us_per_delivery")
+    return None if u is None or k is None else f"{u:.2f}/{k:.2f}"
+
+
 def summary_rows(paths):
     """One row per run of the load families, in the order of the inputs: the console
     summary's columns (None: not measured)."""
@@ -167,7 +174,9 @@ def summary_rows(paths):
                          "delivery_pct": finite(b, "delivery_pct"), "deliveries_per_s": finite(b, "deliveries_per_s"),
                          "server_cpu_pct": finite(b, "server_cpu_pct"),
                          "server_cpu_us_per_delivery": finite(b, "server_cpu_us_per_delivery"),
+                         "server_split": cpu_split(b, "server"),
                          "generator_cpu_us_per_delivery": finite(b, "generator_cpu_us_per_delivery"),
+                         "generator_split": cpu_split(b, "generator"),
                          "verdict": verdict(b), "error": b.get("error_message") if b.get("error_occurred") else None})
             reps[name] += 1
     return rows

@@ -156,7 +156,7 @@
   function summary() {
     const s = section("Summary", "summary-section");
     s.appendChild(el("p", {}, "One row per run; p99 of durable deliveries (of cursor staleness for cursor runs); - = not measured."));
-    const head = ["benchmark", "rep", "users", "p50 ms", "p99 ms", "delivery", "deliveries/s", "srv CPU", "srv us/d", "gen us/d", "verdict"];
+    const head = ["benchmark", "rep", "users", "p50 ms", "p99 ms", "delivery", "deliveries/s", "srv CPU", "srv us/d", "usr/sys", "gen us/d", "usr/sys", "verdict"];
     const rows = data.summary.map((r) => [
       { text: r.name, key: "name" },
       { text: String(r.repetition), key: "repetition" },
@@ -167,7 +167,9 @@
       { text: fmt(r.deliveries_per_s, 0), key: "deliveries_per_s" },
       { text: fmt(r.server_cpu_pct, 1, " %"), key: "server_cpu_pct" },
       { text: fmt(r.server_cpu_us_per_delivery, 2), key: "server_cpu_us_per_delivery" },
+      { text: r.server_split || "-", key: "server_split" },
       { text: fmt(r.generator_cpu_us_per_delivery, 2), key: "generator_cpu_us_per_delivery" },
+      { text: r.generator_split || "-", key: "generator_split" },
       { text: r.verdict, key: "verdict" },
     ]);
     table(s, "summary", head, rows);
@@ -210,6 +212,7 @@
       ["deliveries/s", "messages arriving at recipients per second over the sending window (one message to 99 others is 99 deliveries)"],
       ["srv CPU", "the server process's CPU, % of one core, over the sending window; absent against a --target"],
       ["srv us/d, gen us/d", "CPU microseconds per delivery of the server and of the load generator"],
+      ["usr/sys", "the same CPU in user space / in the kernel; over loopback each side's kernel part holds some of the other's receive work (docs/benchmarks.md)"],
       ["rep", "the repetition (Google Benchmark's --benchmark_repetitions), from 0"],
       ["default", "the server's default profile (optimized); other profiles are named (load/users:N/profile:P)"],
       ["verdict", "ok; generator-bound: the generator could not keep its schedule; machine-bound: every core over 90 % busy; LOSS: durable messages lost; ERRORS: 0.1 % of messages or more met an error; ERROR: the run failed"],

@@ -64,6 +64,9 @@ class Parser {
     // Convenience for callers without padded buffers (copies).
     bool parse_client(std::string_view text, ClientMessage& out, std::string& error);
     bool parse_server(std::string_view text, ServerMessage& out, std::string& error);
+    // Gives back what the largest message parsed so far made it hold (a parser that will parse
+    // nothing more, or little).
+    void shrink();
 
   private:
     struct Impl;
