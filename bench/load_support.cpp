@@ -13,9 +13,11 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "clients/client.hpp"
 #include "clients/prometheus.hpp"
+#include "cpu_profile.hpp"
 #include "failures.hpp"
 #include "measure/criteria.hpp"
 #include "options.hpp"
@@ -24,6 +26,10 @@
 #include "timeseries.hpp"
 
 namespace bench {
+
+namespace {
+std::string profile_note;  // the last run's "not profiled: ..." (set_counters, for describe)
+}  // namespace
 
 ms secs(double s) {
     return ms(static_cast<long>(s * 1000));
@@ -137,14 +143,17 @@ LoadTestResult run_against_server(LoadTestConfigBuilder cfg, std::size_t max_roo
                                   const std::vector<std::string>& extra) {
     const Options& o = options();
     if (!o.target.empty()) {
-        label = "target " + o.target + " (server CPU/RSS not measured)";
+        const auto pid = static_cast<pid_t>(o.target_pid);
+        label = "target " + o.target + (pid ? "" : " (server CPU/RSS not measured)");
+        profile_run(cfg, pid);
         return harness::run_load_test(
-            cfg.target(o.target).rooms(o.rooms).rest_header(o.rest_header).build());
+            cfg.target(o.target).rooms(o.rooms).rest_header(o.rest_header).build(), pid);
     }
     const std::string db = bench_db_path();
     auto args = bench_server_args(max_room_users, db, profile);
     args.insert(args.end(), extra.begin(), extra.end());
     harness::ServerProcess server(server_binary(), args);
+    profile_run(cfg, server.pid());
     auto result = harness::run_load_test(cfg.target(server.url()).build(), server.pid());
     scrape_metrics(server.url(), result, label);
     server.stop();
@@ -216,6 +225,7 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
     put("server_sys_cpu_us_per_delivery", m.server_sys_cpu_us_per_delivery);
     put("generator_user_cpu_us_per_delivery", m.generator_user_cpu_us_per_delivery);
     put("generator_sys_cpu_us_per_delivery", m.generator_sys_cpu_us_per_delivery);
+    profile_note = profile_counters(c, m);
     c["generator_cpu_pct"] = m.generator_cpu_pct;
     c["generator_thread_peak_pct"] = m.generator_thread_peak_pct;
     c["generator_threads"] = static_cast<double>(std::max(1u, options().generator_threads));
@@ -250,6 +260,7 @@ void set_counters(benchmark::State& st, const LoadTestMetrics& m) {
 std::string describe(const LoadTestMetrics& m, std::string label) {
     std::vector<std::string> notes;
     if (!label.empty()) notes.push_back(std::move(label));
+    if (!profile_note.empty()) notes.push_back(std::exchange(profile_note, ""));
     if (m.lost) {
         const auto all = m.totals.durable_expected;
         notes.push_back(fmt::format(

@@ -97,6 +97,9 @@ std::vector<F> target_flags() {
     {"tls_insecure", "", "no certificate or name check for wss:// (said in every label)",
         [](Options& o, const std::string& v) { o.tls.insecure = v == "1"; return std::string(); }},
     {"tls_version", "1.2|1.3", "only this TLS version (default: 1.2 or 1.3)", set_tls_version},
+    whole<Options, std::int64_t>("target_pid", &Options::target_pid, 1, 4194304,
+        "the --target's server process, when it runs on this machine: its CPU,\n"
+        "RSS and (--cpu_profile) profile are measured as a started server's"),
     {"ws_header", "'Name: value'", "add this header to every WebSocket upgrade (a token or a cookie\n"
         "for your deployment's gateway); give it again for more headers", set_ws_header},
     text<Options>("room_password", "TEXT", &Options::room_password,
@@ -215,6 +218,19 @@ std::vector<F> traffic_flags() {
     text<Options>("timeseries_out", "FILE", &Options::timeseries_out,
         "every load run as a time series (one JSON document, an entry per run)", "a file name"),
     whole<Options, unsigned>("interval_ms", &Options::interval_ms, 10, 60000, "the series' interval"),
+    {"cpu_profile", "none|server|generator|both", "sample call stacks (perf, cpu-clock) over each load\n"
+        "run's window and attribute CPU per delivery to components\n"
+        "(server_cpu_us_per_delivery_<component>, docs/benchmarks.md)",
+        [](Options& o, const std::string& v) {
+            if (v != "none" && v != "server" && v != "generator" && v != "both")
+                return wants("cpu_profile", "none, server, generator or both", v);
+            o.cpu_profile = v;
+            return std::string();
+        },
+        [](const Options& o) { return o.cpu_profile; }},
+    text<Options>("cpu_profile_out", "DIR", &Options::cpu_profile_out,
+        "keep each profiled run's folded stacks and attribution here\n"
+        "(<run>.server.folded, <run>.server.json; scripts/report --profiles)", "a directory"),
     {"scenario", "FILE[,FILE]", "run each scenario file (YAML, docs/scenarios.md) as\n"
         "load/scenario/<name>; then only these run unless --benchmark_filter says otherwise",
         set_scenarios},

@@ -28,8 +28,12 @@ struct Options {
     std::size_t capacity_room_size = 50, capacity_max_users = 800;
     int capacity_bisect_steps = 3;  // steps of bisection after the doubling
     std::size_t join_storm_users = 100;
-    double soak_minutes = 60;    // soak/users:N/minutes:M
-    std::string soak_file;       // its scenario; empty: scenarios/soak.yaml of the source tree
+    double soak_minutes = 60;  // soak/users:N/minutes:M
+    std::string soak_file;     // its scenario; empty: scenarios/soak.yaml of the source tree
+    // CPU profiles over each load run's window (perf): none, server, generator or both; kept
+    // in cpu_profile_out when given. target_pid: the --target's process on this machine.
+    std::string cpu_profile = "none", cpu_profile_out;
+    std::int64_t target_pid = 0;
     bool criteria_exit = false;  // a FAIL in the criteria table fails the process
     std::vector<std::size_t> criteria_report_only;  // user counts judged and shown, not gating
     bool progress = true;

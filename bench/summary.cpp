@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cpu_profile.hpp"
 #include "timeseries.hpp"
 
 namespace bench {
@@ -42,7 +43,10 @@ void record(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
         errors.push_back(r.error_occurred);
         rows().push_back({name, r.report_label, r.error_message, r.counters, r.error_occurred});
     }
-    if (!errors.empty()) timeseries_reported(name, errors);
+    if (!errors.empty()) {
+        timeseries_reported(name, errors);
+        profile_reported(name);
+    }
 }
 
 // The load runs without their counters, for the console (the JSON keeps them).
@@ -135,10 +139,9 @@ void print_summary(std::FILE* out) {
     std::fprintf(out,
                  "\nSummary (one row per run; p99 of durable deliveries, of cursor staleness for "
                  "cursor runs; - = not measured)\n");
-    std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %11s %9s %11s  %s\n",
-                 static_cast<int>(w), "benchmark", "users", "p50 ms", "p99 ms", "delivery",
-                 "deliveries/s", "srv CPU", "srv us/d", "usr/sys", "gen us/d", "usr/sys",
-                 "verdict");
+    std::fprintf(out, "%-*s %6s %9s %9s %9s %13s %8s %9s %11s %9s %11s  %s\n", static_cast<int>(w),
+                 "benchmark", "users", "p50 ms", "p99 ms", "delivery", "deliveries/s", "srv CPU",
+                 "srv us/d", "usr/sys", "gen us/d", "usr/sys", "verdict");
     for (const auto& r : rows()) {
         auto p50 = counter(r, "p50_ms"), p99 = counter(r, "p99_ms");
         if (!p99 && counter(r, "staleness_p99_ms")) {

@@ -54,7 +54,8 @@ BAD_BENCH = ["--users=-5", "--users=2.5", "--users=0", "--users=", "--room_size=
              "--seed=-1", "--netsim_users=0", "--interval_ms=5", "--validate_every=0", "--replay_scale=2.5",
              "--replay_speed=0", "--tls_version=1.1", "--profiles=bogus", "--criteria_report_only=x",
              "--shard=1/0", "--fixed_iterations=-2", "--clock_skew_ms=inf", "--soak_file=/nonexistent.yaml",
-             "--soak_file=" + os.path.join(ROOT, "scenarios", "editing.yaml")]
+             "--soak_file=" + os.path.join(ROOT, "scenarios", "editing.yaml"), "--cpu_profile=bogus",
+             "--target_pid=0", "--target_pid=-4"]
 for flag in BAD_BENCH:
     rc, out, err = bench([flag, "--benchmark_filter=^load/users:10/"] + short, timeout=30)
     name = flag.split("=")[0]

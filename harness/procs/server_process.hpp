@@ -14,7 +14,7 @@
 namespace harness {
 
 struct ProcSample {
-    double cpu_seconds = 0;  // utime + stime
+    double cpu_seconds = 0;                    // utime + stime
     double user_seconds = 0, sys_seconds = 0;  // utime, stime: user space and the kernel
     double rss_mb = 0;
 };

@@ -243,6 +243,7 @@ void LoadRun::send() {
     // The window opens at the epoch the schedules count from (timers are set by now).
     std::this_thread::sleep_until(send_start);
     w0 = mark_window();
+    if (cfg.on_window_open) cfg.on_window_open();
     if (cfg.stall_for.count() > 0) {
         std::this_thread::sleep_until(send_start + cfg.stall_at);
         for (auto& ioc : iocs)

@@ -118,6 +118,9 @@ struct LoadTestConfig {
     // Called once the sending phase ends, before the drain and the convergence check (e.g.
     // to stop injected faults so the check sees a quiet network).
     std::function<void()> before_drain;
+    // Called once from the run's main thread as the measured (sending) window opens, after
+    // its first sample (e.g. to start a profiler that before_drain stops).
+    std::function<void()> on_window_open;
     // Fired once each, from the run's main thread, when the messages sent (all users) reach
     // after_sent: faults at a point of the run's progress rather than after a sleep. Any not
     // fired when sending ends fire then, so nothing waiting on one can hang. Keep them short.
@@ -288,6 +291,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& before_drain(std::function<void()> f) {
         c_.before_drain = std::move(f);
+        return *this;
+    }
+    LoadTestConfigBuilder& on_window_open(std::function<void()> f) {
+        c_.on_window_open = std::move(f);
         return *this;
     }
     LoadTestConfigBuilder& events(std::shared_ptr<EventLog> log) {
