@@ -30,8 +30,8 @@ struct Side {
 };
 
 std::mutex mu;
-std::vector<Side> current;                 // the run in progress (or just ended)
-std::vector<std::string> unnamed_files;    // written, waiting for the run's name
+std::vector<Side> current;               // the run in progress (or just ended)
+std::vector<std::string> unnamed_files;  // written, waiting for the run's name
 int file_no = 0;
 
 std::string key_of(const std::string& component) {
@@ -115,25 +115,29 @@ std::string profile_counters(benchmark::UserCounters& c, const harness::LoadTest
         const auto a = harness::attribute(s.stacks);
         // The side's CPU per delivery over the window, shared out by the samples.
         std::optional<double> per_delivery;
-        if (s.name == "server" && m.server_user_cpu_us_per_delivery && m.server_sys_cpu_us_per_delivery)
+        if (s.name == "server" && m.server_user_cpu_us_per_delivery &&
+            m.server_sys_cpu_us_per_delivery)
             per_delivery = *m.server_user_cpu_us_per_delivery + *m.server_sys_cpu_us_per_delivery;
         if (s.name == "generator" && m.generator_user_cpu_us_per_delivery &&
             m.generator_sys_cpu_us_per_delivery)
-            per_delivery = *m.generator_user_cpu_us_per_delivery + *m.generator_sys_cpu_us_per_delivery;
+            per_delivery =
+                *m.generator_user_cpu_us_per_delivery + *m.generator_sys_cpu_us_per_delivery;
         const double n = static_cast<double>(a.samples);
         c[s.name + "_profile_samples"] = n;
         c[s.name + "_profile_named_pct"] = 100.0 * static_cast<double>(a.samples - a.unnamed) / n;
         for (const auto& [comp, k] : a.components) {
             const double share = static_cast<double>(k) / n;
             if (per_delivery)
-                c[fmt::format("{}_cpu_us_per_delivery_{}", s.name, key_of(comp))] = share * *per_delivery;
+                c[fmt::format("{}_cpu_us_per_delivery_{}", s.name, key_of(comp))] =
+                    share * *per_delivery;
             else
                 c[fmt::format("{}_cpu_pct_{}", s.name, key_of(comp))] = 100.0 * share;
         }
         if (!o.cpu_profile_out.empty()) {
             std::error_code ec;
             std::filesystem::create_directories(o.cpu_profile_out, ec);
-            const std::string base = fmt::format("{}/run-{}.{}", o.cpu_profile_out, file_no, s.name);
+            const std::string base =
+                fmt::format("{}/run-{}.{}", o.cpu_profile_out, file_no, s.name);
             write_file(base + ".folded", harness::folded(s.stacks));
             write_file(base + ".json", harness::attribution_json(a));
         }
@@ -146,7 +150,8 @@ std::string profile_counters(benchmark::UserCounters& c, const harness::LoadTest
 void profile_reported(const std::string& name) {
     std::lock_guard lock(mu);
     std::string safe;
-    for (char c : name) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
+    for (char c : name)
+        safe += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
     static std::map<std::string, int> reps;
     for (const auto& f : unnamed_files) {
         const std::filesystem::path p(f);

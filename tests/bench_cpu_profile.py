@@ -64,6 +64,21 @@ for side in ("server", "generator"):
 check("the server's kernel send path is named", b.get("server_cpu_us_per_delivery_kernel_send", 0) > 0)
 check("the run itself is measured as usual", b.get("delivery_pct") == 100 and "p99_ms" in b, b.get("label"))
 
+# A planted hot spot: the server spends 100 us in liveshare::planted_hot_spot for each message a
+# user sends; the profile names it (its share against the cost it was given is a measurement,
+# in results/, not a test).
+b, files = run(["--cpu_profile=server", "--server_flags=--planted-hot-spot-ns=100000"])
+att = json.loads(files.get("load_users_50.server.json", "{}"))
+check("planted: its component has samples", att.get("components", {}).get("planted hot spot", 0) > 5,
+      att.get("components"))
+check("planted: its frame is among the top frames by self",
+      any(f == "liveshare::planted_hot_spot" for f, n in att.get("top_self", [])), att.get("top_self"))
+check("planted: a counter per delivery", b.get("server_cpu_us_per_delivery_planted_hot_spot", 0) > 0)
+b, files = run(["--cpu_profile=server"])
+att = json.loads(files.get("load_users_50.server.json", "{}"))
+check("not planted: no samples in it", att.get("components", {}).get("planted hot spot", 1) == 0,
+      att.get("components"))
+
 # perf missing: the run goes on, unprofiled, and says why.
 env = dict(os.environ, LIVESHARE_PERF="/nonexistent/perf")
 b, files = run(["--cpu_profile=server"], env)

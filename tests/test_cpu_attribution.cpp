@@ -61,8 +61,7 @@ TEST(CpuProfile, PerfScriptIsReadIntoStacksLeafFirst) {
     EXPECT_TRUE(stacks[0].frames[0].kernel);
     EXPECT_EQ(stacks[0].frames[9].dso, "libc.so.6");
     EXPECT_FALSE(stacks[0].frames[10].kernel);
-    EXPECT_EQ(stacks[0].frames[10].symbol,
-              "liveshare::(anonymous namespace)::CorkedSession::pump");
+    EXPECT_EQ(stacks[0].frames[10].symbol, "liveshare::(anonymous namespace)::CorkedSession::pump");
     EXPECT_EQ(stacks[5].frames[0].symbol, "[unknown]");
 }
 
@@ -91,12 +90,14 @@ TEST(CpuProfile, EachStackGoesToItsFirstNamedFrameFromTheLeaf) {
 TEST(CpuProfile, FoldedStacksAreRootFirstWithCounts) {
     const auto stacks = parse_perf_script(kScript);
     const std::string f = folded({stacks[3], stacks[3], stacks[2]});
-    EXPECT_NE(f.find("liveshare::Parser::parse_client;simdjson::haswell::dom_parser_implementation::"
-                     "stage1 2\n"),
-              std::string::npos)
+    EXPECT_NE(
+        f.find("liveshare::Parser::parse_client;simdjson::haswell::dom_parser_implementation::"
+               "stage1 2\n"),
+        std::string::npos)
         << f;
-    EXPECT_NE(f.find("do_syscall_64_[k];tcp_sendmsg_[k];tcp_write_xmit_[k];__tcp_transmit_skb_[k] 1\n"),
-              std::string::npos)
+    EXPECT_NE(
+        f.find("do_syscall_64_[k];tcp_sendmsg_[k];tcp_write_xmit_[k];__tcp_transmit_skb_[k] 1\n"),
+        std::string::npos)
         << f;
 }
 

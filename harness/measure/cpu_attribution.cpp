@@ -81,6 +81,8 @@ const std::vector<Rule>& rules() {
          "async_write|Session::send|Session::write)"},
         {"metrics", Where::User, "([Mm]etrics|prometheus|Prometheus|Counter::|Gauge::)"},
         {"event loop", Where::User, "(boost::asio|epoll_reactor|liveshare::Loop::)"},
+        // The server's --planted-hot-spot-ns (a known cost, for checking profiles).
+        {"planted hot spot", Where::User, "planted_hot_spot"},
         {"liveshare: other", Where::User, "^liveshare::"},
         {"harness: other", Where::User, "^harness::"},
     };
@@ -255,8 +257,9 @@ std::string attribution_json(const Attribution& a) {
         return o + '"';
     };
     const double n = static_cast<double>(std::max<std::uint64_t>(a.samples, 1));
-    std::string out = fmt::format("{{\"samples\":{},\"named_pct\":{:.2f},\"components\":{{",
-                                  a.samples, 100.0 * static_cast<double>(a.samples - a.unnamed) / n);
+    std::string out =
+        fmt::format("{{\"samples\":{},\"named_pct\":{:.2f},\"components\":{{", a.samples,
+                    100.0 * static_cast<double>(a.samples - a.unnamed) / n);
     for (std::size_t i = 0; i < a.components.size(); ++i)
         out += fmt::format("{}{}:{:.2f}", i ? "," : "", str(a.components[i].first),
                            100.0 * static_cast<double>(a.components[i].second) / n);

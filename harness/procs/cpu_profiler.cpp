@@ -79,12 +79,14 @@ std::string CpuProfiler::stop(std::string& why) {
         char buf[512];
         ssize_t n = 0;
         while (err_fd_ >= 0 && (n = ::read(err_fd_, buf, sizeof buf)) > 0) err.append(buf, n);
-        why = "perf record failed: " + (err.empty() ? std::string("status ") + std::to_string(status)
-                                                    : err.substr(0, err.find('\n')));
+        why =
+            "perf record failed: " + (err.empty() ? std::string("status ") + std::to_string(status)
+                                                  : err.substr(0, err.find('\n')));
         return "";
     }
     std::string out;
-    if (run_command({perf_path(), "script", "-F", "period,ip,sym,dso", "-i", data_path_}, out) != 0) {
+    if (run_command({perf_path(), "script", "-F", "period,ip,sym,dso", "-i", data_path_}, out) !=
+        0) {
         why = "perf script failed: " + out.substr(0, out.find('\n'));
         return "";
     }

@@ -155,6 +155,8 @@ const FlagTable& flags() {
                            ranged("cursor-min-px", &ServerConfig::cursor_min_distance_px, 0.0, 1e6)}},
         {"graphop-interval-ms", {"minimum interval between graph ops per connection; an early op waits for its slot (default 150)",
                                  number("graphop-interval-ms", &ServerConfig::graphop_min_interval_ms)}},
+        {"planted-hot-spot-ns", {"for checking profiles only: spend this long in liveshare::planted_hot_spot for each message a joined user sends (default 0: never)",
+                                 ranged("planted-hot-spot-ns", &ServerConfig::planted_hot_spot_ns, std::uint32_t{0}, std::uint32_t{10000000})}},
         {"graphop-queue", {"graph ops held per connection for their throttle slot; beyond it an op gets an Error (default 16)",
                            ranged("graphop-queue", &ServerConfig::graphop_queue, std::size_t{0}, std::size_t{1} << 20)}},
         {"durability", {"none | group: commit every durable message to the op log (in --db) before fan-out, group-committed, so kill -9 loses nothing a client received (default none)",

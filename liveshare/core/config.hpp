@@ -45,7 +45,10 @@ struct ServerConfig {
     std::uint32_t cursor_min_interval_ms = 20;
     double cursor_min_distance_px = 1.0;
     std::uint32_t graphop_min_interval_ms = 150;
-    std::size_t graphop_queue = 16;         // graph ops held per connection for their throttle slot
+    std::size_t graphop_queue = 16;  // graph ops held per connection for their throttle slot
+    // For checking profiles only: each message a joined user sends first spends this long in
+    // liveshare::planted_hot_spot (a known cost that a profile must find). 0: never.
+    std::uint32_t planted_hot_spot_ns = 0;
     Profile profile = optimized_profile();  // --profile
     bool quiet = false;
     bool check = false;  // --check: validate the flags and exit
