@@ -68,12 +68,9 @@ void run_plan(benchmark::State& st, std::shared_ptr<const harness::TrafficPlan> 
     for (auto _ : st) {
         auto b = planned_config(plan, warmup_s, drain_s, messages_per_user, seed);
         std::string label;
-        LoadTestResult r;
-        try {
-            r = run_against_server(b, largest_room(*plan), label);
-        } catch (const std::exception& e) {
-            return fail(st, std::string("could not start the server: ") + e.what());
-        }
+        const auto run = run_or_fail(st, b, largest_room(*plan), label);
+        if (!run) return;
+        const LoadTestResult& r = *run;
         std::string what = phase_summary(r.metrics);
         if (!note.empty()) what = note + "; " + what;
         finish(st, r, label.empty() ? what : label + "; " + what);
@@ -110,12 +107,9 @@ void bm_record(benchmark::State& st, bool on) {
         std::string label;
         std::vector<std::string> extra;
         if (on) extra.push_back("--record=" + trace);
-        LoadTestResult r;
-        try {
-            r = run_against_server(base_config(50, Workload::Editing), 50, label, "", extra);
-        } catch (const std::exception& e) {
-            return fail(st, std::string("could not start the server: ") + e.what());
-        }
+        const auto run = run_or_fail(st, base_config(50, Workload::Editing), 50, label, extra);
+        if (!run) return;
+        const LoadTestResult& r = *run;
         finish(st, r, label);
         if (!on) continue;
         std::error_code ec;

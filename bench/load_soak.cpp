@@ -158,12 +158,9 @@ void bm_soak(benchmark::State& st, harness::Scenario sc) {
                 .series_interval(kSampleEvery)
                 .series_server_gauges(true);
         std::string label;
-        LoadTestResult r;
-        try {
-            r = run_against_server(b, largest_room(*plan), label);
-        } catch (const std::exception& e) {
-            return fail(st, std::string("could not start the server: ") + e.what());
-        }
+        const auto run = run_or_fail(st, b, largest_room(*plan), label);
+        if (!run) return;
+        const LoadTestResult& r = *run;
         const std::string what = describe_soak(sc, total_s / 60);
         finish(st, r, label.empty() ? what : what + "; " + label);
         if (st.error_occurred()) continue;

@@ -163,6 +163,17 @@ LoadTestResult run_against_server(LoadTestConfigBuilder cfg, std::size_t max_roo
 
 // A percentile that falls among lost messages is infinite: it gets no counter (JSON has no
 // infinity), the `lost` counter and the label say why.
+std::optional<LoadTestResult> run_or_fail(benchmark::State& st, LoadTestConfigBuilder cfg,
+                                          std::size_t max_room_users, std::string& label,
+                                          const std::vector<std::string>& extra) {
+    try {
+        return run_against_server(std::move(cfg), max_room_users, label, "", extra);
+    } catch (const std::exception& e) {
+        fail(st, std::string("could not start the server: ") + e.what());
+        return std::nullopt;
+    }
+}
+
 void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m) {
     auto put = [&](const char* name, double v) {
         if (std::isfinite(v)) c[name] = v;

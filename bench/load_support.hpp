@@ -46,6 +46,11 @@ LoadTestConfigBuilder planned_config(std::shared_ptr<const harness::TrafficPlan>
                                      std::optional<std::uint64_t> seed);
 // The most users a room of the plan ever holds (the started server's room limit).
 std::size_t largest_room(const harness::TrafficPlan& plan);
+// run_against_server, or the benchmark's error state ("could not start the server: ...") and
+// nothing.
+std::optional<LoadTestResult> run_or_fail(benchmark::State& st, LoadTestConfigBuilder cfg,
+                                          std::size_t max_room_users, std::string& label,
+                                          const std::vector<std::string>& extra = {});
 void set_latency_counters(benchmark::UserCounters& c, const LoadTestMetrics& m);
 void set_counters(benchmark::State& st, const LoadTestMetrics& m);
 std::string describe(const LoadTestMetrics& m, std::string label);

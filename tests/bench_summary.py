@@ -40,7 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
         r = rows.get(name)
         if not r:
             continue
-        # benchmark users p50 p99 delivery[ %] deliveries/s cpu % us/d us/d verdict
+        # benchmark users p50 p99 delivery[ %] deliveries/s cpu % us/d usr/sys us/d usr/sys verdict
         cells = [c for c in r if c != "%"]
         p50, p99 = ("p50_ms", "p99_ms") if "p99_ms" in b else ("staleness_p50_ms", "staleness_p99_ms")
         check(f"{name}: users", cells[1] == f"{b['users_joined']:.0f}", r)
@@ -50,8 +50,12 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"{name}: delivery ({'absent' if want == '-' else 'present'})", cells[4] == want, (cells[4], want))
         check(f"{name}: deliveries/s", cells[5] == f"{b['deliveries_per_s']:.0f}", (cells[5], b["deliveries_per_s"]))
         check(f"{name}: server us per delivery", cells[7] == f"{b['server_cpu_us_per_delivery']:.2f}", cells[7])
-        check(f"{name}: generator us per delivery", cells[8] == f"{b['generator_cpu_us_per_delivery']:.2f}", cells[8])
-        check(f"{name}: a verdict", cells[9] in ("ok", "generator-bound", "machine-bound", "LOSS", "ERRORS", "ERROR"), cells[9])
+        split = lambda side: (f"{b[side + '_user_cpu_us_per_delivery']:.2f}/{b[side + '_sys_cpu_us_per_delivery']:.2f}"
+                              if side + "_user_cpu_us_per_delivery" in b else "-")
+        check(f"{name}: server user/kernel", cells[8] == split("server"), (cells[8], split("server")))
+        check(f"{name}: generator us per delivery", cells[9] == f"{b['generator_cpu_us_per_delivery']:.2f}", cells[9])
+        check(f"{name}: generator user/kernel", cells[10] == split("generator"), (cells[10], split("generator")))
+        check(f"{name}: a verdict", cells[11] in ("ok", "generator-bound", "machine-bound", "LOSS", "ERRORS", "ERROR"), cells[11])
     check("no counter lines on the console", "delivery_pct=" not in p.stdout, p.stdout[:1500])
     p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/", "--benchmark_counters_tabular=true"] + short,
                        capture_output=True, text=True, timeout=240)
