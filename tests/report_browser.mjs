@@ -8,7 +8,10 @@
 // usage: node report_browser.mjs --html OUT/index.html --results R.json [--timeseries T.json]
 //                                [--console CONSOLE.txt] [--screenshot OUT.png]
 //                                [--screenshot_run NAME=OUT.png] [--trends EXPECTED.json]
-//                                [--cdfs N]
+//                                [--cdfs N] [--profiles DIR]
+// With --profiles (the bench's --cpu_profile_out): each profile's flame graph drew its frames
+// with readable names, a click on a frame zooms to it, and its attribution table equals the
+// profile's JSON file.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -250,6 +253,49 @@ try {
     }
     const rows = await page.$$eval("#change-points tr", (trs) => trs.length - 1).catch(() => 0);
     check("a change-point table row per change point", rows === cps, [rows, cps]);
+  }
+  if (args.profiles) {
+    const files = fs.readdirSync(args.profiles).filter((f) => f.endsWith(".json"));
+    const shown = await page.$$eval(".profile", (ds) => ds.map((d) => d.id));
+    check("a profile section per profile file", shown.length === files.length, [shown, files]);
+    for (const id of shown) {
+      const i = id.split("-")[1];
+      const title = await page.$eval(`#${id} h3`, (h) => h.textContent);
+      const [run, side] = title.split(": ");
+      const file = files.find((f) => f.endsWith(`.${side}.json`) && f.startsWith(run.replace(/[^A-Za-z0-9.\-]/g, "_")));
+      check(`${title}: its file`, !!file, files);
+      if (!file) continue;
+      const att = JSON.parse(fs.readFileSync(path.join(args.profiles, file), "utf8"));
+      const rows = await page.$$eval(`#attribution-${i} tr`, (trs) =>
+        trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td) => [td.dataset.key, td.textContent]))));
+      const want = Object.entries(att.components).filter(([, v]) => v > 0);
+      check(`${title}: a row per component with samples`, rows.length === want.length, [rows.length, want.length]);
+      for (const [c, v] of want) {
+        const r = rows.find((x) => x.component === c);
+        check(`${title}: ${c}'s share equals the JSON's`, r && r.share === fixed(v, 2, " %"), [r, v]);
+      }
+      const frames = await page.$$eval(`#flame-${i} svg g`, (gs) => gs.length);
+      check(`${title}: the flame graph drew its frames`, frames > 10, frames);
+      const labels = await page.$$eval(`#flame-${i} .d3-flame-graph-label`, (ls) => ls.map((l) => l.textContent));
+      const top = att.top_total.map((f) => f[0]);
+      check(`${title}: frames named readably`, labels.some((l) => top.some((t) => l.startsWith(t.slice(0, 20)))), labels.slice(0, 8));
+      // A click on a frame of the second level zooms: its rectangle then spans the whole width.
+      const widths = await page.$$eval(`#flame-${i} svg g`, (gs) => gs.map((g) => {
+        const r = g.querySelector("rect");
+        return r ? +r.getAttribute("width") : 0;
+      }));
+      const full = Math.max(...widths);
+      const k = widths.findIndex((w) => w > full * 0.05 && w < full * 0.9);
+      check(`${title}: a frame narrower than the whole to click`, k >= 0, widths.slice(0, 10));
+      if (k >= 0) {
+        const gs = await page.$$(`#flame-${i} svg g`);
+        await gs[k].click();
+        await page.waitForTimeout(300);
+        const after = await page.$$eval(`#flame-${i} svg g`, (gs, k) => +gs[k].querySelector("rect").getAttribute("width"), k);
+        // Zoomed: the frame (or the parent the click landed in) spans about the whole width.
+        check(`${title}: a click zooms to the frame`, after > widths[k] * 1.2 && after >= 0.9 * full, [widths[k], after, full]);
+      }
+    }
   }
   if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
   if (args.screenshot_run) {

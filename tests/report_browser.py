@@ -25,18 +25,20 @@ CHECKER = os.path.join(HERE, "report_browser.mjs")
 short = ["--warmup_s=0.5", "--duration_s=2", "--drain_s=2", "--no_progress", "--interval_ms=500"]
 
 
-def browser(html, res, ts, console=None):
+def browser(html, res, ts, console=None, profiles=None):
     # Every run of the time series but the capacity steps has its histogram: a CDF each.
     names = {r["name"] for r in json.load(open(ts))["runs"] if r.get("latency_us") and r.get("repetition", -1) >= 0
              and not r.get("error")}
     cmd = ["node", CHECKER, "--html", html, "--results", res, "--timeseries", ts, "--cdfs", str(len(names))]
     if console:
         cmd += ["--console", console]
+    if profiles:
+        cmd += ["--profiles", profiles]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    ts, res, out, con = (os.path.join(tmp, n) for n in ("t.json", "r.json", "out", "console.txt"))
+    ts, res, out, con, prof = (os.path.join(tmp, n) for n in ("t.json", "r.json", "out", "console.txt", "prof"))
     # A short scenario of three phases: its phase table and users chart.
     scenario = os.path.join(tmp, "phases.yaml")
     open(scenario, "w").write("name: phases\nwarmup: 0s\ndrain: 2s\nclasses:\n  - streams:\n"
@@ -45,11 +47,12 @@ with tempfile.TemporaryDirectory() as tmp:
                               "  - {name: spike, duration: 1s, users: 10, rate: 2}\n"
                               "  - {name: steady, duration: 1s, users: 10}\n")
     p = subprocess.run([BENCH, "--benchmark_filter=^load/users:10/|^load/faults/server_kill/durability:group|^load/scenario/",
-                        f"--scenario={scenario}", f"--timeseries_out={ts}", f"--benchmark_out={res}", "--benchmark_out_format=json"] + short,
+                        f"--scenario={scenario}", f"--timeseries_out={ts}", f"--benchmark_out={res}", "--benchmark_out_format=json",
+                        "--cpu_profile=server", f"--cpu_profile_out={prof}"] + short,
                        capture_output=True, text=True, timeout=300)
     check("the bench run succeeds", p.returncode == 0, p.stderr[-500:])
     open(con, "w").write(p.stdout)
-    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res, "--compare-timeseries", ts],
+    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res, "--compare-timeseries", ts, "--profiles", prof],
                        capture_output=True, text=True, timeout=60)
     check("scripts/report succeeds", p.returncode == 0, p.stderr)
     html = os.path.join(out, "index.html")
@@ -57,7 +60,8 @@ with tempfile.TemporaryDirectory() as tmp:
     doc = json.load(open(ts))
     check("the fault run has its kill in the series",
           any(e["what"].startswith("server killed") for r in doc["runs"] for e in r["events"]), doc["runs"])
-    b = browser(html, res, ts, con)
+    check("profiles were kept", os.path.isdir(prof) and any(f.endswith(".folded") for f in os.listdir(prof)))
+    b = browser(html, res, ts, con, prof)
     check("the page passes in Chromium", b.returncode == 0, b.stdout[-2000:] + b.stderr[-1000:])
     print(b.stdout.strip().splitlines()[-1] if b.stdout.strip() else "(no output from the browser check)")
 

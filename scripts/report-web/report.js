@@ -408,6 +408,34 @@
   }
 
   document.getElementById("provenance").textContent = data.provenance;
+  // Where each profiled run's CPU went: its components per delivery, its top frames, and a flame
+  // graph (d3-flame-graph: a click on a frame zooms to it, a click on the root zooms out).
+  function profiles() {
+    if (!data.profiles) return;
+    const s = section("Where the CPU goes", "profiles-section");
+    s.appendChild(el("p", {}, "From bench --cpu_profile: perf's cpu-clock samples over the measured window. A sample goes to the first frame from the leaf up that the rule table names (docs/benchmarks.md); per delivery is the component's share times the side's measured CPU per delivery."));
+    data.profiles.forEach((p, i) => {
+      const d = el("div", { class: "run profile", id: `profile-${i}` });
+      d.appendChild(el("h3", {}, `${p.run}: ${p.side}`));
+      d.appendChild(el("p", {}, `${p.samples} samples, ${fmt(p.named_pct, 1, " %")} in named components; ${fmt(p.cpu_us_per_delivery, 2)} us of CPU per delivery in all.`));
+      const rows = p.components.filter((c) => c[1] > 0).sort((a, b) => b[1] - a[1]).map((c) => [
+        { text: c[0], key: "component" },
+        { text: fmt(c[1], 2, " %"), key: "share" },
+        { text: fmt(c[2] === null || c[2] === undefined ? null : c[2], 3), key: "us_per_delivery" },
+      ]);
+      table(d, `attribution-${i}`, ["component", "share of samples", "us per delivery"], rows);
+      table(d, `top-self-${i}`, ["frame (as the leaf)", "samples"],
+        p.top_self.slice(0, 10).map((f) => [{ text: f[0], key: "frame" }, { text: String(f[1]), key: "samples" }]));
+      const g = el("div", { class: "flame", id: `flame-${i}` });
+      d.appendChild(g);
+      s.appendChild(d);
+      if (typeof flamegraph === "undefined") return;
+      const chart = flamegraph.default().width(Math.min(1150, document.body.clientWidth - 40)).cellHeight(18)
+        .transitionDuration(0).minFrameSize(1).sort(true).title("");
+      d3.select(g).datum(p.tree).call(chart);
+    });
+  }
+
   summary();
   criteria();
   key();
@@ -418,5 +446,6 @@
   compare();
   distributions();
   trends();
+  profiles();
   report.done = true;
 })();
