@@ -288,14 +288,41 @@ try {
       const k = widths.findIndex((w) => w > full * 0.05 && w < full * 0.9);
       check(`${title}: a frame narrower than the whole to click`, k >= 0, widths.slice(0, 10));
       if (k >= 0) {
+        // The frame by its node (name and depth): a redraw may reorder the elements.
+        const node = await page.$$eval(`#flame-${i} svg g`, (gs, k) => [gs[k].__data__.data.name, gs[k].__data__.depth], k);
         const gs = await page.$$(`#flame-${i} svg g`);
         await gs[k].click();
         await page.waitForTimeout(300);
-        const after = await page.$$eval(`#flame-${i} svg g`, (gs, k) => +gs[k].querySelector("rect").getAttribute("width"), k);
+        const after = await page.$$eval(`#flame-${i} svg g`, (gs, node) => Math.max(0, ...gs
+          .filter((g) => g.__data__ && g.__data__.data.name === node[0] && g.__data__.depth === node[1])
+          .map((g) => +g.querySelector("rect").getAttribute("width"))), node);
         // Zoomed: the frame (or the parent the click landed in) spans about the whole width.
         check(`${title}: a click zooms to the frame`, after > widths[k] * 1.2 && after >= 0.9 * full, [widths[k], after, full]);
       }
     }
+  }
+  if (args.profiles) {
+    // The differential flame graphs (--compare-profiles): drawn, and each component's CPU per
+    // delivery here equal to the results JSON's counter.
+    const results = JSON.parse(fs.readFileSync(args.results, "utf8")).benchmarks;
+    const diffs = await page.$$eval(".profile-diff", (ds) => ds.map((d) => [d.id, d.querySelector("h3").textContent]));
+    for (const [id, title] of diffs) {
+      const i = id.split("-")[2];
+      const [run, rest] = title.split(": ");
+      const side = rest.split(",")[0];
+      const b = results.find((x) => x.name.split("/iterations:")[0] === run);
+      const frames = await page.$$eval(`#flame-diff-${i} svg g`, (gs) => gs.length);
+      check(`${title}: the differential flame graph drew its frames`, frames > 10, frames);
+      const rows = await page.$$eval(`#diff-attribution-${i} tr`, (trs) =>
+        trs.slice(1).map((tr) => Object.fromEntries([...tr.querySelectorAll("td")].map((td) => [td.dataset.key, td.textContent]))));
+      check(`${title}: a row per component`, rows.length > 3, rows.length);
+      for (const r of rows) {
+        const key = r.component.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+        check(`${title}: ${r.component} here equals the JSON's`, b && r.new === fixed(b[`${side}_cpu_us_per_delivery_${key}`], 3),
+          [r.new, b && b[`${side}_cpu_us_per_delivery_${key}`]]);
+      }
+    }
+    check("a differential per profile compared", diffs.length > 0, diffs.length);
   }
   if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
   if (args.screenshot_run) {

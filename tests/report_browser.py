@@ -52,7 +52,8 @@ with tempfile.TemporaryDirectory() as tmp:
                        capture_output=True, text=True, timeout=300)
     check("the bench run succeeds", p.returncode == 0, p.stderr[-500:])
     open(con, "w").write(p.stdout)
-    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res, "--compare-timeseries", ts, "--profiles", prof],
+    p = subprocess.run([REPORT, out, res, "--timeseries", ts, "--compare", res, "--compare-timeseries", ts, "--profiles", prof,
+                        "--compare-profiles", prof],
                        capture_output=True, text=True, timeout=60)
     check("scripts/report succeeds", p.returncode == 0, p.stderr)
     html = os.path.join(out, "index.html")

@@ -101,6 +101,17 @@ TEST(CpuProfile, FoldedStacksAreRootFirstWithCounts) {
         << f;
 }
 
+// Frames perf could not name at the root end (a frame-pointer walk off our stack) are left
+// out, so one caller's stacks share one root; a stack of nothing else keeps its leaf.
+TEST(CpuProfile, UnnamedOutermostFramesAreNotRoots) {
+    const auto s = parse_perf_script(
+        "   1 \n\t  1 work (/bin/x)\n\t  2 caller (/bin/x)\n\t  3 [unknown] ([unknown])\n"
+        "\t  4 [unknown] ([unknown])\n\n   1 \n\t  1 work (/bin/x)\n\t  2 caller (/bin/x)\n\n"
+        "   1 \n\t  5 [unknown] ([unknown])\n");
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_EQ(folded(s), "[unknown] 1\ncaller;work 2\n");
+}
+
 TEST(CpuProfile, GarbageIsSkippedNotFatal) {
     EXPECT_TRUE(parse_perf_script("").empty());
     EXPECT_TRUE(parse_perf_script("not perf output\n\n\t\t\n").empty());

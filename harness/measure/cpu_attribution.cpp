@@ -184,7 +184,13 @@ std::string folded(const std::vector<Stack>& stacks) {
     std::map<std::string, std::uint64_t> n;
     for (const auto& s : stacks) {
         std::string key;
-        for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) {
+        // Outermost frames perf could not name are where a frame-pointer walk ran off our
+        // stack: noise that would split one caller's stacks into several roots.
+        auto it = s.frames.rbegin();
+        while (it != s.frames.rend() && std::next(it) != s.frames.rend() &&
+               it->symbol == "[unknown]")
+            ++it;
+        for (; it != s.frames.rend(); ++it) {
             if (!key.empty()) key += ';';
             for (char c : it->symbol) key += c == ';' ? ':' : c;
             if (it->kernel) key += "_[k]";

@@ -73,3 +73,53 @@ def load(profile_dir, result_paths):
         raise SystemExit(f"report: --profiles {profile_dir}: no profile of the runs in the results "
                          "(files <run>.<side>.json from bench --cpu_profile_out)")
     return out
+
+
+def _scaled(node, factor):
+    """A tree's values in nanoseconds of CPU per delivery (samples x factor)."""
+    return {"name": node["name"], "value": node["value"] * factor,
+            "children": [_scaled(c, factor) for c in node["children"]]}
+
+
+def diff_tree(new, old):
+    """The new profile's tree, each frame's value its nanoseconds of CPU per delivery and its
+    delta the change of its own (self) time per delivery against the same stack in the old one:
+    what d3-flame-graph's differential colours show (red: more than before, blue: less). A
+    stack only the old profile has is not drawn; its time shows in its parent's delta."""
+    def per_delivery(p):
+        total = p["tree"]["value"]
+        return (p["cpu_us_per_delivery"] or 0) * 1000.0 / total if total else 0.0
+
+    a, b = _scaled(new["tree"], per_delivery(new)), _scaled(old["tree"], per_delivery(old))
+
+    def self_of(n):
+        return n["value"] - sum(c["value"] for c in n["children"])
+
+    def walk(n, o):
+        kids = {c["name"]: c for c in (o["children"] if o else [])}
+        n["delta"] = self_of(n) - (self_of(o) if o else 0.0)
+        gone = sum(c["value"] for name, c in kids.items() if name not in {x["name"] for x in n["children"]})
+        n["delta"] -= gone  # what the old one spent in stacks the new one no longer has
+        for c in n["children"]:
+            walk(c, kids.get(c["name"]))
+
+    walk(a, b)
+    return a
+
+
+def compare(new_profiles, old_profiles, base_name):
+    """Per run and side in both: the differential tree and both sides' CPU per delivery by
+    component."""
+    old = {(p["run"], p["side"]): p for p in old_profiles}
+    out = []
+    for p in new_profiles:
+        o = old.get((p["run"], p["side"]))
+        if not o or not p["cpu_us_per_delivery"] or not o["cpu_us_per_delivery"]:
+            continue
+        base = {c[0]: c[2] for c in o["components"]}
+        rows = [[c, base.get(c), us] for c, _, us in p["components"]
+                if (us or 0) > 0 or (base.get(c) or 0) > 0]
+        out.append({"run": p["run"], "side": p["side"], "base": base_name, "components": rows,
+                    "cpu_us_per_delivery": [o["cpu_us_per_delivery"], p["cpu_us_per_delivery"]],
+                    "tree": diff_tree(p, o)})
+    return out

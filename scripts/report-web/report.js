@@ -434,6 +434,25 @@
         .transitionDuration(0).minFrameSize(1).sort(true).title("");
       d3.select(g).datum(p.tree).call(chart);
     });
+    (data.profile_diffs || []).forEach((p, i) => {
+      const d = el("div", { class: "run profile-diff", id: `profile-diff-${i}` });
+      d.appendChild(el("h3", {}, `${p.run}: ${p.side}, against ${p.base}`));
+      d.appendChild(el("p", {}, `CPU per delivery ${fmt(p.cpu_us_per_delivery[0], 2)} us there, ${fmt(p.cpu_us_per_delivery[1], 2)} us here. Frames are this run's, sized by their CPU per delivery; red: their own time per delivery grew, blue: it shrank (the deeper the colour, the larger the change against the frame's time).`));
+      table(d, `diff-attribution-${i}`, ["component", "us/d there", "us/d here", "change"], p.components.map((c) => [
+        { text: c[0], key: "component" },
+        { text: fmt(c[1], 3), key: "base" },
+        { text: fmt(c[2], 3), key: "new" },
+        { text: c[1] === null || c[2] === null ? "-" : (c[2] - c[1] >= 0 ? "+" : "") + (c[2] - c[1]).toFixed(3), key: "change" },
+      ]));
+      const g = el("div", { class: "flame", id: `flame-diff-${i}` });
+      d.appendChild(g);
+      s.appendChild(d);
+      if (typeof flamegraph === "undefined") return;
+      const chart = flamegraph.default().width(Math.min(1150, document.body.clientWidth - 40)).cellHeight(18)
+        .transitionDuration(0).minFrameSize(1).sort(true).title("").computeDelta(true)
+        .setColorMapper(flamegraph.colorMapper.differentialColorMapper);
+      d3.select(g).datum(p.tree).call(chart);
+    });
   }
 
   summary();
