@@ -71,6 +71,18 @@ void write_file(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+struct RunProfile {
+    std::vector<Side> sides;
+};
+
+std::shared_ptr<RunProfile> take_profile() {
+    std::lock_guard lock(mu);
+    auto p = std::make_shared<RunProfile>();
+    p->sides = std::move(current);
+    current.clear();
+    return p;
+}
+
 void profile_run(harness::LoadTestConfigBuilder& b, pid_t server_pid) {
     const Options& o = options();
     std::lock_guard lock(mu);
@@ -102,11 +114,12 @@ void profile_run(harness::LoadTestConfigBuilder& b, pid_t server_pid) {
     });
 }
 
-std::string profile_counters(benchmark::UserCounters& c, const harness::LoadTestMetrics& m) {
+std::string profile_counters(benchmark::UserCounters& c, const harness::LoadTestMetrics& m,
+                             std::shared_ptr<RunProfile> p) {
     const Options& o = options();
     std::lock_guard lock(mu);
     std::string note;
-    for (auto& s : current) {
+    for (auto& s : p->sides) {
         if (s.stacks.empty()) {
             note += fmt::format("{}{} not profiled: {}", note.empty() ? "" : "; ", s.name,
                                 s.why.empty() ? "no samples" : s.why);
@@ -143,7 +156,6 @@ std::string profile_counters(benchmark::UserCounters& c, const harness::LoadTest
         }
     }
     ++file_no;
-    current.clear();
     return note;
 }
 

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cpu_profile.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "options.hpp"
@@ -28,7 +30,8 @@ struct Step {
     unsigned threads = 1;
     LoadTestMetrics m;
     bool passed = false;
-    bool server_saturated = false;  // the server's threads busy (mean over the window)
+    bool server_saturated = false;        // the server's threads busy (mean over the window)
+    std::shared_ptr<RunProfile> profile;  // --cpu_profile: this step's samples
 };
 
 // Who limited a step: the verdict's words, worst first.
@@ -51,6 +54,7 @@ Step run_step(std::size_t users, unsigned threads) {
                    .warmup(secs(std::min(o.warmup_s, 1.0)))
                    .duration(secs(std::min(o.duration_s, 3.0)));
     s.m = run_against_server(cfg, o.capacity_room_size, label).metrics;
+    s.profile = take_profile();  // --cpu_profile: reported for the top passing step
     const double delivery = s.m.delivery_pct.value_or(0);
     // NaN and infinity (nothing measured, p99 among lost messages) fail the step too.
     s.passed = s.m.p_ms(99) <= o.slo_p99_ms && delivery >= 99.9 && s.m.users_joined >= users;
@@ -117,6 +121,7 @@ void capacity_counters(benchmark::State& st, const Step& passed_step, const Step
     c["generator_saturated"] = m.generator_saturated ? 1 : 0;
     c["machine_saturated"] = m.machine_saturated ? 1 : 0;
     if (m.server_measured) c["server_cpu_pct"] = m.server_cpu_pct;
+    if (passed->profile) profile_counters(c, m, passed->profile);
 }
 
 }  // namespace

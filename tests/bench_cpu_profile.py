@@ -79,6 +79,20 @@ att = json.loads(files.get("load_users_50.server.json", "{}"))
 check("not planted: no samples in it", att.get("components", {}).get("planted hot spot", 1) == 0,
       att.get("components"))
 
+# The capacity search: the top passing step's profile (every step is sampled; one is kept).
+with tempfile.TemporaryDirectory() as d:
+    out, prof = os.path.join(d, "r.json"), os.path.join(d, "prof")
+    p = subprocess.run([BENCH, "--benchmark_filter=^load/capacity", "--capacity_room_size=10", "--capacity_max_users=20",
+                        "--capacity_bisect_steps=0", "--warmup_s=0.5", "--duration_s=1", "--no_progress",
+                        "--cpu_profile=server", f"--cpu_profile_out={prof}", f"--benchmark_out={out}",
+                        "--benchmark_out_format=json"], capture_output=True, text=True, timeout=300)
+    check("capacity: exit 0", p.returncode == 0, p.stderr[-500:])
+    b = json.load(open(out))["benchmarks"][0]
+    parts = {k: v for k, v in b.items() if k.startswith("server_cpu_us_per_delivery_")}
+    check("capacity: the passing step's components", len(parts) >= 15 and b.get("server_profile_samples", 0) > 0, sorted(b))
+    check("capacity: one profile kept, under the benchmark's name",
+          sorted(os.listdir(prof)) == ["load_capacity.server.folded", "load_capacity.server.json"], os.listdir(prof))
+
 # perf missing: the run goes on, unprofiled, and says why.
 env = dict(os.environ, LIVESHARE_PERF="/nonexistent/perf")
 b, files = run(["--cpu_profile=server"], env)
