@@ -93,6 +93,21 @@ with tempfile.TemporaryDirectory() as d:
     check("capacity: one profile kept, under the benchmark's name",
           sorted(os.listdir(prof)) == ["load_capacity.server.folded", "load_capacity.server.json"], os.listdir(prof))
 
+# A server we did not start: the tests' own small relay (original_relay.py, Python), driven
+# with --target and profiled through --target_pid.
+relay = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "original_relay.py"),
+                          "--port=0", "--address=127.0.0.1"], stdout=subprocess.PIPE, text=True)
+try:
+    port = int(relay.stdout.readline().strip())
+    b, files = run([f"--target=ws://127.0.0.1:{port}", f"--target_pid={relay.pid}", "--cpu_profile=server"])
+    check("target_pid: the target's CPU is measured", b.get("server_cpu_us_per_delivery", 0) > 0, sorted(b))
+    check("target_pid: profiled", b.get("server_profile_samples", 0) > 20, b.get("server_profile_samples"))
+    check("target_pid: its kernel send path is named", b.get("server_cpu_us_per_delivery_kernel_send", 0) > 0)
+    check("target_pid: its files", "load_users_50.server.folded" in files, sorted(files))
+finally:
+    relay.kill()
+    relay.wait()
+
 # perf missing: the run goes on, unprofiled, and says why.
 env = dict(os.environ, LIVESHARE_PERF="/nonexistent/perf")
 b, files = run(["--cpu_profile=server"], env)
