@@ -22,11 +22,11 @@ def check(what, ok, detail=""):
         print(f"FAIL {what}: {detail}", flush=True)
 
 
-def run(extra, env=None):
+def run(extra, env=None, users=50):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "r.json")
         prof = os.path.join(d, "prof")
-        p = subprocess.run([BENCH, "--benchmark_filter=^load/users:50/", "--warmup_s=0.5", "--duration_s=2",
+        p = subprocess.run([BENCH, f"--benchmark_filter=^load/users:{users}/", "--warmup_s=0.5", "--duration_s=2",
                             "--drain_s=1", "--no_progress", f"--cpu_profile_out={prof}", "--benchmark_format=json",
                             f"--benchmark_out={out}"] + extra,
                            capture_output=True, text=True, timeout=300, env=env)
@@ -99,11 +99,13 @@ relay = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.a
                           "--port=0", "--address=127.0.0.1"], stdout=subprocess.PIPE, text=True)
 try:
     port = int(relay.stdout.readline().strip())
-    b, files = run([f"--target=ws://127.0.0.1:{port}", f"--target_pid={relay.pid}", "--cpu_profile=server"])
+    # Ten users: the Python relay keeps their schedule (at fifty it falls behind, the joins end
+    # after the window's planned end and the window is a burst too short to sample).
+    b, files = run([f"--target=ws://127.0.0.1:{port}", f"--target_pid={relay.pid}", "--cpu_profile=server"], users=10)
     check("target_pid: the target's CPU is measured", b.get("server_cpu_us_per_delivery", 0) > 0, sorted(b))
     check("target_pid: profiled", b.get("server_profile_samples", 0) > 20, b.get("server_profile_samples"))
     check("target_pid: its kernel send path is named", b.get("server_cpu_us_per_delivery_kernel_send", 0) > 0)
-    check("target_pid: its files", "load_users_50.server.folded" in files, sorted(files))
+    check("target_pid: its files", "load_users_10.server.folded" in files, sorted(files))
 finally:
     relay.kill()
     relay.wait()

@@ -84,6 +84,11 @@ std::string CpuProfiler::stop(std::string& why) {
                                                   : err.substr(0, err.find('\n')));
         return "";
     }
+    std::error_code ec;
+    if (!std::filesystem::exists(data_path_, ec)) {
+        why = "the measured window closed before perf had started (too short to profile)";
+        return "";
+    }
     std::string out;
     if (run_command({perf_path(), "script", "-F", "period,ip,sym,dso", "-i", data_path_}, out) !=
         0) {
