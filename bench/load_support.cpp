@@ -296,6 +296,11 @@ std::string describe(const LoadTestMetrics& m, std::string label) {
         notes.push_back(fmt::format(
             "validated: 1 full-state user per room, others parse 1 in {} deliveries in full",
             options().validate_every));
+    if (m.totals.durable_unavailable)
+        notes.push_back(
+            fmt::format("{} durable message(s) refused as unavailable (not applied, "
+                        "not expected by the others)",
+                        m.totals.durable_unavailable));
     if (!m.totals.errors.empty()) {
         // The most frequent cause; "never joined" only when nothing says why.
         auto top = m.totals.errors.begin();

@@ -11,6 +11,7 @@
 #include "clients/client.hpp"
 #include "flag_table.hpp"
 #include "measure/clock_offset.hpp"
+#include "procs/cluster_process.hpp"
 #include "procs/server_process.hpp"
 #include "procs/subprocess.hpp"
 
@@ -162,6 +163,17 @@ std::vector<F> run_flags() {
             o.soak_file = v;
             return std::string();
         }},
+    {"redis_persistence", "none|everysec|always", "what the Redis of load/cluster/... and\n"
+        "load/faults/redis_restart keeps on disk: nothing, or an AOF fsync'd every\n"
+        "second or after every write (load/faults/redis_kill/aof:P names its own)",
+        [](Options& o, const std::string& v) {
+            harness::RedisPersistence p;
+            if (!harness::parse_redis_persistence(v, p))
+                return wants("redis_persistence", "none, everysec or always", v);
+            o.redis_persistence = v;
+            return std::string();
+        },
+        [](const Options& o) { return o.redis_persistence; }},
     on_off<Options>("criteria_exit", &Options::criteria_exit,
         "exit 1 when a success criterion FAILs or is NOT RUN (CI gate)"),
     wholes<Options, Z>("criteria_report_only", &Options::criteria_report_only, 1, kMaxUsers,

@@ -30,6 +30,7 @@ struct Options {
     std::size_t join_storm_users = 100;
     double soak_minutes = 60;  // soak/users:N/minutes:M
     std::string soak_file;     // its scenario; empty: scenarios/soak.yaml of the source tree
+    std::string redis_persistence = "everysec";  // load/cluster's Redis: none|everysec|always
     // CPU profiles over each load run's window (perf): none, server, generator or both; kept
     // in cpu_profile_out when given. target_pid: the --target's process on this machine.
     std::string cpu_profile = "none", cpu_profile_out;

@@ -1,6 +1,7 @@
 // Cluster mode against a real redis-server and real nodes (harness/cluster_process.hpp):
 // one order everywhere, resume on another node, state from the snapshot and the stream,
-// presence and the cap over every node, a node killed mid-run, and Redis going away.
+// presence and the cap over every node, a node killed mid-run (Redis going away:
+// test_cluster_outage.cpp).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -183,25 +184,6 @@ TEST(Cluster, NodeKillLosesNothing) {
     EXPECT_EQ(*M.delivery_pct, 100.0);
     EXPECT_EQ(M.convergence, harness::Convergence::Converged) << M.convergence_detail;
     EXPECT_GT(M.totals.latency_cross_node.count(), 0u);
-}
-
-// Redis goes away: the node cannot keep one order, so it closes its clients with 4008 (they
-// reconnect elsewhere) and exits non-zero. Redis absent at start: a clear error.
-TEST(Cluster, RedisLossClosesClientsForResync) {
-    LocalCluster cl(harness::find_server_binary(), 1, node_args());
-    auto c = join(*cl.nodes()[0], uuid(), uuid(), true);
-    cl.redis().stop();
-    ASSERT_TRUE(c->wait_closed(10000ms));
-    EXPECT_EQ(c->close_code(), liveshare::kCloseResyncRequired);
-    EXPECT_EQ(cl.nodes()[0]->stop(), 1);
-    try {
-        start_server(node_args({"--cluster=redis://127.0.0.1:1"}));
-        FAIL() << "a node started without Redis";
-    } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("cannot reach Redis at redis://127.0.0.1:1"),
-                  std::string::npos)
-            << e.what();
-    }
 }
 
 // Volatile messages reach the other node's members (pub/sub), not the sender.

@@ -238,3 +238,15 @@ TEST(Codec, WhitespaceAfterThePayloadDoesNotBreakTheRelay) {
     EXPECT_TRUE(q.parse_server(relayed, s, err)) << err << " in " << relayed;
     EXPECT_EQ(s.node_id, 2u);
 }
+
+// The refusal a cluster node sends while Redis is out of reach, as bytes: the original's
+// fields (type, payload.code from PROTOCOL.md's set, payload.message) and our extensions
+// (reason, rejected), which the original's clients ignore.
+TEST(Codec, UnavailableErrorKeepsTheOriginalsCode) {
+    std::string out;
+    encode_error(out, ErrorKind::Unavailable, "send it again", MsgType::GraphOp);
+    EXPECT_EQ(out,
+              R"({"type":"Error","payload":{"code":"internal_error","message":"send it again",)"
+              R"("reason":"unavailable","rejected":"GraphOp"}})");
+    EXPECT_EQ(error_kind_of("unavailable"), ErrorKind::Unavailable);
+}

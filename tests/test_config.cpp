@@ -69,6 +69,14 @@ TEST(Config, ClusterTakesARedisUrlAndNoOpLog) {
     EXPECT_NE(
         parse({"--cluster=redis://x:1", "--durability=group"}).error.find("do not go together"),
         std::string::npos);
+    auto t = parse({"--cluster-timeout-ms=750", "--cluster-outage-max-ms=0"});
+    ASSERT_EQ(t.error, "");
+    EXPECT_EQ(t.cfg.cluster_timeout_ms, 750u);
+    EXPECT_EQ(t.cfg.cluster_outage_max_ms, 0u);
+    EXPECT_NE(parse({"--cluster-timeout-ms=5"}).error.find("--cluster-timeout-ms"),
+              std::string::npos);
+    EXPECT_NE(parse({"--cluster-outage-max-ms=x"}).error.find("--cluster-outage-max-ms"),
+              std::string::npos);
 }
 
 TEST(TokenBucket, BurstThenRefillAtTheRate) {

@@ -53,6 +53,7 @@ void UserMetrics::merge(const UserMetrics& o) {
     durable_out_of_order += o.durable_out_of_order;
     durable_expected += o.durable_expected;
     durable_rejected += o.durable_rejected;
+    durable_unavailable += o.durable_unavailable;
     echoes += o.echoes;
     volatile_received += o.volatile_received;
     disconnects += o.disconnects;

@@ -17,6 +17,9 @@ struct UserMetrics {
     std::uint64_t sent = 0, sent_durable = 0, received = 0, bytes_in = 0, bytes_out = 0;
     std::uint64_t durable_received = 0, durable_duplicates = 0, durable_out_of_order = 0;
     std::uint64_t durable_expected = 0, durable_rejected = 0, echoes = 0;
+    // Of durable_rejected: refused with reason "unavailable" (a cluster node that could not
+    // order them, Redis out of reach): the designed answer to an outage, not an error.
+    std::uint64_t durable_unavailable = 0;
     std::uint64_t volatile_received = 0;
     // Faults: connections lost and re-established, how each resumed, what was resent.
     std::uint64_t disconnects = 0, reconnects = 0, resumes = 0, resyncs = 0, replayed = 0,

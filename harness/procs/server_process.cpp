@@ -203,11 +203,13 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
         stop(std::chrono::milliseconds(1000));
         throw std::runtime_error("liveshare-server did not start: " + err);
     }
-    // Keep draining stderr so a chatty server never blocks on a full pipe.
-    std::thread([err_fd] {
+    // Keep draining stderr so a chatty server never blocks on a full pipe; with
+    // LIVESHARE_SERVER_STDERR=1 it is passed through (a failing test's server log).
+    std::thread([err_fd, pass = std::getenv("LIVESHARE_SERVER_STDERR") != nullptr] {
         char buf[4096];
-        while (read(err_fd, buf, sizeof buf) > 0) {
-        }
+        ssize_t n;
+        while ((n = read(err_fd, buf, sizeof buf)) > 0)
+            if (pass && write(STDERR_FILENO, buf, static_cast<std::size_t>(n)) < 0) break;
         close(err_fd);
     }).detach();
 }

@@ -144,13 +144,17 @@ void SimUser::on_graph_state() {
 }
 
 void SimUser::on_error_message() {
-    error("server error: " + msg_.code);
     // A refused graph op was not applied: the others will not get it. Our server names
     // the refused type; the original does not, so its text is the fallback.
     const bool refused_op = msg_.rejected ? *msg_.rejected == MsgType::GraphOp
                                           : msg_.error.find("GraphOp") != std::string::npos;
+    // "unavailable": a cluster node that cannot order it now (Redis out of reach) says so, as
+    // designed; counted as refused, not as an error.
+    const bool unavailable = msg_.reason == liveshare::ErrorKind::Unavailable;
+    if (!(unavailable && refused_op)) error("server error: " + msg_.code);
     if (refused_op && msg_.reason != liveshare::ErrorKind::Validation) {
         ++metrics.durable_rejected;
+        if (unavailable) ++metrics.durable_unavailable;
         sh_.room_accepted[room].fetch_sub(1);
     }
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
@@ -29,36 +30,31 @@ std::string random_node_id() {
 }  // namespace
 
 Cluster::Cluster(net::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics,
-                 std::function<void(std::string)> on_lost)
+                 std::function<void(std::string)> give_up)
     : cfg_(cfg),
       metrics_(metrics),
       strand_(net::make_strand(ex)),
+      give_up_(std::move(give_up)),
       node_(random_node_id()),
       node_key_("ls:node:" + node_),
       tick_timer_(strand_),
-      snap_timer_(strand_) {
-    std::string host, err;
-    int port = 0;
-    if (!parse_redis_url(cfg.cluster, host, port, err)) throw std::runtime_error(err);
+      snap_timer_(strand_),
+      retry_timer_(strand_),
+      give_up_timer_(strand_) {
+    std::string err;
+    if (!parse_redis_url(cfg.cluster, host_, port_, err)) throw std::runtime_error(err);
     // Fail at start, with the reason, when Redis is not there (the async connect would only
     // report it later).
     timeval tv{2, 0};
-    redisContext* probe = redisConnectWithTimeout(host.c_str(), port, tv);
+    redisContext* probe = redisConnectWithTimeout(host_.c_str(), port_, tv);
     if (!probe || probe->err) {
         std::string why = probe ? probe->errstr : "out of memory";
         if (probe) redisFree(probe);
         throw std::runtime_error("cannot reach Redis at " + cfg.cluster + ": " + why);
     }
     redisFree(probe);
-    auto lost = [this, on_lost = std::move(on_lost)](std::string why) {
-        if (stopped_) return;
-        stopped_ = true;
-        on_lost(std::move(why));
-    };
-    cmd_ = std::make_unique<RedisConn>(strand_, host, port, lost);
-    sub_ = std::make_unique<RedisConn>(strand_, host, port, lost);
-    sub_->on_message(
-        [this](std::string_view ch, std::string_view payload) { on_message(ch, payload); });
+    open();
+    metrics_.cluster_redis_up.store(1);
 }
 
 Cluster::~Cluster() {
@@ -82,6 +78,9 @@ void Cluster::stop() {
         stopped_ = true;
         tick_timer_.cancel();
         snap_timer_.cancel();
+        retry_timer_.cancel();
+        give_up_timer_.cancel();
+        if (down()) return;
         // This node's members leave the cluster's presence now rather than when its key expires.
         for (auto& [id, l] : links_)
             for (auto& [p, c] : l.conns)
@@ -99,15 +98,8 @@ void Cluster::arm(net::steady_timer& t, std::chrono::milliseconds every, void (C
     });
 }
 
-// Liveness: this node's key lives 3 s unless refreshed; members of expired nodes leave.
-void Cluster::tick() {
-    cmd_->command({"SET", node_key_, "1", "PX", "3000"});
-    for (auto& [id, l] : links_)
-        if (l.state == Link::State::Ready)
-            cmd_->command({"EVAL", kSweep, "2", l.k_members, l.channel, "ls:node:"});
-}
-
 void Cluster::snapshot() {
+    if (down()) return;  // taking one clears the room's dirty mark
     for (auto& [id, l] : links_) {
         if (l.state != Link::State::Ready) continue;
         auto snap = l.room->take_snapshot_if_dirty();
@@ -131,18 +123,20 @@ Cluster::Link& Cluster::link(const std::shared_ptr<Room>& room) {
     l.k_members = l.channel + ":members";
     l.k_snap = l.channel + ":snap";
     l.k_meta = l.channel + ":meta";
+    l.k_fence = l.channel + ":fence";
     by_channel_[l.channel] = id;
     l.in = &room->attach_bus(this);
     // Subscribed first, loaded after: nothing published in between is missed (a message the
     // load already holds is skipped by its seq).
-    sub_->subscribe(l.channel, [this, lp = &l] { load(*lp); });
+    if (sub_) sub_->subscribe(l.channel, [this, lp = &l] { load(*lp); });  // else: reconnect()
     return l;
 }
 
 void Cluster::load(Link& l) {
     l.state = Link::State::Loading;
-    cmd_->command({"EVAL", kLoad, "4", l.k_snap, l.k_log, l.k_members, l.k_meta,
-                   std::to_string(cfg_.seq_log_entries)},
+    if (!cmd_) return;  // an outage: the next connection loads it
+    cmd_->command({"EVAL", kLoad, "5", l.k_snap, l.k_log, l.k_members, l.k_meta, l.k_fence,
+                   std::to_string(cfg_.seq_log_entries), node_, std::to_string(epoch_)},
                   [this, lp = &l](redisReply* r) {
                       if (r) loaded(*lp, r);
                   });
@@ -168,15 +162,14 @@ void Cluster::apply(Link& l, std::uint64_t seq, MsgType type, std::string_view f
 
 void Cluster::loaded(Link& l, redisReply* r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
-        log::line("cluster: loading room " + l.id +
-                  " failed: " + std::string(r->type == REDIS_REPLY_ERROR ? str(r) : "bad reply"));
+        log::line("cluster: loading room " + l.id + " failed: " + describe(r));
         l.state = Link::State::Failed;
         auto pending = std::move(l.pending);
         auto waiting = std::move(l.waiting);
         l.pending.clear();
         l.waiting.clear();
         for (auto& p : pending) p.done(kUnavailable);
-        for (auto& w : waiting) w(false);
+        for (auto& w : waiting) w(kUnavailable, false);
         return;
     }
     // The settings the room was created with (POST /room on any node), when it was.
@@ -213,13 +206,14 @@ void Cluster::loaded(Link& l, redisReply* r) {
     if (!info) snap_seq = 0;
     l.room->restore(std::move(state), snap_seq, std::move(info));
     l.applied = snap_seq;
-    for_each_entry(r->element[4], [&](std::uint64_t seq, MsgType type, std::string_view frame) {
-        if (seq <= snap_seq)
-            l.in->log_ordered(seq, type, std::string(frame));
-        else
-            apply(l, seq, type, frame);
-        return true;
-    });
+    for_each_entry(r->element[4],
+                   [&](std::uint64_t seq, MsgType type, std::string_view frame, std::string_view) {
+                       if (seq <= snap_seq)
+                           l.in->log_ordered(seq, type, std::string(frame));
+                       else
+                           apply(l, seq, type, frame);
+                       return true;
+                   });
     std::map<std::string, std::string> remote;
     const redisReply* members = r->element[5];
     for (std::size_t i = 0; members->type == REDIS_REPLY_ARRAY && i + 1 < members->elements;
@@ -231,18 +225,19 @@ void Cluster::loaded(Link& l, redisReply* r) {
     }
     l.in->set_remote_members(std::move(remote));
     l.state = Link::State::Ready;
+    l.loaded = true;
     auto pending = std::move(l.pending);
     auto waiting = std::move(l.waiting);
     l.pending.clear();
     l.waiting.clear();
-    for (auto& w : waiting) w(l.created);
+    for (auto& w : waiting) w(nullptr, l.created);
     for (auto& p : pending) admit(l, std::move(p));
     if (l.max_seen > l.applied) fetch(l);
 }
 
 // Reads the stream after the last applied seq (a message the channel did not bring).
 void Cluster::fetch(Link& l) {
-    if (l.fetching) return;
+    if (l.fetching || !cmd_) return;
     l.fetching = true;
     metrics_.cluster_gap_fetches.fetch_add(1, std::memory_order_relaxed);
     cmd_->command(
@@ -253,14 +248,15 @@ void Cluster::fetch(Link& l) {
             l.fetching = false;
             const std::uint64_t before = l.applied;
             bool behind = false;
-            for_each_entry(r, [&](std::uint64_t seq, MsgType type, std::string_view frame) {
-                if (seq > l.applied + 1) {
-                    behind = true;
-                    return false;
-                }
-                apply(l, seq, type, frame);
-                return true;
-            });
+            for_each_entry(
+                r, [&](std::uint64_t seq, MsgType type, std::string_view frame, std::string_view) {
+                    if (seq > l.applied + 1) {
+                        behind = true;
+                        return false;
+                    }
+                    apply(l, seq, type, frame);
+                    return true;
+                });
             if (behind) {
                 // Trimmed past what this node applied: it cannot rebuild the order between;
                 // reload from the snapshot and make its members resync.
@@ -326,6 +322,7 @@ void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p,
     net::dispatch(strand_, [this, room = std::move(room), p = std::move(p), last_seq,
                             done = std::move(done)]() mutable {
         Link& l = link(room);
+        if (down()) return done(kUnavailable);
         Pending pending{std::move(p), last_seq, std::move(done)};
         if (l.state == Link::State::Ready) return admit(l, std::move(pending));
         l.pending.push_back(std::move(pending));
@@ -333,10 +330,11 @@ void Cluster::join(std::shared_ptr<Room> room, std::shared_ptr<Participant> p,
     });
 }
 
-void Cluster::ready(std::shared_ptr<Room> room, std::function<void(bool)> done) {
+void Cluster::ready(std::shared_ptr<Room> room, ReadyDone done) {
     net::dispatch(strand_, [this, room = std::move(room), done = std::move(done)]() mutable {
         Link& l = link(room);
-        if (l.state == Link::State::Ready) return done(l.created);
+        if (down()) return done(kUnavailable, false);
+        if (l.state == Link::State::Ready) return done(nullptr, l.created);
         l.waiting.push_back(std::move(done));
         if (l.state == Link::State::Failed) load(l);
     });
@@ -344,6 +342,7 @@ void Cluster::ready(std::shared_ptr<Room> room, std::function<void(bool)> done) 
 
 void Cluster::create_room(const RoomSettings& s, std::function<void(CreateResult)> done) {
     net::dispatch(strand_, [this, s, done = std::move(done)] {
+        if (down()) return done(CreateResult::Failed);
         const std::string meta = "ls:{" + s.id + "}:meta";
         cmd_->command(
             {"EVAL", kCreate, "1", meta, s.name, s.owner_id, s.password_hash,
@@ -362,7 +361,7 @@ void Cluster::request_state(const std::string& room_id, const std::string& reque
                             const std::string& asked) {
     net::dispatch(strand_, [this, room_id, requester, asked] {
         auto it = links_.find(room_id);
-        if (it == links_.end()) return;
+        if (it == links_.end() || down()) return;
         cmd_->command(
             {"PUBLISH", it->second.channel,
              "R|" + node_ + "|" + std::to_string(requester.size()) + "|" + requester + asked});
@@ -373,7 +372,7 @@ void Cluster::forward_state(const std::string& room_id, const std::string& targe
                             std::shared_ptr<const std::string> frame) {
     net::dispatch(strand_, [this, room_id, target, frame = std::move(frame)] {
         auto it = links_.find(room_id);
-        if (it == links_.end()) return;
+        if (it == links_.end() || down()) return;
         cmd_->command({"PUBLISH", it->second.channel,
                        "S|" + node_ + "|" + std::to_string(target.size()) + "|" + target + *frame});
     });
@@ -387,24 +386,55 @@ void Cluster::admit(Link& l, Pending p) {
     // The arguments are copied into hiredis's buffer before the callback (which owns p) runs.
     cmd_->command(args, [this, lp = &l, p = std::move(p), tag](redisReply* r) {
         if (!r || r->type != REDIS_REPLY_INTEGER) {
-            if (r) log::line("cluster: join failed: " + std::string(str(r)));
+            if (r) log::line("cluster: join failed: " + describe(r));
             return p.done(kUnavailable);
         }
         if (r->integer < 0) return p.done("Room is full");
-        lp->conns[p.p.get()] = {p.p->user_id(), tag};
+        lp->conns[p.p.get()] = {p.p->user_id(), tag, p.p->username()};
         lp->room->join(p.p, p.last_seq);
         p.done(nullptr);
     });
 }
 
+// While the room's order is out of reach the sender hears so at once; otherwise the message
+// is in flight until Redis answers (its echo is the sender's acknowledgement, as always).
 void Cluster::publish_durable(const std::string& room_id, MsgType type,
-                              std::shared_ptr<const std::string> frame) {
-    net::dispatch(strand_, [this, room_id, type, frame = std::move(frame)] {
+                              std::shared_ptr<const std::string> frame, const Participant* sender) {
+    net::dispatch(strand_, [this, room_id, type, frame = std::move(frame), sender] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
-        const Link& l = it->second;
+        Link& l = it->second;
+        if (down() || l.state != Link::State::Ready) {
+            metrics_.cluster_durable_refused.fetch_add(1, std::memory_order_relaxed);
+            // Posted: this may run inside the room's relay (an idle strand runs a dispatch on
+            // the calling thread), which holds the room's lock.
+            net::post(strand_, [lp = &l, sender, type] {
+                lp->in->refuse(sender, type,
+                               "the room's order is out of reach (Redis); send it again");
+            });
+            return;
+        }
         metrics_.cluster_published.fetch_add(1, std::memory_order_relaxed);
-        cmd_->command({"EVAL", kAppend, "3", l.k_log, l.k_seq, l.channel, type_arg(type), *frame});
+        const std::uint64_t n = ++next_append_;
+        l.inflight.push_back({n, sender, type});
+        cmd_->command(
+            {"EVAL", kAppend, "4", l.k_log, l.k_seq, l.channel, l.k_fence, type_arg(type), *frame,
+             node_ + ":" + std::to_string(n), node_, std::to_string(epoch_)},
+            [this, lp = &l, n](redisReply* r) {
+                if (!r) return;  // in doubt: the stream tells after the outage
+                Link& l = *lp;
+                auto f = std::find_if(l.inflight.begin(), l.inflight.end(),
+                                      [n](const Link::InFlight& x) { return x.n == n; });
+                if (f == l.inflight.end()) return;
+                const Link::InFlight done = *f;
+                l.inflight.erase(f);
+                if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) return;
+                // Not stored: an error from Redis, or the fence moved (-1).
+                log::line("cluster: room " + l.id + ": Redis refused a durable message (" +
+                          (r->type == REDIS_REPLY_ERROR ? describe(r) : "fence") + ")");
+                metrics_.cluster_durable_refused.fetch_add(1, std::memory_order_relaxed);
+                l.in->refuse(done.sender, done.type, "Redis did not store it; send it again");
+            });
     });
 }
 
@@ -413,6 +443,10 @@ void Cluster::publish_volatile(const std::string& room_id, MsgType type, const s
     net::dispatch(strand_, [this, room_id, type, user_id, frame = std::move(frame)] {
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
+        if (down() || it->second.state != Link::State::Ready) {
+            metrics_.cluster_volatile_dropped.fetch_add(1, std::memory_order_relaxed);
+            return;  // this node's members had it; the others' nodes cannot be reached now
+        }
         std::string msg = "V|" + node_ + "|" + type_arg(type) + "|" +
                           std::to_string(user_id.size()) + "|" + user_id;
         msg += *frame;
@@ -428,8 +462,10 @@ void Cluster::member_left(const std::string& room_id, const Participant* p) {
         Link& l = it->second;
         auto c = l.conns.find(p);
         if (c == l.conns.end()) return;
-        cmd_->command(
-            {"EVAL", kLeave, "2", l.k_members, l.channel, c->second.user_id, c->second.tag});
+        // Without Redis the presence is made right when the room resumes.
+        if (!down())
+            cmd_->command(
+                {"EVAL", kLeave, "2", l.k_members, l.channel, c->second.user_id, c->second.tag});
         l.conns.erase(c);
     });
 }

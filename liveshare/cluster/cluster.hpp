@@ -10,11 +10,22 @@
 //    a key with a 3 s expiry every second; members of a node whose key expired are removed.
 //  - state: a node that takes a room's first member loads the room's last snapshot (written
 //    by the nodes every --snapshot-interval-ms) and the stream after it.
+//  - outages: a node that loses Redis keeps its clients. While it cannot order, it refuses
+//    durable messages (Error "unavailable": not applied, send again) and joins, delivers
+//    volatile ones to its own members only, and reconnects with backoff; then, room by room,
+//    it resubscribes, moves the room's fence to its new epoch (nothing from the connection it
+//    gave up on can land after), applies what the stream holds beyond what it applied, tells
+//    each sender whose message was in flight whether Redis holds it (delivered) or not
+//    (refused), and makes the presence its own again. A stream that no longer reaches back
+//    (Redis came back with less than the node applied) sends the room's members to resync
+//    (4008) from what Redis holds.
 // One strand runs both Redis connections (commands, subscriptions) and all of this state.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -34,10 +45,10 @@ namespace liveshare::cluster {
 class Cluster : public RoomBus {
   public:
     // Connects both Redis connections; throws with a clear message when Redis cannot be
-    // reached. `on_lost` runs (on the strand) if Redis goes away later: the node cannot keep
-    // one order without it, so the server closes its clients (they reconnect elsewhere).
+    // reached. `give_up` runs (on the strand) when an outage outlasts --cluster-outage-max-ms
+    // (when that is set): the server then closes its clients (they reconnect elsewhere).
     Cluster(boost::asio::any_io_executor ex, const ServerConfig& cfg, Metrics& metrics,
-            std::function<void(std::string)> on_lost);
+            std::function<void(std::string)> give_up);
     ~Cluster() override;
     void start();  // heartbeat, sweep of dead nodes, snapshots
     void stop();
@@ -50,7 +61,9 @@ class Cluster : public RoomBus {
               std::optional<std::uint64_t> last_seq, JoinDone done);
     // `done` (on the strand) once the room is loaded here: its settings are the cluster's;
     // `created` says whether some node created it with POST /room (--require-rest-create).
-    void ready(std::shared_ptr<Room> room, std::function<void(bool created)> done);
+    // `refused`: why it could not be loaded (Redis out of reach), else nullptr.
+    using ReadyDone = std::function<void(const char* refused, bool created)>;
+    void ready(std::shared_ptr<Room> room, ReadyDone done);
     // POST /room/{id}: records the room's settings unless another node created it first.
     // `done` runs on the strand: Created, Exists (409), or Failed (Redis did not answer).
     enum class CreateResult { Created, Exists, Failed };
@@ -58,7 +71,8 @@ class Cluster : public RoomBus {
 
     // RoomBus
     void publish_durable(const std::string& room_id, MsgType type,
-                         std::shared_ptr<const std::string> frame) override;
+                         std::shared_ptr<const std::string> frame,
+                         const Participant* sender) override;
     void publish_volatile(const std::string& room_id, MsgType type, const std::string& user_id,
                           std::shared_ptr<const std::string> frame) override;
     void member_left(const std::string& room_id, const Participant* p) override;
@@ -78,16 +92,25 @@ class Cluster : public RoomBus {
     struct Link {
         std::shared_ptr<Room> room;
         RoomBusInbound* in = nullptr;  // the room's cluster side
-        std::string id, channel, k_log, k_seq, k_members, k_snap, k_meta;
+        std::string id, channel, k_log, k_seq, k_members, k_snap, k_meta, k_fence;
         // Failed: the load's reply was an error; the next join or ready() loads again.
         enum class State { Subscribing, Loading, Ready, Failed } state = State::Subscribing;
-        std::vector<std::function<void(bool)>> waiting;  // ready() callers
-        bool created = false;                            // the cluster holds its settings
+        std::vector<ReadyDone> waiting;  // ready() callers
+        bool created = false;            // the cluster holds its settings
+        bool loaded = false;             // applied once: after an outage it resumes, not loads
         std::uint64_t applied = 0, max_seen = 0;
         bool fetching = false;
+        // This node's durable messages sent to Redis and not answered yet: an outage leaves
+        // them in doubt until the stream says whether it holds them (by their append id).
+        struct InFlight {
+            std::uint64_t n;
+            const Participant* sender;
+            MsgType type;
+        };
+        std::deque<InFlight> inflight;
         std::vector<Pending> pending;
         struct Conn {
-            std::string user_id, tag;  // tag: "node|conn|"
+            std::string user_id, tag, username;  // tag: "node|conn|"
         };
         std::unordered_map<const Participant*, Conn> conns;
     };
@@ -101,17 +124,40 @@ class Cluster : public RoomBus {
     void fetch(Link& l);
     void tick();
     void snapshot();
+    // Outages: `open` makes both connections (throws when it cannot), `lost` ends them and
+    // starts the retries, `reconnect` is one attempt, `resume` brings one room back.
+    void open();
+    void lost(std::uint64_t generation, const std::string& why);
+    void retry_later();
+    void reconnect();
+    void when_ready(std::uint64_t generation);
+    void back();
+    void resume(Link& l);
+    void resync(Link& l, const std::string& why);
+    void refuse_inflight(Link& l, const char* why);
+    bool down() const { return !cmd_ || down_since_.has_value(); }
     void arm(boost::asio::steady_timer& t, std::chrono::milliseconds every, void (Cluster::*fn)());
 
+    using Clock = std::chrono::steady_clock;
     const ServerConfig& cfg_;
     Metrics& metrics_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;
+    std::string host_;
+    int port_ = 0;
+    std::function<void(std::string)> give_up_;
     std::string node_, node_key_;
-    std::uint64_t next_conn_ = 0;
+    std::uint64_t next_conn_ = 0, next_append_ = 0;
+    // The connections' generation (a loss of an older one is old news) and the epoch the
+    // rooms' fences hold for this node (one per connection made).
+    std::uint64_t generation_ = 0, epoch_ = 0;
     std::unique_ptr<RedisConn> cmd_, sub_;
     std::unordered_map<std::string, Link> links_;              // by room id
     std::unordered_map<std::string, std::string> by_channel_;  // channel -> room id
-    boost::asio::steady_timer tick_timer_, snap_timer_;
+    boost::asio::steady_timer tick_timer_, snap_timer_, retry_timer_, give_up_timer_;
+    std::optional<Clock::time_point> down_since_;  // in an outage since
+    std::optional<Clock::time_point> asked_at_;    // the heartbeat not answered yet, sent at
+    Clock::time_point sweep_from_{};               // no sweep before (others re-announce)
+    std::chrono::milliseconds backoff_{0};
     bool stopped_ = false;
 };
 

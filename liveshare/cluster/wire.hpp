@@ -16,10 +16,15 @@ namespace liveshare::cluster::wire {
 
 constexpr const char* kUnavailable = "Room unavailable: the cluster did not answer";
 
-// KEYS: log, seq, channel. ARGV: type, frame (without seq).
+// KEYS: log, seq, channel, fence. ARGV: type, frame (without seq), append id, node, epoch.
+// The fence holds each node's current connection epoch: a command from a connection the node
+// gave up on (a hung Redis that wakes up and runs what it had buffered) is refused, -1, so
+// what the node found in the stream when it came back stays the whole truth. The append id
+// ("node:n") lets the node tell, after an outage, which of its messages in flight Redis holds.
 constexpr std::string_view kAppend = R"(
+if redis.call('HGET', KEYS[4], ARGV[4]) ~= ARGV[5] then return -1 end
 local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], '0-' .. seq, 't', ARGV[1], 'f', ARGV[2])
+redis.call('XADD', KEYS[1], '0-' .. seq, 't', ARGV[1], 'f', ARGV[2], 'n', ARGV[3])
 redis.call('PUBLISH', KEYS[3], 'D|' .. seq .. '|' .. ARGV[1] .. '|' .. ARGV[2])
 return seq)";
 // KEYS: members, channel. ARGV: cap, user_id, tag "node|conn|", username. -1: full.
@@ -61,14 +66,43 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'state', ARGV[2], 'created', ARGV[3]
 local keep = s - tonumber(ARGV[5])
 if keep > 1 then redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. keep) end
 return 1)";
-// KEYS: snap, log, members, meta. ARGV: entries wanted before the snapshot (for resume).
+// KEYS: snap, log, members, meta, fence. ARGV: entries wanted before the snapshot (for
+// resume), node, epoch.
 constexpr std::string_view kLoad = R"(
+redis.call('HSET', KEYS[5], ARGV[2], ARGV[3])
 local snap = redis.call('HMGET', KEYS[1], 'seq', 'state', 'created', 'elements')
 local s = tonumber(snap[1]) or 0
 local from = math.max(1, s + 1 - tonumber(ARGV[1]))
 return {tostring(s), snap[2] or '', snap[3] or '', snap[4] or '0',
         redis.call('XRANGE', KEYS[2], '0-' .. from, '+'), redis.call('HGETALL', KEYS[3]),
         redis.call('HGETALL', KEYS[4])})";
+// After an outage, one step per room: the fence moves to the node's new epoch, the presence
+// is made this node's again (its members that left meanwhile leave, the ones Redis forgot
+// come back, a user now connected to another node stays there) and the reply is the seq, the
+// stream from the first seq the node has not applied, and the members.
+// KEYS: seq, log, members, fence, channel. ARGV: first seq wanted, node, epoch, then
+// user, tag ("node|conn|"), username for each member on this node.
+constexpr std::string_view kResume = R"(
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+local mine = {}
+for i = 4, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] .. ARGV[i + 2] end
+local h = redis.call('HGETALL', KEYS[3])
+local prefix = ARGV[2] .. '|'
+for i = 1, #h, 2 do
+  if string.sub(h[i + 1], 1, #prefix) == prefix and mine[h[i]] ~= h[i + 1] then
+    redis.call('HDEL', KEYS[3], h[i])
+    local tag = string.match(h[i + 1], '^([^|]*|[^|]*|)')
+    redis.call('PUBLISH', KEYS[5], 'L|' .. tag .. #h[i] .. '|' .. h[i])
+  end
+end
+for i = 4, #ARGV, 3 do
+  if not redis.call('HGET', KEYS[3], ARGV[i]) then
+    redis.call('HSET', KEYS[3], ARGV[i], mine[ARGV[i]])
+    redis.call('PUBLISH', KEYS[5], 'J|' .. ARGV[i + 1] .. #ARGV[i] .. '|' .. ARGV[i] .. ARGV[i + 2])
+  end
+end
+return {tostring(tonumber(redis.call('GET', KEYS[1])) or 0),
+        redis.call('XRANGE', KEYS[2], '0-' .. ARGV[1], '+'), redis.call('HGETALL', KEYS[3])})";
 // KEYS: meta. ARGV: name, owner, password hash, created_at, max_users. 0: it exists already.
 constexpr std::string_view kCreate = R"(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -79,6 +113,13 @@ inline std::string_view str(const redisReply* r) {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
                ? std::string_view(r->str, r->len)
                : std::string_view{};
+}
+
+// A reply that is not what was asked for, for a log line: Redis's error text, or its type.
+inline std::string describe(const redisReply* r) {
+    if (!r) return "no reply";
+    if (r->type == REDIS_REPLY_ERROR) return std::string(r->str, r->len);
+    return "unexpected reply of type " + std::to_string(r->type);
 }
 
 template <typename T>
@@ -118,18 +159,30 @@ inline std::uint64_t seq_of_id(std::string_view id) {
     return seq;
 }
 
-// The entries of an XRANGE reply ([id, [t, type, f, frame]] each), in order, as this cluster
-// writes them; `fn` returns false to stop. Entries of another shape are skipped.
+// The entries of an XRANGE reply ([id, [t, type, f, frame, n, append id]] each; entries
+// written before the append id have no n), in order, as this cluster writes them; `fn(seq,
+// type, frame, append_id)` returns false to stop. Entries of another shape are skipped.
 template <typename Fn>
 void for_each_entry(const redisReply* entries, Fn&& fn) {
     for (std::size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; ++i) {
         const redisReply* e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
         const redisReply* f = e->element[1];
+        if (f->type != REDIS_REPLY_ARRAY || f->elements < 4 || f->elements % 2) continue;
+        std::string_view t, frame, append;
+        bool has_frame = false;
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
+            const std::string_view name = str(f->element[k]);
+            if (name == "t") t = str(f->element[k + 1]);
+            if (name == "f") {
+                frame = str(f->element[k + 1]);
+                has_frame = true;
+            }
+            if (name == "n") append = str(f->element[k + 1]);
+        }
         MsgType type{};
-        if (f->type != REDIS_REPLY_ARRAY || f->elements != 4 || !type_of(str(f->element[1]), type))
-            continue;
-        if (!fn(seq_of_id(str(e->element[0])), type, str(f->element[3]))) return;
+        if (!has_frame || !type_of(t, type)) continue;
+        if (!fn(seq_of_id(str(e->element[0])), type, frame, append)) return;
     }
 }
 

@@ -174,6 +174,10 @@ const FlagTable& flags() {
                          c.cluster = v;
                          return std::string();
                      }}},
+        {"cluster-timeout-ms", {"cluster: Redis silent this long with a command outstanding counts as an outage (default 3000)",
+                                ranged("cluster-timeout-ms", &ServerConfig::cluster_timeout_ms, std::uint32_t{100}, std::uint32_t{600000})}},
+        {"cluster-outage-max-ms", {"cluster: after an outage of Redis this long, close every client (4008) and exit 1; 0 rides through any outage, refusing durable messages meanwhile (default 0)",
+                                   ranged("cluster-outage-max-ms", &ServerConfig::cluster_outage_max_ms, std::uint32_t{0}, std::uint32_t{86400000})}},
         });
         return t;
     }();

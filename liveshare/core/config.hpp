@@ -21,8 +21,13 @@ struct ServerConfig {
     std::string db_path = "liveshare.db";  // "" disables persistence
     bool durable = false;                  // --durability=group: op log committed before fan-out
     std::string cluster;                   // --cluster=redis://HOST:PORT ("": one node)
-    bool require_rest_create = false;      // rooms must be created with POST /room/{id}
-    std::size_t max_users_per_room = 50;   // the original's cap
+    // Cluster: Redis silent this long with a command outstanding counts as lost (a hung Redis);
+    // an outage longer than --cluster-outage-max-ms closes every client (4008) and exits 1
+    // (0: the node rides through an outage of any length).
+    std::uint32_t cluster_timeout_ms = 3000;
+    std::uint32_t cluster_outage_max_ms = 0;
+    bool require_rest_create = false;     // rooms must be created with POST /room/{id}
+    std::size_t max_users_per_room = 50;  // the original's cap
     std::size_t max_rooms = 10000;
     std::size_t max_connections = 20000;
     std::size_t max_frame_bytes = 1 << 20;          // larger frames: close 1009

@@ -50,6 +50,15 @@ std::string Metrics::render() const {
     counter("liveshare_cluster_volatile_out_total", "Cluster: volatile messages published to other nodes.", cluster_volatile_out.load());
     counter("liveshare_cluster_volatile_in_total", "Cluster: volatile messages received from other nodes.", cluster_volatile_in.load());
     counter("liveshare_cluster_gap_fetches_total", "Cluster: reads of a room's stream to fill a gap in the sequence.", cluster_gap_fetches.load());
+    gauge("liveshare_cluster_redis_up", "Cluster: 1 while this node's Redis connections are in place.", cluster_redis_up.load());
+    counter("liveshare_cluster_outages_total", "Cluster: times this node lost Redis.", cluster_outages.load());
+    counter("liveshare_cluster_down_seconds_total", "Cluster: time without Redis, ended outages.", cluster_down_ms.load() / 1000.0);
+    counter("liveshare_cluster_reconnect_attempts_total", "Cluster: attempts to connect to Redis again.", cluster_reconnect_attempts.load());
+    counter("liveshare_cluster_durable_refused_total", "Cluster: durable messages refused (Error unavailable) while the room's order was out of reach.", cluster_durable_refused.load());
+    counter("liveshare_cluster_volatile_dropped_total", "Cluster: volatile messages not passed to other nodes while Redis was out of reach.", cluster_volatile_dropped.load());
+    counter("liveshare_cluster_inflight_applied_total", "Cluster: durable messages in flight at an outage that Redis held (delivered).", cluster_inflight_applied.load());
+    counter("liveshare_cluster_inflight_refused_total", "Cluster: durable messages in flight at an outage that Redis did not hold (refused).", cluster_inflight_refused.load());
+    counter("liveshare_cluster_rooms_resynced_total", "Cluster: rooms whose members were closed with 4008 because Redis came back behind them.", cluster_rooms_resynced.load());
     counter("liveshare_sessions_replaced_total", "Sessions closed because the same user_id connected again.", sessions_replaced.load());
     counter("liveshare_durable_commits_total", "Group commits of the durability mode's op log.", durable_commits.load());
     counter("liveshare_durable_ops_total", "Durable messages committed before fan-out (durability mode).", durable_ops.load());

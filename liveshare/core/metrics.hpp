@@ -44,6 +44,15 @@ class Metrics {
     // volatile messages published and received, reads of the stream to fill a gap.
     Counter cluster_published{0}, cluster_applied{0}, cluster_volatile_out{0},
         cluster_volatile_in{0}, cluster_gap_fetches{0};
+    // Cluster mode without Redis: outages, their length (ms), reconnect attempts, durable
+    // messages refused (Error "unavailable") and volatile ones not passed to other nodes,
+    // messages in flight when Redis went away that it turned out to hold (delivered) or not
+    // (refused), rooms whose members were sent to resync (4008) because Redis came back
+    // behind them. cluster_redis_up: 1 while both connections are in place.
+    Counter cluster_outages{0}, cluster_down_ms{0}, cluster_reconnect_attempts{0},
+        cluster_durable_refused{0}, cluster_volatile_dropped{0}, cluster_inflight_applied{0},
+        cluster_inflight_refused{0}, cluster_rooms_resynced{0};
+    std::atomic<std::int64_t> cluster_redis_up{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
     std::array<Counter, kMsgTypeCount> messages_in{}, messages_out{};

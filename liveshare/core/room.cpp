@@ -124,14 +124,14 @@ void Room::publish_locked(std::uint64_t seq, MsgType type, const GraphOp* op,
 }
 
 template <typename Encode>
-void Room::durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op,
-                          std::size_t size_hint) {
+void Room::durable_locked(const Participant& from, MsgType type, const Encode& encode,
+                          bool per_recipient, const GraphOp* op, std::size_t size_hint) {
     auto frame = [&](std::optional<std::uint64_t> seq) {
         return make_frame([&](std::string& s) { encode(s, seq); }, size_hint);
     };
     if (bus_) {
         // Cluster: the cluster orders it; it comes back (to every node) via apply_ordered.
-        bus_->publish_durable(settings_.id, type, frame(std::nullopt));
+        bus_->publish_durable(settings_.id, type, frame(std::nullopt), &from);
         return;
     }
     const std::uint64_t seq = log_.next_seq();
@@ -198,8 +198,8 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     };
     if (delivery_of(m.type) == Delivery::Durable) {
         std::lock_guard lock(mu_);
-        durable_locked(m.type, encode, per_recipient, m.type == MsgType::GraphOp ? &m.op : nullptr,
-                       hint);
+        durable_locked(from, m.type, encode, per_recipient,
+                       m.type == MsgType::GraphOp ? &m.op : nullptr, hint);
         return;
     }
     // Volatile: not echoed; a newer one may replace a queued one (the volatile policy).
@@ -217,7 +217,7 @@ void Room::relay(Participant& from, const ClientMessage& m) {
 void Room::relay_binary_update(Participant& from, std::span<const std::uint8_t> update) {
     std::lock_guard lock(mu_);
     durable_locked(
-        MsgType::Update,
+        from, MsgType::Update,
         [&](std::string& s, std::optional<std::uint64_t> seq) {
             encode_update_bytes(s, update, seq);
         },

@@ -95,15 +95,16 @@ class Room : public std::enable_shared_from_this<Room>, private RoomBusInbound {
     void remote_joined(const std::string& user_id, const std::string& username) override;
     void remote_left(const std::string& user_id) override;
     void set_remote_members(std::map<std::string, std::string> users) override;
+    void refuse(const Participant* sender, MsgType type, const std::string& why) override;
     void remote_state_request(const std::string& requester, const std::string& asked) override;
     void deliver_state(const std::string& target,
                        std::shared_ptr<const std::string> frame) override;
 
     // Sequences, logs and fans out a durable message; `encode(out, seq)` writes it with or
-    // without seq. A form nobody needs is never built.
+    // without seq. A form nobody needs is never built. `from`: the sender (a local member).
     template <typename Encode>
-    void durable_locked(MsgType type, const Encode& encode, bool per_recipient, const GraphOp* op,
-                        std::size_t size_hint);
+    void durable_locked(const Participant& from, MsgType type, const Encode& encode,
+                        bool per_recipient, const GraphOp* op, std::size_t size_hint);
     // Applied, logged and delivered: `v2` with seq, `v1` without (null when no member needs it).
     void publish_locked(std::uint64_t seq, MsgType type, const GraphOp* op,
                         std::shared_ptr<const std::string> v1,

@@ -32,7 +32,12 @@ class RoomBusInbound {
     // Presence on other nodes. A user joining elsewhere replaces its connection here (4001).
     virtual void remote_joined(const std::string& user_id, const std::string& username) = 0;
     virtual void remote_left(const std::string& user_id) = 0;
+    // The other nodes' members as the cluster's presence lists them now; this node's members
+    // are told who joined and who left since the last list (after an outage of the cluster).
     virtual void set_remote_members(std::map<std::string, std::string> users) = 0;
+    // A durable message of local member `sender` that the cluster could not order: the sender
+    // is told (Error, reason "unavailable", the refused type) if it is still a member here.
+    virtual void refuse(const Participant* sender, MsgType type, const std::string& why) = 0;
     // Another node's requester wants the diagram of `asked` (a member here), or a GraphState
     // for `target` (a member here) arrived from another node.
     virtual void remote_state_request(const std::string& requester, const std::string& asked) = 0;
@@ -46,10 +51,12 @@ class RoomBusInbound {
 class RoomBus {
   public:
     virtual ~RoomBus() = default;
-    // A durable message, encoded without seq: the cluster gives it its seq and hands it back
-    // to every node holding the room (this one included) through RoomBusInbound::apply_ordered.
+    // A durable message of local member `sender`, encoded without seq: the cluster gives it its
+    // seq and hands it back to every node holding the room (this one included) through
+    // RoomBusInbound::apply_ordered, or refuses it through RoomBusInbound::refuse.
     virtual void publish_durable(const std::string& room_id, MsgType type,
-                                 std::shared_ptr<const std::string> frame) = 0;
+                                 std::shared_ptr<const std::string> frame,
+                                 const Participant* sender) = 0;
     // A volatile message already delivered to this node's members: the other nodes' get it.
     virtual void publish_volatile(const std::string& room_id, MsgType type,
                                   const std::string& user_id,

@@ -66,7 +66,26 @@ void Room::remote_left(const std::string& user_id) {
 
 void Room::set_remote_members(std::map<std::string, std::string> users) {
     std::lock_guard lock(mu_);
+    const auto before = members_.remote();
     members_.set_remote(std::move(users));
+    if (members_.local().empty()) return;  // a room being loaded: nobody to tell
+    for (const auto& [id, name] : before)
+        if (!members_.remote().count(id))
+            members_.tell_all(MsgType::UserLeft,
+                              make_frame([&](std::string& s) { encode_user_left(s, id); }));
+    for (const auto& [id, name] : members_.remote())
+        if (!before.count(id))
+            members_.tell_all(MsgType::UserJoined,
+                              make_frame([&](std::string& s) { encode_user_joined(s, id, name); }));
+}
+
+void Room::refuse(const Participant* sender, MsgType type, const std::string& why) {
+    std::lock_guard lock(mu_);
+    for (auto& m : members_.local())
+        if (m.p.get() == sender)
+            return members_.tell(*m.p, MsgType::Error, make_frame([&](std::string& s) {
+                encode_error(s, ErrorKind::Unavailable, why, type);
+            }));
 }
 
 void Room::remote_state_request(const std::string& requester, const std::string& asked) {

@@ -117,8 +117,8 @@ class Server {
         try {
             ctx_.cluster = std::make_unique<cluster::Cluster>(
                 ioc().get_executor(), cfg_, ctx_.metrics, [this](std::string why) {
-                    // Without Redis this node cannot keep the rooms' one order: its clients are
-                    // closed (4008) so they reconnect to another node, and the process ends.
+                    // Redis out of reach for longer than --cluster-outage-max-ms: the clients
+                    // are closed (4008) so they reconnect to another node, and the process ends.
                     log::line("cluster: " + why + "; closing every session (4008) and stopping");
                     net::post(ioc(), [this, why] { shut_down(1, why); });
                 });

@@ -268,16 +268,21 @@ Session::Step Session::handle_auth(const ClientMessage& msg) {
     // The room's settings (its password) may have been made on another node: the cluster
     // loads the room here first.
     phase_ = Phase::Authenticating;
-    ctx_.cluster->ready(room, [self = shared_from_this(), room,
-                               pw = msg.password](bool created) mutable {
-        net::post(self->ex_, [self, room = std::move(room), pw = std::move(pw), created]() mutable {
-            if (self->gone()) return;
-            if (self->ctx_.cfg.require_rest_create && !created) {
-                self->fail_auth("Room not found");
-                return self->auth_step_done(Step::Done);
-            }
-            self->auth_step_done(self->check_password(std::move(room), std::move(pw)));
-        });
+    ctx_.cluster->ready(room, [self = shared_from_this(), room, pw = msg.password](
+                                  const char* refused, bool created) mutable {
+        net::post(self->ex_,
+                  [self, room = std::move(room), pw = std::move(pw), refused, created]() mutable {
+                      if (self->gone()) return;
+                      if (refused) {
+                          self->fail_auth(refused);
+                          return self->auth_step_done(Step::Done);
+                      }
+                      if (self->ctx_.cfg.require_rest_create && !created) {
+                          self->fail_auth("Room not found");
+                          return self->auth_step_done(Step::Done);
+                      }
+                      self->auth_step_done(self->check_password(std::move(room), std::move(pw)));
+                  });
     });
     return Step::Later;
 }

@@ -96,13 +96,15 @@ std::string_view error_reason(ErrorKind k) {
             return "graphop_throttled";
         case ErrorKind::Failed:
             return "failed";
+        case ErrorKind::Unavailable:
+            return "unavailable";
     }
     return "failed";
 }
 
 std::optional<ErrorKind> error_kind_of(std::string_view reason) {
     for (auto k : {ErrorKind::Validation, ErrorKind::NotAuthenticated, ErrorKind::RateLimited,
-                   ErrorKind::Throttled, ErrorKind::Failed})
+                   ErrorKind::Throttled, ErrorKind::Failed, ErrorKind::Unavailable})
         if (error_reason(k) == reason) return k;
     return std::nullopt;
 }

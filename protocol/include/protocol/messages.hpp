@@ -68,10 +68,13 @@ enum class ErrorKind : std::uint8_t {
     RateLimited,       // internal_error: the token bucket of its class was empty
     Throttled,         // internal_error: a graph op beyond the throttle's hold queue
     Failed,            // internal_error: the server failed to handle it
+    Unavailable,       // internal_error: the order it needs is out of reach for now (cluster
+                       // mode without Redis); not applied, send it again later
 };
 std::string_view error_code(ErrorKind k);    // the original's code
 std::string_view error_reason(ErrorKind k);  // "invalid_message", "not_authenticated",
-                                             // "rate_limited", "graphop_throttled", "failed"
+                                             // "rate_limited", "graphop_throttled", "failed",
+                                             // "unavailable"
 // The kind a reason names; nullopt for anything else (an older server, the original).
 std::optional<ErrorKind> error_kind_of(std::string_view reason);
 
