@@ -10,6 +10,8 @@
 //   load/faults/redis_restart        Redis stopped (SIGTERM) and started again mid-run
 //   load/faults/redis_kill/aof:always|everysec
 //                                    Redis SIGKILLed, started again 300 ms later
+//   load/faults/redis_failover       the master SIGKILLed, Sentinel promotes its replica; the
+//                                    nodes (sentinel://, --cluster-wait-replicas=1) follow
 //                                    Both: the nodes ride through (durable messages refused
 //                                    meanwhile); nothing acknowledged lost, no reconnect,
 //                                    convergence required; the outage and the recovery timed
@@ -237,7 +239,7 @@ class RecoveryProbe {
     harness::SyncClient c_;
 };
 
-enum class RedisFault { Restart, Kill };
+enum class RedisFault { Restart, Kill, Failover };
 
 // What a Redis fault did: how long Redis did not answer, how long after that the first op was
 // acknowledged again, and each node's outages and time without Redis (from its /metrics).
@@ -248,16 +250,33 @@ struct RedisFaultOutcome {
 };
 
 // Runs on its own thread (the trigger must not stall the generator): the fault, then the probe.
-void inject(harness::RedisProcess& redis, RedisFault fault, RecoveryProbe& probe,
+void inject(harness::LocalCluster& cluster, RedisFault fault, RecoveryProbe& probe,
             RedisFaultOutcome& out) {
     try {
         const auto t0 = std::chrono::steady_clock::now();
         if (fault == RedisFault::Kill) {
-            redis.kill_hard();
+            cluster.redis().kill_hard();
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
-            redis.start_again();
+            cluster.redis().start_again();
+        } else if (fault == RedisFault::Failover) {
+            // The master dies; Redis is back when Sentinel names the promoted replica. The old
+            // master is then started again and Sentinel makes it the new one's replica (what
+            // an operator does): until then WAIT 1 has no replica and times out (counted).
+            cluster.redis().kill_hard();
+            const auto until = t0 + std::chrono::seconds(20);
+            while (cluster.sentinel().master_port() != cluster.replica().port()) {
+                if (std::chrono::steady_clock::now() > until)
+                    throw std::runtime_error("Sentinel promoted no replica within 20 s");
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            out.down_ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+            cluster.redis().start_again();
+            out.recover_ms = probe.until_acknowledged(std::chrono::milliseconds(10000));
+            return;
         } else {
-            redis.restart();
+            cluster.redis().restart();
         }
         out.down_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
@@ -270,7 +289,7 @@ void inject(harness::RedisProcess& redis, RedisFault fault, RecoveryProbe& probe
 
 void set_redis_fault_counters(benchmark::UserCounters& c, const RedisFaultOutcome& f,
                               const harness::UserMetrics& T) {
-    c["redis_down_ms"] = *f.down_ms;   // from the fault to Redis answering PING again
+    c["redis_down_ms"] = *f.down_ms;   // from the fault to Redis answering (failover: promoted)
     c["recovery_ms"] = *f.recover_ms;  // from then to the first op acknowledged again
     c["durable_refused"] = static_cast<double>(T.durable_rejected);
     double outage_sum = 0, down_max = 0;
@@ -302,25 +321,29 @@ void bm_redis_fault(benchmark::State& st, RedisFault fault, harness::RedisPersis
             fault == RedisFault::Kill
                 ? fmt::format("Redis killed (SIGKILL, AOF {}), started again 300 ms later",
                               harness::to_string(aof))
+            : fault == RedisFault::Failover
+                ? "Redis master killed (SIGKILL), its replica promoted by Sentinel; acks wait "
+                  "for 1 replica (WAIT)"
                 : fmt::format("Redis restarted (SIGTERM, AOF {})", harness::to_string(aof));
+        auto args = node_args();
+        if (fault == RedisFault::Failover) args.push_back("--cluster-wait-replicas=1");
         LoadTestResult r;
         RedisFaultOutcome f;
         try {
-            harness::LocalCluster cluster(server_binary(), nodes, node_args(), aof);
+            harness::LocalCluster cluster(server_binary(), nodes, args, aof,
+                                          fault == RedisFault::Failover);
             RecoveryProbe probe(*cluster.nodes()[0]);
             std::thread injector;
             const auto at = static_cast<std::uint64_t>(static_cast<double>(kUsers) * 10 *
                                                        (o.warmup_s + 0.4 * o.duration_s));
-            auto cfg = base_config(kUsers, Workload::Seed)
-                           .reconnect(true)
-                           .target(cluster.targets())
-                           .trigger(
-                               at,
-                               [&] {
-                                   injector = std::thread(
-                                       [&] { inject(cluster.redis(), fault, probe, f); });
-                               },
-                               what);
+            auto cfg =
+                base_config(kUsers, Workload::Seed)
+                    .reconnect(true)
+                    .target(cluster.targets())
+                    .trigger(
+                        at,
+                        [&] { injector = std::thread([&] { inject(cluster, fault, probe, f); }); },
+                        what);
             for (std::size_t k = 0; k < nodes; ++k)
                 cfg.watch(fmt::format("node{}", k), cluster.nodes()[k]->pid());
             r = harness::run_load_test(cfg.watch("redis", cluster.redis().pid()).build(), -1);
@@ -336,7 +359,9 @@ void bm_redis_fault(benchmark::State& st, RedisFault fault, harness::RedisPersis
             return;
         }
         const auto& T = r.metrics.totals;
-        const char* name = fault == RedisFault::Kill ? "redis_kill" : "redis_restart";
+        const char* name = fault == RedisFault::Kill       ? "redis_kill"
+                           : fault == RedisFault::Failover ? "redis_failover"
+                                                           : "redis_restart";
         if (!f.error.empty()) return fail(st, fmt::format("{}: {}", name, f.error));
         if (!f.down_ms) return fail(st, fmt::format("{}: the fault never fired", name));
         if (!f.recover_ms)
@@ -382,6 +407,8 @@ void register_cluster_benchmarks() {
         load(benchmark::RegisterBenchmark(
             fmt::format("load/faults/redis_kill/aof:{}", harness::to_string(p)).c_str(),
             bm_redis_fault, RedisFault::Kill, p));
+    load(benchmark::RegisterBenchmark("load/faults/redis_failover", bm_redis_fault,
+                                      RedisFault::Failover, P::AofEverySec));
 }
 
 }  // namespace bench

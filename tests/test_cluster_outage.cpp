@@ -205,15 +205,26 @@ TEST(ClusterOutage, OutagePastTheLimitEndsTheNode) {
                   std::string::npos)
             << e.what();
     }
+    try {
+        start_server(node_args({"--cluster=sentinel://127.0.0.1:1/liveshare"}));
+        FAIL() << "a node started without a Sentinel";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot reach Redis via Sentinel at "
+                                             "sentinel://127.0.0.1:1/liveshare: 127.0.0.1:1: "),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 namespace {
 
-// 12 users on 3 nodes, reconnecting clients; `fault` runs once 40 % of the messages are sent.
-harness::LoadTestResult run_with_redis_fault(LocalCluster& cl, std::function<void()> fault) {
+// 12 users on 3 nodes, reconnecting clients, a message every 50 ms; `fault` runs once each
+// user sent 16 (after about 0.8 s).
+harness::LoadTestResult run_with_redis_fault(LocalCluster& cl, std::function<void()> fault,
+                                             std::size_t messages_per_user = 40) {
     auto cfg = harness::LoadTestConfigBuilder()
                    .users(12)
-                   .messages_per_user(40)
+                   .messages_per_user(messages_per_user)
                    .interval(50ms)
                    .duration(25000ms)
                    .reconnect(true)
@@ -271,4 +282,72 @@ TEST(ClusterOutage, RedisKillWithFsyncAlwaysLosesNothing) {
     double resynced = 0;
     for (auto& n : cl.nodes()) resynced += metric(*n, "liveshare_cluster_rooms_resynced_total");
     EXPECT_EQ(resynced, 0);
+}
+
+// Sentinel: the master SIGKILLed under load; Sentinel promotes its replica (about 1.3 s here)
+// and the nodes (sentinel://, acks after WAIT 1) follow it. Nothing acknowledged is lost,
+// nobody resyncs. The traffic lasts 5 s, so the failover and the return fall inside it.
+TEST(ClusterOutage, SentinelFailoverWithWaitLosesNothing) {
+    LocalCluster cl(harness::find_server_binary(), 3,
+                    node_args({"--max-users=100", "--cluster-wait-replicas=1"}),
+                    RedisPersistence::AofEverySec, true);
+    std::thread fault;
+    auto r = run_with_redis_fault(
+        cl,
+        [&] {
+            fault = std::thread([&] {
+                cl.redis().kill_hard();
+                // Back as the new master's replica (Sentinel reconfigures it): WAIT 1 again
+                // has a replica to wait for.
+                const auto until = std::chrono::steady_clock::now() + 20s;
+                while (cl.sentinel().master_port() != cl.replica().port() &&
+                       std::chrono::steady_clock::now() < until)
+                    std::this_thread::sleep_for(10ms);
+                cl.redis().start_again();
+            });
+        },
+        100);
+    if (fault.joinable()) fault.join();
+    expect_nothing_acknowledged_lost(r);
+    EXPECT_EQ(cl.sentinel().master_port(), cl.replica().port()) << "no failover happened";
+    double outages = 0, resynced = 0;
+    for (auto& n : cl.nodes()) {
+        outages += metric(*n, "liveshare_cluster_outages_total");
+        resynced += metric(*n, "liveshare_cluster_rooms_resynced_total");
+        EXPECT_EQ(metric(*n, "liveshare_cluster_redis_up"), 1);
+    }
+    EXPECT_EQ(outages, 3);
+    EXPECT_EQ(resynced, 0);
+}
+
+// A replica that lacks the master's last writes is promoted (its link was cut and it was
+// frozen while they were made, no WAIT): every node finds Redis's seq below what it applied and
+// says so: the room's members resync (4008) and the loss is counted, never hidden behind reused
+// seqs.
+TEST(ClusterOutage, FailoverOntoAStaleReplicaIsReportedAsLoss) {
+    LocalCluster cl(harness::find_server_binary(), 1, node_args(), RedisPersistence::AofEverySec,
+                    true);
+    const std::string room = uuid();
+    auto a = join(*cl.nodes()[0], room, uuid(), true);
+    a->send(create_op(703));
+    auto m = op_or_error(*a);
+    ASSERT_TRUE(m && m->type == MsgType::GraphOp);
+    // Replicated: the replica has seq 1.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (cl.replica().command("GET ls:{" + room + "}:seq").find("1") == std::string::npos &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    cl.replica().freeze();
+    cl.redis().command("CLIENT KILL TYPE replica");  // nothing after this reaches the replica
+    for (int k = 1; k <= 3; ++k) a->send(move_op(703, k, k));
+    for (int k = 0; k < 3; ++k) {
+        auto op = op_or_error(*a);
+        ASSERT_TRUE(op && op->type == MsgType::GraphOp);  // acknowledged by the master alone
+    }
+    cl.redis().kill_hard();
+    cl.replica().thaw();
+    ASSERT_TRUE(a->wait_closed(30000ms)) << "the loss was not reported to the client";
+    EXPECT_EQ(a->close_code(), liveshare::kCloseResyncRequired);
+    EXPECT_EQ(wait_metric(*cl.nodes()[0], "liveshare_cluster_rooms_resynced_total", 1, 30000ms), 1);
+    EXPECT_EQ(cl.sentinel().master_port(), cl.replica().port());
 }

@@ -62,13 +62,28 @@ TEST(Config, ClusterTakesARedisUrlAndNoOpLog) {
     EXPECT_EQ(host, "cache.internal");
     EXPECT_EQ(port, 6379);
     EXPECT_EQ(parse({"--cluster=http://x:1"}).error,
-              "--cluster must be redis://HOST:PORT, got 'http://x:1'");
+              "--cluster must be redis://HOST:PORT or sentinel://HOST:PORT/MASTER, got "
+              "'http://x:1'");
     EXPECT_EQ(parse({"--cluster=redis://x:99999"}).error,
               "--cluster: bad port in 'redis://x:99999'");
     EXPECT_EQ(parse({"--cluster=redis://:5"}).error, "--cluster: no host in 'redis://:5'");
     EXPECT_NE(
         parse({"--cluster=redis://x:1", "--durability=group"}).error.find("do not go together"),
         std::string::npos);
+    ClusterUrl u;
+    ASSERT_TRUE(parse_cluster_url("sentinel://s1:26380,s2/ls-master", u, err)) << err;
+    EXPECT_TRUE(u.via_sentinel());
+    EXPECT_EQ(u.master, "ls-master");
+    ASSERT_EQ(u.sentinels.size(), 2u);
+    EXPECT_EQ(u.sentinels[0], (std::pair<std::string, int>{"s1", 26380}));
+    EXPECT_EQ(u.sentinels[1], (std::pair<std::string, int>{"s2", 26379}));
+    EXPECT_NE(parse({"--cluster=sentinel://s1:26379"}).error.find("no master name"),
+              std::string::npos);
+    EXPECT_NE(parse({"--cluster=sentinel://s1:0/m"}).error.find("bad port"), std::string::npos);
+    EXPECT_NE(parse({"--cluster=sentinel://,s2/m"}).error.find("no host"), std::string::npos);
+    EXPECT_EQ(parse({"--cluster-wait-replicas=1"}).cfg.cluster_wait_replicas, 1u);
+    EXPECT_NE(parse({"--cluster-wait-replicas=99"}).error.find("--cluster-wait-replicas"),
+              std::string::npos);
     auto t = parse({"--cluster-timeout-ms=750", "--cluster-outage-max-ms=0"});
     ASSERT_EQ(t.error, "");
     EXPECT_EQ(t.cfg.cluster_timeout_ms, 750u);

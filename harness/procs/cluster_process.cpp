@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -73,7 +74,8 @@ bool parse_redis_persistence(const std::string& s, RedisPersistence& out) {
     return false;
 }
 
-RedisProcess::RedisProcess(RedisPersistence persistence) : persistence_(persistence) {
+RedisProcess::RedisProcess(RedisPersistence persistence, std::vector<std::string> extra_args)
+    : persistence_(persistence), extra_args_(std::move(extra_args)) {
     char tmpl[] = "/tmp/liveshare-redis-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -103,6 +105,7 @@ bool RedisProcess::launch(std::uint16_t port, std::string& why) {
                     {"--appendonly", "yes", "--appendfsync",
                      persistence_ == RedisPersistence::AofAlways ? "always" : "everysec"});
     }
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     const Spawned child = spawn(argv);
     close(child.stdout_fd);
     close(child.stderr_fd);
@@ -176,11 +179,87 @@ std::string RedisProcess::command(const std::string& inline_command) const {
     return roundtrip(port_, inline_command + "\r\n", std::chrono::milliseconds(2000));
 }
 
+SentinelProcess::SentinelProcess(std::uint16_t master_port, std::size_t replicas) {
+    char tmpl[] = "/tmp/liveshare-sentinel-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    const std::string bin =
+        find_executable("LIVESHARE_REDIS_SENTINEL", "redis-sentinel", "redis-sentinel");
+    const std::uint16_t port = free_loopback_port();
+    {
+        // Sentinel rewrites its configuration file: it must be its own and writable.
+        std::ofstream conf(dir_ + "/sentinel.conf");
+        conf << "port " << port << "\nbind 127.0.0.1\ndir " << dir_ << "\nlogfile " << dir_
+             << "/sentinel.log\nsentinel monitor " << kMaster << " 127.0.0.1 " << master_port
+             << " 1\nsentinel down-after-milliseconds " << kMaster
+             << " 500\nsentinel failover-timeout " << kMaster << " 3000\nsentinel parallel-syncs "
+             << kMaster << " 1\n";
+    }
+    const Spawned child = spawn({bin, dir_ + "/sentinel.conf"});
+    close(child.stdout_fd);
+    close(child.stderr_fd);
+    pid_ = child.pid;
+    port_ = port;
+    // Up, and it has found the replicas (from the master's INFO): a failover needs them.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const std::string ask = std::string("SENTINEL REPLICAS ") + kMaster + "\r\n";
+    while (std::chrono::steady_clock::now() < deadline) {
+        const std::string r = roundtrip(port, ask, std::chrono::milliseconds(200));
+        std::size_t n = 0;
+        if (r.rfind('*', 0) == 0) n = static_cast<std::size_t>(std::atoi(r.c_str() + 1));
+        if (n >= replicas) return;
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            pid_ = -1;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const std::string log = dir_ + "/sentinel.log";
+    stop_child(pid_);
+    throw std::runtime_error("redis-sentinel did not find the master's replicas in 20 s (see " +
+                             log + ")");
+}
+
+SentinelProcess::~SentinelProcess() {
+    stop_child(pid_);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+}
+
+std::uint16_t SentinelProcess::master_port() const {
+    // *2 $9 127.0.0.1 $4 6380, each line ending in CRLF: the port is the last line.
+    const std::string r =
+        roundtrip(port_, std::string("SENTINEL GET-MASTER-ADDR-BY-NAME ") + kMaster + "\r\n",
+                  std::chrono::milliseconds(500));
+    if (r.rfind("*2", 0) != 0 || r.size() < 4) return 0;
+    const auto end = r.size() - 2;
+    const auto start = r.rfind("\r\n", end - 1);
+    if (start == std::string::npos) return 0;
+    return static_cast<std::uint16_t>(std::atoi(r.c_str() + start + 2));
+}
+
 LocalCluster::LocalCluster(const std::string& server_binary, std::size_t nodes,
-                           const std::vector<std::string>& node_args, RedisPersistence persistence)
+                           const std::vector<std::string>& node_args, RedisPersistence persistence,
+                           bool sentinel)
     : redis_(std::make_unique<RedisProcess>(persistence)) {
     std::vector<std::string> args = node_args;
-    args.push_back("--cluster=" + redis_->url());
+    if (sentinel) {
+        replica_ = std::make_unique<RedisProcess>(
+            persistence,
+            std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(redis_->port())});
+        // In sync before anyone writes: a failover then promotes a replica that has it all.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (replica_->command("INFO replication").find("master_link_status:up") ==
+               std::string::npos) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw std::runtime_error("the Redis replica did not sync with its master in 20 s");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        sentinel_ = std::make_unique<SentinelProcess>(redis_->port(), 1);
+        args.push_back("--cluster=" + sentinel_->url());
+    } else {
+        args.push_back("--cluster=" + redis_->url());
+    }
     for (std::size_t i = 0; i < nodes; ++i)
         nodes_.push_back(std::make_unique<ServerProcess>(server_binary, args));
 }

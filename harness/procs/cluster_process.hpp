@@ -25,7 +25,8 @@ class RedisProcess {
   public:
     // Starts `redis-server` ($LIVESHARE_REDIS_SERVER, else from PATH) on a free loopback
     // port and waits until it answers PING. Throws std::runtime_error with the reason.
-    explicit RedisProcess(RedisPersistence persistence = RedisPersistence::None);
+    explicit RedisProcess(RedisPersistence persistence = RedisPersistence::None,
+                          std::vector<std::string> extra_args = {});
     ~RedisProcess();
     RedisProcess(const RedisProcess&) = delete;
     RedisProcess& operator=(const RedisProcess&) = delete;
@@ -55,21 +56,51 @@ class RedisProcess {
     std::uint16_t port_ = 0;
     std::string dir_;
     RedisPersistence persistence_;
+    std::vector<std::string> extra_args_;
+};
+
+// A redis-sentinel on a free loopback port watching one master ("liveshare", quorum 1, down
+// after 500 ms, failover timeout 3 s). Starting waits until it knows `replicas` replicas.
+class SentinelProcess {
+  public:
+    SentinelProcess(std::uint16_t master_port, std::size_t replicas);
+    ~SentinelProcess();
+    SentinelProcess(const SentinelProcess&) = delete;
+    SentinelProcess& operator=(const SentinelProcess&) = delete;
+    std::uint16_t port() const { return port_; }
+    static constexpr const char* kMaster = "liveshare";
+    std::string url() const {
+        return "sentinel://127.0.0.1:" + std::to_string(port_) + "/" + kMaster;
+    }
+    // The port of the master it names now (0 if it names none).
+    std::uint16_t master_port() const;
+    pid_t pid() const { return pid_; }
+
+  private:
+    pid_t pid_ = -1;
+    std::uint16_t port_ = 0;
+    std::string dir_;
 };
 
 class LocalCluster {
   public:
     // Redis, then `nodes` servers with --cluster=<redis> and `node_args` (after the port).
+    // With `sentinel`: a replica of Redis and a Sentinel too, and the nodes are given
+    // --cluster=sentinel://... (they follow a failover).
     LocalCluster(const std::string& server_binary, std::size_t nodes,
                  const std::vector<std::string>& node_args,
-                 RedisPersistence persistence = RedisPersistence::None);
-    RedisProcess& redis() { return *redis_; }
+                 RedisPersistence persistence = RedisPersistence::None, bool sentinel = false);
+    RedisProcess& redis() { return *redis_; }  // the first master
+    RedisProcess& replica() { return *replica_; }
+    SentinelProcess& sentinel() { return *sentinel_; }
+    bool has_sentinel() const { return sentinel_ != nullptr; }
     std::vector<std::unique_ptr<ServerProcess>>& nodes() { return nodes_; }
     // "ws://127.0.0.1:P1,ws://127.0.0.1:P2,...": LoadTestConfig::target for every node.
     std::string targets() const;
 
   private:
-    std::unique_ptr<RedisProcess> redis_;
+    std::unique_ptr<RedisProcess> redis_, replica_;
+    std::unique_ptr<SentinelProcess> sentinel_;
     std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };
 

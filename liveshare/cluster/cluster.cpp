@@ -42,7 +42,11 @@ Cluster::Cluster(net::any_io_executor ex, const ServerConfig& cfg, Metrics& metr
       retry_timer_(strand_),
       give_up_timer_(strand_) {
     std::string err;
-    if (!parse_redis_url(cfg.cluster, host_, port_, err)) throw std::runtime_error(err);
+    if (!parse_cluster_url(cfg.cluster, url_, err)) throw std::runtime_error(err);
+    host_ = url_.host;
+    port_ = url_.port;
+    if (url_.via_sentinel() && !ask_sentinels(err))
+        throw std::runtime_error("cannot reach Redis via Sentinel at " + cfg.cluster + ": " + err);
     // Fail at start, with the reason, when Redis is not there (the async connect would only
     // report it later).
     timeval tv{2, 0};
@@ -138,7 +142,7 @@ void Cluster::load(Link& l) {
     cmd_->command({"EVAL", kLoad, "5", l.k_snap, l.k_log, l.k_members, l.k_meta, l.k_fence,
                    std::to_string(cfg_.seq_log_entries), node_, std::to_string(epoch_)},
                   [this, lp = &l](redisReply* r) {
-                      if (r) loaded(*lp, r);
+                      if (r && !demoted(r)) loaded(*lp, r);
                   });
 }
 
@@ -404,37 +408,40 @@ void Cluster::publish_durable(const std::string& room_id, MsgType type,
         auto it = links_.find(room_id);
         if (it == links_.end()) return;
         Link& l = it->second;
-        if (down() || l.state != Link::State::Ready) {
+        const bool short_of_replicas = cfg_.cluster_wait_replicas > 0 && replicas_short_;
+        if (down() || l.state != Link::State::Ready || short_of_replicas) {
             metrics_.cluster_durable_refused.fetch_add(1, std::memory_order_relaxed);
             // Posted: this may run inside the room's relay (an idle strand runs a dispatch on
             // the calling thread), which holds the room's lock.
-            net::post(strand_, [lp = &l, sender, type] {
-                lp->in->refuse(sender, type,
-                               "the room's order is out of reach (Redis); send it again");
+            net::post(strand_, [lp = &l, sender, type, short_of_replicas] {
+                lp->in->refuse(
+                    sender, type,
+                    short_of_replicas
+                        ? "fewer Redis replicas than --cluster-wait-replicas; send it again"
+                        : "the room's order is out of reach (Redis); send it again");
             });
             return;
         }
         metrics_.cluster_published.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t n = ++next_append_;
         l.inflight.push_back({n, sender, type});
+        const std::string id = node_ + ":" + std::to_string(n), epoch = std::to_string(epoch_);
+        if (cfg_.cluster_wait_replicas == 0) {
+            cmd_->command({"EVAL", kAppend, "4", l.k_log, l.k_seq, l.channel, l.k_fence,
+                           type_arg(type), *frame, id, node_, epoch},
+                          [this, lp = &l, n](redisReply* r) { settle(*lp, n, r, true); });
+            return;
+        }
+        const std::uint64_t index = stores_sent_++;
         cmd_->command(
-            {"EVAL", kAppend, "4", l.k_log, l.k_seq, l.channel, l.k_fence, type_arg(type), *frame,
-             node_ + ":" + std::to_string(n), node_, std::to_string(epoch_)},
-            [this, lp = &l, n](redisReply* r) {
-                if (!r) return;  // in doubt: the stream tells after the outage
-                Link& l = *lp;
-                auto f = std::find_if(l.inflight.begin(), l.inflight.end(),
-                                      [n](const Link::InFlight& x) { return x.n == n; });
-                if (f == l.inflight.end()) return;
-                const Link::InFlight done = *f;
-                l.inflight.erase(f);
-                if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) return;
-                // Not stored: an error from Redis, or the fence moved (-1).
-                log::line("cluster: room " + l.id + ": Redis refused a durable message (" +
-                          (r->type == REDIS_REPLY_ERROR ? describe(r) : "fence") + ")");
-                metrics_.cluster_durable_refused.fetch_add(1, std::memory_order_relaxed);
-                l.in->refuse(done.sender, done.type, "Redis did not store it; send it again");
+            {"EVAL", kStore, "3", l.k_log, l.k_seq, l.k_fence, type_arg(type), *frame, id, node_,
+             epoch},
+            [this, lp = &l, n, index, gen = generation_](redisReply* r) {
+                settle(*lp, n, r, false);
+                if (r && gen == generation_ && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                    stored_.push_back({lp, n, static_cast<std::uint64_t>(r->integer), index});
             });
+        if (!wait_covers_) send_wait();
     });
 }
 

@@ -19,6 +19,9 @@
 //    (refused), and makes the presence its own again. A stream that no longer reaches back
 //    (Redis came back with less than the node applied) sends the room's members to resync
 //    (4008) from what Redis holds.
+//  - failover (sentinel://...): the node asks Sentinel for the master, takes a replica's
+//    READONLY as an outage, and reconnects to whichever master Sentinel names; with
+//    --cluster-wait-replicas an op is echoed only once the replicas have it (WAIT).
 // One strand runs both Redis connections (commands, subscriptions) and all of this state.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
@@ -134,6 +137,15 @@ class Cluster : public RoomBus {
     void back();
     void resume(Link& l);
     void resync(Link& l, const std::string& why);
+    // Sentinel: the master's address from the first Sentinel that answers (blocking, 300 ms
+    // per Sentinel); false with why.
+    bool ask_sentinels(std::string& why);
+    // A write refused because this Redis is a replica now (READONLY: a failover): an outage.
+    bool demoted(const redisReply* r);
+    // --cluster-wait-replicas: one WAIT for every store sent so far, then their announcement.
+    void send_wait();
+    void announce(std::uint64_t covers, bool replicated);
+    void settle(Link& l, std::uint64_t n, const redisReply* r, bool acknowledging);
     void refuse_inflight(Link& l, const char* why);
     bool down() const { return !cmd_ || down_since_.has_value(); }
     void arm(boost::asio::steady_timer& t, std::chrono::milliseconds every, void (Cluster::*fn)());
@@ -142,7 +154,8 @@ class Cluster : public RoomBus {
     const ServerConfig& cfg_;
     Metrics& metrics_;
     boost::asio::strand<boost::asio::any_io_executor> strand_;
-    std::string host_;
+    ClusterUrl url_;
+    std::string host_;  // the master: --cluster's, or the Sentinels' answer
     int port_ = 0;
     std::function<void(std::string)> give_up_;
     std::string node_, node_key_;
@@ -159,6 +172,17 @@ class Cluster : public RoomBus {
     Clock::time_point sweep_from_{};               // no sweep before (others re-announce)
     std::chrono::milliseconds backoff_{0};
     bool stopped_ = false;
+    // --cluster-wait-replicas: stores answered and not yet covered by a WAIT's reply (room,
+    // append n, seq), how many stores were sent, how many the outstanding WAIT covers, and
+    // whether the last WAIT found fewer replicas than asked (new messages are refused then).
+    struct Stored {
+        Link* link;
+        std::uint64_t n, seq, index;
+    };
+    std::deque<Stored> stored_;
+    std::uint64_t stores_sent_ = 0;
+    std::optional<std::uint64_t> wait_covers_;
+    bool replicas_short_ = false;
 };
 
 }  // namespace liveshare::cluster

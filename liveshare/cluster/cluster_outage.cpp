@@ -1,8 +1,9 @@
-// Cluster mode's outages (cluster.hpp, "outages"): the connections and their watchdog, the
-// loss of Redis, the reconnects, and each room's resume: its fence moved, the stream's tail
-// applied, the messages in flight resolved, the presence made the node's own again.
-#include <boost/asio/post.hpp>
+// Cluster mode's outages and failovers (cluster.hpp): the connections and their watchdog, the
+// loss of Redis, the reconnects (through Sentinel), each room's resume (its fence moved, the
+// stream's tail applied, the messages in flight resolved, the presence made the node's own
+// again), and the acknowledgement of durable messages, after a WAIT when asked.
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <random>
 
 #include "cluster.hpp"
@@ -38,7 +39,10 @@ void Cluster::tick() {
     if (!cmd_) return;
     const auto now = Clock::now();
     if (asked_at_) {
-        if (now - *asked_at_ >= std::chrono::milliseconds(cfg_.cluster_timeout_ms))
+        // Silent since the heartbeat was sent: no reply to anything (a WAIT that takes its
+        // time still answers).
+        if (now - std::max(*asked_at_, cmd_->last_reply()) >=
+            std::chrono::milliseconds(cfg_.cluster_timeout_ms))
             lost(generation_,
                  "Redis did not answer for " + std::to_string(cfg_.cluster_timeout_ms) + " ms");
         return;
@@ -47,6 +51,14 @@ void Cluster::tick() {
     cmd_->command({"SET", node_key_, "1", "PX", "3000"}, [this, gen = generation_](redisReply* r) {
         if (r && gen == generation_) asked_at_.reset();  // any answer, an error too: not hung
     });
+    // Short of replicas (--cluster-wait-replicas): are they back? The SET is a write to wait for.
+    if (replicas_short_ && !wait_covers_ && !down_since_)
+        cmd_->command({"WAIT", std::to_string(cfg_.cluster_wait_replicas), "100"},
+                      [this, gen = generation_](redisReply* r) {
+                          if (r && gen == generation_ && r->type == REDIS_REPLY_INTEGER &&
+                              r->integer >= static_cast<long long>(cfg_.cluster_wait_replicas))
+                              replicas_short_ = false;
+                      });
     if (down_since_ || now < sweep_from_) return;
     for (auto& [id, l] : links_)
         if (l.state == Link::State::Ready)
@@ -75,6 +87,9 @@ void Cluster::lost(std::uint64_t generation, const std::string& why) {
             });
         }
     }
+    stored_.clear();  // their messages stay in doubt until the stream tells
+    wait_covers_.reset();
+    replicas_short_ = false;  // the next master is asked afresh
     // Freed here, on the strand, not inside hiredis: their callbacks run now with no reply.
     auto cmd = std::move(cmd_);
     auto sub = std::move(sub_);
@@ -110,6 +125,8 @@ void Cluster::retry_later() {
 // loaded, when it never was).
 void Cluster::reconnect() {
     metrics_.cluster_reconnect_attempts.fetch_add(1, std::memory_order_relaxed);
+    std::string why;
+    if (url_.via_sentinel() && !ask_sentinels(why)) return retry_later();
     try {
         open();
     } catch (const std::exception&) {
@@ -132,8 +149,60 @@ void Cluster::when_ready(std::uint64_t gen) {
             });
             return;
         }
-        back();
+        // Only a master takes writes (a Sentinel's answer may be stale during a failover).
+        cmd_->command({"ROLE"}, [this, gen](redisReply* r) {
+            if (!r || gen != generation_ || stopped_) return;
+            const std::string_view role =
+                r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? str(r->element[0]) : "";
+            if (role == "master") return back();
+            lost(gen, "Redis at " + host_ + ":" + std::to_string(port_) + " is " +
+                          (role.empty() ? describe(r) : "a " + std::string(role)) +
+                          ", not the master");
+        });
     });
+}
+
+bool Cluster::ask_sentinels(std::string& why) {
+    why.clear();
+    for (const auto& [host, port] : url_.sentinels) {
+        const timeval tv{0, 300000};
+        redisContext* c = redisConnectWithTimeout(host.c_str(), port, tv);
+        std::string err;
+        if (c && !c->err) {
+            redisSetTimeout(c, tv);
+            auto* r = static_cast<redisReply*>(
+                redisCommand(c, "SENTINEL get-master-addr-by-name %s", url_.master.c_str()));
+            int p = 0;
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                to_num(str(r->element[1]), p)) {
+                host_ = std::string(str(r->element[0]));
+                port_ = p;
+                freeReplyObject(r);
+                redisFree(c);
+                return true;
+            }
+            err = !r                           ? std::string(c->errstr)
+                  : r->type == REDIS_REPLY_NIL ? "no master named '" + url_.master + "'"
+                                               : describe(r);
+            if (r) freeReplyObject(r);
+        } else {
+            err = c ? c->errstr : "out of memory";
+        }
+        if (c) redisFree(c);
+        why += (why.empty() ? "" : "; ") + host + ":" + std::to_string(port) + ": " + err;
+    }
+    return false;
+}
+
+bool Cluster::demoted(const redisReply* r) {
+    if (!r || r->type != REDIS_REPLY_ERROR ||
+        std::string_view(r->str, r->len).substr(0, 8) != "READONLY")
+        return false;
+    net::post(strand_, [this, gen = generation_] {
+        lost(gen,
+             "Redis at " + host_ + ":" + std::to_string(port_) + " is a replica now (READONLY)");
+    });
+    return true;
 }
 
 void Cluster::back() {
@@ -197,7 +266,7 @@ void Cluster::resume(Link& l) {
     }
     cmd_->command(
         std::vector<std::string_view>(args.begin(), args.end()), [this, lp = &l](redisReply* r) {
-            if (!r) return;  // lost again: the next connection resumes it
+            if (!r || demoted(r)) return;  // lost again: the next connection resumes it
             Link& l = *lp;
             if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
                 return resync(l, "resuming failed (" + describe(r) + ")");
@@ -250,6 +319,71 @@ void Cluster::resume(Link& l) {
             l.state = Link::State::Ready;
             if (l.max_seen > l.applied) fetch(l);
         });
+}
+
+// A reply about this node's message n: not stored (an error, the fence moved): refused;
+// stored and `acknowledging` (the append's reply, or the announcement's): no longer in doubt.
+void Cluster::settle(Link& l, std::uint64_t n, const redisReply* r, bool acknowledging) {
+    if (!r || demoted(r)) return;  // in doubt: the stream tells after the outage
+    auto f = std::find_if(l.inflight.begin(), l.inflight.end(),
+                          [n](const Link::InFlight& x) { return x.n == n; });
+    if (f == l.inflight.end()) return;
+    const bool stored = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (stored && !acknowledging) return;
+    const Link::InFlight done = *f;
+    l.inflight.erase(f);
+    if (stored) return;
+    log::line("cluster: room " + l.id + ": Redis refused a durable message (" +
+              (r->type == REDIS_REPLY_ERROR ? describe(r) : "fence") + ")");
+    metrics_.cluster_durable_refused.fetch_add(1, std::memory_order_relaxed);
+    l.in->refuse(done.sender, done.type, "Redis did not store it; send it again");
+}
+
+void Cluster::send_wait() {
+    wait_covers_ = stores_sent_;
+    cmd_->command({"WAIT", std::to_string(cfg_.cluster_wait_replicas),
+                   std::to_string(cfg_.cluster_wait_timeout_ms)},
+                  [this, covers = stores_sent_, gen = generation_](redisReply* r) {
+                      if (!r || gen != generation_) return;
+                      wait_covers_.reset();
+                      const bool ok =
+                          r->type == REDIS_REPLY_INTEGER &&
+                          r->integer >= static_cast<long long>(cfg_.cluster_wait_replicas);
+                      if (!ok) replicas_short_ = true;
+                      announce(covers, ok);
+                      if (stores_sent_ > covers) send_wait();
+                  });
+}
+
+// The stores a WAIT covered go out on their rooms' channels now (every store of them has
+// been answered: one connection, in order). Announced even when the replicas fell short:
+// the entries are in the stream and every node applies them anyway; that is counted.
+void Cluster::announce(std::uint64_t covers, bool replicated) {
+    std::unordered_map<Link*, std::vector<const Stored*>> by_link;
+    std::size_t k = 0;
+    for (; k < stored_.size() && stored_[k].index < covers; ++k)
+        by_link[stored_[k].link].push_back(&stored_[k]);
+    if (!replicated) metrics_.cluster_wait_short.fetch_add(k, std::memory_order_relaxed);
+    for (auto& [link, list] : by_link) {
+        std::vector<std::string> args = {"EVAL", std::string(kAnnounce), "2", link->k_log,
+                                         link->channel};
+        std::vector<std::uint64_t> ns;
+        for (const Stored* st : list) {
+            args.push_back(std::to_string(st->seq));
+            ns.push_back(st->n);
+        }
+        cmd_->command(std::vector<std::string_view>(args.begin(), args.end()),
+                      [this, link, ns = std::move(ns)](redisReply* r) {
+                          if (!r || r->type != REDIS_REPLY_INTEGER) return;
+                          for (auto n : ns) {
+                              auto f =
+                                  std::find_if(link->inflight.begin(), link->inflight.end(),
+                                               [n](const Link::InFlight& x) { return x.n == n; });
+                              if (f != link->inflight.end()) link->inflight.erase(f);
+                          }
+                      });
+    }
+    stored_.erase(stored_.begin(), stored_.begin() + static_cast<std::ptrdiff_t>(k));
 }
 
 }  // namespace liveshare::cluster

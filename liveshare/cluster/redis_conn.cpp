@@ -110,8 +110,10 @@ void RedisConn::disconnect_cb(const redisAsyncContext* ac, int status) {
                                       : std::string("Redis connection lost: ") + ac->errstr);
 }
 
-void RedisConn::reply_cb(redisAsyncContext*, void* reply, void* privdata) {
+void RedisConn::reply_cb(redisAsyncContext* ac, void* reply, void* privdata) {
     std::unique_ptr<Reply> cb(static_cast<Reply*>(privdata));
+    if (auto* self = ac ? static_cast<RedisConn*>(ac->data) : nullptr; self && reply)
+        self->last_reply_ = std::chrono::steady_clock::now();
     if (*cb) (*cb)(static_cast<redisReply*>(reply));
 }
 

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@ class RedisConn {
         on_message_ = std::move(f);
     }
     bool connected() const { return ac_ != nullptr; }
+    // When the last reply of any command arrived (a busy Redis is not a hung one).
+    std::chrono::steady_clock::time_point last_reply() const { return last_reply_; }
 
   private:
     struct Events;
@@ -43,6 +46,7 @@ class RedisConn {
     void lost(std::string why);
 
     redisAsyncContext* ac_ = nullptr;
+    std::chrono::steady_clock::time_point last_reply_ = std::chrono::steady_clock::now();
     std::shared_ptr<Events> events_;
     std::function<void(std::string)> on_lost_;
     std::function<void(std::string_view, std::string_view)> on_message_;

@@ -27,6 +27,27 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], '0-' .. seq, 't', ARGV[1], 'f', ARGV[2], 'n', ARGV[3])
 redis.call('PUBLISH', KEYS[3], 'D|' .. seq .. '|' .. ARGV[1] .. '|' .. ARGV[2])
 return seq)";
+// With --cluster-wait-replicas the append is stored (kStore: the seq and the entry), covered
+// by a WAIT on the same connection (one WAIT for every store sent before it: a group
+// commit), and only then announced on the channel (kAnnounce), which is the echo.
+// KEYS: log, seq, fence. ARGV: type, frame, append id, node, epoch. -1: the fence moved.
+constexpr std::string_view kStore = R"(
+if redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return -1 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], '0-' .. seq, 't', ARGV[1], 'f', ARGV[2], 'n', ARGV[3])
+return seq)";
+// KEYS: log, channel. ARGV: the seqs to announce. Returns how many were found.
+constexpr std::string_view kAnnounce = R"(
+local n = 0
+for i = 1, #ARGV do
+  local e = redis.call('XRANGE', KEYS[1], '0-' .. ARGV[i], '0-' .. ARGV[i])
+  if #e > 0 then
+    local f = e[1][2]
+    redis.call('PUBLISH', KEYS[2], 'D|' .. ARGV[i] .. '|' .. f[2] .. '|' .. f[4])
+    n = n + 1
+  end
+end
+return n)";
 // KEYS: members, channel. ARGV: cap, user_id, tag "node|conn|", username. -1: full.
 constexpr std::string_view kJoin = R"(
 local cur = redis.call('HGET', KEYS[1], ARGV[2])

@@ -104,11 +104,37 @@ FlagTable operation_flags() {
     // clang-format on
 }
 
+// Cluster mode's flags.
+FlagTable cluster_flags() {
+    // clang-format off
+    return {
+        {"cluster", {"redis://HOST:PORT, or sentinel://HOST:PORT[,HOST:PORT]/MASTER (the node asks Sentinel for the master and follows a failover): share rooms with the other nodes on this Redis (streams for order and resume, pub/sub for volatile messages, cluster-wide presence); rooms then live in Redis, not in --db (default: none, one node)",
+                     [](auto& c, auto v) {
+                         ClusterUrl url;
+                         std::string err;
+                         if (!parse_cluster_url(v, url, err)) return err;
+                         c.cluster = v;
+                         return std::string();
+                     }}},
+        {"cluster-timeout-ms", {"cluster: Redis silent this long with a command outstanding counts as an outage (default 3000)",
+                                ranged("cluster-timeout-ms", &ServerConfig::cluster_timeout_ms, std::uint32_t{100}, std::uint32_t{600000})}},
+        {"cluster-wait-replicas", {"cluster: acknowledge a durable message only once this many replicas have it (Redis WAIT), so a failover loses nothing acknowledged (default 0: once the master has it)",
+                                   ranged("cluster-wait-replicas", &ServerConfig::cluster_wait_replicas, 0u, 16u)}},
+        {"cluster-wait-timeout-ms", {"cluster: with --cluster-wait-replicas, acknowledge what was stored after this long without the replicas (counted), and refuse new durable messages until they are back (default 1000)",
+                                     ranged("cluster-wait-timeout-ms", &ServerConfig::cluster_wait_timeout_ms, std::uint32_t{1}, std::uint32_t{600000})}},
+        {"cluster-outage-max-ms", {"cluster: after an outage of Redis this long, close every client (4008) and exit 1; 0 rides through any outage, refusing durable messages meanwhile (default 0)",
+                                   ranged("cluster-outage-max-ms", &ServerConfig::cluster_outage_max_ms, std::uint32_t{0}, std::uint32_t{86400000})}},
+    };
+    // clang-format on
+}
+
 // The flags: a table, one flag per entry, kept as written (clang-format off inside).
 const FlagTable& flags() {
     // clang-format off
     static const FlagTable f = [] {
         FlagTable t = operation_flags();
+        const FlagTable cluster = cluster_flags();
+        t.insert(cluster.begin(), cluster.end());
         t.insert({
         {"address", {"listen address (default 127.0.0.1)", [](auto& c, auto v) { c.address = v; return std::string(); }}},
         {"port", {"listen port; 0 picks a free one (default 8080)",
@@ -166,18 +192,6 @@ const FlagTable& flags() {
                             else return "--durability must be none or group, got '" + std::string(v) + "'";
                             return std::string();
                         }}},
-        {"cluster", {"redis://HOST:PORT: share rooms with the other nodes on this Redis (streams for order and resume, pub/sub for volatile messages, cluster-wide presence); rooms then live in Redis, not in --db (default: none, one node)",
-                     [](auto& c, auto v) {
-                         std::string host, err;
-                         int port = 0;
-                         if (!parse_redis_url(v, host, port, err)) return err;
-                         c.cluster = v;
-                         return std::string();
-                     }}},
-        {"cluster-timeout-ms", {"cluster: Redis silent this long with a command outstanding counts as an outage (default 3000)",
-                                ranged("cluster-timeout-ms", &ServerConfig::cluster_timeout_ms, std::uint32_t{100}, std::uint32_t{600000})}},
-        {"cluster-outage-max-ms", {"cluster: after an outage of Redis this long, close every client (4008) and exit 1; 0 rides through any outage, refusing durable messages meanwhile (default 0)",
-                                   ranged("cluster-outage-max-ms", &ServerConfig::cluster_outage_max_ms, std::uint32_t{0}, std::uint32_t{86400000})}},
         });
         return t;
     }();
@@ -220,15 +234,10 @@ ParsedArgs parse_server_args(int argc, const char* const* argv) {
     return out;
 }
 
-bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme) {
-        error = "--cluster must be redis://HOST:PORT, got '" + std::string(url) + "'";
-        return false;
-    }
-    std::string_view rest = url.substr(scheme.size());
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    port = 6379;
+namespace {
+// "HOST[:PORT]" of a --cluster URL; `url` for the messages.
+bool parse_host_port(std::string_view rest, std::string_view url, std::string& host, int& port,
+                     std::string& error) {
     const auto colon = rest.rfind(':');
     if (colon != std::string_view::npos) {
         std::string_view p = rest.substr(colon + 1);
@@ -244,6 +253,50 @@ bool parse_redis_url(std::string_view url, std::string& host, int& port, std::st
         return false;
     }
     host = std::string(rest);
+    return true;
+}
+}  // namespace
+
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
+    constexpr std::string_view scheme = "redis://";
+    if (url.substr(0, scheme.size()) != scheme) {
+        error = "--cluster must be redis://HOST:PORT or sentinel://HOST:PORT/MASTER, got '" +
+                std::string(url) + "'";
+        return false;
+    }
+    std::string_view rest = url.substr(scheme.size());
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    port = 6379;
+    return parse_host_port(rest, url, host, port, error);
+}
+
+bool parse_cluster_url(std::string_view url, ClusterUrl& out, std::string& error) {
+    out = {};
+    constexpr std::string_view scheme = "sentinel://";
+    if (url.substr(0, scheme.size()) != scheme)
+        return parse_redis_url(url, out.host, out.port, error);
+    std::string_view rest = url.substr(scheme.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos || slash + 1 == rest.size()) {
+        error = "--cluster: no master name in '" + std::string(url) +
+                "' (sentinel://HOST:PORT/MASTER_NAME)";
+        return false;
+    }
+    out.master = std::string(rest.substr(slash + 1));
+    if (out.master.find_first_of("/ ") != std::string::npos) {
+        error = "--cluster: bad master name in '" + std::string(url) + "'";
+        return false;
+    }
+    rest = rest.substr(0, slash);
+    while (true) {
+        const auto comma = rest.find(',');
+        std::string host;
+        int port = 26379;
+        if (!parse_host_port(rest.substr(0, comma), url, host, port, error)) return false;
+        out.sentinels.emplace_back(host, port);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+    }
     return true;
 }
 

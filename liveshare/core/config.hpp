@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "profile.hpp"
@@ -26,6 +27,10 @@ struct ServerConfig {
     // (0: the node rides through an outage of any length).
     std::uint32_t cluster_timeout_ms = 3000;
     std::uint32_t cluster_outage_max_ms = 0;
+    // Cluster: an op is acknowledged (echoed) only once this many replicas have it (WAIT), or
+    // after --cluster-wait-timeout-ms without them (counted). 0: as soon as the master has it.
+    unsigned cluster_wait_replicas = 0;
+    std::uint32_t cluster_wait_timeout_ms = 1000;
     bool require_rest_create = false;     // rooms must be created with POST /room/{id}
     std::size_t max_users_per_room = 50;  // the original's cap
     std::size_t max_rooms = 10000;
@@ -72,6 +77,16 @@ struct ParsedArgs {
 ParsedArgs parse_server_args(int argc, const char* const* argv);
 // --cluster's "redis://HOST[:PORT]" (port 6379 when absent); false with `error` set otherwise.
 bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error);
+// --cluster: redis://HOST[:PORT], or sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER_NAME
+// (Sentinel's port 26379 when absent): the node asks the Sentinels for the master's address.
+struct ClusterUrl {
+    std::string host;  // redis://
+    int port = 6379;
+    std::vector<std::pair<std::string, int>> sentinels;  // sentinel://
+    std::string master;
+    bool via_sentinel() const { return !sentinels.empty(); }
+};
+bool parse_cluster_url(std::string_view url, ClusterUrl& out, std::string& error);
 std::string server_usage();
 
 }  // namespace liveshare

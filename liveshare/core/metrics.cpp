@@ -58,6 +58,7 @@ std::string Metrics::render() const {
     counter("liveshare_cluster_volatile_dropped_total", "Cluster: volatile messages not passed to other nodes while Redis was out of reach.", cluster_volatile_dropped.load());
     counter("liveshare_cluster_inflight_applied_total", "Cluster: durable messages in flight at an outage that Redis held (delivered).", cluster_inflight_applied.load());
     counter("liveshare_cluster_inflight_refused_total", "Cluster: durable messages in flight at an outage that Redis did not hold (refused).", cluster_inflight_refused.load());
+    counter("liveshare_cluster_wait_short_total", "Cluster: durable messages acknowledged after --cluster-wait-timeout-ms without the replicas asked for.", cluster_wait_short.load());
     counter("liveshare_cluster_rooms_resynced_total", "Cluster: rooms whose members were closed with 4008 because Redis came back behind them.", cluster_rooms_resynced.load());
     counter("liveshare_sessions_replaced_total", "Sessions closed because the same user_id connected again.", sessions_replaced.load());
     counter("liveshare_durable_commits_total", "Group commits of the durability mode's op log.", durable_commits.load());

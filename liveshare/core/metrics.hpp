@@ -52,6 +52,8 @@ class Metrics {
     Counter cluster_outages{0}, cluster_down_ms{0}, cluster_reconnect_attempts{0},
         cluster_durable_refused{0}, cluster_volatile_dropped{0}, cluster_inflight_applied{0},
         cluster_inflight_refused{0}, cluster_rooms_resynced{0};
+    // --cluster-wait-replicas: ops acknowledged after the wait's timeout without the replicas.
+    Counter cluster_wait_short{0};
     std::atomic<std::int64_t> cluster_redis_up{0};
     std::atomic<std::int64_t> connections{0}, rooms{0}, send_queue_bytes{0};
     std::atomic<std::uint64_t> send_queue_bytes_max{0};
