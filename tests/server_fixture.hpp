@@ -31,6 +31,15 @@ inline std::string uuid() {
     return harness::make_uuid(rng);
 }
 
+// A cluster node's flags in the tests: one thread, no database, no throttles, quiet; `extra`
+// after them.
+inline std::vector<std::string> cluster_node_args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"--threads=1", "--db=", "--graphop-interval-ms=0",
+                                  "--rate-critical=0/0", "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+}
+
 inline std::unique_ptr<harness::ServerProcess> start_server(std::vector<std::string> args) {
     return std::make_unique<harness::ServerProcess>(harness::find_server_binary(), args);
 }

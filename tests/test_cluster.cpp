@@ -18,10 +18,7 @@ using harness::LocalCluster;
 namespace {
 
 std::vector<std::string> node_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {"--threads=1", "--db=", "--graphop-interval-ms=0",
-                                  "--rate-critical=0/0", "--quiet"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
+    return cluster_node_args(std::move(extra));
 }
 
 struct Durable {

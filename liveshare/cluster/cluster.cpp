@@ -164,17 +164,21 @@ void Cluster::apply(Link& l, std::uint64_t seq, MsgType type, std::string_view f
     metrics_.cluster_applied.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Joins and ready() callers waiting for a room that cannot be loaded now.
+void Cluster::refuse_waiting(Link& l) {
+    auto pending = std::move(l.pending);
+    auto waiting = std::move(l.waiting);
+    l.pending.clear();
+    l.waiting.clear();
+    for (auto& p : pending) p.done(kUnavailable);
+    for (auto& w : waiting) w(kUnavailable, false);
+}
+
 void Cluster::loaded(Link& l, redisReply* r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
         log::line("cluster: loading room " + l.id + " failed: " + describe(r));
         l.state = Link::State::Failed;
-        auto pending = std::move(l.pending);
-        auto waiting = std::move(l.waiting);
-        l.pending.clear();
-        l.waiting.clear();
-        for (auto& p : pending) p.done(kUnavailable);
-        for (auto& w : waiting) w(kUnavailable, false);
-        return;
+        return refuse_waiting(l);
     }
     // The settings the room was created with (POST /room on any node), when it was.
     const redisReply* meta = r->element[6];

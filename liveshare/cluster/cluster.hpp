@@ -121,6 +121,7 @@ class Cluster : public RoomBus {
     void load(Link& l);
     void loaded(Link& l, redisReply* r);
     void admit(Link& l, Pending p);
+    void refuse_waiting(Link& l);
     void on_message(std::string_view channel, std::string_view payload);
     void on_durable(Link& l, std::uint64_t seq, MsgType type, std::string_view frame);
     void apply(Link& l, std::uint64_t seq, MsgType type, std::string_view frame);

@@ -99,12 +99,7 @@ void Cluster::lost(std::uint64_t generation, const std::string& why) {
         l.state = Link::State::Subscribing;
         l.fetching = false;
         l.max_seen = 0;
-        auto pending = std::move(l.pending);
-        auto waiting = std::move(l.waiting);
-        l.pending.clear();
-        l.waiting.clear();
-        for (auto& p : pending) p.done(kUnavailable);
-        for (auto& w : waiting) w(kUnavailable, false);
+        refuse_waiting(l);
     }
     retry_later();
 }
