@@ -50,7 +50,7 @@ class Repo(unittest.TestCase):
         git(self.repo, "config", "user.email", "t@t")
         git(self.repo, "config", "user.name", "t")
         with open(os.path.join(self.repo, "measure.py"), "w") as f:
-            f.write(MEASURE)
+            f.write(MEASURE.replace("@COUNTER@", os.path.join(self.tmp.name, "measure.count")))
         self.shas = []
         for i, c in enumerate(costs):
             with open(os.path.join(self.repo, "cost.txt"), "w") as f:
@@ -76,10 +76,14 @@ class Repo(unittest.TestCase):
         return script("history", "--db", self.db, "--repo", self.repo, *args)
 
 
-# The synthetic benchmark: the commit's cost with 2 % noise, one repetition per call.
+# The synthetic benchmark: the commit's cost with 2 % noise, one repetition per call. The noise
+# is seeded by a count of the calls so far, so each test sees the same draws on every run.
 MEASURE = """import json, os, random
 cost = float(open("cost.txt").read())
-rng = random.Random(os.urandom(8))
+counter = "@COUNTER@"
+n = int(open(counter).read()) if os.path.exists(counter) else 0
+open(counter, "w").write(str(n + 1))
+rng = random.Random(n)
 v = cost * (1 + rng.gauss(0, 0.02))
 json.dump({"benchmarks": [{"name": "fanout/shared_buffer/recipients:100", "real_time": v,
            "run_type": "iteration"}]}, open(os.environ["BISECT_OUT"], "w"))
