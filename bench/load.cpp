@@ -16,6 +16,7 @@
 
 #include "clients/client.hpp"
 #include "clients/prometheus.hpp"
+#include "distributed.hpp"
 #include "failures.hpp"
 #include "load_support.hpp"
 #include "measure/criteria.hpp"
@@ -38,20 +39,33 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
     const Options& o = options();
     for (auto _ : st) {
         std::string label;
+        const std::string name = fmt::format("load/users:{}", users);
         auto cfg = base_config(users, w).shard(o.shard_index, o.shard_count, o.shard_start_unix_ms);
+        if (coordinated()) coordinate(cfg, name);
         auto r = run_against_server(cfg, o.room_size ? o.room_size : users, label);
         if (o.shard_count > 1) {
-            // This shard's share; scripts/merge-shards makes the run's figures from all shards.
-            const std::string path = fmt::format("{}/users-{}.shard-{}-of-{}.json", o.shard_out,
-                                                 users, o.shard_index, o.shard_count);
-            try {
-                std::filesystem::create_directories(o.shard_out);
-                harness::write_shard_file(path, fmt::format("load/users:{}", users), cfg.config(),
-                                          r, provenance());
-                label = (label.empty() ? "" : label + "; ") +
-                        fmt::format("shard {} of {}: {}", o.shard_index, o.shard_count, path);
-            } catch (const std::exception& e) {
-                fail(st, e.what());
+            std::string why;
+            if (coordinated()) {
+                // The share goes onto the run's stream for scripts/collect.
+                why = publish_share(name, cfg.config(), r);
+                label =
+                    (label.empty() ? "" : label + "; ") +
+                    fmt::format("shard {} of {} in run {}", o.shard_index, o.shard_count, o.run_id);
+            }
+            // This shard's share in a file too (scripts/merge-shards makes the run from them).
+            if (!o.shard_out.empty()) try {
+                    const std::string path =
+                        fmt::format("{}/users-{}.shard-{}-of-{}.json", o.shard_out, users,
+                                    o.shard_index, o.shard_count);
+                    std::filesystem::create_directories(o.shard_out);
+                    harness::write_shard_file(path, name, cfg.config(), r, provenance());
+                    label = (label.empty() ? "" : label + "; ") +
+                            fmt::format("shard {} of {}: {}", o.shard_index, o.shard_count, path);
+                } catch (const std::exception& e) {
+                    why = e.what();
+                }
+            if (!why.empty()) {
+                fail(st, why);
                 continue;
             }
         }

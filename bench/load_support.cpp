@@ -56,7 +56,9 @@ LoadTestConfigBuilder base_config(std::size_t users, Workload w) {
         .room_password(o.room_password)
         .clock(o.clock_ref, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(
-            o.timeseries_out.empty() && o.shard_out.empty() ? 0 : o.interval_ms));
+            o.timeseries_out.empty() && o.shard_out.empty() && o.coordinator.empty()
+                ? 0
+                : o.interval_ms));
 }
 
 LoadTestConfigBuilder planned_config(std::shared_ptr<const harness::TrafficPlan> plan,

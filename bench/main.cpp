@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "distributed.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "provenance.hpp"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
         args.push_back(only.data());
         ++argc;
     }
+    const bool listing = given("--benchmark_list_tests");
     args.push_back(nullptr);
     argv = args.data();
     // Debian's libbenchmark is compiled without NDEBUG, so the console says "Library was built
@@ -70,6 +72,8 @@ int main(int argc, char** argv) {
     auto reporter = bench::make_recording_reporter(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    // A coordinated shard registers now: the run's index, or a refusal (exit 2).
+    if (!listing) bench::join_coordinated_run();
     try {
         if (reporter)
             benchmark::RunSpecifiedBenchmarks(reporter.get());
@@ -78,8 +82,10 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         // A run that cannot go on (the server will not start, say): one line, no core dump.
         std::fprintf(stderr, "bench: %s\n", e.what());
+        bench::leave_coordinated_run();
         return 2;
     }
+    bench::leave_coordinated_run();
     benchmark::Shutdown();
     return bench::print_load_reports();
 }

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -9,11 +11,13 @@
 #include <vector>
 
 #include "clients/client.hpp"
+#include "clients/redis_client.hpp"
 #include "flag_table.hpp"
 #include "measure/clock_offset.hpp"
 #include "procs/cluster_process.hpp"
 #include "procs/server_process.hpp"
 #include "procs/subprocess.hpp"
+#include "run/coordinator.hpp"
 
 namespace bench {
 
@@ -44,6 +48,7 @@ std::string set_shard(Options& o, const std::string& v) {
         !flags::parse_whole("shard", v.substr(slash + 1), 1u, 1000u, o.shard_count).empty() ||
         o.shard_index >= o.shard_count)
         return wants("shard", what, v);
+    o.shard_fixed = true;
     return "";
 }
 
@@ -217,6 +222,22 @@ std::vector<F> family_flags() {
         "(cross-shard latencies mix no two clocks)", "redis://HOST:PORT"),
     real<Options>("clock_skew_ms", &Options::clock_skew_ms, -1e7, 1e7,
         "add this to the wall clock (to test the correction)"),
+    text<Options>("coordinator", "redis://HOST:PORT", &Options::coordinator,
+        "a run of generators on several machines: register with this Redis (an\n"
+        "atomic counter gives the shard index, or --shard=I/N names it), wait until\n"
+        "every shard is ready, start together, stream intervals and the share for\n"
+        "scripts/collect; its TIME is the clocks' reference", "redis://HOST:PORT"),
+    text<Options>("run_id", "NAME", &Options::run_id,
+        "coordinated run: its name (1-64 of A-Z a-z 0-9 . _ -), the same on every shard", "a name"),
+    whole<Options, unsigned>("shards", &Options::coordinated_shards, 1u, 1000u,
+        "coordinated run: how many shards it has"),
+    whole<Options, unsigned>("coordinator_timeout_s", &Options::coordinator_timeout_s, 1u, 86400u,
+        "coordinated run: registration and each barrier close after this (a shard\n"
+        "still missing then fails the run for all, named)"),
+    whole<Options, unsigned>("coordinator_lead_ms", &Options::coordinator_lead_ms, 50u, 600000u,
+        "coordinated run: the start is this long after the last shard is ready"),
+    whole<Options, unsigned>("coordinator_keep_s", &Options::coordinator_keep_s, 60u, 604800u,
+        "coordinated run: its keys in Redis expire this long after the run"),
     };
     // clang-format on
 }
@@ -300,6 +321,37 @@ void check_server_flags(const Options& o) {
     }
 }
 
+// A coordinated run's flags: the Redis URL, the name, the shard count, what cannot go with it;
+// an unreachable coordinator is a bad flag too, said before any run.
+void check_coordinated(Options& o) {
+    const bool any = !o.coordinator.empty() || !o.run_id.empty() || o.coordinated_shards;
+    if (!any) return;
+    if (o.coordinator.empty()) die("--run_id and --shards go with --coordinator=redis://HOST:PORT");
+    try {
+        harness::parse_redis_url(o.coordinator);
+    } catch (const std::exception& e) {
+        die(std::string("bad --coordinator: ") + e.what());
+    }
+    if (o.run_id.empty()) die("--coordinator needs --run_id=NAME, the same on every shard");
+    if (const auto why = harness::check_run_id(o.run_id); !why.empty()) die("bad --run_id: " + why);
+    if (!o.coordinated_shards) die("--coordinator needs --shards=N, the same on every shard");
+    if (o.shard_fixed && o.shard_count != o.coordinated_shards)
+        die(fmt::format("--shard={}/{} and --shards={} disagree", o.shard_index, o.shard_count,
+                        o.coordinated_shards));
+    if (o.target.empty()) die("--coordinator needs --target: every shard drives the same server");
+    if (o.shard_start_unix_ms > 0)
+        die("--shard_start is for shards started by hand; a coordinated run's start is set by "
+            "its --coordinator");
+    o.shard_count = o.coordinated_shards;
+    try {
+        harness::RedisClient c(o.coordinator, 3000);
+        const auto r = c.command({"PING"});
+        if (r.type == harness::RedisReply::Type::Error) die("--coordinator answered " + r.str);
+    } catch (const std::exception& e) {
+        die(std::string("--coordinator unreachable: ") + e.what());
+    }
+}
+
 // What no single flag can say: combinations, and files and services named by flags.
 void check_together(Options& o) {
     if (!o.replay.empty()) {
@@ -334,7 +386,8 @@ void check_together(Options& o) {
     if (!o.target.empty() && !o.profiles.empty())
         die("--profiles choose the started server's profile; with --target no server is started");
     if (o.target.empty() && (!o.profiles.empty() || !o.server_flags.empty())) check_server_flags(o);
-    if (o.shard_count > 1) {
+    check_coordinated(o);
+    if (o.shard_count > 1 && o.coordinator.empty()) {
         if (o.target.empty()) die("--shard needs --target: every shard drives the same server");
         if (o.shard_out.empty()) die("--shard needs --shard_out=DIR for scripts/merge-shards");
         if (o.shard_start_unix_ms <= 0)
@@ -343,6 +396,9 @@ void check_together(Options& o) {
     if (!o.clock_ref.empty()) {
         if (!o.clock_ref.starts_with("redis://"))
             die(wants("clock_ref", "redis://HOST:PORT", o.clock_ref));
+        if (!o.coordinator.empty())
+            die("--clock_ref goes with --shard_start; a coordinated run's clock reference is "
+                "its --coordinator");
         if (o.shard_count <= 1) die("--clock_ref is for shards (--shard=I/N with --shard_start)");
         try {  // unreachable now is a bad flag, said before any run
             harness::measure_clock_offset(o.clock_ref, 0, 1);

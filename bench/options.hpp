@@ -55,6 +55,12 @@ struct Options {
     // Time series: every load run's intervals, written to this file (one JSON document).
     std::string timeseries_out;
     unsigned interval_ms = 1000;
+    bool shard_fixed = false;  // --shard was given (a coordinated run: the index is named)
+    // A coordinated run (harness/run/coordinator.hpp): the shards register with this Redis,
+    // start together and stream their intervals and shares for scripts/collect.
+    std::string coordinator, run_id;
+    unsigned coordinated_shards = 0;
+    unsigned coordinator_timeout_s = 120, coordinator_lead_ms = 1000, coordinator_keep_s = 3600;
     std::string clock_ref;         // LoadTestConfig::clock_ref
     double clock_skew_ms = 0;      // LoadTestConfig::clock_skew_us, in ms
     unsigned validate_every = 64;  // harness::LoadTestConfig::validate_every

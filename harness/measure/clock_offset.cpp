@@ -56,8 +56,6 @@ ClockOffset measure_clock_offset(const std::string& url, std::int64_t skew_us, i
         throw std::runtime_error("clock reference must be redis://HOST:PORT, got '" + url + "'");
     const std::string host = url.substr(prefix.size(), colon - prefix.size());
     const std::string port = url.substr(colon + 1);
-    ClockOffset best;
-    double best_rtt = 1e18;
     try {
         net::io_context ioc;
         net::ip::tcp::socket s(ioc);
@@ -65,21 +63,32 @@ ClockOffset measure_clock_offset(const std::string& url, std::int64_t skew_us, i
         s.set_option(net::ip::tcp::no_delay(true));
         net::streambuf b;
         const std::string time_cmd = "*1\r\n$4\r\nTIME\r\n";
-        for (int i = 0; i < rounds; ++i) {
-            const std::int64_t t0 = wall_us(skew_us);
-            net::write(s, net::buffer(time_cmd));
-            const std::int64_t ref = read_time(s, b, url);
-            const std::int64_t t1 = wall_us(skew_us);
-            const double rtt = static_cast<double>(t1 - t0);
-            if (rtt < best_rtt) {
-                best_rtt = rtt;
-                best.offset_us = static_cast<double>(t0 + t1) / 2.0 - static_cast<double>(ref);
-                best.uncertainty_us = rtt / 2.0 + 1.0;
-            }
-            best.rounds = i + 1;
-        }
+        return lowest_rtt_offset(
+            [&] {
+                net::write(s, net::buffer(time_cmd));
+                return read_time(s, b, url);
+            },
+            skew_us, rounds);
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("clock reference " + url + ": " + e.code().message());
+    }
+}
+
+ClockOffset lowest_rtt_offset(const std::function<std::int64_t()>& ref_time_us,
+                              std::int64_t skew_us, int rounds) {
+    ClockOffset best;
+    double best_rtt = 1e18;
+    for (int i = 0; i < rounds; ++i) {
+        const std::int64_t t0 = wall_us(skew_us);
+        const std::int64_t ref = ref_time_us();
+        const std::int64_t t1 = wall_us(skew_us);
+        const double rtt = static_cast<double>(t1 - t0);
+        if (rtt < best_rtt) {
+            best_rtt = rtt;
+            best.offset_us = static_cast<double>(t0 + t1) / 2.0 - static_cast<double>(ref);
+            best.uncertainty_us = rtt / 2.0 + 1.0;
+        }
+        best.rounds = i + 1;
     }
     return best;
 }

@@ -5,6 +5,7 @@
 // rule): the reference read TIME somewhere inside it, so the offset is known to half the RTT.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace harness {
@@ -18,5 +19,10 @@ struct ClockOffset {
 // `url`: redis://HOST:PORT. `skew_us` is added to this clock first (a test's injected offset).
 // Throws std::runtime_error naming the reference and the cause when it cannot be measured.
 ClockOffset measure_clock_offset(const std::string& url, std::int64_t skew_us, int rounds = 32);
+
+// The same rule over any reference: `ref_time_us` reads the reference clock (one round trip;
+// it throws to abandon the measurement).
+ClockOffset lowest_rtt_offset(const std::function<std::int64_t()>& ref_time_us,
+                              std::int64_t skew_us, int rounds = 32);
 
 }  // namespace harness

@@ -109,6 +109,12 @@ class LoadRun {
     // With a reference clock the start is an instant of the reference's time: this clock's
     // reading less its measured offset.
     Clock::time_point schedule_epoch();
+    // A coordinated start (cfg.await_start): false, with result.start_error, when the run
+    // cannot start or its start has passed.
+    bool start_ok();
+    std::int64_t start_at_ms = 0;     // cfg.start_at_unix_ms, or the coordinator's
+    std::int64_t correction_us_ = 0;  // added to this wall clock to read the reference
+    std::optional<Clock::time_point> epoch_;
 
     // Durable messages each user's script plans (the same in every shard: same seed).
     const std::vector<std::uint64_t>& planned();

@@ -1,5 +1,7 @@
 // One load run, phase by phase: rooms, joins, the open-model schedule with its measurement
 // window, the drain and convergence (the class: run/load_run.hpp; the totals: run_collect.cpp).
+#include <fmt/format.h>
+
 #include "run/load_run.hpp"
 
 namespace harness {
@@ -24,10 +26,18 @@ LoadTestResult LoadRun::run() {
     start_generator();
     join();
     hold_idle();
-    send();
-    drain();
-    check_convergence_();
-    if (!cfg.clock_ref.empty() && cfg.start_at_unix_ms > 0) M.clock_end = measure_clock();
+    if (start_ok()) {
+        send();
+        if (const auto w = sh.first_send_wall_us.load()) {
+            result.first_send_wall_us = w;
+            result.first_send_ref_us = w + correction_us_;
+        }
+        drain();
+        check_convergence_();
+        if (!cfg.clock_ref.empty() && start_at_ms > 0) M.clock_end = measure_clock();
+    } else {
+        M.convergence_detail = "not checked: the run did not start";
+    }
     server_cost();
     close();
     totals();
@@ -267,13 +277,18 @@ void LoadRun::send() {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         fire_triggers(false);
         take_marks();
-        if (series.due(Clock::now())) M.series.push_back(series.point(Clock::now()));
+        if (series.due(Clock::now())) {
+            M.series.push_back(series.point(Clock::now()));
+            if (cfg.on_interval) cfg.on_interval(M.series.back());
+        }
         if (show && Clock::now() - last_print >= std::chrono::seconds(1))
             print_progress(send_start, last_print, last_sent);
     }
     take_marks();
-    if (cfg.series_interval.count())
+    if (cfg.series_interval.count()) {
         M.series.push_back(series.point(Clock::now()));  // the last, partial
+        if (cfg.on_interval) cfg.on_interval(M.series.back());
+    }
     w1 = mark_window();
     M.measured_s = std::chrono::duration<double>(Clock::now() - send_start).count();
     fire_triggers(true);
@@ -326,17 +341,45 @@ void LoadRun::check_convergence_() {
     }
 }
 
+bool LoadRun::start_ok() {
+    start_at_ms = cfg.start_at_unix_ms;
+    if (!cfg.await_start) return true;
+    try {
+        start_at_ms = cfg.await_start();
+    } catch (const std::exception& e) {
+        result.start_error = e.what();
+    }
+    if (result.start_error.empty()) {
+        // The offset now, so that the check below and the schedule use the same reading.
+        const auto epoch = schedule_epoch();
+        const auto ahead =
+            std::chrono::duration_cast<std::chrono::milliseconds>(epoch - Clock::now());
+        if (ahead.count() >= 20) {
+            epoch_ = epoch;
+            return true;
+        }
+        result.start_error = fmt::format(
+            "the start had passed {} ms before this shard saw it: raise "
+            "--coordinator_lead_ms",
+            -ahead.count());
+    }
+    M.totals.error(result.start_error);
+    return false;
+}
+
 Clock::time_point LoadRun::schedule_epoch() {
-    if (cfg.start_at_unix_ms <= 0) return Clock::now() + std::chrono::milliseconds(50);
+    if (epoch_) return *epoch_;
+    if (start_at_ms <= 0) return Clock::now() + std::chrono::milliseconds(50);
     std::int64_t correction_us = cfg.clock_skew_us;
     if (!cfg.clock_ref.empty()) {
         M.clock_start = measure_clock();
         if (M.clock_start) correction_us -= std::llround(M.clock_start->offset_us);
     }
+    correction_us_ = correction_us;
     const auto wall_now =
         std::chrono::system_clock::now() + std::chrono::microseconds(correction_us);
     const auto start =
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(cfg.start_at_unix_ms));
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(start_at_ms));
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(start - wall_now);
 }
 

@@ -19,6 +19,11 @@ struct LoadTestResult {
         std::size_t index = 0, room = 0;
     };
     std::vector<Slot> user_slots;
+    // Why the sending phase never began (a coordinated start that failed); empty otherwise.
+    std::string start_error;
+    // The first message this process sent, Unix µs: by its own wall clock, and that reading
+    // corrected to the reference clock (its offset and any injected skew). 0: none sent.
+    std::int64_t first_send_wall_us = 0, first_send_ref_us = 0;
 };
 
 // Runs one load test against cfg.target. When server_pid > 0 its CPU and RSS are sampled.

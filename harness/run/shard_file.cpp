@@ -9,11 +9,10 @@
 
 namespace harness {
 
-void write_shard_file(const std::string& path, const std::string& benchmark,
-                      const LoadTestConfig& cfg, const LoadTestResult& r,
-                      const std::map<std::string, std::string>& context) {
+std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
+                       const LoadTestResult& r, const std::map<std::string, std::string>& context) {
     const auto& M = r.metrics;
-    std::string out = "{\"format\":\"liveshare-shard/2\",\"context\":{";
+    std::string out = "{\"format\":\"liveshare-shard/3\",\"context\":{";
     bool first_key = true;
     for (const auto& [k, v] : context) {
         if (!first_key) out += ',';
@@ -32,6 +31,19 @@ void write_shard_file(const std::string& path, const std::string& benchmark,
                     M.measured_s, M.deliveries_per_s, M.msgs_sent_per_s);
     out += fmt::format(",\"generator_cpu_pct\":{:.3f},\"users_joined\":{},\"error_count\":{}",
                        M.generator_cpu_pct, M.users_joined, M.error_count);
+    // Convergence is absent where it was not checked, as in bench's own counters.
+    if (M.convergence != Convergence::NotChecked)
+        out += fmt::format(",\"converged\":{}",
+                           M.convergence == Convergence::Converged ? "true" : "false");
+    out += ",\"convergence_detail\":";
+    liveshare::json::append_string(out, M.convergence_detail);
+    if (r.first_send_wall_us)
+        out += fmt::format(",\"first_send_wall_us\":{},\"first_send_ref_us\":{}",
+                           r.first_send_wall_us, r.first_send_ref_us);
+    if (!r.start_error.empty()) {
+        out += ",\"start_error\":";
+        liveshare::json::append_string(out, r.start_error);
+    }
     out += ",\"latency\":" + histogram_json(M.totals.latency);
     out += ",\"latency_uncorrected\":" + histogram_json(M.totals.latency_uncorrected);
     // The clock against the reference, when there was one: offsets before and after.
@@ -64,6 +76,13 @@ void write_shard_file(const std::string& path, const std::string& benchmark,
             u.durable_received, u.durable_duplicates, u.durable_out_of_order);
     }
     out += "]}\n";
+    return out;
+}
+
+void write_shard_file(const std::string& path, const std::string& benchmark,
+                      const LoadTestConfig& cfg, const LoadTestResult& r,
+                      const std::map<std::string, std::string>& context) {
+    const std::string out = shard_json(benchmark, cfg, r, context);
     std::FILE* f = std::fopen(path.c_str(), "w");
     if (!f) throw std::runtime_error("cannot write shard file " + path);
     const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();

@@ -11,6 +11,11 @@
 
 namespace harness {
 
+// The document (liveshare-shard/3), as the file holds it and a coordinated shard streams it.
+std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
+                       const LoadTestResult& r,
+                       const std::map<std::string, std::string>& context = {});
+
 // Throws std::runtime_error when the file cannot be written.
 // `context`: how it was made (git sha, build flags, machine class, command), written as is.
 void write_shard_file(const std::string& path, const std::string& benchmark,

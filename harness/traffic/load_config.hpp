@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "clients/tls.hpp"
+#include "measure/load_metrics.hpp"
 #include "traffic/workload.hpp"
 
 namespace harness {
@@ -121,6 +122,12 @@ struct LoadTestConfig {
     // Called once from the run's main thread as the measured (sending) window opens, after
     // its first sample (e.g. to start a profiler that before_drain stops).
     std::function<void()> on_window_open;
+    // Coordinated shards (run/coordinator.hpp): called once this process's users have joined;
+    // blocks until every shard is ready and returns the common start (Unix ms in the
+    // reference clock, cfg.clock_ref), or throws with why the run cannot start.
+    std::function<std::int64_t()> await_start;
+    // Each recorded interval (series_interval), as it closes: for a stream. It must not block.
+    std::function<void(const SeriesPoint&)> on_interval;
     // Fired once each, from the run's main thread, when the messages sent (all users) reach
     // after_sent: faults at a point of the run's progress rather than after a sleep. Any not
     // fired when sending ends fire then, so nothing waiting on one can hang. Keep them short.
@@ -291,6 +298,14 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& before_drain(std::function<void()> f) {
         c_.before_drain = std::move(f);
+        return *this;
+    }
+    LoadTestConfigBuilder& await_start(std::function<std::int64_t()> f) {
+        c_.await_start = std::move(f);
+        return *this;
+    }
+    LoadTestConfigBuilder& on_interval(std::function<void(const SeriesPoint&)> f) {
+        c_.on_interval = std::move(f);
         return *this;
     }
     LoadTestConfigBuilder& on_window_open(std::function<void()> f) {

@@ -74,6 +74,13 @@ void SimUser::on_timer(boost::system::error_code ec) {
     const auto now = sh_.now_us();
     metrics.send_lag.record(
         static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
+    if (sh_.first_send_wall_us.load(std::memory_order_relaxed) == 0) {
+        std::int64_t unset = 0;
+        sh_.first_send_wall_us.compare_exchange_strong(
+            unset, std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+    }
     if (next_.durable) {
         ++metrics.sent_durable;
         sh_.room_accepted[room].fetch_add(1);
