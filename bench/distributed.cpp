@@ -31,7 +31,9 @@ std::string hostname() {
 
 }  // namespace
 
-bool coordinated() { return g_coord != nullptr; }
+bool coordinated() {
+    return g_coord != nullptr;
+}
 
 void join_coordinated_run() {
     Options& o = options();
@@ -75,6 +77,7 @@ void coordinate(LoadTestConfigBuilder& cfg, const std::string& benchmark) {
     const auto run_ms = std::llround((o.warmup_s + o.duration_s + o.drain_s) * 1000.0) + 30000;
     cfg.clock(o.coordinator, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(o.interval_ms))
+        .clock_reader([] { return g_coord->time_us(); })
         .await_start([round, benchmark, run_ms] {
             return g_coord->ready_and_wait(round, benchmark, run_ms);
         })
@@ -98,9 +101,11 @@ std::string publish_share(const std::string& benchmark, const harness::LoadTestC
         if (brace) break;
     }
     doc += fmt::format(
-        ",\"coordination\":{{\"commands\":{},\"bytes_out\":{},\"bytes_in\":{},\"entries\":{},"
-        "\"publisher_cpu_s\":{:.6f},\"who\":\"{} pid {}\"}}}}\n",
-        c.commands, c.bytes_out, c.bytes_in, c.entries, c.publisher_cpu_s, hostname(), getpid());
+        ",\"coordination\":{{\"control_commands\":{},\"control_bytes\":{},"
+        "\"stream_commands\":{},\"stream_bytes\":{},\"entries\":{},\"publisher_cpu_s\":{:.6f},"
+        "\"who\":\"{} pid {}\"}}}}\n",
+        c.control_commands, c.control_bytes, c.stream_commands, c.stream_bytes, c.entries,
+        c.publisher_cpu_s, hostname(), getpid());
     const std::string why = g_coord->finish(round, std::move(doc));
     if (!why.empty()) {
         g_coord->fail(fmt::format("shard {}: {}", g_coord->index(), why));
@@ -114,20 +119,20 @@ void leave_coordinated_run() {
     const auto c = g_coord->cost();
     try {
         harness::RedisClient r(options().coordinator, 2000);
-        r.command({"EVAL", harness::coordinator_lua::kDone, "0",
-                   "lsb:{" + options().run_id + "}:", std::to_string(g_coord->index()),
-                   std::to_string(g_round)});
+        r.command({"EVAL", harness::coordinator_lua::kDone, "0", "lsb:{" + options().run_id + "}:",
+                   std::to_string(g_coord->index()), std::to_string(g_round)});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "note: could not mark shard %u done: %s\n", g_coord->index(),
                      e.what());
     }
     std::fprintf(stderr,
-                 "note: coordination cost: %llu Redis commands, %llu bytes out, %llu in, "
-                 "%llu entries, publisher CPU %.3f s\n",
-                 static_cast<unsigned long long>(c.commands),
-                 static_cast<unsigned long long>(c.bytes_out),
-                 static_cast<unsigned long long>(c.bytes_in),
-                 static_cast<unsigned long long>(c.entries), c.publisher_cpu_s);
+                 "note: coordination cost: control %llu Redis commands, %llu bytes; stream "
+                 "%llu entries in %llu commands, %llu bytes, publisher CPU %.3f s\n",
+                 static_cast<unsigned long long>(c.control_commands),
+                 static_cast<unsigned long long>(c.control_bytes),
+                 static_cast<unsigned long long>(c.entries),
+                 static_cast<unsigned long long>(c.stream_commands),
+                 static_cast<unsigned long long>(c.stream_bytes), c.publisher_cpu_s);
     g_coord.reset();
 }
 

@@ -9,22 +9,30 @@ namespace harness {
 
 namespace {
 
-timeval tv_of(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+timeval tv_of(int ms) {
+    return timeval{ms / 1000, (ms % 1000) * 1000};
+}
 
-std::size_t digits(std::size_t n) { return std::to_string(n).size(); }
+std::size_t digits(std::size_t n) {
+    return std::to_string(n).size();
+}
 
 // The reply's size on the wire (RESP2), for the byte count.
 std::size_t wire_size(const redisReply* r) {
     switch (r->type) {
-        case REDIS_REPLY_STRING: return 1 + digits(r->len) + 2 + r->len + 2;
+        case REDIS_REPLY_STRING:
+            return 1 + digits(r->len) + 2 + r->len + 2;
         case REDIS_REPLY_ARRAY: {
             std::size_t n = 1 + digits(r->elements) + 2;
             for (std::size_t i = 0; i < r->elements; ++i) n += wire_size(r->element[i]);
             return n;
         }
-        case REDIS_REPLY_INTEGER: return 1 + std::to_string(r->integer).size() + 2;
-        case REDIS_REPLY_NIL: return 5;
-        default: return 1 + r->len + 2;
+        case REDIS_REPLY_INTEGER:
+            return 1 + std::to_string(r->integer).size() + 2;
+        case REDIS_REPLY_NIL:
+            return 5;
+        default:
+            return 1 + r->len + 2;
     }
 }
 
@@ -49,7 +57,8 @@ RedisReply convert(const redisReply* r) {
             for (std::size_t i = 0; i < r->elements; ++i)
                 out.elements.push_back(convert(r->element[i]));
             break;
-        default: break;
+        default:
+            break;
     }
     return out;
 }
@@ -78,8 +87,8 @@ RedisUrl parse_redis_url(const std::string& url) {
         port = rest.substr(colon + 1);
     }
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-    if (out.host.empty() || ec != std::errc{} || end != port.data() + port.size() ||
-        out.port < 1 || out.port > 65535)
+    if (out.host.empty() || ec != std::errc{} || end != port.data() + port.size() || out.port < 1 ||
+        out.port > 65535)
         throw std::invalid_argument("'" + url + "' is not redis://HOST:PORT (port 1-65535)");
     return out;
 }
@@ -121,8 +130,8 @@ std::vector<RedisReply> RedisClient::pipeline(const std::vector<std::vector<std:
             lens.push_back(a.size());
             bytes_out_ += 1 + digits(a.size()) + 2 + a.size() + 2;
         }
-        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(),
-                                   lens.data()) != REDIS_OK)
+        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+            REDIS_OK)
             lost("cannot send");
         ++commands_;
     }

@@ -34,7 +34,7 @@ struct RedisUrl {
 RedisUrl parse_redis_url(const std::string& url);
 
 class RedisClient {
-public:
+  public:
     // Connects within timeout_ms; every later command times out after it as well.
     RedisClient(const std::string& url, int timeout_ms);
     ~RedisClient();
@@ -54,7 +54,7 @@ public:
     std::uint64_t bytes_out() const { return bytes_out_; }
     std::uint64_t bytes_in() const { return bytes_in_; }
 
-private:
+  private:
     void connect();
     [[noreturn]] void lost(const std::string& what);
 

@@ -1,5 +1,7 @@
 #include "run/convergence.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/post.hpp>
 #include <thread>
 
@@ -21,9 +23,11 @@ bool observe_room(Shared& sh, std::size_t r, std::string& state, std::string& de
         std::string auth;
         std::optional<std::string_view> password;
         if (!sh.cfg.room_password.empty()) password = sh.cfg.room_password;
-        liveshare::encode_auth(auth,
-                               "00000000-0000-4000-8000-0000000000" + std::to_string(10 + r % 90),
-                               "observer", password, std::nullopt);
+        // One observer per room and shard: shards of one run check at the same moment, and
+        // a second connection of one user id would replace the first.
+        const std::string id = fmt::format("00000000-0000-4000-8000-ffff{:04d}{:04d}",
+                                           sh.cfg.shard_index % 10000, r % 10000);
+        liveshare::encode_auth(auth, id, "observer", password, std::nullopt);
         obs.send(auth);
         liveshare::ServerMessage m;
         if (!obs.recv_type(MsgType::AuthResult, m, std::chrono::milliseconds(30000)) ||
@@ -45,8 +49,7 @@ bool observe_room(Shared& sh, std::size_t r, std::string& state, std::string& de
             if (f->binary || !parser.parse_server(f->data, m, err)) continue;
             if (m.type == MsgType::Pong) got_pong = true;
             if (m.type == MsgType::GraphState &&
-                (m.target_user_id.empty() ||
-                 m.target_user_id.starts_with("00000000-0000-4000-8000-0000000000")))
+                (m.target_user_id.empty() || m.target_user_id == id))
                 got_state = true;
         }
         if (!got_state && !got_pong) {

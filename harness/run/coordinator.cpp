@@ -15,7 +15,7 @@ namespace lua = coordinator_lua;
 
 namespace {
 
-constexpr int kTimeoutMs = 2000;               // one command
+constexpr int kTimeoutMs = 2000;                       // one command
 constexpr auto kLostAfter = std::chrono::seconds(10);  // the publisher gives up
 
 double thread_cpu_s() {
@@ -38,7 +38,8 @@ std::pair<std::int64_t, std::string> answer(const RedisReply& r, const std::stri
 std::string check_run_id(const std::string& id) {
     static const std::regex ok("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     if (std::regex_match(id, ok)) return "";
-    return "'" + id + "' is not a run name: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+    return "'" + id +
+           "' is not a run name: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
 }
 
 // A script by its SHA1 (loaded once per connection's Redis): a poll every 10 ms sends 60 bytes,
@@ -112,13 +113,15 @@ std::int64_t RunCoordinator::ready_and_wait(unsigned round, const std::string& b
     throw std::runtime_error("run " + o_.run_id + ": no start and no deadline from " + o_.url);
 }
 
-std::int64_t RunCoordinator::time_us() { return control_.time_us(); }
+std::int64_t RunCoordinator::time_us() {
+    return control_.time_us();
+}
 
 void RunCoordinator::fail(const std::string& reason) {
     try {
-        control_.pipeline({{"SET", key("failed"), reason, "NX", "PX",
-                            std::to_string(o_.keep_s * 1000LL + 1000)},
-                           {"HSET", key("meta"), "state", "failed"}});
+        control_.pipeline(
+            {{"SET", key("failed"), reason, "NX", "PX", std::to_string(o_.keep_s * 1000LL + 1000)},
+             {"HSET", key("meta"), "state", "failed"}});
     } catch (const RedisError&) {
         // Redis lost: the collector reports that itself.
     }
@@ -148,10 +151,10 @@ std::string RunCoordinator::finish(unsigned round, std::string shard_json) {
 bool RunCoordinator::store(RedisClient& c, const Entry& e) {
     const std::string stream = key(fmt::format("r{}:s{}", e.round, index_));
     unsigned& id = next_id_[e.round];
-    const auto replies = c.pipeline(
-        {{"XADD", stream, fmt::format("{}-0", id + 1), "kind", e.kind, "k", std::to_string(e.k),
-          "data", e.data},
-         {"PEXPIRE", stream, std::to_string((o_.timeout_s + o_.keep_s) * 1000LL)}});
+    const auto replies =
+        c.pipeline({{"XADD", stream, fmt::format("{}-0", id + 1), "kind", e.kind, "k",
+                     std::to_string(e.k), "data", e.data},
+                    {"PEXPIRE", stream, std::to_string((o_.timeout_s + o_.keep_s) * 1000LL)}});
     // An id at or below the stream's top: a retry of an entry Redis already stored.
     const auto& x = replies.front();
     if (x.type == RedisReply::Type::Error && x.str.find("equal or smaller") == std::string::npos)
@@ -213,9 +216,10 @@ void RunCoordinator::publisher() {
 RunCoordinator::Cost RunCoordinator::cost() {
     std::lock_guard lk(mu_);
     Cost out;
-    out.commands = control_.commands() + pub_commands_;
-    out.bytes_out = control_.bytes_out() + pub_out_;
-    out.bytes_in = control_.bytes_in() + pub_in_;
+    out.control_commands = control_.commands();
+    out.control_bytes = control_.bytes_out() + control_.bytes_in();
+    out.stream_commands = pub_commands_;
+    out.stream_bytes = pub_out_ + pub_in_;
     out.entries = entries_;
     out.publisher_cpu_s = pub_cpu_s_;
     return out;

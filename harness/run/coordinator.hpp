@@ -44,7 +44,7 @@ struct CoordinatorOptions {
 std::string check_run_id(const std::string& id);
 
 class RunCoordinator {
-public:
+  public:
     // Connects (a RedisError names the coordinator when it cannot) and claims an index.
     // Throws std::runtime_error with the coordinator's reason when the claim is refused.
     explicit RunCoordinator(CoordinatorOptions o);
@@ -68,13 +68,16 @@ public:
     // Records the run's failure (first reason wins) so every shard and the collector see it.
     void fail(const std::string& reason);
 
+    // What coordinating cost: the control connection (claim, barrier polls, clock) and the
+    // stream (the publisher thread's entries, its CPU).
     struct Cost {
-        std::uint64_t commands = 0, bytes_out = 0, bytes_in = 0, entries = 0;
+        std::uint64_t control_commands = 0, control_bytes = 0;
+        std::uint64_t stream_commands = 0, stream_bytes = 0, entries = 0;
         double publisher_cpu_s = 0;
     };
     Cost cost();
 
-private:
+  private:
     struct Entry {
         unsigned round;
         std::string kind;

@@ -139,6 +139,7 @@ void LoadRun::totals() {
 
 std::optional<ClockOffset> LoadRun::measure_clock() {
     try {
+        if (cfg.clock_reader) return lowest_rtt_offset(cfg.clock_reader, cfg.clock_skew_us);
         return measure_clock_offset(cfg.clock_ref, cfg.clock_skew_us);
     } catch (const std::exception& e) {
         M.totals.error(e.what());

@@ -31,6 +31,7 @@ LoadTestResult LoadRun::run() {
         if (const auto w = sh.first_send_wall_us.load()) {
             result.first_send_wall_us = w;
             result.first_send_ref_us = w + correction_us_;
+            result.first_send_planned_us = sh.first_send_planned_us.load();
         }
         drain();
         check_convergence_();

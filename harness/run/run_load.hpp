@@ -23,7 +23,8 @@ struct LoadTestResult {
     std::string start_error;
     // The first message this process sent, Unix µs: by its own wall clock, and that reading
     // corrected to the reference clock (its offset and any injected skew). 0: none sent.
-    std::int64_t first_send_wall_us = 0, first_send_ref_us = 0;
+    // And when it was due: µs after the common start.
+    std::int64_t first_send_wall_us = 0, first_send_ref_us = 0, first_send_planned_us = 0;
 };
 
 // Runs one load test against cfg.target. When server_pid > 0 its CPU and RSS are sampled.

@@ -38,8 +38,9 @@ std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
     out += ",\"convergence_detail\":";
     liveshare::json::append_string(out, M.convergence_detail);
     if (r.first_send_wall_us)
-        out += fmt::format(",\"first_send_wall_us\":{},\"first_send_ref_us\":{}",
-                           r.first_send_wall_us, r.first_send_ref_us);
+        out += fmt::format(
+            ",\"first_send_wall_us\":{},\"first_send_ref_us\":{},\"first_send_planned_us\":{}",
+            r.first_send_wall_us, r.first_send_ref_us, r.first_send_planned_us);
     if (!r.start_error.empty()) {
         out += ",\"start_error\":";
         liveshare::json::append_string(out, r.start_error);

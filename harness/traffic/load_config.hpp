@@ -126,6 +126,8 @@ struct LoadTestConfig {
     // blocks until every shard is ready and returns the common start (Unix ms in the
     // reference clock, cfg.clock_ref), or throws with why the run cannot start.
     std::function<std::int64_t()> await_start;
+    // Reads the reference clock (µs) in place of a fresh connection to clock_ref.
+    std::function<std::int64_t()> clock_reader;
     // Each recorded interval (series_interval), as it closes: for a stream. It must not block.
     std::function<void(const SeriesPoint&)> on_interval;
     // Fired once each, from the run's main thread, when the messages sent (all users) reach
@@ -298,6 +300,10 @@ class LoadTestConfigBuilder {
     }
     LoadTestConfigBuilder& before_drain(std::function<void()> f) {
         c_.before_drain = std::move(f);
+        return *this;
+    }
+    LoadTestConfigBuilder& clock_reader(std::function<std::int64_t()> f) {
+        c_.clock_reader = std::move(f);
         return *this;
     }
     LoadTestConfigBuilder& await_start(std::function<std::int64_t()> f) {

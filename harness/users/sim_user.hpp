@@ -79,7 +79,8 @@ struct Shared {
     std::int64_t warmup_us = 0;
     std::atomic<std::size_t> joined{0}, join_failed{0}, done{0}, closed{0};
     // This process's first scheduled send, Unix µs of its own wall clock (0: none yet).
-    std::atomic<std::int64_t> first_send_wall_us{0};
+    // and when its script planned it (µs after the epoch): their difference is the epoch.
+    std::atomic<std::int64_t> first_send_wall_us{0}, first_send_planned_us{0};
     std::atomic<std::size_t> left{0};  // planned leaves done (users that come and go)
     std::atomic<std::uint64_t> durable_received{0}, volatile_received{0}, sent{0};
     // The same events as the users' metrics, counted live for the time series.

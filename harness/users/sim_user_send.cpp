@@ -76,10 +76,11 @@ void SimUser::on_timer(boost::system::error_code ec) {
         static_cast<std::uint64_t>(std::max<std::int64_t>(now - next_.t_us, 0)));
     if (sh_.first_send_wall_us.load(std::memory_order_relaxed) == 0) {
         std::int64_t unset = 0;
-        sh_.first_send_wall_us.compare_exchange_strong(
-            unset, std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count());
+        if (sh_.first_send_wall_us.compare_exchange_strong(
+                unset, std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count()))
+            sh_.first_send_planned_us.store(next_.t_us);
     }
     if (next_.durable) {
         ++metrics.sent_durable;

@@ -146,13 +146,16 @@ def merge(name, shards):
     checked = [d["converged"] for _, d in shards if "converged" in d]
     if checked:
         counters["converged"] = 1 if len(checked) == n and all(checked) else 0
-    # The start skew: each shard's first send in the reference clock (its own belief, from
-    # its measured offset), and by the shards' raw clocks (the truth where they share one).
-    firsts = [d["first_send_ref_us"] for _, d in shards if "first_send_ref_us" in d]
-    if len(firsts) == n and n > 1:
-        counters["start_skew_ms"] = (max(firsts) - min(firsts)) / 1000.0
-        raw = [d["first_send_wall_us"] for _, d in shards]
-        counters["start_skew_raw_clock_ms"] = (max(raw) - min(raw)) / 1000.0
+    # The start skew: when each shard actually started its schedule, from its first send less
+    # when that send was due, in the reference clock (the shard's belief, from its measured
+    # offset) and by the shards' own clocks (the truth where they share one machine's clock).
+    starts = [(d["first_send_ref_us"] - d["first_send_planned_us"],
+               d["first_send_wall_us"] - d["first_send_planned_us"])
+              for _, d in shards if "first_send_planned_us" in d]
+    if len(starts) == n and n > 1:
+        counters["start_skew_ms"] = (max(x for x, _ in starts) - min(x for x, _ in starts)) / 1000.0
+        counters["start_skew_raw_clock_ms"] = (max(y for _, y in starts)
+                                               - min(y for _, y in starts)) / 1000.0
     bench.update(counters)
     # Users that never joined expect nothing: say so rather than let delivery_pct look whole.
     joined = counters["users_joined"]
