@@ -207,6 +207,8 @@ TEST(Shards, TwoShardsAccountLikeOneProcess) {
     EXPECT_EQ(num(b, "delivery_pct"), 100);
     EXPECT_EQ(num(b, "duplicates"), 0);
     EXPECT_EQ(num(b, "users_joined"), 8);
+    // Both shards checked convergence at once (an observer each) and the merge says so.
+    EXPECT_EQ(num(b, "converged"), 1);
     std::filesystem::remove_all(dir);
 }
 
