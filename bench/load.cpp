@@ -43,7 +43,7 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
         auto cfg = base_config(users, w).shard(o.shard_index, o.shard_count, o.shard_start_unix_ms);
         if (coordinated()) coordinate(cfg, name);
         auto r = run_against_server(cfg, o.room_size ? o.room_size : users, label);
-        if (o.shard_count > 1) {
+        if (o.shard_count > 1 || coordinated()) {
             std::string why;
             if (coordinated()) {
                 // The share goes onto the run's stream for scripts/collect.
@@ -70,7 +70,7 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
             }
         }
         finish(st, r, label);
-        if (w == Workload::Seed && o.shard_count == 1) g_seed_runs[users].push_back(r.metrics);
+        if (w == Workload::Seed && o.shard_count == 1 && !coordinated()) g_seed_runs[users].push_back(r.metrics);
     }
 }
 
@@ -266,7 +266,7 @@ void register_load_benchmarks() {
         load(benchmark::RegisterBenchmark(fmt::format("load/users:{}", u).c_str(), bm_users, u,
                                           Workload::Seed));
     // A shard runs its share of the seed runs only: the rest need the whole run in one process.
-    if (options().shard_count > 1) return;
+    if (options().shard_count > 1 || !options().coordinator.empty()) return;
     for (const auto& p : options().profiles)
         for (std::size_t u : options().users)
             load(benchmark::RegisterBenchmark(fmt::format("load/users:{}/profile:{}", u, p).c_str(),
