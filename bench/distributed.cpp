@@ -47,6 +47,7 @@ void join_coordinated_run() {
     c.lead_ms = static_cast<int>(o.coordinator_lead_ms);
     c.keep_s = static_cast<int>(o.coordinator_keep_s);
     c.who = fmt::format("{} pid {}", hostname(), getpid());
+    c.skew_us = std::llround(o.clock_skew_ms * 1000.0);
     // What every shard must share to make one run (the benchmark of each round is checked at
     // its barrier).
     const auto& p = provenance();
@@ -78,8 +79,8 @@ void coordinate(LoadTestConfigBuilder& cfg, const std::string& benchmark) {
     cfg.clock(o.coordinator, std::llround(o.clock_skew_ms * 1000.0))
         .series_interval(std::chrono::milliseconds(o.interval_ms))
         .clock_reader([] { return g_coord->time_us(); })
-        .await_start([round, benchmark, run_ms] {
-            return g_coord->ready_and_wait(round, benchmark, run_ms);
+        .await_start([round, benchmark, run_ms](std::size_t joined) {
+            return g_coord->ready_and_wait(round, benchmark, run_ms, joined);
         })
         .on_interval([round](const harness::SeriesPoint& p) {
             std::string json;

@@ -70,7 +70,8 @@ void bm_users(benchmark::State& st, std::size_t users, Workload w) {
             }
         }
         finish(st, r, label);
-        if (w == Workload::Seed && o.shard_count == 1 && !coordinated()) g_seed_runs[users].push_back(r.metrics);
+        if (w == Workload::Seed && o.shard_count == 1 && !coordinated())
+            g_seed_runs[users].push_back(r.metrics);
     }
 }
 

@@ -36,14 +36,20 @@ bool parse(int argc, char** argv, Args& a) {
             const std::size_t n = std::strlen(k);
             return s.compare(0, n, k) == 0 ? s.c_str() + n : nullptr;
         };
-        if (auto v = val("--coordinator=")) a.url = v;
-        else if (auto v2 = val("--run_id=")) a.run = v2;
-        else if (auto v3 = val("--from=")) a.from = v3;
-        else if (auto v4 = val("--shards=")) a.shards = static_cast<unsigned>(std::stoul(v4));
-        else if (auto v5 = val("--intervals=")) a.intervals = static_cast<unsigned>(std::stoul(v5));
+        if (auto v = val("--coordinator="))
+            a.url = v;
+        else if (auto v2 = val("--run_id="))
+            a.run = v2;
+        else if (auto v3 = val("--from="))
+            a.from = v3;
+        else if (auto v4 = val("--shards="))
+            a.shards = static_cast<unsigned>(std::stoul(v4));
+        else if (auto v5 = val("--intervals="))
+            a.intervals = static_cast<unsigned>(std::stoul(v5));
         else if (auto v6 = val("--interval_ms="))
             a.interval_ms = static_cast<unsigned>(std::stoul(v6));
-        else return false;
+        else
+            return false;
     }
     return !a.url.empty() && !a.run.empty() && !a.from.empty() && a.shards >= 1 &&
            a.shards <= 1000 && a.intervals >= 1 && a.interval_ms >= 10;
@@ -86,18 +92,21 @@ void play(const Args& a, const json::object& rec, unsigned slot, std::string& er
                          {"drain_s", "1"}};
         RunCoordinator c(o);
         const auto name = std::string(rec.at("benchmark").as_string());
-        const std::int64_t start = c.ready_and_wait(0, name, a.intervals * a.interval_ms);
+        const auto joined =
+            static_cast<std::size_t>(rec.at("users_joined").to_number<std::int64_t>());
+        const std::int64_t start = c.ready_and_wait(0, name, a.intervals * a.interval_ms, joined);
         const auto epoch = std::chrono::steady_clock::now() +
                            std::chrono::milliseconds(start - c.time_us() / 1000);
         const auto& iv = rec.at("intervals").as_array();
         for (unsigned k = 0; k < a.intervals; ++k) {
-            std::this_thread::sleep_until(epoch + std::chrono::milliseconds((k + 1) * a.interval_ms));
+            std::this_thread::sleep_until(epoch +
+                                          std::chrono::milliseconds((k + 1) * a.interval_ms));
             c.publish_interval(0, k, json::serialize(iv[k % iv.size()]));
         }
         error = c.finish(0, share(rec, c.index(), a.shards, a.intervals));
         RedisClient r(a.url, 2000);
-        r.command({"EVAL", coordinator_lua::kDone, "0", "lsb:{" + a.run + "}:",
-                   std::to_string(c.index()), "1"});
+        r.command({"EVAL", coordinator_lua::kDone, "0",
+                   "lsb:{" + a.run + "}:", std::to_string(c.index()), "1"});
     } catch (const std::exception& e) {
         error = e.what();
     }

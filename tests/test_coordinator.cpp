@@ -88,8 +88,8 @@ TEST(Coordinator, ANamedIndexIsTakenOnceAndTheRunMustAgree) {
 TEST(Coordinator, TheStartIsSetOnceWhenTheLastShardIsReadyAndALiveNameIsRefused) {
     RedisProcess r;
     RunCoordinator a(opts(r, "go", 2)), b(opts(r, "go", 2));
-    auto fa = std::async(std::launch::async,
-                         [&] { return a.ready_and_wait(0, "load/users:10", 5000); });
+    auto fa =
+        std::async(std::launch::async, [&] { return a.ready_and_wait(0, "load/users:10", 5000); });
     RedisClient c(r.url(), 1000);
     const std::int64_t before_ms = c.time_us() / 1000;
     const std::int64_t sb = b.ready_and_wait(0, "load/users:10", 5000);
@@ -101,8 +101,7 @@ TEST(Coordinator, TheStartIsSetOnceWhenTheLastShardIsReadyAndALiveNameIsRefused)
     // Every key of the run expires.
     const auto keys = c.command({"KEYS", "lsb:{go}:*"});
     ASSERT_GE(keys.elements.size(), 6u);
-    for (const auto& k : keys.elements)
-        EXPECT_GT(c.command({"PTTL", k.str}).integer, 0) << k.str;
+    for (const auto& k : keys.elements) EXPECT_GT(c.command({"PTTL", k.str}).integer, 0) << k.str;
 }
 
 TEST(Coordinator, TheBarrierTimesOutNamingTheShardThatNeverCame) {

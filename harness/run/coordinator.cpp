@@ -7,6 +7,7 @@
 #include <optional>
 #include <regex>
 
+#include "measure/clock_offset.hpp"
 #include "run/coordinator_lua.hpp"
 
 namespace harness {
@@ -90,12 +91,13 @@ void RunCoordinator::claim() {
 }
 
 std::int64_t RunCoordinator::ready_and_wait(unsigned round, const std::string& benchmark,
-                                            std::int64_t run_ms) {
-    const auto [code, text] = answer(
-        eval(std::string(lua::kNow) + lua::kReady,
-             {std::to_string(round), std::to_string(index_), benchmark, std::to_string(o_.lead_ms),
-              std::to_string(run_ms), std::to_string(o_.keep_s * 1000LL), o_.run_id}),
-        o_.url);
+                                            std::int64_t run_ms, std::size_t joined) {
+    const auto [code, text] =
+        answer(eval(std::string(lua::kNow) + lua::kReady,
+                    {std::to_string(round), std::to_string(index_), benchmark,
+                     std::to_string(o_.lead_ms), std::to_string(run_ms),
+                     std::to_string(o_.keep_s * 1000LL), o_.run_id, std::to_string(joined)}),
+               o_.url);
     if (code < 0) throw std::runtime_error(text);
     // Bounded: the round's deadline (set by the first shard ready) ends the wait in Redis;
     // this bound only covers a Redis whose clock stopped.
@@ -151,9 +153,17 @@ std::string RunCoordinator::finish(unsigned round, std::string shard_json) {
 bool RunCoordinator::store(RedisClient& c, const Entry& e) {
     const std::string stream = key(fmt::format("r{}:s{}", e.round, index_));
     unsigned& id = next_id_[e.round];
+    std::string data = e.data;
+    // The clock during the run: every tenth interval, 8 round trips (the lowest RTT's offset).
+    if (e.kind == "interval" && e.k % 10 == 9 && data.size() > 1 && data.back() == '}') {
+        const auto off = lowest_rtt_offset([&] { return c.time_us(); }, o_.skew_us, 8);
+        data.pop_back();
+        data += fmt::format(",\"clock_offset_us\":{:.1f},\"clock_uncertainty_us\":{:.1f}}}",
+                            off.offset_us, off.uncertainty_us);
+    }
     const auto replies =
         c.pipeline({{"XADD", stream, fmt::format("{}-0", id + 1), "kind", e.kind, "k",
-                     std::to_string(e.k), "data", e.data},
+                     std::to_string(e.k), "data", data},
                     {"PEXPIRE", stream, std::to_string((o_.timeout_s + o_.keep_s) * 1000LL)}});
     // An id at or below the stream's top: a retry of an entry Redis already stored.
     const auto& x = replies.front();

@@ -30,11 +30,12 @@ struct CoordinatorOptions {
     std::string url;     // redis://HOST:PORT
     std::string run_id;  // [A-Za-z0-9][A-Za-z0-9._-]{0,63}
     unsigned shards = 0;
-    int fixed_index = -1;  // -1: the counter gives the index
-    int timeout_s = 120;   // registration and each barrier
-    int lead_ms = 1000;    // the start is this far after the last shard is ready
-    int keep_s = 3600;     // the run's keys live this long after it
-    std::string who;       // host and pid, for the messages
+    int fixed_index = -1;      // -1: the counter gives the index
+    int timeout_s = 120;       // registration and each barrier
+    int lead_ms = 1000;        // the start is this far after the last shard is ready
+    int keep_s = 3600;         // the run's keys live this long after it
+    std::string who;           // host and pid, for the messages
+    std::int64_t skew_us = 0;  // added to this clock (LoadTestConfig::clock_skew_us)
     // What every shard of a run must agree on (users, seed, durations, target...): a shard
     // that differs is refused with the field named.
     std::map<std::string, std::string> fingerprint;
@@ -56,7 +57,9 @@ class RunCoordinator {
     // Round n (the process's n-th load run): this shard has joined its users. Blocks until
     // the start is set (returns it: Unix ms in Redis's clock) or the run fails (throws with
     // the run's reason; at the deadline the reason names the shards still missing).
-    std::int64_t ready_and_wait(unsigned round, const std::string& benchmark, std::int64_t run_ms);
+    // `joined`: this shard's users that joined (the collector shows the run's sum).
+    std::int64_t ready_and_wait(unsigned round, const std::string& benchmark, std::int64_t run_ms,
+                                std::size_t joined = 0);
     // Redis TIME, for the clock offset (on this coordinator's connection).
     std::int64_t time_us();
 

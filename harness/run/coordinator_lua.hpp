@@ -67,7 +67,7 @@ end
 return {idx, 'ok'}
 )lua";
 
-// ARGV: prefix, round, index, benchmark, lead ms, run ms, keep ms, run.
+// ARGV: prefix, round, index, benchmark, lead ms, run ms, keep ms, run, users joined.
 // Returns {0, 'ok'} or {-1, why}.
 inline constexpr const char* kReady = R"lua(
 local p, r, i, bench = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -92,11 +92,14 @@ end
 redis.call('SET', rb .. 'deadline', now + timeout, 'NX', 'PX', timeout + keep)
 redis.call('SADD', rb .. 'ready', i)
 redis.call('PEXPIRE', rb .. 'ready', timeout + keep)
+redis.call('HSET', rb .. 'joined', i, ARGV[9])
+redis.call('PEXPIRE', rb .. 'joined', timeout + keep)
 if redis.call('SCARD', rb .. 'ready') == n and
    redis.call('SET', rb .. 'start', now + lead, 'NX') then
   redis.call('HSET', meta, 'state', 'running', 'started_ms', now + lead)
   local life = lead + run_ms + timeout + keep
-  local ks = {'meta', 'next', 'done', rb .. 'bench', rb .. 'ready', rb .. 'start', rb .. 'deadline'}
+  local ks = {'meta', 'next', 'done', rb .. 'bench', rb .. 'ready', rb .. 'start', rb .. 'deadline',
+              rb .. 'joined'}
   for j = 0, n - 1 do ks[#ks + 1] = 'shard:' .. j end
   for _, k in ipairs(ks) do
     if string.sub(k, 1, #p) == p then redis.call('PEXPIRE', k, life)

@@ -346,7 +346,7 @@ bool LoadRun::start_ok() {
     start_at_ms = cfg.start_at_unix_ms;
     if (!cfg.await_start) return true;
     try {
-        start_at_ms = cfg.await_start();
+        start_at_ms = cfg.await_start(sh.joined.load());
     } catch (const std::exception& e) {
         result.start_error = e.what();
     }

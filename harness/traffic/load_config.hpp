@@ -124,8 +124,9 @@ struct LoadTestConfig {
     std::function<void()> on_window_open;
     // Coordinated shards (run/coordinator.hpp): called once this process's users have joined;
     // blocks until every shard is ready and returns the common start (Unix ms in the
-    // reference clock, cfg.clock_ref), or throws with why the run cannot start.
-    std::function<std::int64_t()> await_start;
+    // reference clock, cfg.clock_ref), or throws with why the run cannot start. Its argument:
+    // how many of this process's users joined.
+    std::function<std::int64_t(std::size_t)> await_start;
     // Reads the reference clock (µs) in place of a fresh connection to clock_ref.
     std::function<std::int64_t()> clock_reader;
     // Each recorded interval (series_interval), as it closes: for a stream. It must not block.
@@ -306,7 +307,7 @@ class LoadTestConfigBuilder {
         c_.clock_reader = std::move(f);
         return *this;
     }
-    LoadTestConfigBuilder& await_start(std::function<std::int64_t()> f) {
+    LoadTestConfigBuilder& await_start(std::function<std::int64_t(std::size_t)> f) {
         c_.await_start = std::move(f);
         return *this;
     }
