@@ -180,6 +180,28 @@ def one_generator(bench, env):
           b.get("delivery_pct") == 100.0 and b.get("converged") == 1, (p.returncode, b))
 
 
+def over_ssh(env):
+    """--hosts: each shard started by the ssh command (a stand-in that runs it here, as ssh
+    would on the host: `CMD HOST 'cd REPO && build/release/bench/bench ...'`)."""
+    ssh = os.path.join(env.tmp, "fake-ssh")
+    with open(ssh, "w") as f:
+        f.write('#!/bin/sh\n# HOST then the remote command, as ssh gets them\nshift\nexec sh -c "$1"\n')
+    os.chmod(ssh, 0o755)
+    out = os.path.join(env.tmp, "hosts")
+    p = subprocess.run([sys.executable, os.path.join(SCRIPTS, "run-distributed"), "--hosts=a,b",
+                        f"--redis={env.url}", f"--ssh={ssh}", "--out", out, "--run_id", "hosts",
+                        "--", f"--target=ws://127.0.0.1:{env.sport}",
+                        "--benchmark_filter=^load/users:20/", "--users=20", "--room_size=10",
+                        "--warmup_s=1", "--duration_s=2"],
+                       capture_output=True, text=True, timeout=120)
+    b = results(os.path.join(out, "results.json")) if p.returncode == 0 else {}
+    check("--hosts: two shards through the ssh command, one whole run",
+          b.get("shards") == 2 and b.get("delivery_pct") == 100.0 and b.get("converged") == 1,
+          (p.returncode, p.stdout[-500:], p.stderr[-500:]))
+    check("--hosts: each shard's output in its log",
+          all(os.path.exists(os.path.join(out, f"shard-{i}.log")) for i in (0, 1)))
+
+
 def bad_flags(bench, env):
     t = f"--target=ws://127.0.0.1:{env.sport}"
     for args, named in (
@@ -219,6 +241,7 @@ def main():
         env = Local(bench, server, tmp)
         try:
             one_generator(bench, env)
+            over_ssh(env)
             bad_flags(bench, env)
             barrier(env)
             redis_lost(env)
