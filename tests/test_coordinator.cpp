@@ -39,6 +39,16 @@ std::string refusal(CoordinatorOptions o) {
     return "";
 }
 
+// The barrier's answer for one shard: "" when the run starts, else why not.
+std::string waits(RunCoordinator& c, const std::string& benchmark) {
+    try {
+        c.ready_and_wait(0, benchmark, 5000);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
 }  // namespace
 
 TEST(RedisClient, UrlsAreCheckedAndAFrozenRedisIsANamedTimeout) {
@@ -107,20 +117,8 @@ TEST(Coordinator, TheStartIsSetOnceWhenTheLastShardIsReadyAndALiveNameIsRefused)
 TEST(Coordinator, TheBarrierTimesOutNamingTheShardThatNeverCame) {
     RedisProcess r;
     RunCoordinator a(opts(r, "late", 3)), b(opts(r, "late", 3));
-    auto fa = std::async(std::launch::async, [&]() -> std::string {
-        try {
-            a.ready_and_wait(0, "load/users:10", 5000);
-        } catch (const std::exception& e) {
-            return e.what();
-        }
-        return "";
-    });
-    std::string why;
-    try {
-        b.ready_and_wait(0, "load/users:10", 5000);
-    } catch (const std::exception& e) {
-        why = e.what();
-    }
+    auto fa = std::async(std::launch::async, [&] { return waits(a, "load/users:10"); });
+    const std::string why = waits(b, "load/users:10");
     EXPECT_EQ(why,
               "run late: the barrier timed out after 2 s (--coordinator_timeout_s): 2 of 3 "
               "shards ready; missing shard 2 (never registered)");
@@ -130,14 +128,7 @@ TEST(Coordinator, TheBarrierTimesOutNamingTheShardThatNeverCame) {
 TEST(Coordinator, ShardsOfOneRunMustRunTheSameBenchmark) {
     RedisProcess r;
     RunCoordinator a(opts(r, "mix", 2)), b(opts(r, "mix", 2));
-    auto fa = std::async(std::launch::async, [&]() -> std::string {
-        try {
-            a.ready_and_wait(0, "load/users:10", 5000);
-        } catch (const std::exception& e) {
-            return e.what();
-        }
-        return "";
-    });
+    auto fa = std::async(std::launch::async, [&] { return waits(a, "load/users:10"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_THROW(b.ready_and_wait(0, "load/users:20", 5000), std::runtime_error);
     EXPECT_NE(fa.get().find("every shard needs the same benchmarks"), std::string::npos);
