@@ -93,7 +93,7 @@ std::string publish_share(const std::string& benchmark, const harness::LoadTestC
                           const LoadTestResult& r) {
     const unsigned round = g_round++;
     if (!r.start_error.empty()) return r.start_error;
-    std::string doc = harness::shard_json(benchmark, cfg, r, provenance());
+    std::string doc = harness::shard_json(benchmark, cfg, r, provenance(), false);
     // What coordinating cost this shard so far: Redis commands and bytes, the publisher's CPU.
     const auto c = g_coord->cost();
     while (!doc.empty() && (doc.back() == '\n' || doc.back() == '}')) {

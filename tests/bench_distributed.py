@@ -80,8 +80,9 @@ def lab_run(tmp):
     check("the coordination cost is reported",
           b.get("coord_stream_commands_per_interval") == 2.0 and "coord_control_bytes" in b, b)
     check("a live line was printed", "deliveries/s" in p.stdout and "s2 " in p.stdout, p.stdout)
-    m = subprocess.run([sys.executable, os.path.join(SCRIPTS, "merge-shards"), files],
-                       capture_output=True, text=True)
+    fts = os.path.join(tmp, "files-timeseries.json")
+    m = subprocess.run([sys.executable, os.path.join(SCRIPTS, "merge-shards"), files,
+                        "--timeseries-out", fts], capture_output=True, text=True)
     f = json.loads(m.stdout)["benchmarks"][0]
     same = [k for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "durable_expected",
                         "durable_received", "converged", "start_skew_ms") if b.get(k) != f.get(k)]
@@ -91,6 +92,14 @@ def lab_run(tmp):
         ts = json.load(fh)["runs"][0]
     check("the merged series has every shard in each full interval",
           ts["intervals"] and all(i["shards"] == 3 for i in ts["intervals"]), ts["intervals"][:2])
+    # Merged live, interval by interval as each completed: the same as from the files.
+    with open(fts) as fh:
+        fi = json.load(fh)["runs"][0]["intervals"]
+    keys = ("p50_ms", "p99_ms", "max_ms", "sent", "durable", "shards")
+    diff = [(k, a.get(x), b.get(x)) for k, (a, b) in enumerate(zip(ts["intervals"], fi))
+            for x in keys if a.get(x) != b.get(x)]
+    check("the live series equals merge-shards --timeseries-out over the files",
+          len(fi) == len(ts["intervals"]) and not diff, (len(fi), len(ts["intervals"]), diff[:5]))
     check("the report was written", os.path.exists(os.path.join(out, "report", "index.html")))
 
 

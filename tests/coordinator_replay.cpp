@@ -55,8 +55,8 @@ bool parse(int argc, char** argv, Args& a) {
            a.shards <= 1000 && a.intervals >= 1 && a.interval_ms >= 10;
 }
 
-// The recording as shard i of n: users and rooms renumbered, `k` intervals.
-std::string share(json::object doc, unsigned i, unsigned n, unsigned k) {
+// The recording as shard i of n: users and rooms renumbered, its intervals left to the stream.
+std::string share(json::object doc, unsigned i, unsigned n) {
     const auto users = doc["users"].to_number<std::int64_t>();
     doc["shard"] = i;
     doc["shards"] = n;
@@ -66,10 +66,7 @@ std::string share(json::object doc, unsigned i, unsigned n, unsigned k) {
         o["index"] = o["index"].to_number<std::int64_t>() * n + i;
         o["room"] = o["room"].to_number<std::int64_t>() * n + i;
     }
-    auto& iv = doc["intervals"].as_array();
-    json::array out;
-    for (unsigned j = 0; j < k; ++j) out.push_back(iv[j % iv.size()]);
-    doc["intervals"] = out;
+    doc["intervals"] = json::array();  // streamed one by one, as a shard does
     // One recording played N times has no start skew of its own to report.
     for (const char* k : {"first_send_wall_us", "first_send_ref_us", "first_send_planned_us"})
         doc.erase(k);
@@ -103,7 +100,7 @@ void play(const Args& a, const json::object& rec, unsigned slot, std::string& er
                                           std::chrono::milliseconds((k + 1) * a.interval_ms));
             c.publish_interval(0, k, json::serialize(iv[k % iv.size()]));
         }
-        error = c.finish(0, share(rec, c.index(), a.shards, a.intervals));
+        error = c.finish(0, share(rec, c.index(), a.shards));
         RedisClient r(a.url, 2000);
         r.command({"EVAL", coordinator_lua::kDone, "0",
                    "lsb:{" + a.run + "}:", std::to_string(c.index()), "1"});

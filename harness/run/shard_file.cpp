@@ -10,7 +10,8 @@
 namespace harness {
 
 std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
-                       const LoadTestResult& r, const std::map<std::string, std::string>& context) {
+                       const LoadTestResult& r, const std::map<std::string, std::string>& context,
+                       bool with_intervals) {
     const auto& M = r.metrics;
     std::string out = "{\"format\":\"liveshare-shard/3\",\"context\":{";
     bool first_key = true;
@@ -59,7 +60,7 @@ std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
         out += '}';
     }
     out += fmt::format(",\"interval_ms\":{},\"intervals\":[", cfg.series_interval.count());
-    for (std::size_t k = 0; k < M.series.size(); ++k) {
+    for (std::size_t k = 0; with_intervals && k < M.series.size(); ++k) {
         if (k) out += ',';
         append_json(out, M.series[k], true);
     }

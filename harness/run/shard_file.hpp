@@ -11,10 +11,12 @@
 
 namespace harness {
 
-// The document (liveshare-shard/3), as the file holds it and a coordinated shard streams it.
+// The document (liveshare-shard/3), as the file holds it and a coordinated shard streams it
+// (without its intervals there: they were streamed one by one).
 std::string shard_json(const std::string& benchmark, const LoadTestConfig& cfg,
                        const LoadTestResult& r,
-                       const std::map<std::string, std::string>& context = {});
+                       const std::map<std::string, std::string>& context = {},
+                       bool with_intervals = true);
 
 // Throws std::runtime_error when the file cannot be written.
 // `context`: how it was made (git sha, build flags, machine class, command), written as is.
