@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -82,17 +83,28 @@ void coordinate(LoadTestConfigBuilder& cfg, const std::string& benchmark) {
         .await_start([round, benchmark, run_ms](std::size_t joined) {
             return g_coord->ready_and_wait(round, benchmark, run_ms, joined);
         })
-        .on_interval([round](const harness::SeriesPoint& p) {
+        .on_interval([round, interval_ms = o.interval_ms](const harness::SeriesPoint& p) {
+            // k is the interval's slot in time (a stalled loop folds missed slots into one
+            // point: its k skips them rather than shifting every later k); the last, partial
+            // point takes the next k.
+            const auto slot = static_cast<long long>(p.t_s * 1000.0 / interval_ms) - 1;
+            const unsigned k = static_cast<unsigned>(
+                std::max<long long>(slot, static_cast<long long>(g_intervals)));
+            g_intervals = k + 1;
             std::string json;
             harness::append_json(json, p, true);
-            g_coord->publish_interval(round, g_intervals++, std::move(json));
+            g_coord->publish_interval(round, k, std::move(json));
         });
 }
 
 std::string publish_share(const std::string& benchmark, const harness::LoadTestConfig& cfg,
                           const LoadTestResult& r) {
     const unsigned round = g_round++;
-    if (!r.start_error.empty()) return r.start_error;
+    if (!r.start_error.empty()) {
+        // Every shard and the collector fail with it (the first reason stands).
+        g_coord->fail(fmt::format("shard {}: {}", g_coord->index(), r.start_error));
+        return r.start_error;
+    }
     std::string doc = harness::shard_json(benchmark, cfg, r, provenance(), false);
     // What coordinating cost this shard so far: Redis commands and bytes, the publisher's CPU.
     const auto c = g_coord->cost();

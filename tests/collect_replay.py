@@ -68,6 +68,21 @@ def main():
                 if len(runs[0]["intervals"]) != intervals or any(
                         i["shards"] != shards for i in runs[0]["intervals"]):
                     failures.append(f"intervals: {runs[0]['intervals'][:1]}")
+                # A collector that comes after the run, reading a few entries at a time, makes
+                # the same run (it catches up before it judges any shard late).
+                late = os.path.join(tmp, "late")
+                p = subprocess.run([sys.executable, os.path.join(SCRIPTS, "collect"), url, "replay",
+                                    "--out", late, "--no-report", "--quiet", "--batch", "3"],
+                                   capture_output=True, text=True, timeout=120)
+                if p.returncode:
+                    failures.append(f"a late collector: exit {p.returncode}: {p.stderr}")
+                else:
+                    with open(os.path.join(late, "results.json")) as f:
+                        b2 = json.load(f)["benchmarks"][0]
+                    same = [k for k in ("p50_ms", "p99_ms", "max_ms", "durable_received")
+                            if b2.get(k) != b.get(k)]
+                    if same or "collect_lag_max_ms" in b2:
+                        failures.append(f"a late collector differs: {same}, lag {b2.get('collect_lag_max_ms')}")
                 print(f"{shards} shards x {intervals} intervals of {interval_ms} ms: collector lag "
                       f"max {b.get('collect_lag_max_ms')} ms, CPU {ctx['collector_cpu_s']} s, "
                       f"{ctx['collector_commands']} commands, {ctx['collector_bytes_in']} bytes in")

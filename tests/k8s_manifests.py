@@ -55,8 +55,8 @@ def main():
             if text is None:
                 paths[2] = os.path.join(tmp, "collector.yaml")
                 with open(paths[2], "w") as f:
-                    f.write(open(FILES[2]).read().replace('"example-run", "--out"',
-                                                          '"other-run", "--out"'))
+                    f.write(open(FILES[2]).read().replace("example-run --out",
+                                                          "other-run --out"))
             rc, out = validate(paths)
             ok = rc == 1 and reason in out
             print(("ok   " if ok else "FAIL ") + f"refused: {what}")

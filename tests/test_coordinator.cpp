@@ -123,6 +123,11 @@ TEST(Coordinator, TheBarrierTimesOutNamingTheShardThatNeverCame) {
               "run late: the barrier timed out after 2 s (--coordinator_timeout_s): 2 of 3 "
               "shards ready; missing shard 2 (never registered)");
     EXPECT_EQ(fa.get(), why);  // every shard fails with the same text
+    // The failure lives no longer than the run it belongs to.
+    RedisClient c(r.url(), 1000);
+    const auto failed_ttl = c.command({"PTTL", "lsb:{late}:failed"}).integer;
+    EXPECT_GT(failed_ttl, 0);
+    EXPECT_LE(failed_ttl, c.command({"PTTL", "lsb:{late}:meta"}).integer + 50);
 }
 
 TEST(Coordinator, ShardsOfOneRunMustRunTheSameBenchmark) {

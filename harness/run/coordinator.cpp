@@ -121,9 +121,7 @@ std::int64_t RunCoordinator::time_us() {
 
 void RunCoordinator::fail(const std::string& reason) {
     try {
-        control_.pipeline(
-            {{"SET", key("failed"), reason, "NX", "PX", std::to_string(o_.keep_s * 1000LL + 1000)},
-             {"HSET", key("meta"), "state", "failed"}});
+        eval(lua::kFail, {reason});
     } catch (const RedisError&) {
         // Redis lost: the collector reports that itself.
     }

@@ -17,6 +17,9 @@ local meta = p .. 'meta'
 local mode = 'counter'
 if fixed >= 0 then mode = 'fixed' end
 if redis.call('EXISTS', meta) == 0 then
+  -- A new run of an old name: what an earlier run of it left (its meta expired first) goes.
+  redis.call('DEL', p .. 'failed', p .. 'next', p .. 'done', p .. 'r0:bench', p .. 'r0:ready',
+             p .. 'r0:start', p .. 'r0:deadline', p .. 'r0:joined')
   redis.call('HSET', meta, 'shards', n, 'mode', mode, 'created_ms', now,
              'deadline_ms', now + timeout, 'timeout_ms', timeout, 'state', 'registering')
   for i = 8, #ARGV, 2 do redis.call('HSET', meta, 'fp:' .. ARGV[i], ARGV[i + 1]) end
@@ -85,7 +88,7 @@ if not b then
 elseif b ~= bench then
   local why = 'shard ' .. i .. ' runs ' .. bench .. ' as run ' .. r .. ' of ' .. run ..
               ', another shard runs ' .. b .. ' (every shard needs the same benchmarks)'
-  redis.call('SET', p .. 'failed', why, 'NX', 'PX', timeout + keep)
+  redis.call('SET', p .. 'failed', why, 'NX', 'PX', math.max(redis.call('PTTL', meta), 1000))
   redis.call('HSET', meta, 'state', 'failed')
   return {-1, redis.call('GET', p .. 'failed')}
 end
@@ -135,9 +138,20 @@ end
 local why = 'run ' .. run .. ': the barrier timed out after ' .. math.floor(timeout / 1000) ..
             ' s (--coordinator_timeout_s): ' .. redis.call('SCARD', rb .. 'ready') .. ' of ' .. n ..
             ' shards ready; missing ' .. table.concat(missing, ', ')
-redis.call('SET', p .. 'failed', why, 'NX', 'PX', timeout + keep)
+redis.call('SET', p .. 'failed', why, 'NX', 'PX', math.max(redis.call('PTTL', meta), 1000))
 redis.call('HSET', meta, 'state', 'failed')
 return {-1, redis.call('GET', p .. 'failed')}
+)lua";
+
+// ARGV: prefix, why. The run's failure, first reason wins, living as long as the run's meta;
+// nothing when the run is gone. Returns {0, the reason that stands} or {-1, 'gone'}.
+inline constexpr const char* kFail = R"lua(
+local p, why = ARGV[1], ARGV[2]
+local meta = p .. 'meta'
+if redis.call('EXISTS', meta) == 0 then return {-1, 'gone'} end
+redis.call('SET', p .. 'failed', why, 'NX', 'PX', math.max(redis.call('PTTL', meta), 1000))
+redis.call('HSET', meta, 'state', 'failed')
+return {0, redis.call('GET', p .. 'failed')}
 )lua";
 
 // ARGV: prefix, index, rounds done. The last shard to finish marks the run done.

@@ -345,6 +345,9 @@ void LoadRun::check_convergence_() {
 bool LoadRun::start_ok() {
     start_at_ms = cfg.start_at_unix_ms;
     if (!cfg.await_start) return true;
+    // The offset before the barrier: after it the lead is all there is (32 round trips to a
+    // far Redis would spend it).
+    if (!cfg.clock_ref.empty()) M.clock_start = measure_clock();
     try {
         start_at_ms = cfg.await_start(sh.joined.load());
     } catch (const std::exception& e) {
@@ -373,7 +376,7 @@ Clock::time_point LoadRun::schedule_epoch() {
     if (start_at_ms <= 0) return Clock::now() + std::chrono::milliseconds(50);
     std::int64_t correction_us = cfg.clock_skew_us;
     if (!cfg.clock_ref.empty()) {
-        M.clock_start = measure_clock();
+        if (!M.clock_start) M.clock_start = measure_clock();
         if (M.clock_start) correction_us -= std::llround(M.clock_start->offset_us);
     }
     correction_us_ = correction_us;

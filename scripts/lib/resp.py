@@ -42,7 +42,11 @@ class Reader:
     """Parses replies from bytes fed to it; next() returns one or raises NeedMore."""
 
     class NeedMore(Exception):
-        pass
+        """The reply is not complete: at least `need` bytes must be buffered to go on."""
+
+        def __init__(self, need):
+            super().__init__(need)
+            self.need = need
 
     def __init__(self):
         self.buf = b""
@@ -53,7 +57,7 @@ class Reader:
     def _line(self, pos):
         end = self.buf.find(b"\r\n", pos)
         if end < 0:
-            raise Reader.NeedMore()
+            raise Reader.NeedMore(len(self.buf) + 1)
         return self.buf[pos:end], end + 2
 
     def _parse(self, pos):
@@ -72,7 +76,7 @@ class Reader:
             if n < 0:
                 return None, pos
             if len(self.buf) < pos + n + 2:
-                raise Reader.NeedMore()
+                raise Reader.NeedMore(pos + n + 2)
             return self.buf[pos:pos + n], pos + n + 2
         if kind == b"*":
             n = int(rest)
@@ -124,19 +128,25 @@ class Redis:
             self.sock.sendall(data)
             self.bytes_out += len(data)
             self.commands += len(cmds)
-            out = []
+            out, need = [], 0
             while len(out) < len(cmds):
-                try:
-                    out.append(self.reader.next())
-                    continue
-                except Reader.NeedMore:
-                    pass
-                chunk = self.sock.recv(65536)
+                if len(self.reader.buf) >= need:
+                    try:
+                        out.append(self.reader.next())
+                        need = 0
+                        continue
+                    except Reader.NeedMore as m:
+                        need = m.need  # parse again only once that much is here
+                chunk = self.sock.recv(1 << 22)
                 if not chunk:
+                    self.close()
                     raise Lost(f"coordinator {self.url}: the connection closed")
                 self.bytes_in += len(chunk)
                 self.reader.feed(chunk)
             return out
+        except Lost:
+            self.close()  # a reply out of step is never read on
+            raise
         except socket.timeout:
             self.close()
             raise Lost(f"coordinator {self.url}: no answer within "

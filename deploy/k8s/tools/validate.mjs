@@ -100,9 +100,13 @@ function rules(doc, where) {
     if (doc.spec.backoffLimit !== 0) errors.push(`${where}: backoffLimit must be 0 (a retried shard would join a running run)`);
     runs.add(sub(flag("run_id")));
     redis.add(flag("coordinator"));
-  } else if (c.command?.[0] === "scripts/collect") {
-    redis.add(c.args[0]);
-    runs.add(c.args[1]);
+  } else {
+    // The collector: `scripts/collect URL RUN ...`, as its own command or inside a shell line.
+    const m = args.join(" ").match(/scripts\/collect\s+(\S+)\s+(\S+)/);
+    if (m) {
+      redis.add(m[1]);
+      runs.add(m[2]);
+    }
   }
 }
 if (runs.size > 1) errors.push(`the files name different runs: ${[...runs].join(", ")}`);
