@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "persister.hpp"
@@ -27,11 +28,17 @@ class FakeParticipant : public Participant {
     const std::string& user_id() const override { return id_; }
     const std::string& username() const override { return id_; }
     bool wants_seq() const override { return v2_; }
-    void deliver(OutFrame f) override { queue_.push(std::move(f)); }
+    // The op log's thread delivers too: a SendQueue is one thread's (a server posts to the
+    // connection's loop), so this fake guards its own.
+    void deliver(OutFrame f) override {
+        std::lock_guard lock(mu_);
+        queue_.push(std::move(f));
+    }
     void close_replaced() override { replaced = true; }
     void close_for_resync(const std::string&) override { resync = true; }
     // The types queued so far, oldest first (as the writer would take them).
     std::vector<MsgType> drain() {
+        std::lock_guard lock(mu_);
         std::vector<OutFrame> frames;
         std::vector<MsgType> out;
         while (queue_.pop_batch(frames, 1 << 20)) {
@@ -42,6 +49,7 @@ class FakeParticipant : public Participant {
     }
     // The frames queued so far, as text.
     std::vector<std::string> texts() {
+        std::lock_guard lock(mu_);
         std::vector<OutFrame> frames;
         std::vector<std::string> out;
         while (queue_.pop_batch(frames, 1 << 20)) {
@@ -55,6 +63,7 @@ class FakeParticipant : public Participant {
   private:
     std::string id_;
     bool v2_;
+    std::mutex mu_;
     SendQueue queue_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace liveshare {
 
 namespace {
@@ -10,12 +12,60 @@ constexpr std::array<const char*, static_cast<std::size_t>(DropReason::Count)> k
     "graphop_throttled",   "invalid_message", "not_authenticated", "frame_too_large"};
 }
 
+thread_local const Metrics* Metrics::t_owner = nullptr;
+thread_local Metrics::Shard* Metrics::t_shard = nullptr;
+
+void Metrics::bind_thread() {
+    std::lock_guard lock(shards_mu_);
+    shards_.push_back(std::make_unique<Shard>());
+    t_shard = shards_.back().get();
+    t_owner = this;
+}
+
+void Metrics::unbind_thread() {
+    t_owner = nullptr;
+    t_shard = nullptr;
+}
+
+std::uint64_t Metrics::total(Field f) const {
+    std::uint64_t sum = (shared_.*f).load(std::memory_order_relaxed);
+    std::lock_guard lock(shards_mu_);
+    for (const auto& s : shards_) sum += ((*s).*f).load(std::memory_order_relaxed);
+    return sum;
+}
+
 void Metrics::queue_bytes_changed(std::int64_t delta, std::size_t session_depth) {
-    send_queue_bytes.fetch_add(delta, std::memory_order_relaxed);
-    auto prev = send_queue_bytes_max.load(std::memory_order_relaxed);
-    while (session_depth > prev && !send_queue_bytes_max.compare_exchange_weak(
-                                       prev, session_depth, std::memory_order_relaxed)) {
+    const auto depth = static_cast<std::uint64_t>(session_depth);
+    if (t_owner == this) {
+        Shard& s = *t_shard;
+        s.queue_bytes.store(s.queue_bytes.load(std::memory_order_relaxed) + delta,
+                            std::memory_order_relaxed);
+        if (depth > s.queue_bytes_max.load(std::memory_order_relaxed))
+            s.queue_bytes_max.store(depth, std::memory_order_relaxed);
+        return;
     }
+    shared_.queue_bytes.fetch_add(delta, std::memory_order_relaxed);
+    auto prev = shared_.queue_bytes_max.load(std::memory_order_relaxed);
+    while (depth > prev &&
+           !shared_.queue_bytes_max.compare_exchange_weak(prev, depth, std::memory_order_relaxed)) {
+    }
+}
+
+Metrics::Totals Metrics::totals() const {
+    Totals t;
+    auto add = [&t](const Shard& s) {
+        t.queue_bytes += s.queue_bytes.load(std::memory_order_relaxed);
+        t.queue_bytes_max =
+            std::max(t.queue_bytes_max, s.queue_bytes_max.load(std::memory_order_relaxed));
+        for (std::size_t i = 0; i < kMsgTypeCount; ++i) {
+            t.messages_in[i] += s.messages_in[i].load(std::memory_order_relaxed);
+            t.messages_out[i] += s.messages_out[i].load(std::memory_order_relaxed);
+        }
+    };
+    add(shared_);
+    std::lock_guard lock(shards_mu_);
+    for (const auto& s : shards_) add(*s);
+    return t;
 }
 
 void Metrics::observe_snapshot_ms(double ms) {
@@ -30,6 +80,7 @@ void Metrics::observe_snapshot_ms(double ms) {
 
 std::string Metrics::render() const {
     std::string o;
+    const Totals t = totals();
     auto gauge = [&](const char* name, const char* help, auto v) {
         o += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
     };
@@ -40,8 +91,8 @@ std::string Metrics::render() const {
     // clang-format off
     gauge("liveshare_connections", "Open WebSocket connections.", connections.load());
     gauge("liveshare_rooms", "Rooms in memory.", rooms.load());
-    gauge("liveshare_send_queue_bytes", "Bytes queued for sending, all sessions.", send_queue_bytes.load());
-    gauge("liveshare_send_queue_bytes_max", "Deepest single send queue seen, in bytes.", send_queue_bytes_max.load());
+    gauge("liveshare_send_queue_bytes", "Bytes queued for sending, all sessions.", t.queue_bytes);
+    gauge("liveshare_send_queue_bytes_max", "Deepest single send queue seen, in bytes.", t.queue_bytes_max);
     counter("liveshare_connections_total", "WebSocket connections accepted.", connections_total.load());
     counter("liveshare_connections_rejected_total", "Connections refused at the connection limit.", connections_rejected.load());
     counter("liveshare_auth_failures_total", "Auth attempts answered with success:false.", auth_failures.load());
@@ -67,26 +118,26 @@ std::string Metrics::render() const {
     counter("liveshare_slow_consumer_closes_total", "Sessions closed with 4008 because their send queue passed the hard limit.", slow_consumer_closes.load());
     counter("liveshare_handshake_timeouts_total", "Connections closed before completing the handshake in time.", handshake_timeouts.load());
     counter("liveshare_handshakes_refused_total", "WebSocket upgrades refused with 400 (RFC 6455 4.2.1: Host, version, key).", handshakes_refused.load());
-    counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", bytes_in.load());
-    counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", bytes_out.load());
+    counter("liveshare_bytes_in_total", "WebSocket payload bytes received.", total(&Shard::bytes_in));
+    counter("liveshare_bytes_out_total", "WebSocket payload bytes written.", total(&Shard::bytes_out));
     counter("liveshare_graphops_delayed_total", "Graph ops held for their throttle slot, then applied.", graphops_delayed.load());
     counter("liveshare_durable_ops_abandoned_total", "Unacknowledged ops abandoned after the op log failed every retry (members closed with 4008).", durable_ops_abandoned.load());
-    counter("liveshare_ws_reads_total", "Read calls on WebSocket client sockets.", ws_reads.load());
-    counter("liveshare_ws_writes_total", "Write calls on WebSocket client sockets.", ws_writes.load());
-    counter("liveshare_ws_messages_out_total", "Messages those writes carried (all frames, batches counted per message).", ws_messages_out.load());
+    counter("liveshare_ws_reads_total", "Read calls on WebSocket client sockets.", total(&Shard::ws_reads));
+    counter("liveshare_ws_writes_total", "Write calls on WebSocket client sockets.", total(&Shard::ws_writes));
+    counter("liveshare_ws_messages_out_total", "Messages those writes carried (all frames, batches counted per message).", total(&Shard::ws_messages_out));
     counter("liveshare_state_requests_forwarded_total", "RequestGraphState passed to one member because the server's state had no tables.", state_requests_forwarded.load());
     counter("liveshare_http_requests_total", "Plain HTTP requests served.", http_requests.load());
     // clang-format on
     o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE "
          "liveshare_messages_in_total counter\n";
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)
-        if (auto v = messages_in[i].load())
+        if (auto v = t.messages_in[i])
             o += fmt::format("liveshare_messages_in_total{{type=\"{}\"}} {}\n",
                              to_string(static_cast<MsgType>(i)), v);
     o += "# HELP liveshare_messages_out_total Messages queued to clients, by type.\n# TYPE "
          "liveshare_messages_out_total counter\n";
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)
-        if (auto v = messages_out[i].load())
+        if (auto v = t.messages_out[i])
             o += fmt::format("liveshare_messages_out_total{{type=\"{}\"}} {}\n",
                              to_string(static_cast<MsgType>(i)), v);
     o += "# HELP liveshare_drops_total Messages not relayed, by reason.\n# TYPE "

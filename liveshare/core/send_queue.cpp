@@ -38,7 +38,6 @@ OutFrame SendQueue::take_front() {
 }
 
 SendQueue::PushResult SendQueue::push(OutFrame f) {
-    std::lock_guard lock(mu_);
     const std::size_t size = f.data->size();
     if (f.delivery == Delivery::Volatile) {
         if (f.coalesce_key != 0) {
@@ -66,7 +65,6 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
 }
 
 bool SendQueue::pop(OutFrame& f) {
-    std::lock_guard lock(mu_);
     if (count_ == 0) {
         writing_ = false;
         return false;
@@ -77,7 +75,6 @@ bool SendQueue::pop(OutFrame& f) {
 }
 
 bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
-    std::lock_guard lock(mu_);
     out.clear();
     if (count_ == 0) {
         writing_ = false;
@@ -93,7 +90,6 @@ bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
 }
 
 std::size_t SendQueue::write_done() {
-    std::lock_guard lock(mu_);
     const std::size_t released = inflight_;
     bytes_ -= inflight_;
     inflight_ = 0;
@@ -101,7 +97,6 @@ std::size_t SendQueue::write_done() {
 }
 
 void SendQueue::trim() {
-    std::lock_guard lock(mu_);
     if (count_ != 0 || inflight_ != 0 || writing_) return;
     std::vector<OutFrame>().swap(ring_);
     std::vector<Keyed>().swap(keyed_);
@@ -109,12 +104,10 @@ void SendQueue::trim() {
 }
 
 std::size_t SendQueue::bytes() const {
-    std::lock_guard lock(mu_);
     return bytes_;
 }
 
 std::size_t SendQueue::frames() const {
-    std::lock_guard lock(mu_);
     return count_;
 }
 

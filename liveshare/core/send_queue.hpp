@@ -5,10 +5,11 @@
 // connection is busy, the coalescing index is a small flat list (a queue holds few distinct
 // keys), and trim() gives both back when the connection goes quiet. An empty queue that was
 // never used holds no heap memory.
+// Not thread-safe, and it needs no lock: a server's queue belongs to its connection's event
+// loop, and producers on other threads post their frames to that loop (Session::deliver).
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,6 @@ class SendQueue {
     OutFrame take_front();
     void forget_key(std::uint64_t key, std::uint64_t id);
 
-    mutable std::mutex mu_;
     std::size_t soft_, hard_;
     std::vector<OutFrame> ring_;  // capacity a power of two (or 0); count_ frames from head_
     std::size_t head_ = 0, count_ = 0;

@@ -109,8 +109,8 @@ class BeastSession final : public Session {
             on_disconnect();
             return;
         }
-        ctx_.metrics.bytes_in.fetch_add(n);
-        ctx_.metrics.ws_reads.fetch_add(1, std::memory_order_relaxed);
+        ctx_.metrics.add(&Metrics::Shard::bytes_in, n);
+        ctx_.metrics.add(&Metrics::Shard::ws_reads, 1);
         bool resume = true;
         auto data = buffer_.cdata();
         if (ws_.got_binary()) {
@@ -135,7 +135,7 @@ class BeastSession final : public Session {
         OutFrame f;
         if (!queue_.pop(f)) return;
         writing_ = true;
-        ctx_.metrics.ws_messages_out.fetch_add(1, std::memory_order_relaxed);
+        ctx_.metrics.add(&Metrics::Shard::ws_messages_out, 1);
         ws_.text(!f.binary);
         auto buf = net::buffer(*f.data);
         ws_.async_write(buf, [self = self(), f = std::move(f)](
@@ -159,7 +159,7 @@ class BeastSession final : public Session {
         window_waited_ = false;
         if (!queue_.pop_batch(batch_frames_, 64 * 1024)) return;
         writing_ = true;
-        ctx_.metrics.ws_messages_out.fetch_add(batch_frames_.size(), std::memory_order_relaxed);
+        ctx_.metrics.add(&Metrics::Shard::ws_messages_out, batch_frames_.size());
         auto out = std::make_shared<std::string>();
         if (batch_frames_.size() == 1) {
             *out = *batch_frames_.front().data;
@@ -182,8 +182,8 @@ class BeastSession final : public Session {
             if (!is_harmless(ec)) log::line("write: " + ec.message());
             return;  // the read side sees the failure and cleans up
         }
-        ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
-        ctx_.metrics.bytes_out.fetch_add(n);
+        ctx_.metrics.add(&Metrics::Shard::ws_writes, 1);
+        ctx_.metrics.add(&Metrics::Shard::bytes_out, n);
         do_write();
     }
 

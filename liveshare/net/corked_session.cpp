@@ -1,6 +1,7 @@
 #include "net/corked_session.hpp"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -13,7 +14,6 @@
 #include <vector>
 
 #include "net/session.hpp"
-#include "protocol/batch.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
 
@@ -62,11 +62,20 @@ class ByteBuf {
     std::size_t n_ = 0, cap_ = 0;
 };
 
+// read(2) and write(2) straight to the kernel: libc's wrappers are cancellation points, which
+// in a multi-threaded process cost two atomic operations a call; the server never cancels a
+// thread. Still read and write (not recv and send), so /proc/PID/io counts them.
+ssize_t raw_read(int fd, void* buf, std::size_t n) {
+    return static_cast<ssize_t>(::syscall(SYS_read, fd, buf, n));
+}
+ssize_t raw_write(int fd, const void* buf, std::size_t n) {
+    return static_cast<ssize_t>(::syscall(SYS_write, fd, buf, n));
+}
+
 struct ThreadBuffers {
     char read[kReadChunk + kParsePadding];
     std::string out;
     std::vector<OutFrame> frames;
-    std::vector<std::shared_ptr<const std::string>> parts;
 };
 ThreadBuffers& tls() {
     static thread_local auto b = std::make_unique<ThreadBuffers>();
@@ -94,36 +103,31 @@ class CorkedSession final : public Session {
         on_readable();  // whatever arrived already (drains the socket before waiting)
     }
 
+    // On the session's loop (the sweep runs on loop 0 and posts to the others): the queue and
+    // the clocks below are the loop's alone.
     void check_idle(Clock::time_point now) override {
+        if (Loop::current() != &loop_)
+            return net::post(ex_, [self = shared_from_this(), now] { self->check_idle(now); });
+        if (gone()) return;
         queue_.trim();  // a quiet connection gives its queue's memory back
-        const auto last =
-            Clock::time_point(Clock::duration(last_rx_.load(std::memory_order_relaxed)));
         const auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
-        const bool overdue =
-            closing_started_.load(std::memory_order_relaxed) &&
-            now - Clock::time_point(Clock::duration(closing_at_.load(std::memory_order_relaxed))) >
-                kCloseGrace;
-        if (!overdue && now - last < idle / 2) return;
-        net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this()), now,
-                        idle, overdue] {
-            if (self->gone()) return;
-            const auto since = now - Clock::time_point(Clock::duration(self->last_rx_.load()));
-            if (overdue || since >= idle) {
-                if (!overdue) self->ctx_.metrics.idle_timeouts.fetch_add(1);
-                return self->teardown();
-            }
-            if (!self->ping_sent_ && !self->closing()) {
-                // Keep-alive: any frame back (the pong) proves the peer is there.
-                self->ping_sent_ = true;
-                ws::append_frame(self->ctl_, ws::Opcode::Ping, "");
-                self->pump();
-            }
-        });
+        const bool overdue = closing_started_ && now - closing_at_ > kCloseGrace;
+        if (!overdue && now - last_rx_ < idle / 2) return;
+        if (overdue || now - last_rx_ >= idle) {
+            if (!overdue) ctx_.metrics.idle_timeouts.fetch_add(1);
+            return teardown();
+        }
+        if (!ping_sent_ && !closing()) {
+            // Keep-alive: any frame back (the pong) proves the peer is there.
+            ping_sent_ = true;
+            ws::append_frame(ctl_, ws::Opcode::Ping, "");
+            pump();
+        }
     }
 
   private:
     void touch() {
-        last_rx_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+        last_rx_ = Clock::now();
         ping_sent_ = false;
     }
 
@@ -148,8 +152,8 @@ class CorkedSession final : public Session {
         bool drained = false;
         for (int round = 0; round < 16 && !gone() && !paused_; ++round) {
             char* buf = tls().read;
-            const ssize_t r = ::read(sock_.native_handle(), buf, kReadChunk);
-            ctx_.metrics.ws_reads.fetch_add(1, std::memory_order_relaxed);
+            const ssize_t r = raw_read(sock_.native_handle(), buf, kReadChunk);
+            ctx_.metrics.add(&Metrics::Shard::ws_reads, 1);
             if (r == 0) return teardown();  // EOF
             if (r < 0) {
                 if (errno == EINTR) continue;
@@ -160,8 +164,7 @@ class CorkedSession final : public Session {
                 return teardown();
             }
             touch();
-            ctx_.metrics.bytes_in.fetch_add(static_cast<std::uint64_t>(r),
-                                            std::memory_order_relaxed);
+            ctx_.metrics.add(&Metrics::Shard::bytes_in, static_cast<std::uint64_t>(r));
             const auto n = static_cast<std::size_t>(r);
             if (!pending_.empty()) {
                 pending_.append(buf, n);
@@ -280,7 +283,7 @@ class CorkedSession final : public Session {
                 return;
             }
             if (msgs) batch_inflight_ = true;
-            ctx_.metrics.ws_messages_out.fetch_add(msgs, std::memory_order_relaxed);
+            ctx_.metrics.add(&Metrics::Shard::ws_messages_out, msgs);
             if (!write_out(out)) return;
             if (batch_inflight_) {
                 batch_inflight_ = false;
@@ -295,13 +298,20 @@ class CorkedSession final : public Session {
         if (!queue_.pop_batch(frames, kMaxWriteBatch)) return 0;
         const std::size_t n = frames.size();
         if (batch_ && n > 1) {
-            auto& parts = tls().parts;
-            parts.clear();
-            for (auto& f : frames) parts.push_back(std::move(f.data));
-            std::string body;
-            append_batch(body, parts);
-            ws::append_frame(out, ws::Opcode::Text, body);
-            parts.clear();
+            // One text frame [m1,m2,...] (protocol/batch.hpp), framed in place: the header for
+            // the length the array will have, then the messages copied once.
+            std::size_t body = n + 1;  // the brackets and n - 1 commas
+            for (const auto& f : frames) body += f.data->size();
+            const std::size_t at = out.size();
+            out.resize(at + ws::header_size(body, false));
+            ws::write_header(out.data() + at, ws::Opcode::Text, body);
+            out.reserve(out.size() + body);
+            out.push_back('[');
+            for (std::size_t i = 0; i < n; ++i) {
+                if (i) out.push_back(',');
+                out.append(*frames[i].data);
+            }
+            out.push_back(']');
         } else {
             for (auto& f : frames)
                 ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, *f.data);
@@ -320,8 +330,8 @@ class CorkedSession final : public Session {
         std::size_t off = 0;
         while (off < out.size()) {
             // write(2), not send(2): /proc/PID/io counts it (SIGPIPE is ignored by the server).
-            const ssize_t w = ::write(sock_.native_handle(), out.data() + off, out.size() - off);
-            ctx_.metrics.ws_writes.fetch_add(1, std::memory_order_relaxed);
+            const ssize_t w = raw_write(sock_.native_handle(), out.data() + off, out.size() - off);
+            ctx_.metrics.add(&Metrics::Shard::ws_writes, 1);
             if (w < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -329,8 +339,7 @@ class CorkedSession final : public Session {
                 return false;
             }
             off += static_cast<std::size_t>(w);
-            ctx_.metrics.bytes_out.fetch_add(static_cast<std::uint64_t>(w),
-                                             std::memory_order_relaxed);
+            ctx_.metrics.add(&Metrics::Shard::bytes_out, static_cast<std::uint64_t>(w));
         }
         if (off == out.size()) return true;
         unsent_.append(out.data() + off, out.size() - off);
@@ -355,8 +364,8 @@ class CorkedSession final : public Session {
         if (!begin_closing()) return;
         // 7.4.1: codes that must never be sent (1005, 1006, 1015, unassigned) become 1011.
         if (code && !ws::valid_close_code(code)) code = 1011;
-        closing_at_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-        closing_started_.store(true, std::memory_order_relaxed);
+        closing_at_ = Clock::now();
+        closing_started_ = true;
         std::string payload;
         if (code) {
             payload.push_back(static_cast<char>(code >> 8));
@@ -393,9 +402,8 @@ class CorkedSession final : public Session {
     ByteBuf pending_;  // received bytes of an incomplete frame (or behind a paused message)
     ByteBuf unsent_;   // bytes the socket did not take yet
     std::string ctl_;  // control frames waiting for the writer
-    std::atomic<Clock::rep> last_rx_{0}, closing_at_{0};
-    std::atomic<bool> closing_started_{false};
-    bool paused_ = false, read_armed_ = false, write_armed_ = false;
+    Clock::time_point last_rx_{}, closing_at_{};
+    bool closing_started_ = false, paused_ = false, read_armed_ = false, write_armed_ = false;
     bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
          cork_armed_ = false;
     std::unique_ptr<net::steady_timer> cork_timer_;  // made on a cork window's first use

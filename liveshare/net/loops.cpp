@@ -4,17 +4,12 @@
 #include <functional>
 #include <thread>
 
+#include "metrics.hpp"
 #include "net/session.hpp"
 
 namespace liveshare {
 
-namespace {
-thread_local Loop* t_current = nullptr;
-}
-
-Loop* Loop::current() {
-    return t_current;
-}
+thread_local Loop* Loop::t_current = nullptr;
 
 void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
     ready_.push_back(std::move(s));
@@ -32,9 +27,11 @@ void Loop::flush() {
     flushing_.clear();
 }
 
-void Loop::run() {
+void Loop::run(Metrics* m) {
     t_current = this;
+    if (m) m->bind_thread();
     ioc.run();
+    Metrics::unbind_thread();
     t_current = nullptr;
 }
 
@@ -55,11 +52,11 @@ Loop& Loops::next() {
     return l;
 }
 
-void Loops::run() {
+void Loops::run(Metrics* m) {
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < loops_.size(); ++i)
-        threads.emplace_back([l = loops_[i].get()] { l->run(); });
-    loops_[0]->run();
+        threads.emplace_back([l = loops_[i].get(), m] { l->run(m); });
+    loops_[0]->run(m);
     for (auto& t : threads) t.join();
 }
 

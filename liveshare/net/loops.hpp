@@ -16,18 +16,21 @@
 
 namespace liveshare {
 
+class Metrics;
 class Session;
 
 class Loop {
   public:
     boost::asio::io_context ioc{1};
     // The loop the calling thread runs, or nullptr off the loops.
-    static Loop* current();
+    static Loop* current() { return t_current; }
     // On this loop's thread: start s's writer at the end of the current turn.
     void write_at_end_of_turn(std::shared_ptr<Session> s);
-    void run();
+    // Runs the loop on the calling thread; with `m`, the thread counts into a shard of m's.
+    void run(Metrics* m = nullptr);
 
   private:
+    static thread_local Loop* t_current;
     void flush();
     std::vector<std::shared_ptr<Session>> ready_, flushing_;
     bool flush_queued_ = false;
@@ -41,8 +44,8 @@ class Loops {
     Loop& for_room(std::string_view room_id);
     Loop& next();  // round robin, for new HTTP connections
     // Runs loops 1..n-1 on threads of their own and loop 0 on the caller's; returns when every
-    // loop has stopped.
-    void run();
+    // loop has stopped. With `m`, each loop counts into a shard of its own.
+    void run(Metrics* m = nullptr);
     void stop();
 
   private:

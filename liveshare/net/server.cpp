@@ -49,7 +49,7 @@ class Server {
             log::line("signal " + std::to_string(sig) + ": closing sessions, flushing snapshots");
             shut_down(0, "");
         });
-        loops_.run();
+        loops_.run(&ctx_.metrics);
         ctx_.kdf.join();
         for (auto& r : ctx_.rooms.all()) r->clear_members();
         ctx_.cluster.reset();
@@ -160,7 +160,7 @@ class Server {
             if (ec) return;
             const auto now = Session::Clock::now();
             for (auto& s : live_sessions(ctx_)) s->check_idle(now);
-            const std::uint64_t in = ctx_.metrics.bytes_in.load(std::memory_order_relaxed);
+            const std::uint64_t in = ctx_.metrics.total(&Metrics::Shard::bytes_in);
             if (in == bytes_in_at_sweep_ && !trimmed_) {
                 ::malloc_trim(0);
                 trimmed_ = true;

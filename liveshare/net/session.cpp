@@ -40,6 +40,13 @@ Session::Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, 
 Session::~Session() = default;
 
 void Session::deliver(OutFrame f) {
+    // The queue is the loop's alone: a frame from another thread (the cluster's strand on
+    // another loop, the op log's writer) is handed over by posting it there.
+    if (Loop::current() != &loop_)
+        return net::post(ex_, [self = shared_from_this(), f = std::move(f)]() mutable {
+            self->deliver(std::move(f));
+        });
+    if (gone()) return;  // out of its room already; nothing will write it
     auto r = queue_.push(std::move(f));
     if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, r.depth);
     switch (r.result) {
@@ -57,14 +64,9 @@ void Session::deliver(OutFrame f) {
             close_soon(kCloseResyncRequired, "send queue full: resync required");
             return;
     }
-    // Everything queued for this session until its writer runs goes out together: at the end
-    // of this loop turn when the frame comes from the session's own loop (a room's members
-    // share one), else in a handler posted to that loop (the cluster, the KDF pool).
-    if (!r.start_writer) return;
-    if (Loop::current() == &loop_)
-        loop_.write_at_end_of_turn(shared_from_this());
-    else
-        net::post(ex_, [self = shared_from_this()] { self->start_writer(); });
+    // Everything queued for this session until its writer runs goes out together, at the end
+    // of this loop turn.
+    if (r.start_writer) loop_.write_at_end_of_turn(shared_from_this());
 }
 
 void Session::close_replaced() {
