@@ -17,8 +17,9 @@ class DomEncoding final : public RelayEncoding {
 // fanout:copy (fanout/copy.cpp)
 class CopyFanout final : public Fanout {
   public:
-    std::shared_ptr<const std::string> for_recipient(
-        const std::shared_ptr<const std::string>& frame) const override;
+    const std::shared_ptr<const std::string>& for_recipient(
+        const std::shared_ptr<const std::string>& frame,
+        std::shared_ptr<const std::string>& own) const override;
 };
 
 // cursor:forward (cursors/forward.cpp)

@@ -42,8 +42,9 @@ class SpliceEncoding final : public RelayEncoding {
 // The default fan-out: every recipient shares one immutable buffer.
 class SharedFanout final : public Fanout {
   public:
-    std::shared_ptr<const std::string> for_recipient(
-        const std::shared_ptr<const std::string>& f) const override {
+    const std::shared_ptr<const std::string>& for_recipient(
+        const std::shared_ptr<const std::string>& f,
+        std::shared_ptr<const std::string>&) const override {
         return f;
     }
 };

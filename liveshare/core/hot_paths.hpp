@@ -45,8 +45,11 @@ class Fanout {
   public:
     static constexpr const char* kPath = "fanout";
     virtual ~Fanout() = default;
-    virtual std::shared_ptr<const std::string> for_recipient(
-        const std::shared_ptr<const std::string>& frame) const = 0;
+    // The frame one recipient gets: `shared` itself (one buffer for all, no reference taken
+    // here), or one made for this recipient, kept in `own`.
+    virtual const std::shared_ptr<const std::string>& for_recipient(
+        const std::shared_ptr<const std::string>& shared,
+        std::shared_ptr<const std::string>& own) const = 0;
 };
 
 // cursor: which queued volatile message a newer one from the same sender replaces.

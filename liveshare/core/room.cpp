@@ -118,8 +118,8 @@ void Room::publish_locked(std::uint64_t seq, MsgType type, const GraphOp* op,
     log_.publish(seq, type, v2);
     // Durable messages are echoed to the sender: the echo is its acknowledgement and tells it
     // the order (and, with v2, the seq) every other member applies.
-    members_.fan_out(nullptr, type, Delivery::Durable, 0, [&](bool want_seq) {
-        return paths_.fanout->for_recipient(want_seq ? v2 : v1);
+    members_.fan_out(nullptr, type, Delivery::Durable, 0, [&](bool want_seq, auto& own) {
+        return &paths_.fanout->for_recipient(want_seq ? v2 : v1, own);
     });
 }
 
@@ -151,9 +151,11 @@ void Room::durable_locked(const Participant& from, MsgType type, const Encode& e
     // Baseline: every recipient's writer serializes the message again.
     if (op) state_.apply(*op);
     log_.publish(seq, type, v2);
-    members_.fan_out(nullptr, type, Delivery::Durable, 0, [&](bool want_seq) {
-        return frame(want_seq ? std::optional<std::uint64_t>(seq) : std::nullopt);
-    });
+    members_.fan_out(nullptr, type, Delivery::Durable, 0,
+                     [&](bool want_seq, auto& own) -> const std::shared_ptr<const std::string>* {
+                         own = frame(want_seq ? std::optional<std::uint64_t>(seq) : std::nullopt);
+                         return &own;
+                     });
 }
 
 void Room::publish_committed(std::uint64_t upto_seq) {
@@ -208,9 +210,12 @@ void Room::relay(Participant& from, const ClientMessage& m) {
     std::shared_ptr<const std::string> once;
     if (!per_recipient) once = frame();
     std::lock_guard lock(mu_);
-    members_.fan_out(&from, m.type, Delivery::Volatile, key, [&](bool) {
-        return per_recipient ? frame() : paths_.fanout->for_recipient(once);
-    });
+    members_.fan_out(&from, m.type, Delivery::Volatile, key,
+                     [&](bool, auto& own) -> const std::shared_ptr<const std::string>* {
+                         if (!per_recipient) return &paths_.fanout->for_recipient(once, own);
+                         own = frame();
+                         return &own;
+                     });
     if (bus_) bus_->publish_volatile(settings_.id, m.type, uid, once ? once : frame());
 }
 

@@ -44,7 +44,7 @@ void Room::deliver_remote_volatile(MsgType type, const std::string& user_id,
     const std::uint64_t key = paths_.volatiles->coalesce_key(user_id, type);
     std::lock_guard lock(mu_);
     members_.fan_out(nullptr, type, Delivery::Volatile, key,
-                     [&](bool) { return paths_.fanout->for_recipient(frame); });
+                     [&](bool, auto& own) { return &paths_.fanout->for_recipient(frame, own); });
 }
 
 void Room::remote_joined(const std::string& user_id, const std::string& username) {

@@ -69,7 +69,7 @@ void RoomMembers::tell(Participant& to, MsgType type, std::shared_ptr<const std:
 
 void RoomMembers::tell_all(MsgType type, const std::shared_ptr<const std::string>& frame,
                            const Participant* exclude) {
-    fan_out(exclude, type, Delivery::Control, 0, [&](bool) { return frame; });
+    fan_out(exclude, type, Delivery::Control, 0, [&](bool, auto&) { return &frame; });
 }
 
 bool RoomMembers::add_remote(const std::string& user_id, const std::string& username) {

@@ -33,16 +33,19 @@ class RoomMembers {
     Participant* find(const std::string& user_id) const;
     Participant* first_other_than(const Participant* p) const;
 
-    // Hands each member but `exclude` the frame `source(v2)` gives for it (v2: it negotiated
-    // seq numbers); counted once per fan-out.
+    // Hands each member but `exclude` the frame `source(v2, own)` points to (v2: it negotiated
+    // seq numbers; `own` holds a frame made for that member alone), by reference: a shared
+    // frame is not copied per recipient. Counted once per fan-out.
     template <typename Source>
     void fan_out(const Participant* exclude, MsgType type, Delivery d, std::uint64_t key,
                  Source&& source) {
         std::uint64_t n = 0;
+        std::shared_ptr<const std::string> own;
         for (auto& m : local_) {
             if (m.p.get() == exclude) continue;
             ++n;
-            m.p->deliver({source(m.v2), type, d, key, false});
+            const std::shared_ptr<const std::string>* f = source(m.v2, own);
+            m.p->deliver_shared(*f, type, d, key);
         }
         metrics_.count_out(type, n);
     }

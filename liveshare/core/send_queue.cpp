@@ -38,7 +38,7 @@ OutFrame SendQueue::take_front() {
 }
 
 SendQueue::PushResult SendQueue::push(OutFrame f) {
-    const std::size_t size = f.data->size();
+    const std::size_t size = f.text().size();
     if (f.delivery == Delivery::Volatile) {
         if (f.coalesce_key != 0) {
             for (const Keyed& k : keyed_) {
@@ -46,8 +46,8 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
                 // Latest wins: replace the queued, not yet written frame in place.
                 OutFrame& slot = at(k.id);
                 const auto delta =
-                    static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.data->size());
-                bytes_ = bytes_ - slot.data->size() + size;
+                    static_cast<std::int64_t>(size) - static_cast<std::int64_t>(slot.text().size());
+                bytes_ = bytes_ - slot.text().size() + size;
                 slot = std::move(f);
                 return {Result::Coalesced, false, delta, bytes_};
             }
@@ -70,7 +70,7 @@ bool SendQueue::pop(OutFrame& f) {
         return false;
     }
     f = take_front();
-    inflight_ = f.data->size();
+    inflight_ = f.text().size();
     return true;
 }
 
@@ -81,8 +81,8 @@ bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
         return false;
     }
     std::size_t bytes = 0;
-    while (count_ != 0 && (out.empty() || bytes + ring_[head_].data->size() <= max_bytes)) {
-        bytes += ring_[head_].data->size();
+    while (count_ != 0 && (out.empty() || bytes + ring_[head_].text().size() <= max_bytes)) {
+        bytes += ring_[head_].text().size();
         out.push_back(take_front());
     }
     inflight_ = bytes;
@@ -101,6 +101,10 @@ void SendQueue::trim() {
     std::vector<OutFrame>().swap(ring_);
     std::vector<Keyed>().swap(keyed_);
     head_ = 0;
+}
+
+void SendQueue::own_borrowed() {
+    for (std::size_t i = 0; i < count_; ++i) ring_[(head_ + i) & (ring_.size() - 1)].own();
 }
 
 std::size_t SendQueue::bytes() const {

@@ -18,11 +18,22 @@
 namespace liveshare {
 
 struct OutFrame {
-    std::shared_ptr<const std::string> data;
+    std::shared_ptr<const std::string> data;  // the frame (empty while it is borrowed)
     MsgType type = MsgType::Pong;
     Delivery delivery = Delivery::Control;
     std::uint64_t coalesce_key = 0;  // volatile only; 0: never coalesce
     bool binary = false;
+    // Borrowed: a reference someone else holds (the connection's loop, until the end of the
+    // turn: Loop::pin), so a fan-out takes one reference, not one per recipient.
+    const std::shared_ptr<const std::string>* pin = nullptr;
+
+    const std::string& text() const { return pin ? **pin : *data; }
+    // Takes a reference of its own: before the frame outlives what it borrows from.
+    void own() {
+        if (!pin) return;
+        data = *pin;
+        pin = nullptr;
+    }
 };
 
 class SendQueue {
@@ -48,6 +59,10 @@ class SendQueue {
     std::size_t write_done();
     // Nothing queued or in flight: the ring and the index give their memory back.
     void trim();
+    // Every queued frame takes its own reference (OutFrame::own).
+    void own_borrowed();
+    // The writer is running or due (frames were queued since it last found the queue empty).
+    bool writing() const { return writing_; }
     std::size_t bytes() const;
     std::size_t frames() const;
 

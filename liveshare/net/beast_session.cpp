@@ -134,6 +134,7 @@ class BeastSession final : public Session {
         if (batch_) return do_write_batch();
         OutFrame f;
         if (!queue_.pop(f)) return;
+        f.own();  // the write outlives the turn
         writing_ = true;
         ctx_.metrics.add(&Metrics::Shard::ws_messages_out, 1);
         ws_.text(!f.binary);
@@ -162,10 +163,13 @@ class BeastSession final : public Session {
         ctx_.metrics.add(&Metrics::Shard::ws_messages_out, batch_frames_.size());
         auto out = std::make_shared<std::string>();
         if (batch_frames_.size() == 1) {
-            *out = *batch_frames_.front().data;
+            *out = batch_frames_.front().text();
         } else {
             std::vector<std::shared_ptr<const std::string>> parts;
-            for (auto& f : batch_frames_) parts.push_back(f.data);
+            for (auto& f : batch_frames_) {
+                f.own();
+                parts.push_back(f.data);
+            }
             append_batch(*out, parts);
         }
         batch_frames_.clear();

@@ -301,7 +301,7 @@ class CorkedSession final : public Session {
             // One text frame [m1,m2,...] (protocol/batch.hpp), framed in place: the header for
             // the length the array will have, then the messages copied once.
             std::size_t body = n + 1;  // the brackets and n - 1 commas
-            for (const auto& f : frames) body += f.data->size();
+            for (const auto& f : frames) body += f.text().size();
             const std::size_t at = out.size();
             out.resize(at + ws::header_size(body, false));
             ws::write_header(out.data() + at, ws::Opcode::Text, body);
@@ -309,12 +309,12 @@ class CorkedSession final : public Session {
             out.push_back('[');
             for (std::size_t i = 0; i < n; ++i) {
                 if (i) out.push_back(',');
-                out.append(*frames[i].data);
+                out.append(frames[i].text());
             }
             out.push_back(']');
         } else {
             for (auto& f : frames)
-                ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, *f.data);
+                ws::append_frame(out, f.binary ? ws::Opcode::Binary : ws::Opcode::Text, f.text());
         }
         frames.clear();
         return n;

@@ -23,8 +23,13 @@ void Loop::flush() {
     // A writer may make frames for others (a failed write leaves the room): they go to the
     // next turn's list.
     std::swap(ready_, flushing_);
+    std::swap(pins_, flushing_pins_);
     for (auto& s : flushing_) s->start_writer_now();
     flushing_.clear();
+    // Every frame borrowed from these pins is written or owns itself by now. Frames pinned
+    // during this flush went to writers of this list (done too) or of the next turn's.
+    flushing_pins_.clear();
+    if (ready_.empty()) pins_.clear();
 }
 
 void Loop::run(Metrics* m) {

@@ -10,7 +10,9 @@
 #pragma once
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <deque>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +28,12 @@ class Loop {
     static Loop* current() { return t_current; }
     // On this loop's thread: start s's writer at the end of the current turn.
     void write_at_end_of_turn(std::shared_ptr<Session> s);
+    // On this loop's thread: holds `frame` until the end-of-turn writes are done (one reference
+    // for consecutive pins of one frame: a fan-out's recipients); the address stays valid.
+    const std::shared_ptr<const std::string>* pin(const std::shared_ptr<const std::string>& frame) {
+        if (pins_.empty() || pins_.back().get() != frame.get()) pins_.push_back(frame);
+        return &pins_.back();
+    }
     // Runs the loop on the calling thread; with `m`, the thread counts into a shard of m's.
     void run(Metrics* m = nullptr);
 
@@ -33,6 +41,9 @@ class Loop {
     static thread_local Loop* t_current;
     void flush();
     std::vector<std::shared_ptr<Session>> ready_, flushing_;
+    // Pinned frames: this turn's, and during flush() the previous turn's (a deque: pinning
+    // never moves a pinned reference).
+    std::deque<std::shared_ptr<const std::string>> pins_, flushing_pins_;
     bool flush_queued_ = false;
 };
 

@@ -46,6 +46,22 @@ void Session::deliver(OutFrame f) {
         return net::post(ex_, [self = shared_from_this(), f = std::move(f)]() mutable {
             self->deliver(std::move(f));
         });
+    queue_frame(std::move(f));
+}
+
+void Session::deliver_shared(const std::shared_ptr<const std::string>& frame, MsgType type,
+                             Delivery d, std::uint64_t coalesce_key) {
+    // Borrowed when the writer runs at the end of this turn (it is due, or this push makes it
+    // so): the loop holds one reference for the whole fan-out until then.
+    if (Loop::current() == &loop_ && (in_turn_ || !queue_.writing())) {
+        OutFrame f{nullptr, type, d, coalesce_key, false};
+        f.pin = loop_.pin(frame);
+        return queue_frame(std::move(f));
+    }
+    deliver({frame, type, d, coalesce_key, false});
+}
+
+void Session::queue_frame(OutFrame f) {
     if (gone()) return;  // out of its room already; nothing will write it
     auto r = queue_.push(std::move(f));
     if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, r.depth);
@@ -66,7 +82,9 @@ void Session::deliver(OutFrame f) {
     }
     // Everything queued for this session until its writer runs goes out together, at the end
     // of this loop turn.
-    if (r.start_writer) loop_.write_at_end_of_turn(shared_from_this());
+    if (!r.start_writer) return;
+    in_turn_ = true;
+    loop_.write_at_end_of_turn(shared_from_this());
 }
 
 void Session::close_replaced() {

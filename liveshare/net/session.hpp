@@ -31,6 +31,8 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     const std::string& username() const override { return username_; }
     bool wants_seq() const override { return wants_seq_; }
     void deliver(OutFrame f) override;
+    void deliver_shared(const std::shared_ptr<const std::string>& frame, MsgType type, Delivery d,
+                        std::uint64_t coalesce_key) override;
     void close_replaced() override;
     void close_for_resync(const std::string& why) override;
 
@@ -40,7 +42,12 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     // pings idle peers and closes dead ones.
     virtual void check_idle(Clock::time_point now) {}
     // On the session's loop, at the end of a turn that queued frames for it (Loop::flush).
-    void start_writer_now() { start_writer(); }
+    // What the writer leaves queued takes its own references: the loop's pins end with the turn.
+    void start_writer_now() {
+        in_turn_ = false;
+        start_writer();
+        queue_.own_borrowed();
+    }
 
     // Where a connection is in its life: one state, not a flag per question.
     enum class Phase : std::uint8_t {
@@ -82,6 +89,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     bool batch_ = false;  // liveshare.v2+batch: queued messages go out as one array frame
 
   private:
+    void queue_frame(OutFrame f);  // on the loop
     Step dispatch(const ClientMessage& msg, const char* data, std::size_t n);
     void arm_graphop_timer(Clock::time_point slot);
     void release_held_op();
@@ -116,6 +124,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     std::vector<std::string> held_ops_;
     Phase phase_ = Phase::Upgrading;
     bool wants_seq_ = false;
+    bool in_turn_ = false;  // in the loop's end-of-turn list: its writer runs this turn
     Clock::time_point last_cursor_at_{}, last_graphop_at_{};
     Vec2 last_cursor_{-1e300, -1e300};
 };

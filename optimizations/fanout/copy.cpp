@@ -6,9 +6,11 @@
 
 namespace liveshare {
 
-std::shared_ptr<const std::string> CopyFanout::for_recipient(
-    const std::shared_ptr<const std::string>& frame) const {
-    return std::make_shared<const std::string>(*frame);
+const std::shared_ptr<const std::string>& CopyFanout::for_recipient(
+    const std::shared_ptr<const std::string>& frame,
+    std::shared_ptr<const std::string>& own) const {
+    own = std::make_shared<const std::string>(*frame);
+    return own;
 }
 
 }  // namespace liveshare
