@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <memory_resource>
 #include <vector>
 
 #include "net/session.hpp"
@@ -415,17 +414,8 @@ class CorkedSession final : public Session {
 void start_corked_session(tcp::socket socket, Context& ctx, Loop& loop, std::string room_id,
                           bool wants_seq, bool batch, std::string handshake_response,
                           std::string early_bytes) {
-    // Connection objects (each with its shared_ptr control block) come from one pool of
-    // equal-sized blocks, packed densely instead of interleaved with what a join storm leaves
-    // behind (handshake buffers, AuthResults), so those pages can go back to the system. The
-    // pool reuses blocks and keeps its high-water mark; it lives as long as the process
-    // (never destroyed: a session may end after static destructors ran).
-    static auto* pool = new std::pmr::synchronized_pool_resource(
-        std::pmr::pool_options{/*max_blocks_per_chunk=*/256, /*largest_required_pool_block=*/
-                               2048});
-    auto s = std::allocate_shared<CorkedSession>(
-        std::pmr::polymorphic_allocator<CorkedSession>(pool), std::move(socket), ctx, loop,
-        std::move(room_id), wants_seq, batch);
+    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, loop, std::move(room_id),
+                                             wants_seq, batch);
     s->start(std::move(handshake_response), std::move(early_bytes));
 }
 
