@@ -51,12 +51,12 @@ void LoadRun::per_delivery(double d) {
         if (const double writes = delta("liveshare_ws_writes_total"); writes > 0)
             M.deliveries_per_write = delta("liveshare_ws_messages_out_total") / writes;
     }
-    // /proc/PID/io sees read(2)/write(2) but not recvmsg/sendmsg: when it saw fewer calls
-    // than the server made on its sockets (Beast's path), it is not the server's count.
-    if (w0.server_io && w1.server_io) {
+    // /proc/PID/io sees read(2)/write(2) but not recv/send/recvmsg/sendmsg: when it saw fewer
+    // calls than the server made on its sockets (Beast's path), it is not the server's count,
+    // and a server without our /metrics (a peer driven with --target_pid) cannot say: absent.
+    if (w0.server_io && w1.server_io && M.server_socket_calls_per_delivery) {
         const double sys = static_cast<double>(w1.server_syscalls - w0.server_syscalls) / d;
-        if (!M.server_socket_calls_per_delivery || sys >= 0.9 * *M.server_socket_calls_per_delivery)
-            M.server_syscalls_per_delivery = sys;
+        if (sys >= 0.9 * *M.server_socket_calls_per_delivery) M.server_syscalls_per_delivery = sys;
     }
     M.generator_cpu_us_per_delivery = gen_cpu * 1e6 / d;
     if (w0.server_read && w1.server_read) {
