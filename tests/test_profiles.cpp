@@ -36,8 +36,11 @@ TEST(Profiles, UnknownProfileIsAStartupError) {
 }
 
 TEST(Profiles, PlainClientGetsTheOriginalProtocolFromEveryProfile) {
-    for (std::string profile : {"baseline", "optimized", "optimized,compress:deflate",
-                                "optimized,batch:1000", "baseline,cursor:coalesce"}) {
+    // cork and write:frame keep frames past the turn they were queued in (a cork window, an
+    // asynchronous write): frames borrowed from the loop's pins must have their own by then.
+    for (std::string profile :
+         {"baseline", "optimized", "optimized,compress:deflate", "optimized,batch:1000",
+          "baseline,cursor:coalesce", "optimized,cork:2000", "optimized,write:frame"}) {
         SCOPED_TRACE(profile);
         auto s =
             start_server({"--db=", "--graphop-interval-ms=0", "--quiet=1", "--profile=" + profile});

@@ -181,7 +181,9 @@ class BeastSession final : public Session {
 
     void on_write(beast::error_code ec, std::size_t n) {
         writing_ = false;
-        ctx_.metrics.queue_bytes_changed(-static_cast<std::int64_t>(queue_.write_done()), 0);
+        // A closed session took its queued bytes off the gauge already (on_disconnect).
+        const auto done = static_cast<std::int64_t>(queue_.write_done());
+        if (!gone()) ctx_.metrics.queue_bytes_changed(-done, 0);
         if (ec) {
             if (!is_harmless(ec)) log::line("write: " + ec.message());
             return;  // the read side sees the failure and cleans up

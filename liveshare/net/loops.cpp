@@ -33,11 +33,18 @@ void Loop::flush() {
 }
 
 void Loop::run(Metrics* m) {
-    t_current = this;
-    if (m) m->bind_thread();
+    // Unbound however run() ends (an exception included): the thread outlives this Metrics.
+    struct Bound {
+        Bound(Loop* l, Metrics* m) {
+            t_current = l;
+            if (m) m->bind_thread();
+        }
+        ~Bound() {
+            Metrics::unbind_thread();
+            t_current = nullptr;
+        }
+    } bound(this, m);
     ioc.run();
-    Metrics::unbind_thread();
-    t_current = nullptr;
 }
 
 Loops::Loops(unsigned n) {

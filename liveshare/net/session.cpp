@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cmath>
+#include <mutex>
 
 #include "log.hpp"
 #include "password.hpp"
@@ -41,12 +42,31 @@ Session::~Session() = default;
 
 void Session::deliver(OutFrame f) {
     // The queue is the loop's alone: a frame from another thread (the cluster's strand on
-    // another loop, the op log's writer) is handed over by posting it there.
-    if (Loop::current() != &loop_)
-        return net::post(ex_, [self = shared_from_this(), f = std::move(f)]() mutable {
-            self->deliver(std::move(f));
-        });
+    // another loop, the op log's writer, a join completing there) goes into the inbox now,
+    // while that thread still holds the room's lock, so it keeps its place in the room's
+    // order; the loop moves it to the queue before anything queued after it.
+    if (Loop::current() != &loop_) {
+        bool first;
+        {
+            std::lock_guard lock(inbox_lock_);
+            inbox_.push_back(std::move(f));
+            first = !inbox_waiting_.load(std::memory_order_relaxed);
+            inbox_waiting_.store(true, std::memory_order_relaxed);
+        }
+        if (first) net::post(ex_, [self = shared_from_this()] { self->take_inbox(); });
+        return;
+    }
     queue_frame(std::move(f));
+}
+
+void Session::take_inbox() {
+    std::vector<OutFrame> frames;
+    {
+        std::lock_guard lock(inbox_lock_);
+        frames.swap(inbox_);
+        inbox_waiting_.store(false, std::memory_order_relaxed);
+    }
+    for (auto& f : frames) push_frame(std::move(f));
 }
 
 void Session::deliver_shared(const std::shared_ptr<const std::string>& frame, MsgType type,
@@ -62,6 +82,12 @@ void Session::deliver_shared(const std::shared_ptr<const std::string>& frame, Ms
 }
 
 void Session::queue_frame(OutFrame f) {
+    // Frames handed over from other threads first (one load when there are none).
+    if (inbox_waiting_.load(std::memory_order_acquire)) take_inbox();
+    push_frame(std::move(f));
+}
+
+void Session::push_frame(OutFrame f) {
     if (gone()) return;  // out of its room already; nothing will write it
     auto r = queue_.push(std::move(f));
     if (r.bytes_delta != 0) ctx_.metrics.queue_bytes_changed(r.bytes_delta, r.depth);

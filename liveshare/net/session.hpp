@@ -2,6 +2,7 @@
 // original's join flow, and the send queue. How bytes move is the transport's job: the corked
 // transport (corked_session.cpp, our own framing) or Beast's stream (server.cpp, `write:frame`).
 #pragma once
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/context.hpp"
@@ -18,6 +20,18 @@
 #include "room.hpp"
 
 namespace liveshare {
+
+// A lock for moments: a push or a swap, by a producer on another thread or the loop.
+class SpinLock {
+  public:
+    void lock() {
+        while (held_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+    }
+    void unlock() { held_.store(false, std::memory_order_release); }
+
+  private:
+    std::atomic<bool> held_{false};
+};
 
 class Session : public Participant, public std::enable_shared_from_this<Session> {
   public:
@@ -89,7 +103,10 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     bool batch_ = false;  // liveshare.v2+batch: queued messages go out as one array frame
 
   private:
-    void queue_frame(OutFrame f);  // on the loop
+    // On the loop: the inbox's frames, then f, into the queue.
+    void queue_frame(OutFrame f);
+    void push_frame(OutFrame f);
+    void take_inbox();
     Step dispatch(const ClientMessage& msg, const char* data, std::size_t n);
     void arm_graphop_timer(Clock::time_point slot);
     void release_held_op();
@@ -125,6 +142,10 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     Phase phase_ = Phase::Upgrading;
     bool wants_seq_ = false;
     bool in_turn_ = false;  // in the loop's end-of-turn list: its writer runs this turn
+    // Frames from other threads, in the order they were handed over (Session::deliver).
+    SpinLock inbox_lock_;
+    std::atomic<bool> inbox_waiting_{false};
+    std::vector<OutFrame> inbox_;
     Clock::time_point last_cursor_at_{}, last_graphop_at_{};
     Vec2 last_cursor_{-1e300, -1e300};
 };
