@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
@@ -72,6 +73,21 @@ ssize_t raw_write(int fd, const void* buf, std::size_t n) {
     return static_cast<ssize_t>(::syscall(SYS_write, fd, buf, n));
 }
 
+// Plain new/delete at the exact size, for handlers that should not take recycled blocks.
+template <typename T>
+struct ExactAllocator {
+    using value_type = T;
+    ExactAllocator() = default;
+    template <typename U>
+    ExactAllocator(const ExactAllocator<U>&) {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p); }
+    template <typename U>
+    bool operator==(const ExactAllocator<U>&) const {
+        return true;
+    }
+};
+
 struct ThreadBuffers {
     char read[kReadChunk + kParsePadding];
     std::string out;
@@ -136,13 +152,18 @@ class CorkedSession final : public Session {
     void wait_readable() {
         if (gone() || paused_ || read_armed_) return;
         read_armed_ = true;
+        // An idle connection's one pending operation, allocated at its own size: Asio's
+        // per-thread recycling would hand it a block freed by a larger operation (the
+        // handshake's read, about 470 B), which it then holds for as long as it is idle.
         sock_.async_wait(tcp::socket::wait_read,
-                         [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                             boost::system::error_code ec) {
-                             self->read_armed_ = false;
-                             if (ec) return self->teardown();
-                             self->on_readable();
-                         });
+                         net::bind_allocator(
+                             ExactAllocator<void>(),
+                             [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
+                                 boost::system::error_code ec) {
+                                 self->read_armed_ = false;
+                                 if (ec) return self->teardown();
+                                 self->on_readable();
+                             }));
     }
 
     // Reads until the socket is empty (the reactor is edge-triggered), handling every message.
