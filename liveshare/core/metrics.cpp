@@ -78,20 +78,14 @@ void Metrics::observe_snapshot_ms(double ms) {
     }
 }
 
-// Messages in and out, by type (the types seen so far).
-static void render_by_type(std::string& o, const Metrics::Totals& t) {
-    o += "# HELP liveshare_messages_in_total Messages received, by type.\n# TYPE "
-         "liveshare_messages_in_total counter\n";
+// A counter by message type (the types seen so far).
+static void render_by_type(std::string& o, const char* name, const char* help,
+                           const std::array<std::uint64_t, kMsgTypeCount>& counts) {
+    o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n", name, help);
     for (std::size_t i = 0; i < kMsgTypeCount; ++i)
-        if (auto v = t.messages_in[i])
-            o += fmt::format("liveshare_messages_in_total{{type=\"{}\"}} {}\n",
-                             to_string(static_cast<MsgType>(i)), v);
-    o += "# HELP liveshare_messages_out_total Messages queued to clients, by type.\n# TYPE "
-         "liveshare_messages_out_total counter\n";
-    for (std::size_t i = 0; i < kMsgTypeCount; ++i)
-        if (auto v = t.messages_out[i])
-            o += fmt::format("liveshare_messages_out_total{{type=\"{}\"}} {}\n",
-                             to_string(static_cast<MsgType>(i)), v);
+        if (counts[i])
+            o += fmt::format("{}{{type=\"{}\"}} {}\n", name, to_string(static_cast<MsgType>(i)),
+                             counts[i]);
 }
 
 std::string Metrics::render() const {
@@ -144,7 +138,9 @@ std::string Metrics::render() const {
     counter("liveshare_state_requests_forwarded_total", "RequestGraphState passed to one member because the server's state had no tables.", state_requests_forwarded.load());
     counter("liveshare_http_requests_total", "Plain HTTP requests served.", http_requests.load());
     // clang-format on
-    render_by_type(o, t);
+    render_by_type(o, "liveshare_messages_in_total", "Messages received, by type.", t.messages_in);
+    render_by_type(o, "liveshare_messages_out_total", "Messages queued to clients, by type.",
+                   t.messages_out);
     o += "# HELP liveshare_drops_total Messages not relayed, by reason.\n# TYPE "
          "liveshare_drops_total counter\n";
     for (std::size_t i = 0; i < kDropNames.size(); ++i)
