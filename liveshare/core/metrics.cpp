@@ -12,9 +12,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(DropReason::Count)> k
     "graphop_throttled",   "invalid_message", "not_authenticated", "frame_too_large"};
 }
 
-thread_local const Metrics* Metrics::t_owner = nullptr;
-thread_local Metrics::Shard* Metrics::t_shard = nullptr;
-
 void Metrics::bind_thread() {
     std::lock_guard lock(shards_mu_);
     shards_.push_back(std::make_unique<Shard>());

@@ -107,8 +107,10 @@ class Metrics {
             pick(shared_).fetch_add(n, std::memory_order_relaxed);
         }
     }
-    static thread_local const Metrics* t_owner;
-    static thread_local Shard* t_shard;
+    // Inline and constant-initialised: every translation unit reaches them directly, with no
+    // thread_local wrapper function (and none for UBSan to see return null).
+    static inline thread_local const Metrics* t_owner = nullptr;
+    static inline thread_local Shard* t_shard = nullptr;
     Shard shared_;
     mutable std::mutex shards_mu_;
     std::vector<std::unique_ptr<Shard>> shards_;

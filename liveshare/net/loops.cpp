@@ -9,8 +9,6 @@
 
 namespace liveshare {
 
-thread_local Loop* Loop::t_current = nullptr;
-
 void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
     ready_.push_back(std::move(s));
     if (flush_queued_) return;

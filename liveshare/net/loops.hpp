@@ -38,7 +38,7 @@ class Loop {
     void run(Metrics* m = nullptr);
 
   private:
-    static thread_local Loop* t_current;
+    static inline thread_local Loop* t_current = nullptr;
     void flush();
     std::vector<std::shared_ptr<Session>> ready_, flushing_;
     // Pinned frames: this turn's, and during flush() the previous turn's (a deque: pinning
