@@ -54,6 +54,18 @@ TEST(Limits, SlowlorisHandshakeIsDroppedAndOthersStillJoin) {
     EXPECT_FALSE(ok->closed());
 }
 
+TEST(Limits, ConnectionThatSendsNothingIsClosedAtTheHandshakeTimeout) {
+    auto s = start_server({"--db=", "--handshake-timeout-ms=300", "--quiet=1"});
+    int fd = raw_connect(s->port());
+    // Not a byte: the server closes it once the timeout passes (EOF, not the 20 s bound).
+    char buf[64];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 0);
+    close(fd);
+    EXPECT_GE(metric(*s, "liveshare_handshake_timeouts_total"), 1);
+    auto ok = join(*s, uuid(), uuid());
+    EXPECT_FALSE(ok->closed());
+}
+
 TEST(Limits, ConnectionLimitRefusesWith503) {
     auto s = start_server({"--db=", "--max-connections=1", "--quiet=1"});
     auto a = join(*s, uuid(), uuid());

@@ -4,10 +4,37 @@
 
 namespace liveshare {
 
+namespace {
+
+constexpr std::size_t kFirstRing = 8;
+constexpr std::size_t kSpareRings = 256;
+
+// Rings of the first size that queues on this thread gave back when they drained: a queue that
+// gets frames takes one, so a loop holds rings for the connections busy in a turn, not for
+// every connection that was busy once (a join storm would otherwise leave one per connection
+// until the idle sweep, then free them between the objects that stay).
+std::vector<std::vector<OutFrame>>& spare_rings() {
+    static thread_local std::vector<std::vector<OutFrame>> rings;
+    return rings;
+}
+
+}  // namespace
+
+void SendQueue::release_ring() {
+    if (ring_.size() == kFirstRing && spare_rings().size() < kSpareRings)
+        spare_rings().push_back(std::move(ring_));
+    std::vector<OutFrame>().swap(ring_);  // a moved-from or unwanted ring frees its block
+    head_ = 0;
+}
+
 void SendQueue::push_back(OutFrame&& f) {
+    if (ring_.empty() && !spare_rings().empty()) {
+        ring_ = std::move(spare_rings().back());
+        spare_rings().pop_back();
+    }
     if (count_ == ring_.size()) {
         // Grow to the next power of two, the frames in order from index 0.
-        std::vector<OutFrame> bigger(ring_.empty() ? 8 : ring_.size() * 2);
+        std::vector<OutFrame> bigger(ring_.empty() ? kFirstRing : ring_.size() * 2);
         for (std::size_t i = 0; i < count_; ++i)
             bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
         ring_ = std::move(bigger);
@@ -67,6 +94,7 @@ SendQueue::PushResult SendQueue::push(OutFrame f) {
 bool SendQueue::pop(OutFrame& f) {
     if (count_ == 0) {
         writing_ = false;
+        release_ring();
         return false;
     }
     f = take_front();
@@ -78,6 +106,7 @@ bool SendQueue::pop_batch(std::vector<OutFrame>& out, std::size_t max_bytes) {
     out.clear();
     if (count_ == 0) {
         writing_ = false;
+        release_ring();
         return false;
     }
     std::size_t bytes = 0;
@@ -98,9 +127,8 @@ std::size_t SendQueue::write_done() {
 
 void SendQueue::trim() {
     if (count_ != 0 || inflight_ != 0 || writing_) return;
-    std::vector<OutFrame>().swap(ring_);
+    release_ring();
     std::vector<Keyed>().swap(keyed_);
-    head_ = 0;
 }
 
 void SendQueue::own_borrowed() {

@@ -2,8 +2,9 @@
 // policy: volatile frames coalesce to the latest per key, then drop above the soft limit;
 // durable frames are never dropped, and above the hard limit the session must be closed.
 // No heap work per frame: the frames sit in a ring that keeps its capacity while the
-// connection is busy, the coalescing index is a small flat list (a queue holds few distinct
-// keys), and trim() gives both back when the connection goes quiet. An empty queue that was
+// connection has frames queued and goes back to its thread's spare rings when the queue
+// drains; the coalescing index is a small flat list (a queue holds few distinct keys) that
+// trim() gives back when the connection goes quiet. An empty queue that was
 // never used holds no heap memory.
 // Not thread-safe, and it needs no lock: a server's queue belongs to its connection's event
 // loop, and producers on other threads post their frames to that loop (Session::deliver).
@@ -74,6 +75,8 @@ class SendQueue {
         return ring_[(head_ + (id - front_id_)) & (ring_.size() - 1)];
     }
     void push_back(OutFrame&& f);
+    // The queue is empty: its ring goes back to the thread's spares (or is freed).
+    void release_ring();
     OutFrame take_front();
     void forget_key(std::uint64_t key, std::uint64_t id);
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "net/exact_allocator.hpp"
 #include "net/session.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
@@ -72,21 +73,6 @@ ssize_t raw_read(int fd, void* buf, std::size_t n) {
 ssize_t raw_write(int fd, const void* buf, std::size_t n) {
     return static_cast<ssize_t>(::syscall(SYS_write, fd, buf, n));
 }
-
-// Plain new/delete at the exact size, for handlers that should not take recycled blocks.
-template <typename T>
-struct ExactAllocator {
-    using value_type = T;
-    ExactAllocator() = default;
-    template <typename U>
-    ExactAllocator(const ExactAllocator<U>&) {}
-    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t) { ::operator delete(p); }
-    template <typename U>
-    bool operator==(const ExactAllocator<U>&) const {
-        return true;
-    }
-};
 
 struct ThreadBuffers {
     char read[kReadChunk + kParsePadding];
@@ -152,9 +138,8 @@ class CorkedSession final : public Session {
     void wait_readable() {
         if (gone() || paused_ || read_armed_) return;
         read_armed_ = true;
-        // An idle connection's one pending operation, allocated at its own size: Asio's
-        // per-thread recycling would hand it a block freed by a larger operation (the
-        // handshake's read, about 470 B), which it then holds for as long as it is idle.
+        // An idle connection's one pending operation, allocated at its own size (not a
+        // recycled block of the handshake's read, about 470 B, held for as long as it is idle).
         sock_.async_wait(tcp::socket::wait_read,
                          net::bind_allocator(
                              ExactAllocator<void>(),

@@ -10,6 +10,7 @@
 #include "net/beast_names.hpp"
 #include "net/beast_session.hpp"
 #include "net/corked_session.hpp"
+#include "net/exact_allocator.hpp"
 #include "net/loops.hpp"
 #include "net/rest.hpp"
 #include "protocol/codec.hpp"
@@ -19,6 +20,8 @@
 namespace liveshare {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // The same connection on `to`'s io_context (itself when it is there already); none when the
 // socket is gone (the peer reset it meanwhile).
@@ -40,7 +43,9 @@ std::optional<tcp::socket> rehome(tcp::socket s, Loop& to) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
   public:
-    HttpSession(tcp::socket&& socket, Context& ctx) : stream_(std::move(socket)), ctx_(ctx) {}
+    // `first_deadline`: when the first request must have arrived (counted from the accept).
+    HttpSession(tcp::socket&& socket, Context& ctx, Clock::time_point first_deadline)
+        : stream_(std::move(socket)), ctx_(ctx), first_deadline_(first_deadline) {}
 
     void run() {
         net::dispatch(stream_.get_executor(),
@@ -54,8 +59,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         parser_.emplace();
         parser_->body_limit(64 * 1024);
         parser_->header_limit(16 * 1024);
-        // Slowloris guard: the whole request (or the upgrade) must arrive in time.
-        stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.handshake_timeout_ms));
+        // Slowloris guard: the whole request (or the upgrade) must arrive in time; the first
+        // one in time from the accept.
+        if (first_deadline_) {
+            stream_.expires_at(*first_deadline_);
+            first_deadline_.reset();
+        } else {
+            stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.handshake_timeout_ms));
+        }
         http::async_read(stream_, buffer_, *parser_,
                          beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
     }
@@ -197,14 +208,61 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
     beast::tcp_stream stream_;
     Context& ctx_;
+    std::optional<Clock::time_point> first_deadline_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+// A connection whose first request has not arrived yet holds only this: the socket, a timer
+// and two waits at their own size, about 450 B. The HTTP session (Beast's stream, its timer,
+// the read buffer and parser, the read in flight: about 2 KB) is made when bytes arrive and
+// usually ends in the same turn, so a storm of connects does not leave 2 KB per connection of
+// freed handshake state scattered between the sessions that stay.
+class Arrival : public std::enable_shared_from_this<Arrival> {
+  public:
+    Arrival(tcp::socket&& socket, Context& ctx)
+        : sock_(std::move(socket)),
+          timer_(sock_.get_executor()),
+          ctx_(ctx),
+          deadline_(Clock::now() + std::chrono::milliseconds(ctx.cfg.handshake_timeout_ms)) {}
+
+    void start() {
+        timer_.expires_at(deadline_);
+        timer_.async_wait(net::bind_allocator(
+            ExactAllocator<void>(), [self = shared_from_this()](beast::error_code ec) {
+                if (ec || self->done_) return;  // the request came first
+                self->done_ = true;
+                self->ctx_.metrics.handshake_timeouts.fetch_add(1);
+                beast::error_code ignored;
+                self->sock_.close(ignored);  // ends the read wait too
+            }));
+        sock_.async_wait(tcp::socket::wait_read,
+                         net::bind_allocator(ExactAllocator<void>(),
+                                             [self = shared_from_this()](beast::error_code ec) {
+                                                 self->on_readable(ec);
+                                             }));
+    }
+
+  private:
+    void on_readable(beast::error_code ec) {
+        if (done_) return;
+        done_ = true;
+        timer_.cancel();
+        if (ec) return;  // closes the socket with this object
+        std::make_shared<HttpSession>(std::move(sock_), ctx_, deadline_)->run();
+    }
+
+    tcp::socket sock_;
+    net::steady_timer timer_;
+    Context& ctx_;
+    Clock::time_point deadline_;
+    bool done_ = false;
 };
 
 }  // namespace
 
 void start_http_session(tcp::socket socket, Context& ctx) {
-    std::make_shared<HttpSession>(std::move(socket), ctx)->run();
+    std::make_shared<Arrival>(std::move(socket), ctx)->start();
 }
 
 }  // namespace liveshare
