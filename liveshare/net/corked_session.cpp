@@ -1,12 +1,13 @@
 #include "net/corked_session.hpp"
 
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
@@ -14,7 +15,6 @@
 #include <memory>
 #include <vector>
 
-#include "net/exact_allocator.hpp"
 #include "net/session.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
@@ -22,7 +22,6 @@
 namespace liveshare {
 
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 
@@ -84,18 +83,22 @@ ThreadBuffers& tls() {
     return *b;
 }
 
-class CorkedSession final : public Session {
+class CorkedSession final : public Session, public Poller::Target {
   public:
-    CorkedSession(tcp::socket s, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
-                  bool batch)
+    CorkedSession(int fd, Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
         : Session(ctx, loop, std::move(room_id), wants_seq, batch),
-          sock_(std::move(s)),
+          fd_(fd),
           reader_(true, ctx.cfg.max_frame_bytes, false, ctx.cfg.profile.utf8_check) {}
+    ~CorkedSession() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
 
     void start(std::string response, std::string early) {
-        boost::system::error_code ec;
-        sock_.non_blocking(true, ec);
-        if (ec) return;
+        const int flags = ::fcntl(fd_, F_GETFL);
+        if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) return;
+        // The loop's poller names this object in its events: it lives while the socket is open.
+        if (!loop_.poller.add(fd_, this)) return;
+        self_ = std::static_pointer_cast<CorkedSession>(shared_from_this());
         touch();
         opened();
         if (!early.empty()) pending_.append(early.data(), early.size());
@@ -127,6 +130,23 @@ class CorkedSession final : public Session {
         }
     }
 
+    // The socket is readable, writable again, or at its end (edge-triggered: each edge once).
+    void on_ready(std::uint32_t events) override {
+        if (gone()) return;
+        if (write_armed_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            write_armed_ = false;
+            pump();
+        }
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) on_readable();
+    }
+
+    // The loops have stopped with the connection still open (the server is exiting).
+    void abandon() override {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        self_.reset();
+    }
+
   private:
     void touch() {
         last_rx_ = Clock::now();
@@ -135,30 +155,15 @@ class CorkedSession final : public Session {
 
     // ---- reading
 
-    void wait_readable() {
-        if (gone() || paused_ || read_armed_) return;
-        read_armed_ = true;
-        // An idle connection's one pending operation, allocated at its own size (not a
-        // recycled block of the handshake's read, about 470 B, held for as long as it is idle).
-        sock_.async_wait(tcp::socket::wait_read,
-                         net::bind_allocator(
-                             ExactAllocator<void>(),
-                             [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                                 boost::system::error_code ec) {
-                                 self->read_armed_ = false;
-                                 if (ec) return self->teardown();
-                                 self->on_readable();
-                             }));
-    }
-
-    // Reads until the socket is empty (the reactor is edge-triggered), handling every message.
+    // Reads until the socket is empty (the poller is edge-triggered), handling every message.
+    // Paused (a password check is running), it reads nothing: resume_reading() reads on.
     void on_readable() {
-        if (gone()) return;
+        if (gone() || paused_) return;
         if (!pending_.empty() && !handle_pending()) return;
         bool drained = false;
         for (int round = 0; round < 16 && !gone() && !paused_; ++round) {
             char* buf = tls().read;
-            const ssize_t r = raw_read(sock_.native_handle(), buf, kReadChunk);
+            const ssize_t r = raw_read(fd_, buf, kReadChunk);
             ctx_.metrics.add(&Metrics::Shard::ws_reads, 1);
             if (r == 0) return teardown();  // EOF
             if (r < 0) {
@@ -186,14 +191,12 @@ class CorkedSession final : public Session {
         }
         if (gone() || paused_) return;
         if (!drained) {
-            // 1 MiB in one go: give other sessions a turn, then read on (nothing is lost: the
-            // reactor is edge-triggered, so the socket is read to the end before waiting).
+            // 1 MiB in one go: give other sessions a turn, then read on (the poller is
+            // edge-triggered: it will not tell again of bytes that are there already).
             net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] {
                 self->on_readable();
             });
-            return;
         }
-        wait_readable();
     }
 
     // Handles complete messages in pending_; false when the session is done or paused.
@@ -336,7 +339,7 @@ class CorkedSession final : public Session {
         std::size_t off = 0;
         while (off < out.size()) {
             // write(2), not send(2): /proc/PID/io counts it (SIGPIPE is ignored by the server).
-            const ssize_t w = raw_write(sock_.native_handle(), out.data() + off, out.size() - off);
+            const ssize_t w = raw_write(fd_, out.data() + off, out.size() - off);
             ctx_.metrics.add(&Metrics::Shard::ws_writes, 1);
             if (w < 0) {
                 if (errno == EINTR) continue;
@@ -349,14 +352,7 @@ class CorkedSession final : public Session {
         }
         if (off == out.size()) return true;
         unsent_.append(out.data() + off, out.size() - off);
-        write_armed_ = true;
-        sock_.async_wait(tcp::socket::wait_write,
-                         [self = std::static_pointer_cast<CorkedSession>(shared_from_this())](
-                             boost::system::error_code ec) {
-                             self->write_armed_ = false;
-                             if (ec) return self->teardown();
-                             self->pump();
-                         });
+        write_armed_ = true;  // the poller's next EPOLLOUT edge pumps on
         return false;
     }
 
@@ -386,30 +382,31 @@ class CorkedSession final : public Session {
     // The close frame is out: no more data from us; the peer's FIN ends the session.
     void finish_close_write() {
         close_sent_pending_ = false;
-        boost::system::error_code ignored;
-        sock_.shutdown(tcp::socket::shutdown_send, ignored);
-        if (!paused_) wait_readable();
+        ::shutdown(fd_, SHUT_WR);
     }
 
     void teardown() {
         if (gone()) return;
         if (cork_timer_) cork_timer_->cancel();
         on_disconnect();
-        boost::system::error_code ignored;
-        sock_.close(ignored);
+        ::close(fd_);  // out of the poller too
+        fd_ = -1;
+        // Released after this turn: the poller's events of this turn may still name this object.
+        net::post(ex_, [self = std::move(self_)] {});
         pending_.release();
         unsent_.release();
         ctl_.clear();
         ctl_.shrink_to_fit();
     }
 
-    tcp::socket sock_;
+    int fd_;
+    std::shared_ptr<CorkedSession> self_;  // while the socket is open
     ws::Reader reader_;
     ByteBuf pending_;  // received bytes of an incomplete frame (or behind a paused message)
     ByteBuf unsent_;   // bytes the socket did not take yet
     std::string ctl_;  // control frames waiting for the writer
     Clock::time_point last_rx_{}, closing_at_{};
-    bool closing_started_ = false, paused_ = false, read_armed_ = false, write_armed_ = false;
+    bool closing_started_ = false, paused_ = false, write_armed_ = false;
     bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
          cork_armed_ = false;
     std::unique_ptr<net::steady_timer> cork_timer_;  // made on a cork window's first use
@@ -417,11 +414,9 @@ class CorkedSession final : public Session {
 
 }  // namespace
 
-void start_corked_session(tcp::socket socket, Context& ctx, Loop& loop, std::string room_id,
-                          bool wants_seq, bool batch, std::string handshake_response,
-                          std::string early_bytes) {
-    auto s = std::make_shared<CorkedSession>(std::move(socket), ctx, loop, std::move(room_id),
-                                             wants_seq, batch);
+void start_corked_session(int fd, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
+                          bool batch, std::string handshake_response, std::string early_bytes) {
+    auto s = std::make_shared<CorkedSession>(fd, ctx, loop, std::move(room_id), wants_seq, batch);
     s->start(std::move(handshake_response), std::move(early_bytes));
 }
 

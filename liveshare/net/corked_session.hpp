@@ -5,7 +5,6 @@
 // per-thread buffer and handle every message in it in place. Pings, pongs and closes go through
 // the same writer, so nothing interleaves inside a frame. An idle connection holds no buffer.
 #pragma once
-#include <boost/asio/ip/tcp.hpp>
 #include <string>
 
 #include "net/context.hpp"
@@ -13,11 +12,10 @@
 
 namespace liveshare {
 
-// Takes over an upgraded socket (on `loop`, whose thread calls this): writes `handshake_response`
-// (the 101) first, then serves the WebSocket. `early_bytes`: what the client sent after its upgrade
-// request, already read.
-void start_corked_session(boost::asio::ip::tcp::socket socket, Context& ctx, Loop& loop,
-                          std::string room_id, bool wants_seq, bool batch,
-                          std::string handshake_response, std::string early_bytes);
+// Takes over an upgraded socket, its descriptor `fd` (on `loop`, whose thread calls this; `loop`'s
+// poller watches it from now on): writes `handshake_response` (the 101) first, then serves the
+// WebSocket. `early_bytes`: what the client sent after its upgrade request, already read.
+void start_corked_session(int fd, Context& ctx, Loop& loop, std::string room_id, bool wants_seq,
+                          bool batch, std::string handshake_response, std::string early_bytes);
 
 }  // namespace liveshare

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "net/beast_names.hpp"
 #include "net/beast_session.hpp"
@@ -22,6 +23,22 @@ namespace liveshare {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A descriptor closed unless released: one handed to another loop is not lost if that loop
+// stops before it gets there.
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+    UniqueFd& operator=(UniqueFd&&) = delete;
+    ~UniqueFd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int release() { return std::exchange(fd_, -1); }
+
+  private:
+    int fd_;
+};
 
 // The same connection on `to`'s io_context (itself when it is there already); none when the
 // socket is gone (the peer reset it meanwhile).
@@ -134,9 +151,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         const bool wants_seq = !selected.empty(), batch = selected == kSubprotocolV2Batch;
         // The connection moves to its room's loop, where the room's other members are.
         Loop& loop = ctx_.loops->for_room(room_id);
-        auto sock = rehome(stream_.release_socket(), loop);
-        if (!sock) return;
         if (ctx_.cfg.profile.write == WritePath::Frame) {
+            auto sock = rehome(stream_.release_socket(), loop);
+            if (!sock) return;
             return net::post(loop.ioc, [sock = std::move(*sock), &ctx = ctx_, &loop,
                                         room_id = std::move(room_id), wants_seq, batch,
                                         req = std::move(req), selected]() mutable {
@@ -155,13 +172,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         response += "\r\n\r\n";
         auto early = buffer_.cdata();
         std::string early_bytes(static_cast<const char*>(early.data()), early.size());
-        net::post(
-            loop.ioc, [sock = std::move(*sock), &ctx = ctx_, &loop, room_id = std::move(room_id),
-                       wants_seq, batch, response = std::move(response),
-                       early_bytes = std::move(early_bytes)]() mutable {
-                start_corked_session(std::move(sock), ctx, loop, std::move(room_id), wants_seq,
-                                     batch, std::move(response), std::move(early_bytes));
-            });
+        // The bare descriptor moves: the room's loop watches it with its own poller.
+        beast::error_code ec;
+        UniqueFd fd(stream_.release_socket().release(ec));
+        if (ec) return;
+        net::post(loop.ioc, [fd = std::move(fd), &ctx = ctx_, &loop, room_id = std::move(room_id),
+                             wants_seq, batch, response = std::move(response),
+                             early_bytes = std::move(early_bytes)]() mutable {
+            start_corked_session(fd.release(), ctx, loop, std::move(room_id), wants_seq, batch,
+                                 std::move(response), std::move(early_bytes));
+        });
     }
 
     // The REST routes; the reply comes back to this connection's loop.

@@ -1,13 +1,66 @@
 #include "net/loops.hpp"
 
+#include <sys/epoll.h>
+
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <functional>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "metrics.hpp"
 #include "net/session.hpp"
 
 namespace liveshare {
+
+namespace {
+int new_epoll() {
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    return fd;
+}
+constexpr int kEventsPerCall = 64;
+constexpr int kCallsPerTurn = 4;
+}  // namespace
+
+Poller::Poller(boost::asio::io_context& ioc) : epoll_(ioc, new_epoll()) {}
+
+bool Poller::add(int fd, Target* t) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = t;
+    if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+    if (!armed_) arm();
+    return true;
+}
+
+void Poller::arm() {
+    armed_ = true;
+    epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this](boost::system::error_code ec) {
+                          armed_ = false;
+                          if (!ec) drain();
+                      });
+}
+
+// Every ready socket's handler, then the wait again. The instance is edge-triggered in the
+// io_context's epoll: it is read until it has no more events (or, after a full turn's worth,
+// again in a later turn, so a flood cannot starve the loop's other work).
+void Poller::drain() {
+    epoll_event evs[kEventsPerCall];
+    for (int call = 0; call < kCallsPerTurn; ++call) {
+        const int n = ::epoll_wait(epoll_.native_handle(), evs, kEventsPerCall, 0);
+        if (n < 0 && errno == EINTR) continue;
+        for (int i = 0; i < n; ++i) static_cast<Target*>(evs[i].data.ptr)->on_ready(evs[i].events);
+        if (n < kEventsPerCall) return arm();
+    }
+    armed_ = true;
+    boost::asio::post(epoll_.get_executor(), [this] {
+        armed_ = false;
+        drain();
+    });
+}
 
 void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
     ready_.push_back(std::move(s));

@@ -51,6 +51,7 @@ class Server {
         });
         loops_.run(&ctx_.metrics);
         ctx_.kdf.join();
+        for (auto& s : live_sessions(ctx_)) s->abandon();
         for (auto& r : ctx_.rooms.all()) r->clear_members();
         ctx_.cluster.reset();
         if (ctx_.durable) ctx_.durable->stop();  // commits what is queued before the last snapshots

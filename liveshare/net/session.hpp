@@ -55,6 +55,9 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     // The server's once-a-second sweep (any thread): a transport without its own keep-alive
     // pings idle peers and closes dead ones.
     virtual void check_idle(Clock::time_point now) {}
+    // After the loops have stopped (off them): a transport that keeps itself alive while its
+    // socket is open lets go.
+    virtual void abandon() {}
     // On the session's loop, at the end of a turn that queued frames for it (Loop::flush).
     // What the writer leaves queued takes its own references: the loop's pins end with the turn.
     void start_writer_now() {
