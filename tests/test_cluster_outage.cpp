@@ -5,6 +5,7 @@
 // Redis is an outage, not a stuck node; an outage past --cluster-outage-max-ms ends the node.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "procs/cluster_process.hpp"
@@ -284,11 +285,15 @@ TEST(ClusterOutage, RedisKillWithFsyncAlwaysLosesNothing) {
 // Sentinel: the master SIGKILLed under load; Sentinel promotes its replica (about 1.3 s here)
 // and the nodes (sentinel://, acks after WAIT 1) follow it. Nothing acknowledged is lost,
 // nobody resyncs. The traffic lasts 5 s, so the failover and the return fall inside it.
+// Sentinel may fail back later (the new master busy for over its 500 ms while the old one
+// resyncs from it, on a loaded machine): the test asks that the failover happened, not which
+// of the two is master at the end.
 TEST(ClusterOutage, SentinelFailoverWithWaitLosesNothing) {
     LocalCluster cl(harness::find_server_binary(), 3,
                     node_args({"--max-users=100", "--cluster-wait-replicas=1"}),
                     RedisPersistence::AofEverySec, true);
     std::thread fault;
+    std::atomic<bool> failed_over{false};
     auto r = run_with_redis_fault(
         cl,
         [&] {
@@ -297,7 +302,7 @@ TEST(ClusterOutage, SentinelFailoverWithWaitLosesNothing) {
                 // Back as the new master's replica (Sentinel reconfigures it): WAIT 1 again
                 // has a replica to wait for.
                 const auto until = std::chrono::steady_clock::now() + 20s;
-                while (cl.sentinel().master_port() != cl.replica().port() &&
+                while (!(failed_over = cl.sentinel().master_port() == cl.replica().port()) &&
                        std::chrono::steady_clock::now() < until)
                     std::this_thread::sleep_for(10ms);
                 cl.redis().start_again();
@@ -306,7 +311,9 @@ TEST(ClusterOutage, SentinelFailoverWithWaitLosesNothing) {
         100);
     if (fault.joinable()) fault.join();
     expect_nothing_acknowledged_lost(r);
-    EXPECT_EQ(cl.sentinel().master_port(), cl.replica().port()) << "no failover happened";
+    EXPECT_TRUE(failed_over) << "no failover happened";
+    const auto master = cl.sentinel().master_port();
+    EXPECT_TRUE(master == cl.replica().port() || master == cl.redis().port()) << master;
     double outages = 0, resynced = 0;
     for (auto& n : cl.nodes()) {
         outages += metric(*n, "liveshare_cluster_outages_total");
