@@ -1,6 +1,6 @@
-// Plain new/delete at the exact size, for the handlers of waits that may last long (an idle
-// connection's read, a connection whose request has not arrived): Asio's per-thread recycling
-// would hand them a block freed by a larger operation, held for as long as they wait.
+// Plain new/delete at the exact size, for the handlers of waits that may last long (a
+// connection whose request has not arrived yet): Asio's per-thread recycling would hand them a
+// block freed by a larger operation, held for as long as they wait.
 #pragma once
 #include <cstddef>
 #include <new>
