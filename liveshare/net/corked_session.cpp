@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "log.hpp"
 #include "net/session.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_frame.hpp"
@@ -94,10 +95,14 @@ class CorkedSession final : public Session, public Poller::Target {
     }
 
     void start(std::string response, std::string early) {
+        // Refused here, the connection is closed before its 101 (the client sees the upgrade
+        // fail), and the log says why.
         const int flags = ::fcntl(fd_, F_GETFL);
-        if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) return;
+        if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0)
+            return log::line(std::string("upgrade dropped: fcntl: ") + std::strerror(errno));
         // The loop's poller names this object in its events: it lives while the socket is open.
-        if (!loop_.poller.add(fd_, this)) return;
+        if (!loop_.poller.add(fd_, this))
+            return log::line(std::string("upgrade dropped: epoll_ctl: ") + std::strerror(errno));
         self_ = std::static_pointer_cast<CorkedSession>(shared_from_this());
         touch();
         opened();
