@@ -1,14 +1,16 @@
-// A new TCP connection: nothing but a wait until its first bytes arrive (or the handshake
-// timeout closes it), then HTTP/1.1 requests (the REST routes, keep-alive) until a WebSocket
-// upgrade, which moves the socket to its room's loop and hands it to the transport the profile
-// names (corked: our framing; frame: Beast's stream). One of the two Beast translation units.
+// A new TCP connection: its descriptor waits in its loop's poller until its first bytes arrive
+// (or the handshake timeout closes it). A whole WebSocket upgrade for the corked path goes
+// straight to its room's loop; anything else becomes an HTTP/1.1 session (the REST routes,
+// keep-alive) until a WebSocket upgrade, which moves the socket to its room's loop and hands it
+// to the transport the profile names (corked: our framing; frame: Beast's stream). One of the
+// two Beast translation units.
 #pragma once
-#include <boost/asio/ip/tcp.hpp>
-
 #include "net/context.hpp"
+#include "net/loops.hpp"
 
 namespace liveshare {
 
-void start_http_session(boost::asio::ip::tcp::socket socket, Context& ctx);
+// On `loop`'s thread: a connection just accepted, its descriptor non-blocking, now `loop`'s.
+void start_arrival(int fd, Context& ctx, Loop& loop);
 
 }  // namespace liveshare

@@ -35,12 +35,22 @@ bool Poller::add(int fd, Target* t) {
     return true;
 }
 
+void Poller::remove(int fd) {
+    epoll_event ev{};  // ignored, but kernels before 2.6.9 wanted one
+    ::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, &ev);
+}
+
+// armed_ stays set while the wait's drain runs: a socket added by one of its handlers (an
+// upgrade finished on this loop) must not start a second wait beside the one drain() starts.
 void Poller::arm() {
     armed_ = true;
     epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                       [this](boost::system::error_code ec) {
-                          armed_ = false;
-                          if (!ec) drain();
+                          if (ec) {
+                              armed_ = false;
+                              return;
+                          }
+                          drain();
                       });
 }
 
@@ -55,11 +65,50 @@ void Poller::drain() {
         for (int i = 0; i < n; ++i) static_cast<Target*>(evs[i].data.ptr)->on_ready(evs[i].events);
         if (n < kEventsPerCall) return arm();
     }
+    boost::asio::post(epoll_.get_executor(), [this] { drain(); });
+}
+
+Expiries::~Expiries() {
+    while (head_) {
+        Item* it = head_;
+        head_ = it->next_;
+        delete it;
+    }
+}
+
+void Expiries::add(Item* it, Clock::time_point at) {
+    it->at_ = tail_ && at < tail_->at_ ? tail_->at_ : at;
+    it->prev_ = tail_;
+    it->next_ = nullptr;
+    (tail_ ? tail_->next_ : head_) = it;
+    tail_ = it;
+    if (!armed_) arm();
+}
+
+void Expiries::remove(Item* it) {
+    (it->prev_ ? it->prev_->next_ : head_) = it->next_;
+    (it->next_ ? it->next_->prev_ : tail_) = it->prev_;
+    it->prev_ = it->next_ = nullptr;
+}
+
+// The timer stays set for an item that left early: it fires, finds a later head, and waits on.
+void Expiries::arm() {
     armed_ = true;
-    boost::asio::post(epoll_.get_executor(), [this] {
+    timer_.expires_at(head_->at_);
+    timer_.async_wait([this](boost::system::error_code ec) {
         armed_ = false;
-        drain();
+        if (!ec) fire();
     });
+}
+
+void Expiries::fire() {
+    const auto now = Clock::now();
+    while (head_ && head_->at_ <= now) {
+        Item* it = head_;
+        remove(it);
+        it->expire();
+    }
+    if (head_) arm();
 }
 
 void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {

@@ -11,6 +11,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -42,6 +44,8 @@ class Poller {
     // of the loop turn in which fd is closed (events of that turn may still name it). False
     // (errno set) if epoll refused it.
     bool add(int fd, Target* t);
+    // On the loop: fd leaves (to be watched elsewhere); its target hears of it no more.
+    void remove(int fd);
 
   private:
     void arm();
@@ -50,10 +54,46 @@ class Poller {
     bool armed_ = false;
 };
 
+// Things that end a fixed time after they start unless they finish first (a new connection's
+// wait for its request): one timer per loop for all of them, the soonest first. An item costs
+// two pointers and a time, not a timer and a pending wait each.
+class Expiries {
+  public:
+    using Clock = std::chrono::steady_clock;
+    class Item {
+      public:
+        virtual ~Item() = default;
+        // On the loop, at the item's time, once; the item is out of the list by then.
+        virtual void expire() = 0;
+
+      private:
+        friend class Expiries;
+        Item *prev_ = nullptr, *next_ = nullptr;
+        Clock::time_point at_{};
+    };
+    explicit Expiries(boost::asio::io_context& ioc) : timer_(ioc) {}
+    // The loop has stopped: what still waits is deleted.
+    ~Expiries();
+    Expiries(const Expiries&) = delete;
+    Expiries& operator=(const Expiries&) = delete;
+    // On the loop: `it` expires at `at` (taken as no earlier than the last item's: the items
+    // share one timeout) unless removed first.
+    void add(Item* it, Clock::time_point at);
+    void remove(Item* it);
+
+  private:
+    void arm();
+    void fire();
+    boost::asio::steady_timer timer_;
+    Item *head_ = nullptr, *tail_ = nullptr;
+    bool armed_ = false;
+};
+
 class Loop {
   public:
     boost::asio::io_context ioc{1};
     Poller poller{ioc};
+    Expiries expiries{ioc};
     // The loop the calling thread runs, or nullptr off the loops.
     static Loop* current() { return t_current; }
     // On this loop's thread: start s's writer at the end of the current turn.
