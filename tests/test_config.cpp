@@ -96,24 +96,26 @@ TEST(Config, ClusterTakesARedisUrlAndNoOpLog) {
 
 TEST(TokenBucket, BurstThenRefillAtTheRate) {
     using C = TokenBucket::Clock;
-    TokenBucket b({3, 10});  // 3 at once, then 10 per second
+    const TokenBucketConfig c{3, 10};  // 3 at once, then 10 per second
+    TokenBucket b(c);
     const auto t0 = C::now();
-    EXPECT_TRUE(b.try_take(t0));
-    EXPECT_TRUE(b.try_take(t0));
-    EXPECT_TRUE(b.try_take(t0));
-    EXPECT_FALSE(b.try_take(t0));                                  // empty
-    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(50)));  // half a token back
-    EXPECT_TRUE(b.try_take(t0 + std::chrono::milliseconds(160)));  // one token back
-    EXPECT_FALSE(b.try_take(t0 + std::chrono::milliseconds(160)));
+    EXPECT_TRUE(b.try_take(c, t0));
+    EXPECT_TRUE(b.try_take(c, t0));
+    EXPECT_TRUE(b.try_take(c, t0));
+    EXPECT_FALSE(b.try_take(c, t0));                                  // empty
+    EXPECT_FALSE(b.try_take(c, t0 + std::chrono::milliseconds(50)));  // half a token back
+    EXPECT_TRUE(b.try_take(c, t0 + std::chrono::milliseconds(160)));  // one token back
+    EXPECT_FALSE(b.try_take(c, t0 + std::chrono::milliseconds(160)));
     // Refill stops at the burst.
     const auto later = t0 + std::chrono::seconds(60);
-    for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.try_take(later)) << i;
-    EXPECT_FALSE(b.try_take(later));
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.try_take(c, later)) << i;
+    EXPECT_FALSE(b.try_take(c, later));
 }
 
 TEST(TokenBucket, ZeroRateMeansNoLimit) {
-    TokenBucket b({0, 0});
-    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(b.try_take());
+    const TokenBucketConfig c{0, 0};
+    TokenBucket b(c);
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(b.try_take(c));
 }
 
 }  // namespace

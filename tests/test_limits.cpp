@@ -1,11 +1,15 @@
 // Connection-level limits, with raw sockets where a WebSocket client would be too polite.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "run/run_load.hpp"
 #include "server_fixture.hpp"
@@ -64,6 +68,36 @@ TEST(Limits, SlowlorisHandshakeIsDroppedAndOthersStillJoin) {
 
 TEST(Limits, ConnectionThatSendsNothingIsClosedAtTheHandshakeTimeout) {
     expect_closed_at_handshake_timeout("");
+}
+
+// Out of descriptors, the server stops accepting for a moment (the connections wait in the
+// backlog) and accepts again once some are free: the waiting ones are served, nothing aborts.
+TEST(Limits, OutOfDescriptorsTheServerAcceptsAgainWhenSomeAreFree) {
+    constexpr rlim_t kLimit = 64;  // the server inherits it
+    rlimit mine{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &mine), 0);
+    rlimit low = mine;
+    low.rlim_cur = kLimit;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    auto s = start_server({"--db=", "--threads=1", "--quiet=1"});
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &mine), 0);
+    const std::string fd_dir = "/proc/" + std::to_string(s->pid()) + "/fd";
+    auto open_fds = [&] {
+        std::size_t n = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(fd_dir)) ++n;
+        return n;
+    };
+    std::vector<int> held;
+    for (int i = 0; i < 100; ++i) held.push_back(raw_connect(s->port()));
+    bool full = false;  // the server's table fills up (bounded: 10 s)
+    for (int i = 0; i < 200 && !full; ++i) {
+        full = open_fds() >= kLimit;
+        if (!full) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(full) << open_fds() << " descriptors open";
+    for (int fd : held) close(fd);
+    auto ok = join(*s, uuid(), uuid());  // behind the 100 in the backlog
+    EXPECT_FALSE(ok->closed());
 }
 
 TEST(Limits, ConnectionLimitRefusesWith503) {

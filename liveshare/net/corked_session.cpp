@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "log.hpp"
@@ -30,38 +31,51 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxWriteBatch = 256 * 1024;  // queued bytes taken per write
 constexpr auto kCloseGrace = std::chrono::seconds(5);
 
-// Bytes with parse padding behind them; empty means no allocation at all.
+// Bytes with parse padding behind them, in one block that starts with their count and its
+// capacity: one pointer in the session, and no allocation at all while empty.
 class ByteBuf {
   public:
-    char* data() { return p_.get(); }
-    std::size_t size() const { return n_; }
-    bool empty() const { return n_ == 0; }
+    ByteBuf() = default;
+    ByteBuf(const ByteBuf&) = delete;
+    ByteBuf& operator=(const ByteBuf&) = delete;
+    ~ByteBuf() { release(); }
+    char* data() { return p_ + kHead; }  // only when not empty
+    std::size_t size() const { return p_ ? head().n : 0; }
+    bool empty() const { return size() == 0; }
     void append(const char* d, std::size_t k) {
-        reserve(n_ + k);
-        std::memcpy(p_.get() + n_, d, k);
-        n_ += k;
+        const std::size_t n = size();
+        reserve(n + k);
+        std::memcpy(data() + n, d, k);
+        head().n = n + k;
     }
     void consume(std::size_t k) {
-        if (k >= n_) return release();
-        std::memmove(p_.get(), p_.get() + k, n_ - k);
-        n_ -= k;
+        const std::size_t n = size();
+        if (k >= n) return release();
+        std::memmove(data(), data() + k, n - k);
+        head().n = n - k;
     }
     void release() {
-        p_.reset();
-        n_ = cap_ = 0;
+        delete[] p_;
+        p_ = nullptr;
     }
 
   private:
+    struct Head {
+        std::size_t n, cap;
+    };
+    static constexpr std::size_t kHead = sizeof(Head);
+    Head& head() const { return *std::launder(reinterpret_cast<Head*>(p_)); }
     void reserve(std::size_t want) {
-        if (want <= cap_) return;
-        const std::size_t cap = std::max(want, cap_ * 2);
-        std::unique_ptr<char[]> q(new char[cap + kParsePadding]);
-        if (n_) std::memcpy(q.get(), p_.get(), n_);
-        p_ = std::move(q);
-        cap_ = cap;
+        const std::size_t cap = p_ ? head().cap : 0;
+        if (want <= cap) return;
+        const std::size_t n = size(), grown = std::max(want, cap * 2);
+        char* q = new char[kHead + grown + kParsePadding];  // aligned for Head
+        if (n) std::memcpy(q + kHead, data(), n);
+        delete[] p_;
+        p_ = q;
+        new (p_) Head{n, grown};
     }
-    std::unique_ptr<char[]> p_;
-    std::size_t n_ = 0, cap_ = 0;
+    char* p_ = nullptr;
 };
 
 // read(2) and write(2) straight to the kernel: libc's wrappers are cancellation points, which
@@ -107,9 +121,7 @@ class CorkedSession final : public Session, public Poller::Target {
         touch();
         opened();
         if (!early.empty()) pending_.append(early.data(), early.size());
-        std::string& out = tls().out;
-        out = std::move(response);
-        if (!write_out(out)) return;
+        if (!write_out(response)) return;
         on_readable();  // whatever arrived already (drains the socket before waiting)
     }
 
@@ -117,7 +129,7 @@ class CorkedSession final : public Session, public Poller::Target {
     // the clocks below are the loop's alone.
     void check_idle(Clock::time_point now) override {
         if (Loop::current() != &loop_)
-            return net::post(ex_, [self = shared_from_this(), now] { self->check_idle(now); });
+            return net::post(ex(), [self = shared_from_this(), now] { self->check_idle(now); });
         if (gone()) return;
         queue_.trim();  // a quiet connection gives its queue's memory back
         const auto idle = std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms);
@@ -130,7 +142,7 @@ class CorkedSession final : public Session, public Poller::Target {
         if (!ping_sent_ && !closing()) {
             // Keep-alive: any frame back (the pong) proves the peer is there.
             ping_sent_ = true;
-            ws::append_frame(ctl_, ws::Opcode::Ping, "");
+            ws::append_frame(ctl(), ws::Opcode::Ping, "");
             pump();
         }
     }
@@ -153,6 +165,11 @@ class CorkedSession final : public Session, public Poller::Target {
     }
 
   private:
+    std::string& ctl() {
+        if (!ctl_) ctl_ = std::make_unique<std::string>();
+        return *ctl_;
+    }
+
     void touch() {
         last_rx_ = Clock::now();
         ping_sent_ = false;
@@ -198,7 +215,7 @@ class CorkedSession final : public Session, public Poller::Target {
         if (!drained) {
             // 1 MiB in one go: give other sessions a turn, then read on (the poller is
             // edge-triggered: it will not tell again of bytes that are there already).
-            net::post(ex_, [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] {
+            net::post(ex(), [self = std::static_pointer_cast<CorkedSession>(shared_from_this())] {
                 self->on_readable();
             });
         }
@@ -230,7 +247,7 @@ class CorkedSession final : public Session, public Poller::Target {
                 return !gone();
             case K::Ping:
                 if (!closing()) {
-                    ws::append_frame(ctl_, ws::Opcode::Pong, std::string_view(ev.data, ev.len));
+                    ws::append_frame(ctl(), ws::Opcode::Pong, std::string_view(ev.data, ev.len));
                     pump();
                 }
                 return true;
@@ -263,7 +280,7 @@ class CorkedSession final : public Session, public Poller::Target {
         if (window == 0 || closing()) return pump();
         if (cork_armed_) return;
         cork_armed_ = true;
-        if (!cork_timer_) cork_timer_ = std::make_unique<net::steady_timer>(ex_);
+        if (!cork_timer_) cork_timer_ = std::make_unique<net::steady_timer>(ex());
         cork_timer_->expires_after(std::chrono::microseconds(window));
         cork_timer_->async_wait([self = std::static_pointer_cast<CorkedSession>(
                                      shared_from_this())](boost::system::error_code) {
@@ -288,8 +305,11 @@ class CorkedSession final : public Session, public Poller::Target {
                 }
             }
             std::string& out = tls().out;
-            out.assign(ctl_);  // control frames first
-            ctl_.clear();
+            out.clear();
+            if (ctl_) {  // control frames first
+                out.assign(*ctl_);
+                ctl_.reset();
+            }
             std::size_t msgs = 0;
             if (!closing()) msgs = take_frames(out);
             if (out.empty()) {
@@ -379,7 +399,7 @@ class CorkedSession final : public Session, public Poller::Target {
             payload.push_back(static_cast<char>(code & 0xFF));
             payload.append(reason.substr(0, 123));
         }
-        ws::append_frame(ctl_, ws::Opcode::Close, payload);
+        ws::append_frame(ctl(), ws::Opcode::Close, payload);
         close_sent_pending_ = true;
         pump();
     }
@@ -397,23 +417,22 @@ class CorkedSession final : public Session, public Poller::Target {
         ::close(fd_);  // out of the poller too
         fd_ = -1;
         // Released after this turn: the poller's events of this turn may still name this object.
-        net::post(ex_, [self = std::move(self_)] {});
+        net::post(ex(), [self = std::move(self_)] {});
         pending_.release();
         unsent_.release();
-        ctl_.clear();
-        ctl_.shrink_to_fit();
+        ctl_.reset();
     }
 
     int fd_;
+    bool closing_started_ = false, paused_ = false, write_armed_ = false;
+    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
+         cork_armed_ = false;
     std::shared_ptr<CorkedSession> self_;  // while the socket is open
     ws::Reader reader_;
     ByteBuf pending_;  // received bytes of an incomplete frame (or behind a paused message)
     ByteBuf unsent_;   // bytes the socket did not take yet
-    std::string ctl_;  // control frames waiting for the writer
+    std::unique_ptr<std::string> ctl_;  // control frames waiting for the writer (made for them)
     Clock::time_point last_rx_{}, closing_at_{};
-    bool closing_started_ = false, paused_ = false, write_armed_ = false;
-    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
-         cork_armed_ = false;
     std::unique_ptr<net::steady_timer> cork_timer_;  // made on a cork window's first use
 };
 

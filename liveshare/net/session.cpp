@@ -29,7 +29,6 @@ ClientMessage& thread_message() {
 Session::Session(Context& ctx, Loop& loop, std::string room_id, bool wants_seq, bool batch)
     : ctx_(ctx),
       loop_(loop),
-      ex_(loop.ioc.get_executor()),
       queue_(ctx.cfg.send_queue_soft_bytes, ctx.cfg.send_queue_hard_bytes),
       batch_(batch),
       room_id_(std::move(room_id)),
@@ -53,7 +52,7 @@ void Session::deliver(OutFrame f) {
             first = !inbox_waiting_.load(std::memory_order_relaxed);
             inbox_waiting_.store(true, std::memory_order_relaxed);
         }
-        if (first) net::post(ex_, [self = shared_from_this()] { self->take_inbox(); });
+        if (first) net::post(ex(), [self = shared_from_this()] { self->take_inbox(); });
         return;
     }
     queue_frame(std::move(f));
@@ -121,7 +120,7 @@ void Session::close_for_resync(const std::string& why) {
 }
 
 void Session::close_soon(std::uint16_t code, std::string reason) {
-    net::post(ex_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    net::post(ex(), [self = shared_from_this(), code, reason = std::move(reason)] {
         self->close_now(code, reason);
     });
 }
@@ -138,7 +137,7 @@ void Session::on_binary(const std::uint8_t* data, std::size_t n) {
     // A binary frame is a raw Yjs update: relayed as an Update with the sender's user_id.
     if (closing()) return;
     if (phase_ != Phase::Joined) return reject_unauthenticated();
-    if (!bucket_critical_.try_take()) return reject_rate(MsgType::Update);
+    if (!bucket_critical_.try_take(ctx_.cfg.rate_critical)) return reject_rate(MsgType::Update);
     ctx_.metrics.count_in(MsgType::Update);
     room_->relay_binary_update(*this, {data, n});
 }
@@ -255,7 +254,7 @@ Session::Step Session::dispatch(const ClientMessage& msg, const char* data, std:
 
 // Applies the oldest held graph op when its slot comes, then waits for the next slot.
 void Session::arm_graphop_timer(Clock::time_point slot) {
-    if (!graphop_timer_) graphop_timer_ = std::make_unique<boost::asio::steady_timer>(ex_);
+    if (!graphop_timer_) graphop_timer_ = std::make_unique<boost::asio::steady_timer>(ex());
     graphop_timer_->expires_at(slot);
     graphop_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec || self->held_ops_.empty()) return;
@@ -282,11 +281,11 @@ void Session::release_held_op() {
 bool Session::take_token(MsgType t) {
     switch (rate_class_of(t)) {
         case RateClass::Volatile:
-            return bucket_volatile_.try_take();
+            return bucket_volatile_.try_take(ctx_.cfg.rate_volatile);
         case RateClass::Low:
-            return bucket_low_.try_take();
+            return bucket_low_.try_take(ctx_.cfg.rate_low);
         case RateClass::Critical:
-            return bucket_critical_.try_take();
+            return bucket_critical_.try_take(ctx_.cfg.rate_critical);
     }
     return true;
 }
@@ -316,7 +315,7 @@ Session::Step Session::handle_auth(const ClientMessage& msg) {
     phase_ = Phase::Authenticating;
     ctx_.cluster->ready(room, [self = shared_from_this(), room, pw = msg.password](
                                   const char* refused, bool created) mutable {
-        net::post(self->ex_,
+        net::post(self->ex(),
                   [self, room = std::move(room), pw = std::move(pw), refused, created]() mutable {
                       if (self->gone()) return;
                       if (refused) {
@@ -344,7 +343,7 @@ Session::Step Session::check_password(std::shared_ptr<Room> room,
     phase_ = Phase::Authenticating;
     net::post(ctx_.kdf, [self = shared_from_this(), room, pw = std::move(*password)]() mutable {
         bool ok = verify_password(pw, room->settings_copy().password_hash);
-        net::post(self->ex_, [self, room = std::move(room), ok]() mutable {
+        net::post(self->ex(), [self, room = std::move(room), ok]() mutable {
             if (self->gone()) return;
             if (!ok) {
                 self->fail_auth("Invalid password");
@@ -362,9 +361,8 @@ Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
             fail_auth("Room is full");
             return Step::Done;
         }
-        if (!closing()) phase_ = Phase::Joined;
         room_ = std::move(room);
-        trace_join();
+        became_member();
         return Step::Done;
     }
     // The cluster loads the room here if it must and checks the cap over every node.
@@ -372,7 +370,7 @@ Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
     ctx_.cluster->join(
         room, shared_from_this(), last_seq_,
         [self = shared_from_this(), room](const char* refused) {
-            net::post(self->ex_, [self, room, refused] {
+            net::post(self->ex(), [self, room, refused] {
                 if (self->gone()) {
                     if (!refused) room->leave(self.get());  // gone while joining: leave at once
                     return;
@@ -381,13 +379,20 @@ Session::Step Session::finish_auth(std::shared_ptr<Room> room) {
                     self->fail_auth(refused);
                 } else {
                     self->room_ = room;
-                    if (!self->closing()) self->phase_ = Phase::Joined;
-                    self->trace_join();
+                    self->became_member();
                 }
                 self->auth_step_done(Step::Done);
             });
         });
     return Step::Later;
+}
+
+// In the room (room_ set). A repeated Auth is refused from here on, so the room's id is the
+// room's to hold: the session lets its copy go.
+void Session::became_member() {
+    if (!closing()) phase_ = Phase::Joined;
+    trace_join();
+    std::string().swap(room_id_);
 }
 
 // A join in the trace (--record); the session's hashes are kept for its messages.

@@ -101,7 +101,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
 
     Context& ctx_;
     Loop& loop_;
-    boost::asio::io_context::executor_type ex_;
+    boost::asio::io_context::executor_type ex() const { return loop_.ioc.get_executor(); }
     SendQueue queue_;
     bool batch_ = false;  // liveshare.v2+batch: queued messages go out as one array frame
 
@@ -121,6 +121,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     Step finish_auth(std::shared_ptr<Room> room);
     // An Auth step that finished off the loop, back on it: reading resumes unless closing.
     void auth_step_done(Step step);
+    void became_member();
     void trace_join();  // --record: the join, and this session's hashes
     void fail_auth(const char* error);
     void reject_unauthenticated();
@@ -131,7 +132,7 @@ class Session : public Participant, public std::enable_shared_from_this<Session>
     template <typename Encode>
     void send_control(MsgType type, Encode&& enc);
 
-    std::string room_id_;
+    std::string room_id_;  // until the join (then room_ has it)
     TokenBucket bucket_volatile_, bucket_low_, bucket_critical_;
     std::shared_ptr<Room> room_;
     std::string user_id_, username_;

@@ -140,7 +140,7 @@ bool Reader::check(const Header& h, Event& err) {
         case Opcode::Continuation:
             if (!in_fragment_) return fail(kCloseProtocolError, "continuation without a message");
             if (h.rsv1) return fail(kCloseProtocolError, "continuation frame with RSV1");
-            if (frag_.size() + h.len > max_) return fail(kCloseTooBig, "message too big");
+            if (frag_->size() + h.len > max_) return fail(kCloseTooBig, "message too big");
             return true;
     }
     return fail(kCloseProtocolError, "unknown opcode");

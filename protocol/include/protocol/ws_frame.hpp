@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -79,8 +80,8 @@ class Reader {
     // check_utf8 false skips that check (only to measure its cost; not RFC 6455).
     Reader(bool masked_expected, std::size_t max_message, bool allow_rsv1 = false,
            bool check_utf8 = true)
-        : masked_(masked_expected),
-          max_(max_message),
+        : max_(max_message),
+          masked_(masked_expected),
           allow_rsv1_(allow_rsv1),
           check_utf8_(check_utf8) {}
 
@@ -108,15 +109,16 @@ class Reader {
     // The payload's own rules: UTF-8 of text, a close frame's code and reason.
     bool check_payload(const Header& h, const char* payload, std::size_t len, Event& err);
 
-    bool masked_;
+    // 32 B, one per connection: the assembly buffer of a fragmented message exists only
+    // while one is being assembled.
     std::size_t max_;
+    std::unique_ptr<std::string> frag_;  // a fragmented message being assembled
+    Utf8Validator frag_utf8_;            // the text of frag_ so far
+    bool masked_;
     bool allow_rsv1_;
     bool check_utf8_;
-    bool in_fragment_ = false, frag_compressed_ = false;
+    bool in_fragment_ = false, frag_compressed_ = false, failed_ = false;
     Opcode frag_op_ = Opcode::Text;
-    std::string frag_;         // a fragmented message being assembled (with padding room)
-    Utf8Validator frag_utf8_;  // the text of frag_ so far
-    bool failed_ = false;
 };
 
 template <typename On>
@@ -175,19 +177,19 @@ std::size_t Reader::feed(char* buf, std::size_t n, On&& on) {
                     in_fragment_ = true;
                     frag_op_ = h.op;
                     frag_compressed_ = h.rsv1;
-                    frag_.assign(payload, len);
+                    frag_ = std::make_unique<std::string>(payload, len);
                 }
                 break;
             case Opcode::Continuation:
-                frag_.append(payload, len);
+                frag_->append(payload, len);
                 if (h.fin) {
                     in_fragment_ = false;
-                    const std::size_t whole = frag_.size();
-                    frag_.append(64, '\0');  // parse padding
+                    const std::size_t whole = frag_->size();
+                    frag_->append(64, '\0');  // parse padding
                     ev = {frag_op_ == Opcode::Text ? Event::Kind::Text : Event::Kind::Binary,
-                          frag_.data(), whole, frag_compressed_};
+                          frag_->data(), whole, frag_compressed_};
                     go = on(ev);
-                    frag_.resize(whole);
+                    frag_.reset();
                 }
                 break;
         }
