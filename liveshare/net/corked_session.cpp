@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -274,20 +273,9 @@ class CorkedSession final : public Session, public Poller::Target {
 
     // ---- writing
 
-    // With a cork window the first frame waits for company; control frames never wait.
-    void start_writer() override {
-        const auto window = ctx_.cfg.profile.cork_us;
-        if (window == 0 || closing()) return pump();
-        if (cork_armed_) return;
-        cork_armed_ = true;
-        if (!cork_timer_) cork_timer_ = std::make_unique<net::steady_timer>(ex());
-        cork_timer_->expires_after(std::chrono::microseconds(window));
-        cork_timer_->async_wait([self = std::static_pointer_cast<CorkedSession>(
-                                     shared_from_this())](boost::system::error_code) {
-            self->cork_armed_ = false;
-            self->pump();
-        });
-    }
+    // From the loop's end-of-turn writes (after its cork window, if any); control frames
+    // never wait for them.
+    void start_writer() override { pump(); }
 
     // Writes control frames, then everything queued (up to 256 KiB a write), until the queue is
     // empty or the socket is full (then the rest waits for it to drain).
@@ -412,7 +400,6 @@ class CorkedSession final : public Session, public Poller::Target {
 
     void teardown() {
         if (gone()) return;
-        if (cork_timer_) cork_timer_->cancel();
         on_disconnect();
         ::close(fd_);  // out of the poller too
         fd_ = -1;
@@ -425,15 +412,13 @@ class CorkedSession final : public Session, public Poller::Target {
 
     int fd_;
     bool closing_started_ = false, paused_ = false, write_armed_ = false;
-    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false,
-         cork_armed_ = false;
+    bool batch_inflight_ = false, close_sent_pending_ = false, ping_sent_ = false;
     std::shared_ptr<CorkedSession> self_;  // while the socket is open
     ws::Reader reader_;
     ByteBuf pending_;  // received bytes of an incomplete frame (or behind a paused message)
     ByteBuf unsent_;   // bytes the socket did not take yet
     std::unique_ptr<std::string> ctl_;  // control frames waiting for the writer (made for them)
     Clock::time_point last_rx_{}, closing_at_{};
-    std::unique_ptr<net::steady_timer> cork_timer_;  // made on a cork window's first use
 };
 
 }  // namespace

@@ -115,7 +115,11 @@ void Loop::write_at_end_of_turn(std::shared_ptr<Session> s) {
     ready_.push_back(std::move(s));
     if (flush_queued_) return;
     flush_queued_ = true;
-    boost::asio::post(ioc, [this] { flush(); });
+    if (cork_.count() == 0) return boost::asio::post(ioc, [this] { flush(); });
+    cork_timer_.expires_after(cork_);
+    cork_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) flush();  // (cancelled only when the loop goes away)
+    });
 }
 
 void Loop::flush() {

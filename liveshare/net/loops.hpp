@@ -6,7 +6,9 @@
 // End of the turn: a connection that gets frames while its writer is idle is marked once; the
 // loop starts every marked writer in one handler queued behind the work it is doing now (the
 // reads of this wake-up), so each connection writes once for everything that turn gave it,
-// with one hand-off per loop turn instead of one per recipient.
+// with one hand-off per loop turn instead of one per recipient. With a cork window (the
+// profile's `cork:<us>`) that handler waits the window out first, one timer per loop: frames
+// queued meanwhile, for any of the loop's connections, go out in the same writes.
 #pragma once
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -96,8 +98,10 @@ class Loop {
     Expiries expiries{ioc};
     // The loop the calling thread runs, or nullptr off the loops.
     static Loop* current() { return t_current; }
-    // On this loop's thread: start s's writer at the end of the current turn.
+    // On this loop's thread: start s's writer at the end of the current turn (or window).
     void write_at_end_of_turn(std::shared_ptr<Session> s);
+    // Before the loop runs: the end-of-turn writes wait `window` (0: none).
+    void set_cork(std::chrono::microseconds window) { cork_ = window; }
     // On this loop's thread: holds `frame` until the end-of-turn writes are done (one reference
     // for consecutive pins of one frame: a fan-out's recipients); the address stays valid.
     const std::shared_ptr<const std::string>* pin(const std::shared_ptr<const std::string>& frame) {
@@ -115,6 +119,8 @@ class Loop {
     // never moves a pinned reference).
     std::deque<std::shared_ptr<const std::string>> pins_, flushing_pins_;
     bool flush_queued_ = false;
+    std::chrono::microseconds cork_{0};
+    boost::asio::steady_timer cork_timer_{ioc};
 };
 
 class Loops {

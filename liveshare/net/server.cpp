@@ -39,6 +39,10 @@ class Server {
   public:
     explicit Server(const ServerConfig& cfg) : cfg_(cfg), ctx_(cfg), loops_(cfg.threads) {
         ctx_.loops = &loops_;
+        // A cork window is the corked path's (Beast's stream writes as it can).
+        if (cfg.profile.write == WritePath::Corked)
+            for (std::size_t i = 0; i < loops_.size(); ++i)
+                loops_.at(i).set_cork(std::chrono::microseconds(cfg.profile.cork_us));
     }
 
     int run() {
