@@ -38,7 +38,7 @@ class ByteBuf {
     ByteBuf(const ByteBuf&) = delete;
     ByteBuf& operator=(const ByteBuf&) = delete;
     ~ByteBuf() { release(); }
-    char* data() { return p_ + kHead; }  // only when not empty
+    char* data() { return p_ ? p_ + kHead : nullptr; }
     std::size_t size() const { return p_ ? head().n : 0; }
     bool empty() const { return size() == 0; }
     void append(const char* d, std::size_t k) {
