@@ -170,7 +170,7 @@ std::uint64_t LoadRun::windowed_expected_total() {
     if (!windowed_total_) {
         std::uint64_t n = 0;
         for (auto& u : users)
-            if (u->joined && u->metrics.join_time.count()) n += windowed_owed(sh, *u);
+            if (u->join_done.load(std::memory_order_acquire)) n += windowed_owed(sh, *u);
         windowed_total_ = n;
     }
     return *windowed_total_;

@@ -128,6 +128,9 @@ class SimUser {
     bool left = false;  // left the room before the end, as its plan said
     // The messages it is owed (windowed runs): those sent in [window_from, window_to).
     std::int64_t window_from = INT64_MIN, window_to = INT64_MAX;
+    // Set last when the join completes (release): the drain, on another thread, may then read
+    // window_from (written once, before it).
+    std::atomic<bool> join_done{false};
     std::size_t room = 0;
     // Holds the room's whole state and parses every message in full (the convergence check
     // compares these); the others scan deliveries for their markers and parse a sample

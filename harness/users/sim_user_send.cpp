@@ -24,6 +24,7 @@ void SimUser::mark_joined() {
     sh_.joined.fetch_add(1);
     sh_.room_joined[room].fetch_add(1);
     if (plan_ && plan_->join_us > 0) window_from = sh_.now_us();
+    join_done.store(true, std::memory_order_release);
 }
 
 // Whether a message of `sender` is owed to this user: sent while it was in the room.
